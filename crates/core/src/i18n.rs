@@ -1,0 +1,168 @@
+//! Message catalogs for every sentence a person reads.
+//!
+//! Text shown to staff never lives inline in code: it is looked up by a
+//! stable key in a catalog file (`messages/<lang>/<module>.json`, merged per
+//! language at build time), Danish by default. A template names its arguments in braces, e.g.
+//! `"Dag {day} findes ikke"`, and [`render`] fills them in.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// The language of the desk's UI and of CLI messages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    /// Danish, the default.
+    #[default]
+    Da,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// All UI languages, the default first.
+    pub const ALL: [Lang; 2] = [Lang::Da, Lang::En];
+
+    /// The ISO 639-1 code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Da => "da",
+            Lang::En => "en",
+        }
+    }
+
+    /// Parses an ISO 639-1 code (`da`, `en`), case-insensitively.
+    pub fn from_code(code: &str) -> Option<Lang> {
+        match code.trim().to_ascii_lowercase().as_str() {
+            "da" => Some(Lang::Da),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+}
+
+const DA: &str = include_str!(concat!(env!("OUT_DIR"), "/messages_da.json"));
+const EN: &str = include_str!(concat!(env!("OUT_DIR"), "/messages_en.json"));
+
+type Catalog = HashMap<String, String>;
+
+fn catalog(lang: Lang) -> &'static Catalog {
+    static DA_CAT: OnceLock<Catalog> = OnceLock::new();
+    static EN_CAT: OnceLock<Catalog> = OnceLock::new();
+    let (cell, src) = match lang {
+        Lang::Da => (&DA_CAT, DA),
+        Lang::En => (&EN_CAT, EN),
+    };
+    // The catalogs are compiled in and checked by the tests below, so a
+    // parse failure is a build defect, not a runtime condition.
+    cell.get_or_init(|| serde_json::from_str(src).expect("embedded message catalog is valid JSON"))
+}
+
+/// The template for `key`, or the key itself when no catalog has it (so a
+/// missing translation shows up as a readable key, never as a crash).
+pub fn text(lang: Lang, key: &str) -> &str {
+    catalog(lang)
+        .get(key)
+        .or_else(|| catalog(Lang::En).get(key))
+        .map(String::as_str)
+        .unwrap_or(key)
+}
+
+/// Renders the template for `key` with named arguments.
+///
+/// ```
+/// use skranke_core::i18n::{render, Lang};
+/// let s = render(Lang::En, "cpr.error.month", &[("month", "13")]);
+/// assert!(s.contains("13"));
+/// ```
+pub fn render(lang: Lang, key: &str, args: &[(&str, &str)]) -> String {
+    let template = text(lang, key);
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) => {
+                let name = &after[..close];
+                match args.iter().find(|(k, _)| *k == name) {
+                    Some((_, v)) => out.push_str(v),
+                    None => {
+                        out.push('{');
+                        out.push_str(name);
+                        out.push('}');
+                    }
+                }
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push_str(&rest[open..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The placeholder names of a template, for catalog consistency checks.
+pub fn placeholders(template: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else { break };
+        names.push(&after[..close]);
+        rest = &after[close + 1..];
+    }
+    names.sort_unstable();
+    names
+}
+
+/// Every key of a language's catalog, sorted.
+pub fn keys(lang: Lang) -> Vec<&'static str> {
+    let mut keys: Vec<&str> = catalog(lang).keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_language_has_exactly_the_same_keys() {
+        assert_eq!(keys(Lang::Da), keys(Lang::En));
+    }
+
+    #[test]
+    fn translations_use_the_same_placeholders() {
+        for key in keys(Lang::En) {
+            assert_eq!(
+                placeholders(text(Lang::Da, key)),
+                placeholders(text(Lang::En, key)),
+                "placeholders differ for {key}"
+            );
+        }
+    }
+
+    #[test]
+    fn render_fills_named_arguments_and_keeps_unknown_ones_visible() {
+        assert_eq!(render(Lang::En, "cpr.error.month", &[("month", "13")]).contains("13"), true);
+        assert!(render(Lang::En, "cpr.error.month", &[]).contains("{month}"));
+    }
+
+    #[test]
+    fn an_unknown_key_renders_as_itself() {
+        assert_eq!(render(Lang::Da, "no.such.key", &[]), "no.such.key");
+    }
+
+    #[test]
+    fn lang_codes_round_trip() {
+        for lang in Lang::ALL {
+            assert_eq!(Lang::from_code(lang.code()), Some(lang));
+        }
+        assert_eq!(Lang::from_code(" EN "), Some(Lang::En));
+        assert_eq!(Lang::from_code("sv"), None);
+    }
+}

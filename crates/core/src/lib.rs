@@ -1,0 +1,12 @@
+//! Skranke's core: the rules and the local machinery of a citizen-service
+//! desk that issues administrative personnumre and first Jobnet logins.
+//!
+//! No GUI here. The desk app (`src-tauri`) and the `skranke` CLI are thin
+//! shells over this crate; the pure rules (`cpr`, …) take their clock and
+//! randomness as arguments so that tests are deterministic.
+
+pub mod cpr;
+pub mod i18n;
+
+/// The core's version, shown by the desk app and `skranke --version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
