@@ -23,8 +23,8 @@ fn main() {
         for file in files {
             println!("cargo:rerun-if-changed={}", file.display());
             let text = fs::read_to_string(&file).unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
-            let map: BTreeMap<String, String> =
-                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not a flat JSON object of strings: {e}", file.display()));
+            let map: BTreeMap<String, String> = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{} is not a flat JSON object of strings: {e}", file.display()));
             for (k, v) in map {
                 if merged.insert(k.clone(), v).is_some() {
                     panic!("message key {k} is defined twice for language {lang} (again in {})", file.display());

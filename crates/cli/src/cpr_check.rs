@@ -133,7 +133,11 @@ fn write_text<W: Write>(
                 ],
             )
         }
-        Err(e) => i18n::render(lang, "cpr.check.invalid", &[("input", &input.escape_debug().to_string()), ("error", &e.message(lang))]),
+        Err(e) => i18n::render(
+            lang,
+            "cpr.check.invalid",
+            &[("input", &input.escape_debug().to_string()), ("error", &e.message(lang))],
+        ),
     };
     writeln!(out, "{line}")
 }

@@ -51,9 +51,7 @@ fn main() -> ExitCode {
     let lang = cli.lang.unwrap_or_default();
     let today = chrono::Local::now().date_naive();
     let outcome = match cli.command {
-        Command::Cpr { command: CprCommand::Check { json, numbers } } => {
-            cpr_check::run(&numbers, json, lang, today)
-        }
+        Command::Cpr { command: CprCommand::Check { json, numbers } } => cpr_check::run(&numbers, json, lang, today),
     };
     match outcome {
         Ok(code) => code,

@@ -226,7 +226,9 @@ impl CprError {
         let key = format!("cpr.error.{}", &self.code()[4..]);
         match self {
             CprError::Empty | CprError::Format | CprError::LettersInSerial => i18n::render(lang, &key, &[]),
-            CprError::TestDay(d) => i18n::render(lang, &key, &[("day", &d.to_string()), ("real_day", &(d - 60).to_string())]),
+            CprError::TestDay(d) => {
+                i18n::render(lang, &key, &[("day", &d.to_string()), ("real_day", &(d - 60).to_string())])
+            }
             CprError::Day(d) => i18n::render(lang, &key, &[("day", &d.to_string())]),
             CprError::Month(m) => i18n::render(lang, &key, &[("month", &m.to_string())]),
             CprError::NoSuchDate { day, month, year } => i18n::render(

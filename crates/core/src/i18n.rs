@@ -61,11 +61,7 @@ fn catalog(lang: Lang) -> &'static Catalog {
 /// The template for `key`, or the key itself when no catalog has it (so a
 /// missing translation shows up as a readable key, never as a crash).
 pub fn text(lang: Lang, key: &str) -> &str {
-    catalog(lang)
-        .get(key)
-        .or_else(|| catalog(Lang::En).get(key))
-        .map(String::as_str)
-        .unwrap_or(key)
+    catalog(lang).get(key).or_else(|| catalog(Lang::En).get(key)).map(String::as_str).unwrap_or(key)
 }
 
 /// Renders the template for `key` with named arguments.

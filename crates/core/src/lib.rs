@@ -7,6 +7,7 @@
 
 pub mod cpr;
 pub mod i18n;
+pub mod lease;
 
 /// The core's version, shown by the desk app and `skranke --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
