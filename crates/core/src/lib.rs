@@ -6,8 +6,11 @@
 //! randomness as arguments so that tests are deterministic.
 
 pub mod cpr;
+pub mod error;
 pub mod i18n;
 pub mod lease;
 
 /// The core's version, shown by the desk app and `skranke --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub use error::{Error, FieldError, Result};

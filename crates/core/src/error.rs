@@ -1,0 +1,54 @@
+//! The core's one error type, and the field-level validation problem that
+//! every form, file and request check reports.
+
+use serde::{Deserialize, Serialize};
+
+use crate::cpr::CprError;
+use crate::i18n::Lang;
+
+/// One problem with one input field: which field (a JSON path such as
+/// `document.expiry_date`), a stable machine-readable code, and a message for
+/// staff in the desk's language.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub code: String,
+    pub message: String,
+}
+
+/// Everything that can go wrong in the core. Each variant renders a message
+/// for staff through the catalogs with [`Error::message`]; `Display` is the
+/// English form, for logs and developers.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A personnummer that is not valid.
+    #[error("invalid personnummer: {}", .0.message(Lang::En))]
+    Cpr(#[from] CprError),
+    /// Input that failed validation: every problem at once, each naming its field.
+    #[error("invalid input: {}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    /// Reading or writing a file failed.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The message for staff in `lang`.
+    pub fn message(&self, lang: Lang) -> String {
+        match self {
+            Error::Cpr(e) => e.message(lang),
+            // Field messages were rendered in the desk's language when found.
+            Error::Invalid(errors) => {
+                errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("\n")
+            }
+            Error::Io { .. } => self.to_string(),
+        }
+    }
+}
+
+/// The core's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
