@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# README command 2: run every test. Installs what the tests need, starts the
+# services they use (a virtual display, a Secret Service key store,
+# PostgreSQL, CUPS) for this run only, and stops them afterwards.
+# Idempotent: a second run skips the installs.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+ensure_npm
+if [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
+  say "Installing tauri-driver"
+  cargo install tauri-driver --locked --quiet
+fi
+
+RUN_DIR="$ROOT/.test-run"
+mkdir -p "$RUN_DIR"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  # WebKit's helper processes outlive a terminated app: end them too.
+  pkill -f "$CARGO_TARGET_DIR/debug/skranke-desk" 2>/dev/null || true
+  pkill -f WebKitWebDriver 2>/dev/null || true
+  for hook in "$RUN_DIR"/stop-*.sh; do [ -f "$hook" ] && bash "$hook" >/dev/null 2>&1 || true; done
+}
+trap cleanup EXIT
+
+if [ -z "${DISPLAY:-}" ]; then
+  say "Starting a virtual display"
+  Xvfb :87 -screen 0 1280x1024x24 -nolisten tcp >"$RUN_DIR/xvfb.log" 2>&1 &
+  PIDS+=($!)
+  export DISPLAY=:87
+fi
+
+for service in "$ROOT"/scripts/ci/*.sh; do
+  [ -f "$service" ] || continue
+  say "Starting $(basename "$service" .sh)"
+  # Each service script prints `export NAME=value` lines for the tests.
+  eval "$(bash "$service" "$RUN_DIR")"
+done
+
+build_desk_app
+
+say "Running the tests"
+# A session bus with an unlocked Secret Service (gnome-keyring) for the OS
+# key store; everything inside runs against it.
+dbus-run-session -- bash "$ROOT/scripts/test-inner.sh"
