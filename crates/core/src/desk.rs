@@ -230,6 +230,15 @@ impl Store {
     }
 }
 
+/// Removes a desk's key-store entries (after its folder is deleted, or in tests).
+/// Without them its database can never be opened again.
+pub fn forget_keys(keystore: &dyn KeyStore, desk_id: &str) -> Result<(), Error> {
+    for entry in [crate::keystore::DB_KEY, crate::keystore::DUPLICATE_KEY, crate::keystore::GUARD] {
+        keystore.delete(desk_id, entry)?;
+    }
+    Ok(())
+}
+
 /// The machine-wide default folder for a desk (shared by every OS account on
 /// a counter PC): Linux `/var/lib/skranke`, Windows `%ProgramData%\Skranke`,
 /// macOS `/Library/Application Support/Skranke`. When that folder cannot be

@@ -15,6 +15,10 @@
 
 mod schema;
 
+/// The SQLite binding, for code that writes inside an act's transaction
+/// (e.g. an [`crate::issue::IssueAttachment`]).
+pub use rusqlite;
+
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -296,6 +300,8 @@ fn connect(path: &Path, key_hex: &str, create: bool) -> Result<Connection, Store
     if !keystore::is_key_hex(key_hex) {
         return Err(StoreError::WrongKey { path: path.to_path_buf() });
     }
+    // SQLCipher logs a failed decryption to stderr by itself; the caller reports it instead.
+    let _ = conn.execute_batch("PRAGMA cipher_log_level = NONE;");
     let pragma = Zeroizing::new(format!("PRAGMA key = \"x'{key_hex}'\";"));
     conn.execute_batch(&pragma)?;
     // The first read decrypts page 1: a wrong key shows here.
