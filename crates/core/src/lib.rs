@@ -5,6 +5,7 @@
 //! shells over this crate; the pure rules (`cpr`, …) take their clock and
 //! randomness as arguments so that tests are deterministic.
 
+pub mod applicant;
 pub mod country;
 pub mod cpr;
 pub mod error;
