@@ -385,6 +385,19 @@ impl Applicant {
         Applicant::deserialize(&value).map_err(|_| vec![problem(lang, "$", "json_shape", &[])])
     }
 
+    /// [`Applicant::from_json`] for raw bytes (a file, standard input): text
+    /// that is not UTF-8 is a field error too.
+    pub fn from_json_bytes(bytes: &[u8], lang: Lang) -> Result<Applicant, Vec<FieldError>> {
+        if bytes.len() > MAX_JSON_BYTES {
+            let max = MAX_JSON_BYTES.to_string();
+            return Err(vec![problem(lang, "$", "json_too_large", &[("max", &max)])]);
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Applicant::from_json(text, lang),
+            Err(_) => Err(vec![problem(lang, "$", "json_encoding", &[])]),
+        }
+    }
+
     /// Checks every rule and returns the normalised applicant with its Latin
     /// names and duplicate keys, or every problem found, each naming its
     /// field (a JSON path) with a stable code and a message in `lang`.
@@ -1204,6 +1217,13 @@ mod tests {
         for broken in ["", "{", "\u{0000}", "{\"surname\": \"\\ud800\"}"] {
             assert_eq!(Applicant::from_json(broken, Lang::En).unwrap_err()[0].field, "$", "{broken:?}");
         }
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_refused_as_a_whole() {
+        let errors = Applicant::from_json_bytes(b"{\"surname\": \"\xff\"}", Lang::En).unwrap_err();
+        assert_eq!((errors[0].field.as_str(), errors[0].code.as_str()), ("$", "json_encoding"));
+        assert!(Applicant::from_json_bytes(example_json().to_string().as_bytes(), Lang::En).is_ok());
     }
 
     #[test]
