@@ -104,10 +104,7 @@ fn to_text(result: &Result<Mrz, MrzError>, lang: Lang) -> String {
         ("birth_date", day(f.birth_date)),
         ("sex", f.sex.map_or(none.to_string(), |s| s.code().to_string())),
         ("expiry_date", day(f.expiry_date)),
-        (
-            "optional_data",
-            or_none(&[f.optional_data.as_str(), f.optional_data_2.as_str()].join(" ").trim().to_string()),
-        ),
+        ("optional_data", or_none([f.optional_data.as_str(), f.optional_data_2.as_str()].join(" ").trim())),
     ];
     let mut out = if m.is_valid() {
         i18n::render(lang, "mrz.cli.valid", &[("format", f.format.code())])

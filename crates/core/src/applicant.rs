@@ -519,10 +519,10 @@ impl Applicant {
         if !doc.original_seen {
             errors.push(problem(lang, "document.original_seen", "original_not_seen", &[]));
         }
-        let sex_conflict = match (doc.sex_on_document, self.sex) {
-            (Some(DocumentSex::F), Sex::Male) | (Some(DocumentSex::M), Sex::Female) => true,
-            _ => false,
-        };
+        let sex_conflict = matches!(
+            (doc.sex_on_document, self.sex),
+            (Some(DocumentSex::F), Sex::Male) | (Some(DocumentSex::M), Sex::Female)
+        );
         if sex_conflict {
             errors.push(problem(lang, "document.sex_on_document", "sex_on_document_conflict", &[]));
         }
