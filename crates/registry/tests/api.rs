@@ -3,6 +3,7 @@
 mod common;
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use chrono::Utc;
@@ -73,7 +74,8 @@ async fn unsigned_stale_replayed_and_foreign_signed_requests_are_refused() {
 
 #[tokio::test]
 async fn online_allocation_gives_modulus_11_numbers_first_never_twice_and_the_same_number_for_a_retry() {
-    let reg = Registry::start().await;
+    // A generous deadline: this test is about uniqueness under concurrency on a busy machine.
+    let reg = Registry::with_config(Config { allocate_deadline: Duration::from_secs(60), ..Config::default() }).await;
     let desk = std::sync::Arc::new(reg.desk(101).await);
     let d = date(1985, 3, 14);
     let mut handles = Vec::new();
@@ -97,6 +99,14 @@ async fn online_allocation_gives_modulus_11_numbers_first_never_twice_and_the_sa
     assert_eq!((s, p["code"].as_str()), (StatusCode::CONFLICT, Some("request.key_reused")));
     let (s, _) = desk.allocate("future", today() + chrono::Days::new(1), Sex::Male).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn an_allocation_that_misses_its_deadline_is_answered_with_a_timeout_so_the_desk_uses_its_lease() {
+    let reg = Registry::with_config(Config { allocate_deadline: Duration::from_nanos(1), ..Config::default() }).await;
+    let desk = reg.desk(101).await;
+    let (s, p) = desk.allocate("k", date(1985, 3, 14), Sex::Female).await;
+    assert_eq!((s, p["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("allocate.timeout")));
 }
 
 #[tokio::test]
@@ -189,7 +199,7 @@ async fn upload_answers_accepted_already_held_conflict_and_invalid_per_event() {
     assert!(body["registry_time"].is_string() && body["registry_sequence"].as_i64().unwrap() > 0);
 
     // The same event again; then the same key with other content.
-    let (_, again) = a.upload(&[good.clone()]).await;
+    let (_, again) = a.upload(std::slice::from_ref(&good)).await;
     assert_eq!(outcomes(&again), ["already_held"]);
     let mut changed =
         issued(&format!("{}-1", a.id), &ua.number(date(1975, 5, 6), Sex::Male).unwrap(), NumberSource::Lease, "p1");
@@ -216,13 +226,11 @@ async fn a_cloned_or_rolled_back_desk_reusing_a_number_is_reported_as_a_conflict
     let u = units_of(&la["granted"])[0];
     let n = u.number(date(1988, 8, 8), Sex::Female).unwrap();
     let original = issued(&a.record_id(), &n, NumberSource::Lease, "anna");
-    assert_eq!(outcomes(&a.upload(&[original.clone()]).await.1), ["accepted"]);
+    assert_eq!(outcomes(&a.upload(std::slice::from_ref(&original)).await.1), ["accepted"]);
 
     // The clone (same desk ID and key) issues record 1 again for someone else.
-    let clone_same_id = issued(&original.body.record_id().unwrap().to_string(), &n, NumberSource::Lease, "bert");
-    let mut clone_same_id = clone_same_id;
-    clone_same_id.idempotency_key = "clone:1".into();
-    clone_same_id = Event::new(clone_same_id.idempotency_key, clone_same_id.body);
+    let clone_same_id =
+        Event::new("clone:1", issued(original.body.record_id().unwrap(), &n, NumberSource::Lease, "bert").body);
     // The rolled-back desk issues the same number under a new record ID.
     let rolled_back = issued(&a.record_id(), &n, NumberSource::Lease, "carl");
     let (_, body) = a.upload(&[clone_same_id, rolled_back]).await;
