@@ -9,6 +9,7 @@ pub mod cpr;
 pub mod error;
 pub mod i18n;
 pub mod lease;
+pub mod protocol;
 
 /// The core's version, shown by the desk app and `skranke --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
