@@ -38,8 +38,12 @@ fi
 for service in "$ROOT"/scripts/ci/*.sh; do
   [ -f "$service" ] || continue
   say "Starting $(basename "$service" .sh)"
-  # Each service script prints `export NAME=value` lines for the tests.
-  eval "$(bash "$service" "$RUN_DIR")"
+  # A service script gets the run folder, starts its service, may leave a
+  # `stop-*.sh` there for cleanup, and prints `export NAME=value` lines for
+  # the tests (anything else it prints is shown, not evaluated).
+  out="$(bash "$service" "$RUN_DIR")"
+  grep -v '^export ' <<<"$out" || true
+  eval "$(grep '^export ' <<<"$out" || true)"
 done
 
 build_desk_app

@@ -14,6 +14,7 @@ pub mod lease;
 pub mod mrz;
 pub mod municipality;
 pub mod names;
+pub mod protocol;
 
 /// The core's version, shown by the desk app and `skranke --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
