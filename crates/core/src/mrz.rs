@@ -343,7 +343,7 @@ fn lines_of(text: &str) -> Result<(MrzFormat, Vec<String>), MrzError> {
         return Err(MrzError::Shape { lengths: vec![text.chars().count()] });
     }
     let mut lines: Vec<String> =
-        text.lines().map(|l| l.trim().to_ascii_uppercase()).filter(|l| !l.is_empty()).collect();
+        text.split(['\r', '\n']).map(|l| l.trim().to_ascii_uppercase()).filter(|l| !l.is_empty()).collect();
     if lines.is_empty() {
         return Err(MrzError::Empty);
     }
@@ -711,6 +711,8 @@ mod tests {
     fn reader_noise_is_tolerated() {
         let noisy = format!("\r\n  {}  \r\n\r\n{}\t\r\n", TD3[0].to_lowercase(), TD3[1]);
         assert!(parse(&noisy, today()).unwrap().is_valid());
+        // Keyboard-wedge readers end lines with a bare CR (the Enter key).
+        assert!(parse(&format!("{}\r{}\r", TD3[0], TD3[1]), today()).unwrap().is_valid());
         // A zone typed without line breaks.
         assert!(parse(&TD1.concat(), today()).unwrap().is_valid());
         assert!(parse(&TD3.concat(), today()).unwrap().is_valid());

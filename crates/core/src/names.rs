@@ -328,7 +328,8 @@ pub fn to_latin(name: &str) -> Result<String, NameProblem> {
             _ if is_combining_mark(c) => {}
             _ => {
                 for u in c.to_uppercase() {
-                    if is_combining_mark(u) {
+                    // Upper-casing ŉ gives ʼN: the apostrophe is dropped as any other.
+                    if is_combining_mark(u) || u == '\u{02BC}' {
                         continue;
                     }
                     // Greek ΟΥ is one vowel, written OU (ELOT 743, as Greek
@@ -487,6 +488,9 @@ mod tests {
             ("O'Neill", "ONEILL"),
             ("St. John", "ST JOHN"),
             ("Œdipe", "OEDIPE"),
+            ("ŉa", "NA"),
+            ("Ștefan Țurcanu", "STEFAN TURCANU"),
+            ("Trương", "TRUONG"),
         ] {
             assert_eq!(to_latin(name).unwrap(), latin, "{name}");
         }
