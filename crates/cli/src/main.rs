@@ -8,10 +8,13 @@
 //! machine-wide default (Linux `/var/lib/skranke` when writable, else
 //! `~/.local/share/skranke`; see `skranke_core::desk::default_data_dir`).
 
+mod applicant_check;
 mod audit;
 mod cpr_check;
 mod desk;
+mod issue;
 mod lease;
+mod mrz_parse;
 mod records;
 mod session;
 mod staff;
@@ -44,6 +47,28 @@ enum Command {
     Cpr {
         #[command(subcommand)]
         command: CprCommand,
+    },
+    /// Machine-readable zones of passports and ID cards.
+    Mrz {
+        #[command(subcommand)]
+        command: MrzCommand,
+    },
+    /// Applicant intake records.
+    Applicant {
+        #[command(subcommand)]
+        command: ApplicantCommand,
+    },
+    /// Issue an administrative personnummer to an applicant (JSON intake record).
+    Issue {
+        /// The applicant's intake record (JSON), or - for standard input.
+        #[arg(long)]
+        applicant: String,
+        /// One JSON object: {"record_id", "number", "birth_date", "sex", "training", "issued_at"}.
+        #[arg(long)]
+        json: bool,
+        /// Staff member acting (password from SKRANKE_STAFF_PASSWORD or a prompt).
+        #[arg(long, env = "SKRANKE_STAFF")]
+        staff: Option<String>,
     },
     /// The desk: create it, show it.
     Desk {
@@ -82,6 +107,32 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MrzCommand {
+    /// Parse a zone (TD1, TD2, TD3) from standard input and verify every check digit.
+    Parse {
+        /// One JSON object with the fields and the failed checks.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApplicantCommand {
+    /// Check an intake record (JSON) against every intake rule.
+    Check {
+        /// JSON output: {"valid", "errors", "notices"}.
+        #[arg(long)]
+        json: bool,
+        /// The desk's kommunekode, to name the competent job centre when the
+        /// applicant stays elsewhere.
+        #[arg(long, env = "SKRANKE_DESK_MUNICIPALITY")]
+        desk_municipality: Option<u16>,
+        /// The record's file, or - for standard input.
+        file: String,
     },
 }
 
@@ -208,6 +259,11 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Mrz { command: MrzCommand::Parse { json } } => return mrz_parse::run(json, lang, today),
+        Command::Applicant { command: ApplicantCommand::Check { json, desk_municipality, file } } => {
+            return applicant_check::run(&file, json, desk_municipality, lang, today)
+        }
+        Command::Issue { applicant, json, staff } => issue::run(&dir(), staff.as_deref(), &applicant, json, lang),
         Command::Desk { command: DeskCommand::Init { municipality, office, desk, training, admin } } => {
             desk::init(&dir(), &desk::InitArgs { municipality, office, desk, training, admin }, lang)
         }

@@ -96,9 +96,9 @@ fn field(field: &str, code: &str, lang: Lang) -> FieldError {
     }
 }
 
-/// Whether `code` is a kommunekode.
+/// Whether `code` is one of the 98 kommunekoder (three or four digits).
 fn municipality_known(code: &str) -> bool {
-    code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit())
+    crate::municipality::parse_code(code).is_some()
 }
 
 /// Checks the desk's identity fields; every problem names its field.
@@ -214,6 +214,16 @@ impl Store {
         })?)
     }
 
+    /// The desk's kommunekode.
+    pub fn municipality_code(&self) -> Result<u16, Error> {
+        let code: String = self
+            .connection()
+            .query_row("SELECT municipality FROM desk WHERE id = 1", [], |r| r.get(0))
+            .map_err(StoreError::from)?;
+        // Written validated by `init`; an unreadable code cannot come from there.
+        Ok(code.parse().unwrap_or(0))
+    }
+
     /// The audit head, for status displays.
     pub fn audit_head(&self) -> Result<audit::AuditHead, Error> {
         Ok(audit::head(self.connection(), self.desk_id())?)
@@ -312,10 +322,16 @@ mod tests {
     }
 
     #[test]
+    fn only_real_kommunekoder_are_accepted_in_three_or_four_digits() {
+        assert!(municipality_known("101") && municipality_known("0461") && municipality_known("400"));
+        assert!(!municipality_known("100") && !municipality_known("12") && !municipality_known("abc"));
+    }
+
+    #[test]
     fn a_setup_with_bad_fields_names_every_field() {
         let setup = DeskSetup {
             kind: DeskKind::Enrolled { desk_id: "bad id".into(), units: vec![] },
-            municipality: "12",
+            municipality: "100",
             office: "",
             desk_number: 0,
             admin_name: "",

@@ -10,12 +10,13 @@
 //! data itself is in the `applicant` column of the encrypted store.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, Mac};
 use rusqlite::{Connection, OptionalExtension, Transaction};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::alloc::{self, NumberSource, OnlineAllocator, OnlineRequest};
+use crate::applicant::{Applicant, IntakeContext, Notice, ValidApplicant};
 use crate::audit::{self, Event};
 use crate::cpr::{Personnummer, Sex};
 use crate::error::FieldError;
@@ -35,6 +36,24 @@ pub struct Intake {
     pub person_key: String,
     /// The applicant's data as it is to be kept (personal data).
     pub applicant: serde_json::Value,
+}
+
+impl Intake {
+    /// What issuing keeps of a validated applicant: the record as normalised
+    /// by intake, with the Latin name forms CPR and Jobnet need.
+    pub fn from_valid(valid: &ValidApplicant) -> Intake {
+        Intake {
+            birth_date: valid.applicant.birth_date,
+            sex: valid.applicant.sex,
+            document_key: valid.keys.document.clone(),
+            person_key: valid.keys.person.clone(),
+            applicant: serde_json::json!({
+                "applicant": valid.applicant,
+                "surname_latin": valid.surname_latin,
+                "given_names_latin": valid.given_names_latin,
+            }),
+        }
+    }
 }
 
 impl std::fmt::Debug for Intake {
@@ -90,7 +109,7 @@ pub fn display_number(n: &Personnummer, training: bool) -> String {
 /// HMAC-SHA256 of a duplicate key under the desk's key, hex.
 pub(crate) fn keyed_hash(key: &[u8], kind: &str, value: &str) -> String {
     // HMAC takes keys of any length, so `new_from_slice` cannot fail.
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
     mac.update(kind.as_bytes());
     mac.update(b"\0");
     mac.update(value.as_bytes());
@@ -235,6 +254,27 @@ fn field_error(field: &str, code: &str, lang: Lang) -> FieldError {
 pub const MAX_REASON_CHARS: usize = 500;
 
 impl Store {
+    /// Validates an applicant with the intake rules (on the desk's date and
+    /// municipality) and issues (clerk). Returns the record and the notices
+    /// for the clerk. Invalid input is refused with every problem, nothing stored.
+    #[allow(clippy::too_many_arguments)]
+    pub fn issue_applicant(
+        &mut self,
+        session: &Session,
+        applicant: &Applicant,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+        lang: Lang,
+        online: Option<&dyn OnlineAllocator>,
+        attach: Option<&dyn IssueAttachment>,
+    ) -> Result<(Issued, Vec<Notice>), Error> {
+        self.read(|tx, _| staff::authorize(tx, session, Role::Clerk, "issue"))?;
+        let ctx = IntakeContext { today, desk_municipality: self.municipality_code()? };
+        let valid = applicant.validate(&ctx, lang).map_err(Error::Invalid)?;
+        let issued = self.issue(session, &Intake::from_valid(&valid), now, online, attach)?;
+        Ok((issued, valid.notices))
+    }
+
     /// Issues a number to a validated applicant (clerk). Asks `online` first
     /// when given; issues from the lease when it is not given or does not
     /// answer in time. `attach` writes more rows in the same transaction.

@@ -6,7 +6,9 @@
 //! randomness as arguments so that tests are deterministic.
 
 pub mod alloc;
+pub mod applicant;
 pub mod audit;
+pub mod country;
 pub mod cpr;
 pub mod desk;
 pub mod error;
@@ -14,6 +16,10 @@ pub mod i18n;
 pub mod issue;
 pub mod keystore;
 pub mod lease;
+pub mod mrz;
+pub mod municipality;
+pub mod names;
+pub mod protocol;
 pub mod staff;
 pub mod store;
 
