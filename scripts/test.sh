@@ -7,10 +7,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 ensure_npm
-if [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
-  say "Installing tauri-driver"
-  cargo install tauri-driver --locked --quiet
-fi
+for tool in tauri-driver cargo-deny; do
+  if [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/$tool" ]; then
+    say "Installing $tool"
+    cargo install "$tool" --locked --quiet
+  fi
+done
 
 RUN_DIR="$ROOT/.test-run"
 mkdir -p "$RUN_DIR"
