@@ -53,8 +53,17 @@ pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 /// The most events one upload batch may carry.
 pub const MAX_BATCH_EVENTS: usize = 2000;
 
-/// The audit chain's first `prev_hash`.
-pub const AUDIT_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// The `prev_hash` of a desk's first audit entry: bound to the desk's ID, so
+/// that one desk's chain never verifies as another's.
+///
+/// ```
+/// use skranke_core::protocol::audit_genesis;
+/// assert_ne!(audit_genesis("D1"), audit_genesis("D2"));
+/// assert_eq!(audit_genesis("D1").len(), 64);
+/// ```
+pub fn audit_genesis(desk_id: &str) -> String {
+    sha256_hex(format!("skranke-audit-genesis\n{desk_id}").as_bytes())
+}
 
 /// Lowercase hex SHA-256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -297,18 +306,26 @@ pub struct Erasure {
     pub erased_at: DateTime<Utc>,
 }
 
-/// One row of a desk's append-only, hash-chained audit log. No names: staff
-/// and records appear by ID only.
+/// One row of a desk's append-only, hash-chained audit log (revisionsspor).
+/// No names: staff and records appear by ID only. The desk's own log
+/// (`core::audit`) stores exactly these fields and seals them with
+/// [`AuditEntry::chain_hash`], so the registry verifies the chain the desk
+/// wrote, link by link.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     /// 1, 2, 3, … per desk without gaps.
     pub seq: u64,
+    /// Whole milliseconds: the desk stores times at that precision, and the
+    /// hash must come out the same from the stored row.
     pub at: DateTime<Utc>,
-    pub staff_id: Option<String>,
-    /// A stable action code (`record.issue`, `record.void`, `staff.sign_in`, …).
+    /// The desk-local ID of the staff member; `None` for acts of the desk itself.
+    pub staff_id: Option<i64>,
+    /// A stable action code (`record.issued`, `record.voided`, `staff.sign_in`, …).
     pub action: String,
     pub record_id: Option<String>,
-    /// The previous entry's `hash`, [`AUDIT_GENESIS`] for the first.
+    /// Non-personal detail (a reason code, a role, a count): never a name.
+    pub detail: Option<String>,
+    /// The previous entry's `hash`, [`audit_genesis`] of the desk for the first.
     pub prev_hash: String,
     /// [`AuditEntry::chain_hash`] of this entry.
     pub hash: String,
@@ -316,7 +333,8 @@ pub struct AuditEntry {
 
 impl AuditEntry {
     /// The chain hash: SHA-256 over `prev_hash`, a newline, and the canonical
-    /// JSON of the entry without its `hash` field.
+    /// JSON of the entry without its `hash` field (so `prev_hash` is covered
+    /// twice, which costs nothing and keeps the rule short).
     pub fn chain_hash(&self) -> String {
         let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
         if let Value::Object(map) = &mut v {
@@ -653,10 +671,11 @@ mod tests {
         let e = AuditEntry {
             seq: 1,
             at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
-            staff_id: Some("s1".into()),
+            staff_id: Some(1),
             action: "record.issue".into(),
             record_id: Some("D1-1".into()),
-            prev_hash: AUDIT_GENESIS.into(),
+            detail: None,
+            prev_hash: audit_genesis("D1"),
             hash: String::new(),
         }
         .sealed();
@@ -666,6 +685,12 @@ mod tests {
         assert_ne!(other.chain_hash(), e.hash);
         let mut other = e.clone();
         other.action = "record.void".into();
+        assert_ne!(other.chain_hash(), e.hash);
+        let mut other = e.clone();
+        other.detail = Some("x".into());
+        assert_ne!(other.chain_hash(), e.hash);
+        let mut other = e.clone();
+        other.staff_id = Some(2);
         assert_ne!(other.chain_hash(), e.hash);
     }
 
