@@ -83,6 +83,23 @@ pub fn signing_message(method: &str, path_and_query: &str, timestamp: i64, nonce
         .into_bytes()
 }
 
+/// The duplicate key as the registry compares it across desks: SHA-256 of the
+/// plain key (`core::applicant::DuplicateKeys`), domain-separated by kind.
+/// Desks keep their own keys as HMAC under a desk-local key, which no other
+/// desk can match; this form is the same at every desk. The registry holds
+/// the person's name and birth date anyway, and the document number is not
+/// in any record it receives.
+///
+/// ```
+/// use skranke_core::protocol::registry_duplicate_key;
+/// let a = registry_duplicate_key("document", "DE|C01X00T47");
+/// assert_eq!(a, registry_duplicate_key("document", "DE|C01X00T47"));
+/// assert_ne!(a, registry_duplicate_key("person", "DE|C01X00T47"));
+/// ```
+pub fn registry_duplicate_key(kind: &str, plain: &str) -> String {
+    sha256_hex(format!("skranke-duplicate-v1\n{kind}\n{plain}").as_bytes())
+}
+
 /// JSON with object keys sorted at every level and no insignificant
 /// whitespace: the form that content hashes are taken over, so that desk and
 /// registry agree whatever order a serializer writes fields in.
