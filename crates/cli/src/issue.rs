@@ -7,8 +7,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use chrono::Utc;
+use skranke_core::alloc::OnlineAllocator;
 use skranke_core::applicant::Applicant;
 use skranke_core::i18n::{self, Lang};
+use skranke_core::sync::{self, HttpAllocator};
 use skranke_core::Error;
 
 use crate::session;
@@ -40,7 +42,15 @@ pub fn run(dir: &Path, staff: Option<&str>, path: &str, json: bool, lang: Lang) 
     let staff_session = session::sign_in(&mut store, staff, lang)?;
     let now = Utc::now();
     let today = chrono::Local::now().date_naive();
-    let (issued, notices) = store.issue_applicant(&staff_session, &applicant, today, now, lang, None, None)?;
+    // An enrolled desk asks the registry first and falls back to its lease;
+    // a training desk has no registry.
+    let client = if store.is_training() { None } else { Some(sync::client_for(&mut store)?) };
+    let online = client.as_ref().map(HttpAllocator::new);
+    let allocator = online.as_ref().map(|a| a as &dyn OnlineAllocator);
+    let (issued, notices) = store.issue_applicant(&staff_session, &applicant, today, now, lang, allocator, None)?;
+    if let Some(online) = &online {
+        online.remember(&mut store)?;
+    }
     if json {
         session::print_json(&issued);
     } else {

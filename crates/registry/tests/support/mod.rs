@@ -12,7 +12,6 @@
 pub mod proxy;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,144 +22,13 @@ use skranke_core::cpr::Sex;
 use skranke_core::i18n::Lang;
 use skranke_core::issue::Intake;
 use skranke_core::keystore::KeyStore;
-use skranke_core::lease::Block;
 use skranke_core::staff::Session;
 use skranke_core::store::{Store, StoreError};
 use skranke_core::sync::{self, Backoff, Enrolment, RegistryClient};
-use skranke_registry::{api, db, ops, AppState, Config};
-
-use crate::common::TestDb;
+pub use skranke_registry::testing::LiveRegistry;
 
 pub const ADMIN: &str = "Ada";
 pub const PASSWORD: &str = "a long enough password";
-
-/// The registry, serving plain HTTP on a fixed loopback port.
-pub struct LiveRegistry {
-    pub db: TestDb,
-    pub addr: SocketAddr,
-    config: Config,
-    runtime: Option<tokio::runtime::Runtime>,
-    pub state: Option<AppState>,
-}
-
-impl LiveRegistry {
-    pub fn start() -> LiveRegistry {
-        LiveRegistry::with_config(Config { feed_token: Some("feed-secret".into()), ..Config::default() })
-    }
-
-    pub fn with_config(config: Config) -> LiveRegistry {
-        let setup = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let db = setup.block_on(TestDb::new());
-        drop(setup);
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = probe.local_addr().unwrap();
-        drop(probe);
-        let mut reg = LiveRegistry { db, addr, config, runtime: None, state: None };
-        reg.up();
-        reg
-    }
-
-    /// Starts serving (a fresh runtime, pool and state on the same database and port).
-    pub fn up(&mut self) {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let url = self.db.url.clone();
-        let config = self.config.clone();
-        let addr = self.addr;
-        let state = runtime.block_on(async move {
-            let pool = db::pool(&url, 8).unwrap();
-            db::migrate(&pool, &Block::default_block()).await.unwrap();
-            let state = AppState::new(pool, Block::default_block(), config, skranke_registry::system_clock());
-            // The port was just released by the previous runtime: retry the bind briefly.
-            let mut listener = None;
-            for _ in 0..100 {
-                match tokio::net::TcpListener::bind(addr).await {
-                    Ok(l) => {
-                        listener = Some(l);
-                        break;
-                    }
-                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-                }
-            }
-            let listener = listener.expect("the registry's port is free again");
-            let (router, _) = api::router(state.clone());
-            tokio::spawn(async move {
-                let _ = axum::serve(listener, router).await;
-            });
-            state
-        });
-        self.state = Some(state);
-        self.runtime = Some(runtime);
-    }
-
-    /// Stops at once: every connection and every request in flight dies, and
-    /// an open transaction rolls back, as when the process is killed.
-    pub fn down(&mut self) {
-        self.state = None;
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_background();
-        }
-    }
-
-    pub fn restart(&mut self) {
-        self.down();
-        self.up();
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Runs a future on a runtime of its own (database queries from the test).
-    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
-    }
-
-    pub fn pool(&self) -> deadpool_postgres::Pool {
-        db::pool(&self.db.url, 2).unwrap()
-    }
-
-    pub fn enrolment_code(&self, municipality: u16, desk: u32) -> String {
-        let pool = self.pool();
-        self.block_on(
-            async move { ops::create_enrolment_code(&pool, "tester", municipality, "Borgerservice", desk).await },
-        )
-        .unwrap()
-    }
-
-    pub fn count(&self, sql: &str) -> i64 {
-        let pool = self.pool();
-        let sql = sql.to_string();
-        self.block_on(async move { pool.get().await.unwrap().query_one(sql.as_str(), &[]).await.unwrap().get(0) })
-    }
-
-    /// Rows of text columns.
-    pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
-        let pool = self.pool();
-        let sql = sql.to_string();
-        self.block_on(async move {
-            let client = pool.get().await.unwrap();
-            client
-                .query(sql.as_str(), &[])
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| (0..r.len()).map(|i| r.get::<_, Option<String>>(i)).collect())
-                .collect()
-        })
-    }
-
-    pub fn retire(&self, desk_id: &str) {
-        let pool = self.pool();
-        let desk_id = desk_id.to_string();
-        assert!(self.block_on(async move { ops::retire_desk(&pool, "tester", &desk_id).await }).unwrap());
-    }
-}
-
-impl Drop for LiveRegistry {
-    fn drop(&mut self) {
-        self.down();
-    }
-}
 
 /// Short waits between retries: tests should not sleep for long.
 pub fn quick_backoff() -> Backoff {
