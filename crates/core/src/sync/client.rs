@@ -84,6 +84,7 @@ pub struct RegistryClient {
     key: Option<SigningKey>,
     agent: ureq::Agent,
     backoff: Backoff,
+    batch: usize,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -113,6 +114,7 @@ impl RegistryClient {
             key: Some(key),
             agent: agent(),
             backoff: Backoff::default(),
+            batch: super::UPLOAD_BATCH,
         })
     }
 
@@ -124,6 +126,7 @@ impl RegistryClient {
             key: None,
             agent: agent(),
             backoff: Backoff::default(),
+            batch: super::UPLOAD_BATCH,
         })
     }
 
@@ -131,6 +134,17 @@ impl RegistryClient {
     pub fn with_backoff(mut self, backoff: Backoff) -> RegistryClient {
         self.backoff = backoff;
         self
+    }
+
+    /// Replaces the number of events per upload request (1 to
+    /// [`crate::protocol::MAX_BATCH_EVENTS`]).
+    pub fn with_batch_size(mut self, events: usize) -> RegistryClient {
+        self.batch = events.clamp(1, crate::protocol::MAX_BATCH_EVENTS);
+        self
+    }
+
+    pub(crate) fn batch_size(&self) -> usize {
+        self.batch
     }
 
     pub fn desk_id(&self) -> &str {

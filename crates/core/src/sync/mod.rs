@@ -361,7 +361,7 @@ fn check_results(events: &[Event], answer: &UploadResponse) -> Result<(), SyncEr
 
 fn upload_outbox(store: &mut Store, client: &RegistryClient, tally: &mut Tally) -> Result<(), Error> {
     loop {
-        let batch = store.read(|tx, _| outbox::unsent(tx, UPLOAD_BATCH))?;
+        let batch = store.read(|tx, _| outbox::unsent(tx, client.batch_size()))?;
         if batch.is_empty() {
             return Ok(());
         }
@@ -404,7 +404,7 @@ fn upload_audit(store: &mut Store, client: &RegistryClient, tally: &mut Tally) -
     loop {
         let (after, entries) = store.read(|tx, _| {
             let after = state::get_i64(tx, state::key::AUDIT_SENT)?;
-            Ok((after, audit::entries_after(tx, after, UPLOAD_BATCH)?))
+            Ok((after, audit::entries_after(tx, after, client.batch_size())?))
         })?;
         if entries.is_empty() {
             return Ok(());
