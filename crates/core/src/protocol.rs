@@ -516,7 +516,8 @@ pub struct RecordStateChange {
 pub struct Notice {
     pub id: i64,
     /// `duplicate_document`, `duplicate_review`, `number_conflict`,
-    /// `record_conflict`, `audit_chain`, `unit_disputed`.
+    /// `record_conflict`, `event_conflict` (other content under a key the
+    /// desk used before), `audit_chain`, `unit_disputed`.
     pub kind: String,
     /// This desk's record the notice is about.
     pub record_id: Option<String>,

@@ -15,8 +15,12 @@
 //!    here), record states (received → registered), notices, and whether the
 //!    desk was retired.
 //! 3. **Top up the reserve** when it runs low (`POST /v1/lease`).
-//! 4. **Upload the audit log** from where the registry last gave a verdict,
-//!    so the registry can check the desk's chain (see `core::audit`).
+//!
+//! The audit log is uploaded after step 1 (so that the notices a forked
+//! chain causes come back in step 2) and again at the end (the entries of
+//! the acts steps 2 and 3 did), each time from where the registry last gave
+//! a verdict, so the registry checks the desk's chain link by link (see
+//! `core::audit`).
 //!
 //! Every step is idempotent: an interruption at any point (a cut connection,
 //! a killed process, a restarted registry) leaves the outbox rows unanswered,
@@ -327,10 +331,13 @@ pub fn run(store: &mut Store, client: &RegistryClient) -> Result<SyncReport, Err
     refuse_training(store)?;
     let mut tally = Tally::default();
     upload_outbox(store, client, &mut tally)?;
+    // Before reconciling, so that the notices this upload causes come back now.
+    upload_audit(store, client, &mut tally)?;
     let mut report = reconcile(store, client)?;
     if !report.retired && !report.reconciling {
         report.units_granted += top_up(store, client, Utc::now())?;
     }
+    // The entries of the acts reconciling and topping up just did.
     upload_audit(store, client, &mut tally)?;
     let pending = pending_events(store)?;
     if pending == 0 {

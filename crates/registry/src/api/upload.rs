@@ -85,6 +85,10 @@ impl Ctx<'_> {
             if held == hash {
                 return Ok((Outcome::AlreadyHeld, None));
             }
+            // The desk sent other content under a key it used before: its
+            // history forked (restored from a backup, or cloned). It is told.
+            let kind = if matches!(event.body, EventBody::Audit(_)) { "audit_chain" } else { "event_conflict" };
+            self.notify(tx, kind, event.body.record_id(), None, None).await?;
             return self.keep(tx, event, &hash, conflict("idempotency_key")).await;
         }
         // A verdict given before to exactly this event is given again.
