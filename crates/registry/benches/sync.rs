@@ -26,7 +26,7 @@ use skranke_core::sync::{self, Enrolment, RegistryClient};
 use skranke_registry::testing::{LiveRegistry, TestDatabase};
 use skranke_registry::Config;
 
-const RUNS: usize = 1;
+const RUNS: usize = 3;
 const SINGLE: usize = 10_000;
 const DESKS: usize = 20;
 const PER_DESK: usize = 2_000;

@@ -122,7 +122,7 @@ CREATE TABLE sync_state (
 
 -- The registry's verdict on each outbox event, once it gave one.
 ALTER TABLE outbox ADD COLUMN outcome TEXT;
-CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at IS NULL;
+CREATE INDEX outbox_unanswered ON outbox (seq) WHERE outcome IS NULL;
 
 -- Events the registry refused (conflict or invalid) or that could not be
 -- sent at all: the supervisor's list. Never deleted.
