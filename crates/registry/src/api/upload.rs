@@ -106,13 +106,16 @@ struct NoticeRow {
     other_municipality: Option<i32>,
 }
 
+/// A `numbers` row: number, birth date, sex, modulus 11, origin, slot, rank, record.
+type NumberInsert = (String, NaiveDate, String, bool, &'static str, i32, Option<i32>, String);
+
 /// Rows waiting to be written at the end of the batch (or before an event
 /// that reads the database itself).
 #[derive(Default)]
 struct Pending {
     events: Vec<(String, &'static str, Option<String>, String, Value)>,
     conflicts: Vec<(String, String, Value, String)>,
-    numbers: Vec<(String, NaiveDate, String, bool, &'static str, i32, Option<i32>, String)>,
+    numbers: Vec<NumberInsert>,
     linked: Vec<(String, String)>,
     records: Vec<(String, String, i32, String, String, Value, String)>,
     feed: Vec<(String, &'static str, Value)>,
