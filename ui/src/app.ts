@@ -54,6 +54,7 @@ export interface Ctx {
 
 export type ScreenFactory = (ctx: Ctx, params: Record<string, unknown>) => Screen;
 
+const ACTIVITY = ["keydown", "pointerdown", "input"];
 const ROLE_ORDER: Role[] = ["clerk", "supervisor", "admin"];
 
 /** Whether `have` includes `need` (each role includes the one before it). */
@@ -88,6 +89,8 @@ export class App implements Ctx {
   private readonly nav: HTMLElement;
   private readonly main: HTMLElement;
   private readonly announcer: HTMLElement;
+  private readonly keyListener = (e: KeyboardEvent) => this.onKey(e);
+  private readonly activityListener = () => this.touch();
 
   constructor(
     private readonly root: HTMLElement,
@@ -98,8 +101,8 @@ export class App implements Ctx {
     this.main = h("main", { id: "main", class: "app-main", tabindex: "-1" });
     this.announcer = h("p", { class: "sr-only", "aria-live": "polite", id: "announcer" });
     root.replaceChildren(h("a", { href: "#main", class: "skip-link", id: "skip-link" }), this.header, this.nav, this.main, this.announcer);
-    document.addEventListener("keydown", (e) => this.onKey(e), true);
-    for (const ev of ["keydown", "pointerdown", "input"]) document.addEventListener(ev, () => this.touch(), true);
+    document.addEventListener("keydown", this.keyListener, true);
+    for (const ev of ACTIVITY) document.addEventListener(ev, this.activityListener, true);
   }
 
   /** Asks the shell what state the desk is in and opens the first screen. */
@@ -123,7 +126,11 @@ export class App implements Ctx {
     this.syncTimer = setInterval(() => void this.refreshSync(), 30_000);
   }
 
+  /** Ends timers and listeners (tests start many apps in one document). */
   stop(): void {
+    document.removeEventListener("keydown", this.keyListener, true);
+    for (const ev of ACTIVITY) document.removeEventListener(ev, this.activityListener, true);
+    this.current?.dispose?.();
     if (this.syncTimer) clearInterval(this.syncTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
   }
