@@ -26,16 +26,24 @@ trap cleanup EXIT
 
 if [ -z "${DISPLAY:-}" ]; then
   say "Starting a virtual display"
-  Xvfb :87 -screen 0 1280x1024x24 -nolisten tcp >"$RUN_DIR/xvfb.log" 2>&1 &
+  # -displayfd: Xvfb picks a free display number and writes it when ready.
+  rm -f "$RUN_DIR/xvfb.display"
+  Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp 3>"$RUN_DIR/xvfb.display" >"$RUN_DIR/xvfb.log" 2>&1 &
   PIDS+=($!)
-  export DISPLAY=:87
+  for _ in $(seq 100); do [ -s "$RUN_DIR/xvfb.display" ] && break; sleep 0.1; done
+  [ -s "$RUN_DIR/xvfb.display" ] || { echo "Xvfb did not start: $(cat "$RUN_DIR/xvfb.log")" >&2; exit 1; }
+  export DISPLAY=":$(head -n1 "$RUN_DIR/xvfb.display")"
 fi
 
 for service in "$ROOT"/scripts/ci/*.sh; do
   [ -f "$service" ] || continue
   say "Starting $(basename "$service" .sh)"
-  # Each service script prints `export NAME=value` lines for the tests.
-  eval "$(bash "$service" "$RUN_DIR")"
+  # A service script gets the run folder, starts its service, may leave a
+  # `stop-*.sh` there for cleanup, and prints `export NAME=value` lines for
+  # the tests (anything else it prints is shown, not evaluated).
+  out="$(bash "$service" "$RUN_DIR")"
+  grep -v '^export ' <<<"$out" || true
+  eval "$(grep '^export ' <<<"$out" || true)"
 done
 
 build_desk_app

@@ -3,7 +3,9 @@
 //! and maps the outcome to output and an exit status:
 //! 0 success, 1 a refused input (e.g. an invalid number), 2 a usage error.
 
+mod applicant_check;
 mod cpr_check;
+mod mrz_parse;
 
 use std::process::ExitCode;
 
@@ -27,6 +29,42 @@ enum Command {
     Cpr {
         #[command(subcommand)]
         command: CprCommand,
+    },
+    /// Machine-readable zones of passports and ID cards.
+    Mrz {
+        #[command(subcommand)]
+        command: MrzCommand,
+    },
+    /// Applicant intake records.
+    Applicant {
+        #[command(subcommand)]
+        command: ApplicantCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MrzCommand {
+    /// Parse a zone (TD1, TD2, TD3) from standard input and verify every check digit.
+    Parse {
+        /// One JSON object with the fields and the failed checks.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApplicantCommand {
+    /// Check an intake record (JSON) against every intake rule.
+    Check {
+        /// JSON output: {"valid", "errors", "notices"}.
+        #[arg(long)]
+        json: bool,
+        /// The desk's kommunekode, to name the competent job centre when the
+        /// applicant stays elsewhere.
+        #[arg(long, env = "SKRANKE_DESK_MUNICIPALITY")]
+        desk_municipality: Option<u16>,
+        /// The record's file, or - for standard input.
+        file: String,
     },
 }
 
@@ -52,6 +90,10 @@ fn main() -> ExitCode {
     let today = chrono::Local::now().date_naive();
     let outcome = match cli.command {
         Command::Cpr { command: CprCommand::Check { json, numbers } } => cpr_check::run(&numbers, json, lang, today),
+        Command::Mrz { command: MrzCommand::Parse { json } } => Ok(mrz_parse::run(json, lang, today)),
+        Command::Applicant { command: ApplicantCommand::Check { json, desk_municipality, file } } => {
+            Ok(applicant_check::run(&file, json, desk_municipality, lang, today))
+        }
     };
     match outcome {
         Ok(code) => code,

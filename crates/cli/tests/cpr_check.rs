@@ -121,3 +121,19 @@ fn a_usage_error_exits_2() {
     assert_eq!(skranke(&["--lang", "sv", "cpr", "check", "0101651234"], None).status.code(), Some(2));
     assert_eq!(skranke(&["cpr"], None).status.code(), Some(2));
 }
+
+#[test]
+fn a_large_input_checked_in_parallel_keeps_input_order() {
+    // More lines than one chunk, so several threads work on it.
+    let inputs: Vec<String> = (0..200_000u32)
+        .map(|i| if i % 7 == 0 { format!("bad{i}") } else { format!("0101{:02}-{:04}", 40 + i % 50, i % 4_000) })
+        .collect();
+    let out = skranke(&["cpr", "check", "--json"], Some(&(inputs.join("\n") + "\n")));
+    assert_eq!(out.status.code(), Some(1));
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), inputs.len());
+    for (i, (line, input)) in lines.iter().zip(&inputs).enumerate() {
+        assert_eq!(line["input"], input.as_str(), "line {i} out of order");
+        assert_eq!(line["valid"], i % 7 != 0, "line {i}");
+    }
+}

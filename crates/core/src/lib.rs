@@ -5,10 +5,16 @@
 //! shells over this crate; the pure rules (`cpr`, …) take their clock and
 //! randomness as arguments so that tests are deterministic.
 
+pub mod applicant;
+pub mod country;
 pub mod cpr;
 pub mod error;
 pub mod i18n;
 pub mod lease;
+pub mod mrz;
+pub mod municipality;
+pub mod names;
+pub mod protocol;
 
 /// The core's version, shown by the desk app and `skranke --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,689 @@
+//! The wire between a desk and the central registry: the JSON bodies both
+//! sides exchange, the request signature, and the canonical hashes that make
+//! upload idempotent and let the registry check each desk's audit chain.
+//!
+//! Both `core::sync` (the desk) and `crates/registry` use these types, so a
+//! field renamed here is renamed on both ends at once.
+//!
+//! # Authentication
+//!
+//! A desk enrols once with a one-time code and the public half of an Ed25519
+//! key pair it generated itself; afterwards it signs every request. The
+//! signature covers [`signing_message`]: method, path with query, a Unix
+//! timestamp, a random nonce and the SHA-256 of the body. The registry
+//! refuses timestamps further than [`MAX_CLOCK_SKEW_SECS`] from its own
+//! clock and any nonce it has seen from that desk before, so a captured
+//! request cannot be replayed. Signed requests rather than mutual TLS: the
+//! key pair lives in the OS key store beside the desk's other secrets, and
+//! no certificate authority or TLS-terminating proxy has to know desks.
+//!
+//! # Idempotency
+//!
+//! Every state-changing request carries an idempotency key chosen by the
+//! desk. Each uploaded [`Event`] carries its own key and the SHA-256 of its
+//! canonical content ([`canonical_json`]): the same key with the same hash is
+//! `already_held`, with another hash a `conflict`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::cpr::Sex;
+use crate::lease::LeaseUnit;
+
+/// The path prefix of every desk-facing endpoint.
+pub const API_PREFIX: &str = "/v1";
+
+/// Request headers of a signed desk request.
+pub mod header {
+    /// The desk's ID, as assigned at enrolment.
+    pub const DESK: &str = "x-skranke-desk";
+    /// Seconds since the Unix epoch, as the desk's clock says.
+    pub const TIMESTAMP: &str = "x-skranke-timestamp";
+    /// A fresh random value per request (hex, 16 to 64 characters).
+    pub const NONCE: &str = "x-skranke-nonce";
+    /// Hex Ed25519 signature over [`super::signing_message`].
+    pub const SIGNATURE: &str = "x-skranke-signature";
+}
+
+/// How far a request's timestamp may lie from the registry's clock.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
+
+/// The most events one upload batch may carry.
+pub const MAX_BATCH_EVENTS: usize = 2000;
+
+/// The audit chain's first `prev_hash`.
+pub const AUDIT_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Lowercase hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The bytes a desk signs and the registry verifies:
+/// `skranke-v1\nMETHOD\npath?query\ntimestamp\nnonce\nsha256(body)`.
+///
+/// ```
+/// use skranke_core::protocol::signing_message;
+/// let m = signing_message("POST", "/v1/sync", 1_700_000_000, "ab12", b"{}");
+/// assert!(String::from_utf8(m).unwrap().starts_with("skranke-v1\nPOST\n/v1/sync\n1700000000\nab12\n"));
+/// ```
+pub fn signing_message(method: &str, path_and_query: &str, timestamp: i64, nonce: &str, body: &[u8]) -> Vec<u8> {
+    format!("skranke-v1\n{}\n{path_and_query}\n{timestamp}\n{nonce}\n{}", method.to_ascii_uppercase(), sha256_hex(body))
+        .into_bytes()
+}
+
+/// JSON with object keys sorted at every level and no insignificant
+/// whitespace: the form that content hashes are taken over, so that desk and
+/// registry agree whatever order a serializer writes fields in.
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(v, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+// ---------------------------------------------------------------- enrolment
+
+/// `POST /v1/enrol` (unsigned: the one-time code is the credential).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolRequest {
+    /// The one-time enrolment code the operator handed out.
+    pub enrolment_code: String,
+    /// The desk's Ed25519 public key, 64 hex characters.
+    pub public_key: String,
+}
+
+/// The registry's answer to an enrolment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolResponse {
+    /// The desk's ID: its key-store entries and record IDs are named by it.
+    pub desk_id: String,
+    /// Kommunekode, 3 digits.
+    pub municipality: u16,
+    pub office: String,
+    pub desk_number: u32,
+    pub registry_time: DateTime<Utc>,
+    pub registry_sequence: i64,
+}
+
+// --------------------------------------------------------- online allocation
+
+/// `POST /v1/allocate`: a number drawn centrally for an applicant in front
+/// of the desk now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllocateRequest {
+    /// Same key, same number: a retry after a lost answer wastes nothing.
+    pub idempotency_key: String,
+    pub birth_date: NaiveDate,
+    pub sex: Sex,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllocateResponse {
+    /// `DDMMYY-SSSS`.
+    pub number: String,
+    pub passes_modulus11: bool,
+    pub registry_time: DateTime<Utc>,
+    pub registry_sequence: i64,
+}
+
+// -------------------------------------------------------------------- leases
+
+/// `POST /v1/lease`: more reserve for offline issuing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseRequest {
+    pub idempotency_key: String,
+    /// How many more units the desk would like (the registry may grant fewer).
+    pub units: u32,
+}
+
+/// A unit bound to the desk and the numbers the registry already holds in
+/// it, which the desk must never issue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Binding {
+    pub unit: LeaseUnit,
+    pub bound_at: DateTime<Utc>,
+    /// `DDMMYY-SSSS`, ascending.
+    pub used: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseResponse {
+    /// Units newly bound by this request (the same on a retry with the same key).
+    pub granted: Vec<LeaseUnit>,
+    /// Every unit bound to the desk now.
+    pub bindings: Vec<Binding>,
+    pub registry_time: DateTime<Utc>,
+    pub registry_sequence: i64,
+}
+
+/// `POST /v1/lease/return`: units handed back after a complete sync.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnRequest {
+    pub idempotency_key: String,
+    pub units: Vec<LeaseUnit>,
+    /// The desk's issue counter: how many records it has ever issued. The
+    /// registry refuses the return unless it holds that many records from
+    /// the desk, i.e. the sync before it was complete.
+    pub records_issued: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnResponse {
+    pub returned: Vec<LeaseUnit>,
+    pub bindings: Vec<Binding>,
+    pub registry_time: DateTime<Utc>,
+    pub registry_sequence: i64,
+}
+
+// -------------------------------------------------------------------- upload
+
+/// Where an issued number came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NumberSource {
+    /// Allocated by the registry for this desk (`/v1/allocate`).
+    Online,
+    /// Drawn from one of the desk's lease units.
+    Lease,
+}
+
+/// The identity document, as the clerk assessed it. Its number is not sent
+/// in clear: the registry needs only the keyed document hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentSummary {
+    /// `passport`, `id_card`, … as the desk's intake names them.
+    pub kind: String,
+    /// ICAO 3-letter issuing state (`D`, `POL`, `XXA`, …).
+    pub issuing_state: String,
+    pub expiry_date: Option<NaiveDate>,
+}
+
+/// The person as CPR and Jobnet need them. Deliberately without the
+/// eligibility group: it says something about disability and asylum and is
+/// never exported.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonRecord {
+    /// The name as the document prints it.
+    pub name_document: String,
+    /// ICAO 9303 transliteration (Latin letters, as in the MRZ).
+    pub name_latin: String,
+    pub birth_date: NaiveDate,
+    pub sex: Sex,
+    /// ISO 3166 alpha-2 nationality (`DE`, `PL`, …).
+    pub nationality: String,
+    pub document: DocumentSummary,
+}
+
+/// An `issued` event: a record with its number (the desk's local
+/// transaction committed it; the registry now receives it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedRecord {
+    /// Unique across desks: `<desk id>-<desk-local sequence>`.
+    pub record_id: String,
+    /// `DDMMYY-SSSS`.
+    pub number: String,
+    pub source: NumberSource,
+    pub issued_at: DateTime<Utc>,
+    /// Kommunekode of the municipality where the person stays.
+    pub municipality: u16,
+    pub person: PersonRecord,
+    /// Keyed hash of the identity document (type, issuing state, number):
+    /// the same document twice is a duplicate person.
+    pub document_key: String,
+    /// Keyed hash of birth date, nationality and Latin name: a match only
+    /// opens a review.
+    pub person_key: String,
+    pub jobnet_username: String,
+    /// Argon2id PHC string; the plain password never leaves the desk.
+    pub password_hash: String,
+}
+
+/// A `reprinted` event: a new password superseding the old hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reprint {
+    pub record_id: String,
+    pub reprinted_at: DateTime<Utc>,
+    pub password_hash: String,
+}
+
+/// A `voided` event. The number stays used for ever.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Void {
+    pub record_id: String,
+    pub voided_at: DateTime<Utc>,
+    /// A stable reason code (`duplicate`, `clerk_error`, …).
+    pub reason: String,
+    /// The record that survives, when a duplicate was resolved.
+    pub replaced_by: Option<String>,
+}
+
+/// An `erased` event: the desk erased the record's personal data after the
+/// retention period; number, dates and status stay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Erasure {
+    pub record_id: String,
+    pub erased_at: DateTime<Utc>,
+}
+
+/// One row of a desk's append-only, hash-chained audit log. No names: staff
+/// and records appear by ID only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// 1, 2, 3, … per desk without gaps.
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub staff_id: Option<String>,
+    /// A stable action code (`record.issue`, `record.void`, `staff.sign_in`, …).
+    pub action: String,
+    pub record_id: Option<String>,
+    /// The previous entry's `hash`, [`AUDIT_GENESIS`] for the first.
+    pub prev_hash: String,
+    /// [`AuditEntry::chain_hash`] of this entry.
+    pub hash: String,
+}
+
+impl AuditEntry {
+    /// The chain hash: SHA-256 over `prev_hash`, a newline, and the canonical
+    /// JSON of the entry without its `hash` field.
+    pub fn chain_hash(&self) -> String {
+        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut v {
+            map.remove("hash");
+        }
+        sha256_hex(format!("{}\n{}", self.prev_hash, canonical_json(&v)).as_bytes())
+    }
+
+    /// Fills in `hash` for an entry whose other fields are set.
+    pub fn sealed(mut self) -> AuditEntry {
+        self.hash = self.chain_hash();
+        self
+    }
+}
+
+/// What an event says, tagged by kind.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "payload", rename_all = "snake_case")]
+pub enum EventBody {
+    Issued(IssuedRecord),
+    Reprinted(Reprint),
+    Voided(Void),
+    Erased(Erasure),
+    Audit(AuditEntry),
+}
+
+impl EventBody {
+    /// The kind as it appears on the wire.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventBody::Issued(_) => "issued",
+            EventBody::Reprinted(_) => "reprinted",
+            EventBody::Voided(_) => "voided",
+            EventBody::Erased(_) => "erased",
+            EventBody::Audit(_) => "audit",
+        }
+    }
+
+    /// The record the event is about, if any.
+    pub fn record_id(&self) -> Option<&str> {
+        match self {
+            EventBody::Issued(r) => Some(&r.record_id),
+            EventBody::Reprinted(r) => Some(&r.record_id),
+            EventBody::Voided(v) => Some(&v.record_id),
+            EventBody::Erased(e) => Some(&e.record_id),
+            EventBody::Audit(a) => a.record_id.as_deref(),
+        }
+    }
+
+    /// SHA-256 of the canonical JSON of the tagged body.
+    pub fn content_hash(&self) -> String {
+        let v = serde_json::to_value(self).unwrap_or(Value::Null);
+        sha256_hex(canonical_json(&v).as_bytes())
+    }
+}
+
+/// One immutable event from a desk's outbox.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub idempotency_key: String,
+    /// [`EventBody::content_hash`] of `body`, as the desk computed it.
+    pub content_hash: String,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+impl Event {
+    /// An event with its content hash filled in.
+    pub fn new(idempotency_key: impl Into<String>, body: EventBody) -> Event {
+        Event { idempotency_key: idempotency_key.into(), content_hash: body.content_hash(), body }
+    }
+}
+
+/// `POST /v1/events`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRequest {
+    pub events: Vec<Event>,
+}
+
+/// The registry's verdict on one event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Received now.
+    Accepted,
+    /// The identical event was received before.
+    AlreadyHeld,
+    /// Same key, record or number with different content: both are kept and
+    /// a supervisor decides.
+    Conflict,
+    /// Refused, with a reason code; the desk keeps it in a visible list.
+    Invalid,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventResult {
+    pub idempotency_key: String,
+    pub outcome: Outcome,
+    /// A stable reason code for `conflict` and `invalid` (`number_not_held`,
+    /// `content_hash`, `audit_chain`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadResponse {
+    /// One per event, in request order.
+    pub results: Vec<EventResult>,
+    pub registry_time: DateTime<Utc>,
+    pub registry_sequence: i64,
+}
+
+// ---------------------------------------------------------------------- sync
+
+/// How far the desk has used one of its units.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitReport {
+    pub unit: LeaseUnit,
+    /// Numbers issued from the unit so far.
+    pub used: u64,
+}
+
+/// `POST /v1/sync`: after uploading, the desk reports where it stands and
+/// learns its bindings, notices and record states.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRequest {
+    /// The highest `registry_sequence` the desk has ever been told. Higher
+    /// than the registry's own means the registry was restored from a backup.
+    pub highest_sequence_seen: i64,
+    /// The desk's issue counter (see [`ReturnRequest::records_issued`]).
+    pub records_issued: u64,
+    /// The units the desk believes it holds.
+    pub units: Vec<UnitReport>,
+    /// Cursor: record states changed after this sequence.
+    pub states_after: i64,
+    /// Cursor: notices after this ID.
+    pub notices_after: i64,
+}
+
+/// A record's state in the registry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordState {
+    /// The registry holds it and has queued it for CPR and Jobnet.
+    Received,
+    /// CPR and Jobnet confirmed it.
+    Registered,
+    /// Voided; the number stays used.
+    Voided,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordStateChange {
+    pub record_id: String,
+    pub state: RecordState,
+    /// Registry sequence of the change; the next `states_after`.
+    pub sequence: i64,
+}
+
+/// Something a supervisor at the desk must see.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    pub id: i64,
+    /// `duplicate_document`, `duplicate_review`, `number_conflict`,
+    /// `record_conflict`, `audit_chain`, `unit_disputed`.
+    pub kind: String,
+    /// This desk's record the notice is about.
+    pub record_id: Option<String>,
+    /// The other record, possibly at another desk.
+    pub other_record_id: Option<String>,
+    pub other_desk_id: Option<String>,
+    pub other_municipality: Option<u16>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncAnswer {
+    pub desk_id: String,
+    /// A retired desk never issues again.
+    pub retired: bool,
+    /// The registry was restored and waits for every desk to reconcile: no
+    /// lease and no online allocation until then.
+    pub reconciling: bool,
+    /// How many of the desk's records the registry holds; equal to
+    /// `records_issued` after a complete sync.
+    pub records_held: u64,
+    pub bindings: Vec<Binding>,
+    pub record_states: Vec<RecordStateChange>,
+    pub notices: Vec<Notice>,
+    pub registry_time: DateTime<Utc>,
+    pub registry_sequence: i64,
+}
+
+// -------------------------------------------------------------------- lookup
+
+/// `POST /v1/lookup`: before issuing, is this person already known?
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupRequest {
+    pub document_key: Option<String>,
+    pub person_key: Option<String>,
+}
+
+/// Which key matched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchKind {
+    /// The same identity document: a duplicate.
+    Document,
+    /// Same birth date, nationality and Latin name: a review.
+    Person,
+}
+
+/// Whether and where: no number, no name, no record content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupMatch {
+    pub kind: MatchKind,
+    pub desk_id: String,
+    pub municipality: u16,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LookupResponse {
+    pub matches: Vec<LookupMatch>,
+    pub registry_time: DateTime<Utc>,
+}
+
+// --------------------------------------------------------------- downstream
+
+/// One item of the outbound feed to CPR and Jobnet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedItem {
+    /// The cursor: strictly increasing.
+    pub seq: i64,
+    pub record_id: String,
+    /// `issued`, `reprinted` or `voided`.
+    pub kind: String,
+    pub payload: Value,
+}
+
+/// `GET /v1/feed?after=N&limit=M`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedPage {
+    pub items: Vec<FeedItem>,
+    /// Pass as `after` next time.
+    pub next_after: i64,
+}
+
+/// `POST /v1/feed/confirm`: the consumer registered these records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedConfirm {
+    pub registered: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedConfirmResponse {
+    /// Records newly marked registered (confirming twice is harmless).
+    pub confirmed: u64,
+}
+
+// -------------------------------------------------------------------- errors
+
+/// The one error shape of the registry (RFC 9457, `application/problem+json`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// `urn:skranke:problem:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// English summary; desks show their own catalog text for `code`.
+    pub title: String,
+    pub status: u16,
+    /// A stable code (`auth.signature`, `lease.retired`, …).
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpr::Slot;
+
+    fn issued() -> EventBody {
+        EventBody::Issued(IssuedRecord {
+            record_id: "D1-1".into(),
+            number: "120874-4002".into(),
+            source: NumberSource::Lease,
+            issued_at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            municipality: 101,
+            person: PersonRecord {
+                name_document: "Jürgen Müller".into(),
+                name_latin: "JUERGEN MUELLER".into(),
+                birth_date: NaiveDate::from_ymd_opt(1974, 8, 12).unwrap(),
+                sex: Sex::Male,
+                nationality: "DE".into(),
+                document: DocumentSummary { kind: "passport".into(), issuing_state: "D".into(), expiry_date: None },
+            },
+            document_key: "dk".into(),
+            person_key: "pk".into(),
+            jobnet_username: "abc".into(),
+            password_hash: "$argon2id$...".into(),
+        })
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_level_so_field_order_never_changes_a_hash() {
+        let a: Value = serde_json::from_str(r#"{"b":1,"a":{"y":[1,{"q":2,"p":3}],"x":"é"}}"#).unwrap();
+        let b: Value = serde_json::from_str(r#"{"a":{"x":"é","y":[1,{"p":3,"q":2}]},"b":1}"#).unwrap();
+        assert_eq!(canonical_json(&a), canonical_json(&b));
+        assert_eq!(canonical_json(&a), r#"{"a":{"x":"é","y":[1,{"p":3,"q":2}]},"b":1}"#);
+    }
+
+    #[test]
+    fn an_event_survives_the_wire_and_its_hash_still_matches() {
+        let e = Event::new("D1:1", issued());
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(json.contains(r#""kind":"issued""#));
+        let back: Event = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(back.body.content_hash(), e.content_hash);
+    }
+
+    #[test]
+    fn a_changed_field_changes_the_content_hash() {
+        let a = issued();
+        let mut b = issued();
+        if let EventBody::Issued(r) = &mut b {
+            r.number = "120874-4004".into();
+        }
+        assert_ne!(a.content_hash(), b.content_hash());
+    }
+
+    #[test]
+    fn the_audit_chain_hash_covers_prev_hash_and_every_field_but_itself() {
+        let e = AuditEntry {
+            seq: 1,
+            at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            staff_id: Some("s1".into()),
+            action: "record.issue".into(),
+            record_id: Some("D1-1".into()),
+            prev_hash: AUDIT_GENESIS.into(),
+            hash: String::new(),
+        }
+        .sealed();
+        assert_eq!(e.hash, e.chain_hash());
+        let mut other = e.clone();
+        other.prev_hash = "1".repeat(64);
+        assert_ne!(other.chain_hash(), e.hash);
+        let mut other = e.clone();
+        other.action = "record.void".into();
+        assert_ne!(other.chain_hash(), e.hash);
+    }
+
+    #[test]
+    fn the_signing_message_changes_with_every_signed_part() {
+        let base = signing_message("POST", "/v1/sync", 1, "n", b"{}");
+        assert_ne!(base, signing_message("GET", "/v1/sync", 1, "n", b"{}"));
+        assert_ne!(base, signing_message("POST", "/v1/lease", 1, "n", b"{}"));
+        assert_ne!(base, signing_message("POST", "/v1/sync", 2, "n", b"{}"));
+        assert_ne!(base, signing_message("POST", "/v1/sync", 1, "m", b"{}"));
+        assert_ne!(base, signing_message("POST", "/v1/sync", 1, "n", b"{ }"));
+    }
+
+    #[test]
+    fn lease_units_travel_as_slot_and_rank() {
+        let u = LeaseUnit::new(Slot::new(412).unwrap(), 3).unwrap();
+        assert_eq!(serde_json::to_string(&u).unwrap(), r#"{"slot":412,"rank":3}"#);
+        let bad: Result<LeaseUnit, _> = serde_json::from_str(r#"{"slot":1412,"rank":0}"#);
+        assert!(bad.is_err());
+    }
+}

@@ -1,0 +1,222 @@
+//! The HTTP API: the route table, the request-log middleware, and small
+//! helpers the handlers share. Each handler lives in a submodule named after
+//! what it does and is short: check the request, run plain SQL, answer.
+
+mod allocate;
+mod enrol;
+mod feed;
+mod lease;
+mod lookup;
+mod sync;
+mod upload;
+
+use std::time::Instant;
+
+use axum::extract::{FromRequest, MatchedPath, Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter};
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use deadpool_postgres::GenericClient;
+use serde::de::DeserializeOwned;
+use skranke_core::cpr::Personnummer;
+use skranke_core::lease::{LeaseUnit, RANKS};
+use skranke_core::protocol::{Binding, Problem};
+
+use crate::error::{problem_response, RegistryError, Result};
+use crate::AppState;
+
+/// The OpenAPI 3 document served at `/openapi.json`.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// One route: method and path as the OpenAPI document spells them.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RouteInfo {
+    pub method: &'static str,
+    pub path: &'static str,
+}
+
+/// Collects routes and remembers each, so that the OpenAPI test checks the
+/// router actually built rather than a list kept by hand.
+struct Routes {
+    router: Router<AppState>,
+    list: Vec<RouteInfo>,
+}
+
+impl Routes {
+    fn add<H, T>(mut self, method: Method, path: &'static str, handler: H) -> Routes
+    where
+        H: axum::handler::Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
+        self.router = self.router.route(path, on(filter, handler));
+        let method = if method == Method::POST { "post" } else { "get" };
+        self.list.push(RouteInfo { method, path });
+        self
+    }
+}
+
+/// The service's router and the list of its routes.
+pub fn router(state: AppState) -> (Router, Vec<RouteInfo>) {
+    let desk = Routes { router: Router::new(), list: Vec::new() }
+        .add(Method::POST, "/v1/allocate", allocate::allocate)
+        .add(Method::POST, "/v1/lease", lease::lease)
+        .add(Method::POST, "/v1/lease/return", lease::give_back)
+        .add(Method::POST, "/v1/events", upload::upload)
+        .add(Method::POST, "/v1/sync", sync::sync)
+        .add(Method::POST, "/v1/lookup", lookup::lookup)
+        .add(Method::GET, "/v1/records/{record_id}", sync::record);
+    let public = Routes { router: Router::new(), list: desk.list }
+        .add(Method::GET, "/health", health)
+        .add(Method::GET, "/openapi.json", openapi)
+        .add(Method::POST, "/v1/enrol", enrol::enrol)
+        .add(Method::GET, "/v1/feed", feed::page)
+        .add(Method::POST, "/v1/feed/confirm", feed::confirm);
+    let signed = desk.router.route_layer(middleware::from_fn_with_state(state.clone(), crate::auth::require_desk));
+    let router =
+        public.router.merge(signed).fallback(not_found).layer(middleware::from_fn(log_request)).with_state(state);
+    (router, public.list)
+}
+
+/// One log line per request: method, route template, status, duration. No
+/// bodies, no query strings, no record content: nothing personal.
+async fn log_request(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let response = next.run(req).await;
+    tracing::info!(%method, route, status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64);
+    response
+}
+
+async fn not_found() -> Response {
+    RegistryError::refused(StatusCode::NOT_FOUND, "request.not_found").into_response()
+}
+
+async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>> {
+    let client = state.pool.get().await?;
+    let sequence = crate::db::sequence(&client).await?;
+    Ok(Json(serde_json::json!({ "status": "ok", "registry_sequence": sequence })))
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// A JSON body whose parse errors leave as problem documents naming what
+/// was wrong (axum's own `Json` answers in plain text).
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> std::result::Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|_| {
+            problem_response(&RegistryError::refused(StatusCode::PAYLOAD_TOO_LARGE, "request.too_large").problem())
+        })?;
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
+            // serde's message names the field and position; it is sent to
+            // the caller only, never logged.
+            let problem: Problem =
+                RegistryError::refused_with(StatusCode::BAD_REQUEST, "request.json", e.to_string()).problem();
+            problem_response(&problem)
+        })
+    }
+}
+
+/// Idempotency keys: 1 to 200 printable ASCII characters.
+pub fn check_key(key: &str) -> Result<()> {
+    if key.is_empty() || key.len() > 200 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(RegistryError::bad_field("idempotency_key"));
+    }
+    Ok(())
+}
+
+/// A number as stored: ten digits, no dash.
+pub fn stored(number: &Personnummer) -> String {
+    number.digits().iter().map(|d| char::from(b'0' + d)).collect()
+}
+
+/// A stored number back (the registry only stores valid ones).
+pub fn from_stored(digits: &str) -> Option<Personnummer> {
+    Personnummer::parse(digits, NaiveDate::MAX).ok()
+}
+
+/// A unit from the database's integers, if they make one.
+pub fn unit(slot: i32, rank: i32) -> Option<LeaseUnit> {
+    let slot = skranke_core::cpr::Slot::new(u16::try_from(slot).ok()?)?;
+    LeaseUnit::new(slot, u8::try_from(rank).ok().filter(|r| *r < RANKS)?)
+}
+
+/// Every unit bound to the desk with the numbers the registry holds in it.
+pub async fn bindings(client: &impl GenericClient, desk_id: &str) -> Result<Vec<Binding>> {
+    let units = client
+        .query("SELECT slot, rank, bound_at FROM units WHERE desk_id = $1 ORDER BY slot, rank", &[&desk_id])
+        .await?;
+    let used = client
+        .query(
+            "SELECT n.slot, n.rank, n.number FROM numbers n
+             JOIN units u ON u.slot = n.slot AND u.rank = n.rank
+             WHERE u.desk_id = $1 ORDER BY n.number",
+            &[&desk_id],
+        )
+        .await?;
+    let mut out: Vec<Binding> = units
+        .iter()
+        .filter_map(|r| {
+            Some(Binding {
+                unit: unit(r.get(0), r.get(1))?,
+                bound_at: r.get::<_, Option<chrono::DateTime<chrono::Utc>>>(2).unwrap_or_default(),
+                used: Vec::new(),
+            })
+        })
+        .collect();
+    for r in &used {
+        let (Some(u), Some(n)) = (unit(r.get(0), r.get(1)), from_stored(r.get::<_, &str>(2))) else { continue };
+        if let Some(b) = out.iter_mut().find(|b| b.unit == u) {
+            b.used.push(n.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// How many distinct records of the desk the registry has received,
+/// whatever its verdict (accepted, conflicting or refused ones are all kept).
+pub async fn records_held(client: &impl GenericClient, desk_id: &str) -> Result<u64> {
+    let n: i64 = client
+        .query_one(
+            "SELECT count(*) FROM (
+                 SELECT record_id FROM records WHERE desk_id = $1
+                 UNION
+                 SELECT body->'payload'->>'record_id' FROM conflicts WHERE desk_id = $1 AND body->>'kind' = 'issued'
+             ) AS held",
+            &[&desk_id],
+        )
+        .await?
+        .get(0);
+    Ok(u64::try_from(n).unwrap_or_default())
+}
+
+/// Whether the registry waits for desks to reconcile after a restore.
+pub async fn reconciling(client: &impl GenericClient) -> Result<bool> {
+    Ok(client.query_one("SELECT reconciling FROM registry_meta", &[]).await?.get(0))
+}
+
+/// Refuses acts that hand out numbers while the registry reconciles or to a
+/// retired desk.
+pub async fn may_hand_out(client: &impl GenericClient, desk: &crate::auth::Desk) -> Result<()> {
+    if desk.retired {
+        return Err(RegistryError::refused(StatusCode::FORBIDDEN, "desk.retired"));
+    }
+    if reconciling(client).await? {
+        return Err(RegistryError::refused(StatusCode::SERVICE_UNAVAILABLE, "registry.reconciling"));
+    }
+    Ok(())
+}
+
+/// Serializes lease grants against online allocation from unbound units: a
+/// unit cannot be leased while an allocation inside it is being decided.
+pub const UNIT_LOCK: i64 = 7002;

@@ -1,0 +1,69 @@
+//! `POST /v1/enrol`: a one-time code and a fresh public key become a desk.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use ed25519_dalek::VerifyingKey;
+use skranke_core::protocol::{EnrolRequest, EnrolResponse};
+
+use super::JsonBody;
+use crate::error::{RegistryError, Result};
+use crate::{ops, AppState};
+
+pub async fn enrol(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<EnrolRequest>,
+) -> Result<Json<EnrolResponse>> {
+    let key: [u8; 32] = hex::decode(req.public_key.trim())
+        .ok()
+        .and_then(|k| k.try_into().ok())
+        .filter(|k: &[u8; 32]| VerifyingKey::from_bytes(k).is_ok())
+        .ok_or_else(|| RegistryError::bad_field("public_key"))?;
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    // Claiming the code and creating the desk commit together: a code is
+    // spent exactly once even when two desks present it at the same time.
+    let code = tx
+        .query_opt(
+            "UPDATE enrolment_codes SET used_at = now()
+             WHERE code_hash = $1 AND used_at IS NULL
+             RETURNING municipality, office, desk_number",
+            &[&ops::code_hash(&req.enrolment_code)],
+        )
+        .await?
+        .ok_or(RegistryError::refused(StatusCode::FORBIDDEN, "enrol.code"))?;
+    if tx.query_opt("SELECT 1 FROM desks WHERE public_key = $1", &[&key.as_slice()]).await?.is_some() {
+        return Err(RegistryError::refused(StatusCode::CONFLICT, "enrol.key_in_use"));
+    }
+    let (municipality, office, desk_number): (i32, String, i32) = (code.get(0), code.get(1), code.get(2));
+    let generation: i64 = tx.query_one("SELECT generation FROM registry_meta", &[]).await?.get(0);
+    let desk_id = loop {
+        let candidate = ops::random_id(8);
+        let inserted = tx
+            .execute(
+                "INSERT INTO desks (desk_id, public_key, municipality, office, desk_number, reconciled_generation)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (desk_id) DO NOTHING",
+                &[&candidate, &key.as_slice(), &municipality, &office, &desk_number, &generation],
+            )
+            .await?;
+        if inserted == 1 {
+            break candidate;
+        }
+    };
+    tx.execute(
+        "UPDATE enrolment_codes SET desk_id = $2 WHERE code_hash = $1",
+        &[&ops::code_hash(&req.enrolment_code), &desk_id],
+    )
+    .await?;
+    let registry_sequence = crate::db::sequence(&tx).await?;
+    tx.commit().await?;
+    tracing::info!(desk_id, municipality, "desk enrolled");
+    Ok(Json(EnrolResponse {
+        desk_id,
+        municipality: u16::try_from(municipality).unwrap_or_default(),
+        office,
+        desk_number: u32::try_from(desk_number).unwrap_or_default(),
+        registry_time: state.now(),
+        registry_sequence,
+    }))
+}

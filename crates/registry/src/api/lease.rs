@@ -1,0 +1,123 @@
+//! `POST /v1/lease` and `POST /v1/lease/return`: binding units to a desk and
+//! taking them back after a complete sync. Both are idempotent by key: the
+//! first answer is stored and a retry gets it again.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use deadpool_postgres::GenericClient;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use skranke_core::protocol::{LeaseRequest, LeaseResponse, ReturnRequest, ReturnResponse};
+
+use super::{bindings, check_key, may_hand_out, records_held, unit, JsonBody, UNIT_LOCK};
+use crate::auth::Desk;
+use crate::error::{RegistryError, Result};
+use crate::AppState;
+
+async fn stored_answer<T: DeserializeOwned>(client: &impl GenericClient, desk: &Desk, key: &str) -> Result<Option<T>> {
+    let row = client
+        .query_opt(
+            "SELECT response FROM lease_requests WHERE desk_id = $1 AND idempotency_key = $2",
+            &[&desk.desk_id, &key],
+        )
+        .await?;
+    Ok(row.and_then(|r| serde_json::from_value(r.get(0)).ok()))
+}
+
+async fn store_answer<T: Serialize>(client: &impl GenericClient, desk: &Desk, key: &str, answer: &T) -> Result<()> {
+    let value = serde_json::to_value(answer).unwrap_or_default();
+    client
+        .execute(
+            "INSERT INTO lease_requests (desk_id, idempotency_key, response) VALUES ($1, $2, $3)",
+            &[&desk.desk_id, &key, &value],
+        )
+        .await?;
+    Ok(())
+}
+
+pub async fn lease(
+    State(state): State<AppState>,
+    Extension(desk): Extension<Desk>,
+    JsonBody(req): JsonBody<LeaseRequest>,
+) -> Result<Json<LeaseResponse>> {
+    check_key(&req.idempotency_key)?;
+    let mut client = state.pool.get().await?;
+    if let Some(answer) = stored_answer(&client, &desk, &req.idempotency_key).await? {
+        return Ok(Json(answer));
+    }
+    may_hand_out(&client, &desk).await?;
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&UNIT_LOCK]).await?;
+    let bound: i64 = tx.query_one("SELECT count(*) FROM units WHERE desk_id = $1", &[&desk.desk_id]).await?.get(0);
+    let room = i64::from(state.config.units_per_desk).saturating_sub(bound).max(0);
+    let want = i64::from(req.units).min(room);
+    let granted = tx
+        .query(
+            "UPDATE units SET desk_id = $1, bound_at = now()
+             WHERE (slot, rank) IN (
+                 SELECT slot, rank FROM units WHERE desk_id IS NULL AND NOT retired
+                 ORDER BY slot, rank LIMIT $2 FOR UPDATE SKIP LOCKED)
+             RETURNING slot, rank",
+            &[&desk.desk_id, &want],
+        )
+        .await?;
+    let mut granted: Vec<_> = granted.iter().filter_map(|r| unit(r.get(0), r.get(1))).collect();
+    granted.sort();
+    let answer = LeaseResponse {
+        granted,
+        bindings: bindings(&tx, &desk.desk_id).await?,
+        registry_time: state.now(),
+        registry_sequence: crate::db::sequence(&tx).await?,
+    };
+    store_answer(&tx, &desk, &req.idempotency_key, &answer).await?;
+    tx.commit().await?;
+    Ok(Json(answer))
+}
+
+pub async fn give_back(
+    State(state): State<AppState>,
+    Extension(desk): Extension<Desk>,
+    JsonBody(req): JsonBody<ReturnRequest>,
+) -> Result<Json<ReturnResponse>> {
+    check_key(&req.idempotency_key)?;
+    let mut client = state.pool.get().await?;
+    if let Some(answer) = stored_answer(&client, &desk, &req.idempotency_key).await? {
+        return Ok(Json(answer));
+    }
+    if desk.retired {
+        return Err(RegistryError::refused(StatusCode::FORBIDDEN, "desk.retired"));
+    }
+    // Units come back only after a complete sync: every record the desk has
+    // issued is here, so the numbers used in them are known to the registry.
+    if records_held(&client, &desk.desk_id).await? < req.records_issued {
+        return Err(RegistryError::refused(StatusCode::CONFLICT, "lease.sync_incomplete"));
+    }
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&UNIT_LOCK]).await?;
+    let mut returned = Vec::new();
+    for u in &req.units {
+        let Some(u) = unit(i32::from(u.slot.value()), i32::from(u.rank)) else {
+            return Err(RegistryError::bad_field("units"));
+        };
+        let n = tx
+            .execute(
+                "UPDATE units SET desk_id = NULL, bound_at = NULL
+                 WHERE slot = $1 AND rank = $2 AND desk_id = $3 AND NOT retired",
+                &[&i32::from(u.slot.value()), &i32::from(u.rank), &desk.desk_id],
+            )
+            .await?;
+        if n == 1 {
+            returned.push(u);
+        }
+    }
+    let answer = ReturnResponse {
+        returned,
+        bindings: bindings(&tx, &desk.desk_id).await?,
+        registry_time: state.now(),
+        registry_sequence: crate::db::sequence(&tx).await?,
+    };
+    store_answer(&tx, &desk, &req.idempotency_key, &answer).await?;
+    tx.commit().await?;
+    Ok(Json(answer))
+}

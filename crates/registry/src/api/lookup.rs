@@ -1,0 +1,50 @@
+//! `POST /v1/lookup`: is this person already known, and where? Audited and
+//! rate-limited per desk; the answer names desks and municipalities only,
+//! never a number, a name or a record.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use skranke_core::protocol::{LookupMatch, LookupRequest, LookupResponse, MatchKind};
+
+use super::JsonBody;
+use crate::auth::Desk;
+use crate::error::{RegistryError, Result};
+use crate::AppState;
+
+pub async fn lookup(
+    State(state): State<AppState>,
+    Extension(desk): Extension<Desk>,
+    JsonBody(req): JsonBody<LookupRequest>,
+) -> Result<Json<LookupResponse>> {
+    let valid = |k: &Option<String>| k.as_ref().is_none_or(|k| !k.is_empty() && k.len() <= 256);
+    if !valid(&req.document_key) || !valid(&req.person_key) || (req.document_key.is_none() && req.person_key.is_none())
+    {
+        return Err(RegistryError::bad_field("document_key"));
+    }
+    if !state.allow_lookup(&desk.desk_id) {
+        return Err(RegistryError::refused(StatusCode::TOO_MANY_REQUESTS, "lookup.rate_limited"));
+    }
+    let client = state.pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT DISTINCT r.document_key = $1, r.desk_id, d.municipality
+             FROM records r JOIN desks d USING (desk_id)
+             WHERE (r.document_key = $1 OR r.person_key = $2) AND r.state <> 'voided'
+             ORDER BY 2, 1 DESC",
+            &[&req.document_key, &req.person_key],
+        )
+        .await?;
+    let matches: Vec<LookupMatch> = rows
+        .iter()
+        .map(|r| LookupMatch {
+            kind: if r.get::<_, Option<bool>>(0) == Some(true) { MatchKind::Document } else { MatchKind::Person },
+            desk_id: r.get(1),
+            municipality: u16::try_from(r.get::<_, i32>(2)).unwrap_or_default(),
+        })
+        .collect();
+    client
+        .execute("INSERT INTO lookups (desk_id, matched) VALUES ($1, $2)", &[&desk.desk_id, &!matches.is_empty()])
+        .await?;
+    Ok(Json(LookupResponse { matches, registry_time: state.now() }))
+}

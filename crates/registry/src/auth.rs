@@ -1,0 +1,102 @@
+//! Desk authentication: every desk request is signed with the Ed25519 key
+//! whose public half the desk presented at enrolment (see
+//! [`skranke_core::protocol`] for what is signed and why not mutual TLS).
+//!
+//! The middleware reads the whole body (the signature covers its hash),
+//! checks the timestamp against the registry's clock, verifies the
+//! signature, and only then records the nonce, so that unauthenticated
+//! callers cannot fill the nonce table. Each failure is a 401 problem.
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::Response;
+use ed25519_dalek::{Signature, VerifyingKey};
+use skranke_core::protocol::{header, signing_message, MAX_CLOCK_SKEW_SECS};
+
+use crate::error::{RegistryError, Result};
+use crate::AppState;
+
+/// The largest request body the registry reads.
+pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// The desk a request was authenticated as; handlers take it as an
+/// `Extension`.
+#[derive(Clone, Debug)]
+pub struct Desk {
+    pub desk_id: String,
+    pub municipality: u16,
+    pub retired: bool,
+}
+
+fn header_str<'a>(req: &'a axum::http::request::Parts, name: &str) -> Result<&'a str> {
+    req.headers.get(name).and_then(|v| v.to_str().ok()).ok_or(RegistryError::unauthorized("auth.missing"))
+}
+
+fn hex_array<const N: usize>(s: &str) -> Option<[u8; N]> {
+    let bytes = hex::decode(s).ok()?;
+    bytes.try_into().ok()
+}
+
+pub async fn require_desk(State(state): State<AppState>, req: Request, next: Next) -> Result<Response> {
+    let (mut parts, body) = req.into_parts();
+    let body = to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| RegistryError::refused(StatusCode::PAYLOAD_TOO_LARGE, "request.too_large"))?;
+    let desk_id = header_str(&parts, header::DESK)?.to_string();
+    let timestamp: i64 =
+        header_str(&parts, header::TIMESTAMP)?.parse().map_err(|_| RegistryError::unauthorized("auth.missing"))?;
+    let nonce = header_str(&parts, header::NONCE)?.to_string();
+    if !(16..=64).contains(&nonce.len()) || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(RegistryError::unauthorized("auth.missing"));
+    }
+    let signature: [u8; 64] =
+        hex_array(header_str(&parts, header::SIGNATURE)?).ok_or(RegistryError::unauthorized("auth.signature"))?;
+    if (state.now().timestamp() - timestamp).abs() > MAX_CLOCK_SKEW_SECS {
+        return Err(RegistryError::unauthorized("auth.stale"));
+    }
+
+    let client = state.pool.get().await?;
+    let row = client
+        .query_opt("SELECT public_key, municipality, retired_at IS NOT NULL FROM desks WHERE desk_id = $1", &[&desk_id])
+        .await?
+        .ok_or(RegistryError::unauthorized("auth.signature"))?;
+    let public_key: Vec<u8> = row.get(0);
+    let key = public_key
+        .try_into()
+        .ok()
+        .and_then(|k: [u8; 32]| VerifyingKey::from_bytes(&k).ok())
+        .ok_or(RegistryError::unauthorized("auth.signature"))?;
+    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let message = signing_message(parts.method.as_str(), path, timestamp, &nonce, &body);
+    key.verify_strict(&message, &Signature::from_bytes(&signature))
+        .map_err(|_| RegistryError::unauthorized("auth.signature"))?;
+
+    let fresh = client
+        .execute(
+            "INSERT INTO request_nonces (desk_id, nonce) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&desk_id, &nonce],
+        )
+        .await?;
+    if fresh == 0 {
+        return Err(RegistryError::unauthorized("auth.replay"));
+    }
+    drop(client);
+
+    let municipality: i32 = row.get(1);
+    parts.extensions.insert(Desk {
+        desk_id,
+        municipality: u16::try_from(municipality).unwrap_or_default(),
+        retired: row.get(2),
+    });
+    Ok(next.run(Request::from_parts(parts, Body::from(body))).await)
+}
+
+/// Forgets nonces older than twice the skew window: a request that old is
+/// refused by its timestamp anyway.
+pub async fn prune_nonces(state: &AppState) -> Result<u64> {
+    let client = state.pool.get().await?;
+    let secs = (2 * MAX_CLOCK_SKEW_SECS) as f64;
+    Ok(client.execute("DELETE FROM request_nonces WHERE seen_at < now() - make_interval(secs => $1)", &[&secs]).await?)
+}

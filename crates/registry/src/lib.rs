@@ -1,0 +1,104 @@
+//! Skranke's central registry: the one authority over which administrative
+//! personnumre in its block exist.
+//!
+//! It enrols desks, allocates numbers online, binds lease units to desks,
+//! receives each desk's immutable events, finds duplicate persons, and hands
+//! accepted records on to CPR and Jobnet through an outbound feed. The
+//! service is axum over PostgreSQL; the rules it applies (allocation order,
+//! lease units, the wire format) come from `skranke-core`, shared with the
+//! desks. See `README.md` beside this crate for the design and the lease
+//! arithmetic.
+
+pub mod alloc;
+pub mod api;
+pub mod auth;
+pub mod db;
+pub mod error;
+pub mod ops;
+pub mod tls;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use skranke_core::lease::Block;
+
+pub use error::{RegistryError, Result};
+
+/// Tunables of the service, from flags and environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Units bound to one desk at most (800 units / 400 desks = 2).
+    pub units_per_desk: u32,
+    /// How long an online allocation may take before the registry gives up
+    /// and the desk falls back to its lease.
+    pub allocate_deadline: Duration,
+    /// Lookups one desk may make per minute.
+    pub lookups_per_minute: u32,
+    /// Bearer token of the downstream feed consumer; `None` disables the feed.
+    pub feed_token: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            units_per_desk: 2,
+            allocate_deadline: Duration::from_secs(2),
+            lookups_per_minute: 30,
+            feed_token: None,
+        }
+    }
+}
+
+/// The registry's clock, passed in so that tests can set the time.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub pool: Pool,
+    pub block: Block,
+    pub config: Config,
+    clock: Clock,
+    lookups: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(pool: Pool, block: Block, config: Config, clock: Clock) -> AppState {
+        AppState(Arc::new(Inner { pool, block, config, clock, lookups: Mutex::new(HashMap::new()) }))
+    }
+
+    /// The registry's time now.
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+
+    /// Counts one lookup for `desk_id`; false when the desk is over its
+    /// per-minute allowance.
+    pub fn allow_lookup(&self, desk_id: &str) -> bool {
+        let Ok(mut map) = self.lookups.lock() else { return false };
+        let now = Instant::now();
+        let entry = map.entry(desk_id.to_string()).or_insert((now, 0));
+        if now.duration_since(entry.0) >= Duration::from_secs(60) {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= self.config.lookups_per_minute
+    }
+}
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(Utc::now)
+}

@@ -1,0 +1,291 @@
+//! `skranke-registry`: the registry service and its operator commands.
+//! Exit status: 0 success, 1 refused (e.g. no such desk), 2 usage or
+//! configuration error.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use skranke_core::i18n::{render, Lang};
+use skranke_core::lease::Block;
+use skranke_registry::{api, db, ops, system_clock, tls, AppState, Config, RegistryError};
+
+#[derive(Parser)]
+#[command(name = "skranke-registry", version = skranke_core::VERSION, about = "Skranke's central registry of administrative personnumre")]
+struct Cli {
+    /// PostgreSQL connection URL.
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Who runs the command (recorded); default: the OS user.
+    #[arg(long, global = true, env = "SKRANKE_OPERATOR")]
+    operator: Option<String>,
+    /// Language of messages: da (default) or en.
+    #[arg(long, global = true, env = "SKRANKE_LANG", value_parser = parse_lang)]
+    lang: Option<Lang>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (applies pending migrations first).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+        /// PEM certificate chain for HTTPS.
+        #[arg(long, required_unless_present = "insecure_http", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key for HTTPS.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Serve plain HTTP (loopback and tests only).
+        #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+        insecure_http: bool,
+        /// Bearer token of the downstream feed consumer (CPR/Jobnet adapter).
+        #[arg(long, env = "SKRANKE_FEED_TOKEN", hide_env_values = true)]
+        feed_token: Option<String>,
+        /// Lease units one desk may hold.
+        #[arg(long, default_value_t = 2)]
+        units_per_desk: u32,
+        /// Online allocation deadline in milliseconds.
+        #[arg(long, default_value_t = 2000)]
+        allocate_deadline_ms: u64,
+        /// Database connections.
+        #[arg(long, default_value_t = 16)]
+        pool_size: usize,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Create a one-time enrolment code for a desk.
+    EnrolmentCode {
+        /// Kommunekode (3 digits).
+        #[arg(long)]
+        municipality: u16,
+        #[arg(long)]
+        office: String,
+        #[arg(long)]
+        desk: u32,
+    },
+    /// List enrolled desks.
+    Desks {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Retire a desk: it may upload, never lease or allocate again.
+    RetireDesk { desk_id: String },
+    /// Record numbers of the block already used elsewhere (one per line).
+    ImportUsed { file: PathBuf },
+    /// The registry at a glance.
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Declare that the database was restored from a backup.
+    Restored,
+}
+
+fn parse_lang(s: &str) -> Result<Lang, String> {
+    Lang::from_code(s).ok_or_else(|| format!("unknown language {s:?}: use da or en"))
+}
+
+fn os_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let lang = cli.lang.unwrap_or_default();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("skranke-registry: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli, lang)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("skranke-registry: {}", e.message(lang));
+            match e {
+                RegistryError::Refused { .. } => ExitCode::from(1),
+                _ => ExitCode::from(2),
+            }
+        }
+    }
+}
+
+async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
+    let url = cli.database_url.ok_or_else(|| RegistryError::Config(render(lang, "registry.no_database_url", &[])))?;
+    let operator = cli.operator.unwrap_or_else(os_user);
+    let block = Block::default_block();
+    let pool_size = match &cli.command {
+        Command::Serve { pool_size, .. } => *pool_size,
+        _ => 2,
+    };
+    let pool = db::pool(&url, pool_size)?;
+    db::migrate(&pool, &block).await?;
+    let today = chrono::Local::now().date_naive();
+    match cli.command {
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+            insecure_http,
+            feed_token,
+            units_per_desk,
+            allocate_deadline_ms,
+            ..
+        } => {
+            let config = Config {
+                units_per_desk,
+                allocate_deadline: Duration::from_millis(allocate_deadline_ms),
+                feed_token,
+                ..Config::default()
+            };
+            let state = AppState::new(pool, block, config, system_clock());
+            let pruner = state.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    if let Err(e) = skranke_registry::auth::prune_nonces(&pruner).await {
+                        tracing::warn!(error = %e, "nonce pruning failed");
+                    }
+                }
+            });
+            let (router, _) = api::router(state);
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| RegistryError::Io { context: format!("--listen {listen}"), source: e })?;
+            let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            match (insecure_http, tls_cert, tls_key) {
+                (true, _, _) => {
+                    eprintln!("{}", render(lang, "registry.serving_http", &[("address", &local)]));
+                    axum::serve(listener, router)
+                        .await
+                        .map_err(|e| RegistryError::Io { context: "serve".into(), source: e })?;
+                }
+                (false, Some(cert), Some(key)) => {
+                    let config = tls::server_config(&cert, &key)?;
+                    eprintln!("{}", render(lang, "registry.serving_https", &[("address", &local)]));
+                    tls::serve_tls(listener, router, config).await?;
+                }
+                _ => return Err(RegistryError::Config(render(lang, "registry.tls_required", &[]))),
+            }
+        }
+        Command::Migrate => println!("{}", render(lang, "registry.migrated", &[])),
+        Command::EnrolmentCode { municipality, office, desk } => {
+            let code = ops::create_enrolment_code(&pool, &operator, municipality, &office, desk).await?;
+            println!("{code}");
+            eprintln!(
+                "{}",
+                render(
+                    lang,
+                    "registry.code_created",
+                    &[("municipality", &municipality.to_string()), ("office", &office), ("desk", &desk.to_string())]
+                )
+            );
+        }
+        Command::Desks { json } => {
+            let desks = ops::desks(&pool).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&desks).unwrap_or_default());
+            } else {
+                for d in &desks {
+                    let status = match d.retired_at {
+                        Some(_) => render(lang, "registry.desk_retired", &[]),
+                        None => render(lang, "registry.desk_active", &[]),
+                    };
+                    let last = d.last_sync_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or("-".into());
+                    println!(
+                        "{}",
+                        render(
+                            lang,
+                            "registry.desk_line",
+                            &[
+                                ("desk_id", &d.desk_id),
+                                ("municipality", &d.municipality.to_string()),
+                                ("office", &d.office),
+                                ("desk", &d.desk_number.to_string()),
+                                ("status", &status),
+                                ("units", &d.units.to_string()),
+                                ("records", &d.records.to_string()),
+                                ("last_sync", &last)
+                            ]
+                        )
+                    );
+                }
+            }
+        }
+        Command::RetireDesk { desk_id } => {
+            if ops::retire_desk(&pool, &operator, &desk_id).await? {
+                println!("{}", render(lang, "registry.desk_retired_now", &[("desk_id", &desk_id)]));
+            } else {
+                eprintln!("{}", render(lang, "registry.no_such_desk", &[("desk_id", &desk_id)]));
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::ImportUsed { file } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| RegistryError::Io { context: file.display().to_string(), source: e })?;
+            let s = ops::import_used(&pool, &operator, &block, &text, today).await?;
+            println!(
+                "{}",
+                render(
+                    lang,
+                    "registry.imported",
+                    &[
+                        ("imported", &s.imported.to_string()),
+                        ("known", &s.known.to_string()),
+                        ("outside", &s.outside_block.to_string()),
+                        ("invalid", &s.invalid_lines.len().to_string())
+                    ]
+                )
+            );
+            for line in &s.invalid_lines {
+                eprintln!("{}", render(lang, "registry.invalid_line", &[("line", &line.to_string())]));
+            }
+            if !s.invalid_lines.is_empty() || s.outside_block > 0 {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Stats { json } => {
+            let s = ops::stats(&pool).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+            } else {
+                println!(
+                    "{}",
+                    render(
+                        lang,
+                        "registry.stats",
+                        &[
+                            ("records", &s.records.to_string()),
+                            ("registered", &s.records_registered.to_string()),
+                            ("desks", &s.desks.to_string()),
+                            ("units_bound", &s.units_bound.to_string()),
+                            ("units_free", &s.units_free.to_string()),
+                            ("online", &s.online_allocations.to_string()),
+                            ("conflicts", &s.conflicts.to_string())
+                        ]
+                    )
+                );
+            }
+        }
+        Command::Restored => {
+            ops::mark_restored(&pool, &operator).await?;
+            println!("{}", render(lang, "registry.restored", &[]));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
