@@ -17,9 +17,9 @@ mkdir -p "$RUN_DIR"
 PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  # WebKit's helper processes outlive a terminated app: end them too.
+  # WebKit's helper processes can outlive a terminated app: end them too
+  # (the e2e driver ends its own process groups; this catches leftovers).
   pkill -f "$CARGO_TARGET_DIR/debug/skranke-desk" 2>/dev/null || true
-  pkill -f WebKitWebDriver 2>/dev/null || true
   for hook in "$RUN_DIR"/stop-*.sh; do [ -f "$hook" ] && bash "$hook" >/dev/null 2>&1 || true; done
 }
 trap cleanup EXIT

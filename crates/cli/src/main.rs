@@ -1,16 +1,30 @@
 //! `skranke`: the command-line tool over Skranke's core, for municipal IT
 //! staff and scripts. Each subcommand parses its arguments, calls the core,
 //! and maps the outcome to output and an exit status:
-//! 0 success, 1 a refused input (e.g. an invalid number), 2 a usage error.
+//! 0 success, 1 a refused input (e.g. an invalid number), 2 a usage error
+//! or a problem with the machine (key store, database).
+//!
+//! The desk's folder is `--data-dir`, else `SKRANKE_DATA_DIR`, else the
+//! machine-wide default (Linux `/var/lib/skranke` when writable, else
+//! `~/.local/share/skranke`; see `skranke_core::desk::default_data_dir`).
 
 mod applicant_check;
+mod audit;
 mod cpr_check;
+mod desk;
+mod issue;
+mod lease;
 mod mrz_parse;
+mod records;
+mod session;
+mod staff;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use skranke_core::i18n::Lang;
+use skranke_core::staff::Role;
 
 #[derive(Parser)]
 #[command(name = "skranke", version = skranke_core::VERSION, about = "Skranke: administrative personnumre and Jobnet logins at the counter")]
@@ -18,6 +32,10 @@ struct Cli {
     /// Language of messages: da (default) or en.
     #[arg(long, global = true, env = "SKRANKE_LANG", value_parser = parse_lang)]
     lang: Option<Lang>,
+
+    /// The desk's folder (desk.json and the encrypted desk.db).
+    #[arg(long, global = true, env = "SKRANKE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -39,6 +57,56 @@ enum Command {
     Applicant {
         #[command(subcommand)]
         command: ApplicantCommand,
+    },
+    /// Issue an administrative personnummer to an applicant (JSON intake record).
+    Issue {
+        /// The applicant's intake record (JSON), or - for standard input.
+        #[arg(long)]
+        applicant: String,
+        /// One JSON object: {"record_id", "number", "birth_date", "sex", "training", "issued_at"}.
+        #[arg(long)]
+        json: bool,
+        /// Staff member acting (password from SKRANKE_STAFF_PASSWORD or a prompt).
+        #[arg(long, env = "SKRANKE_STAFF")]
+        staff: Option<String>,
+    },
+    /// The desk: create it, show it.
+    Desk {
+        #[command(subcommand)]
+        command: DeskCommand,
+    },
+    /// This desk's records (needs a signed-in staff member).
+    Records {
+        #[command(subcommand)]
+        command: RecordsCommand,
+    },
+    /// Void a record (supervisor). The number is never issued again.
+    Void {
+        /// The record's ID.
+        id: String,
+        #[arg(long)]
+        reason: String,
+        /// The record that replaces it (of any desk).
+        #[arg(long)]
+        replaced_by: Option<String>,
+        /// Staff member acting (password from SKRANKE_STAFF_PASSWORD or a prompt).
+        #[arg(long, env = "SKRANKE_STAFF")]
+        staff: Option<String>,
+    },
+    /// The desk's reserve of numbers.
+    Lease {
+        #[command(subcommand)]
+        command: LeaseCommand,
+    },
+    /// Staff accounts (admin).
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
 }
 
@@ -69,6 +137,98 @@ enum ApplicantCommand {
 }
 
 #[derive(Subcommand)]
+enum DeskCommand {
+    /// Create a desk and its first admin (password from SKRANKE_STAFF_PASSWORD or a prompt).
+    Init {
+        /// Kommunekode, e.g. 101.
+        #[arg(long)]
+        municipality: String,
+        #[arg(long)]
+        office: String,
+        /// Desk number, 1 to 999.
+        #[arg(long)]
+        desk: u32,
+        /// A training desk: random ID, local reserve, numbers with day + 60, never syncs.
+        #[arg(long)]
+        training: bool,
+        /// The first admin's staff name.
+        #[arg(long)]
+        admin: String,
+    },
+    /// Show the desk's identity.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum RecordsCommand {
+    /// List this desk's records, newest first.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, env = "SKRANKE_STAFF")]
+        staff: Option<String>,
+    },
+    /// Show one record with its personal data.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, env = "SKRANKE_STAFF")]
+        staff: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum LeaseCommand {
+    /// Units held, numbers issued from them, the tightest birth date.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Add an account (its password from SKRANKE_NEW_STAFF_PASSWORD or a prompt).
+    Add {
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long, env = "SKRANKE_STAFF")]
+        staff: Option<String>,
+    },
+    /// List the accounts.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, env = "SKRANKE_STAFF")]
+        staff: Option<String>,
+    },
+    /// Disable an account.
+    Disable {
+        name: String,
+        #[arg(long, env = "SKRANKE_STAFF")]
+        staff: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain; names the first broken link.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::from_code(s).ok_or_else(|| format!("unknown role {s:?}: use clerk, supervisor or admin"))
+}
+
+#[derive(Subcommand)]
 enum CprCommand {
     /// Check personnumre given as arguments, or one per line on standard input.
     Check {
@@ -88,18 +248,49 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let lang = cli.lang.unwrap_or_default();
     let today = chrono::Local::now().date_naive();
+    let dir = || session::data_dir(cli.data_dir.clone());
     let outcome = match cli.command {
-        Command::Cpr { command: CprCommand::Check { json, numbers } } => cpr_check::run(&numbers, json, lang, today),
-        Command::Mrz { command: MrzCommand::Parse { json } } => Ok(mrz_parse::run(json, lang, today)),
-        Command::Applicant { command: ApplicantCommand::Check { json, desk_municipality, file } } => {
-            Ok(applicant_check::run(&file, json, desk_municipality, lang, today))
+        Command::Cpr { command: CprCommand::Check { json, numbers } } => {
+            return match cpr_check::run(&numbers, json, lang, today) {
+                Ok(code) => code,
+                Err(e) => {
+                    eprintln!("skranke: {e}");
+                    ExitCode::from(2)
+                }
+            }
         }
+        Command::Mrz { command: MrzCommand::Parse { json } } => return mrz_parse::run(json, lang, today),
+        Command::Applicant { command: ApplicantCommand::Check { json, desk_municipality, file } } => {
+            return applicant_check::run(&file, json, desk_municipality, lang, today)
+        }
+        Command::Issue { applicant, json, staff } => issue::run(&dir(), staff.as_deref(), &applicant, json, lang),
+        Command::Desk { command: DeskCommand::Init { municipality, office, desk, training, admin } } => {
+            desk::init(&dir(), &desk::InitArgs { municipality, office, desk, training, admin }, lang)
+        }
+        Command::Desk { command: DeskCommand::Show { json } } => desk::show(&dir(), json, lang),
+        Command::Records { command: RecordsCommand::List { json, staff } } => {
+            records::list(&dir(), staff.as_deref(), json, lang)
+        }
+        Command::Records { command: RecordsCommand::Show { id, json, staff } } => {
+            records::show(&dir(), staff.as_deref(), &id, json, lang)
+        }
+        Command::Void { id, reason, replaced_by, staff } => {
+            records::void(&dir(), staff.as_deref(), &id, &reason, replaced_by.as_deref(), lang)
+        }
+        Command::Lease { command: LeaseCommand::Status { json } } => lease::status(&dir(), json, lang),
+        Command::Staff { command: StaffCommand::Add { name, role, staff } } => {
+            staff::add(&dir(), staff.as_deref(), &name, role, lang)
+        }
+        Command::Staff { command: StaffCommand::List { json, staff } } => {
+            staff::list(&dir(), staff.as_deref(), json, lang)
+        }
+        Command::Staff { command: StaffCommand::Disable { name, staff } } => {
+            staff::disable(&dir(), staff.as_deref(), &name, lang)
+        }
+        Command::Audit { command: AuditCommand::Verify { json } } => audit::verify(&dir(), json, lang),
     };
     match outcome {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("skranke: {e}");
-            ExitCode::from(2)
-        }
+        Err(e) => session::fail(&e, lang),
     }
 }

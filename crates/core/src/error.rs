@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cpr::CprError;
 use crate::i18n::Lang;
+use crate::store::StoreError;
 
 /// One problem with one input field: which field (a JSON path such as
 /// `document.expiry_date`), a stable machine-readable code, and a message for
@@ -27,6 +28,9 @@ pub enum Error {
     /// Input that failed validation: every problem at once, each naming its field.
     #[error("invalid input: {}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<FieldError>),
+    /// The desk store, key store, staff, audit or issuing refused or failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// Reading or writing a file failed.
     #[error("{context}: {source}")]
     Io {
@@ -45,6 +49,7 @@ impl Error {
             Error::Invalid(errors) => {
                 errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("\n")
             }
+            Error::Store(e) => e.message(lang),
             Error::Io { .. } => self.to_string(),
         }
     }

@@ -5,16 +5,23 @@
 //! shells over this crate; the pure rules (`cpr`, …) take their clock and
 //! randomness as arguments so that tests are deterministic.
 
+pub mod alloc;
 pub mod applicant;
+pub mod audit;
 pub mod country;
 pub mod cpr;
+pub mod desk;
 pub mod error;
 pub mod i18n;
+pub mod issue;
+pub mod keystore;
 pub mod lease;
 pub mod mrz;
 pub mod municipality;
 pub mod names;
 pub mod protocol;
+pub mod staff;
+pub mod store;
 
 /// The core's version, shown by the desk app and `skranke --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

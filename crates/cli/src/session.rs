@@ -1,0 +1,76 @@
+//! What the desk's commands share: finding the desk's folder, opening its
+//! store on the OS key store, signing a staff member in, and turning core
+//! errors into messages and exit statuses.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use chrono::Utc;
+use skranke_core::i18n::{self, Lang};
+use skranke_core::keystore::OsKeyStore;
+use skranke_core::staff::Session;
+use skranke_core::store::{GuardOutcome, Store};
+use skranke_core::Error;
+
+/// The environment variable that holds the signing-in staff member's password.
+pub const PASSWORD_ENV: &str = "SKRANKE_STAFF_PASSWORD";
+
+/// `--data-dir`, else `SKRANKE_DATA_DIR` (clap reads both), else the machine-wide default.
+pub fn data_dir(given: Option<PathBuf>) -> PathBuf {
+    given.unwrap_or_else(skranke_core::desk::default_data_dir)
+}
+
+/// Prints a core error for staff and returns the exit status: 1 for a
+/// refused request (bad input, a duplicate, a missing role), 2 for a problem
+/// with the machine or its setup (key store, database).
+pub fn fail(e: &Error, lang: Lang) -> ExitCode {
+    eprintln!("skranke: {}", e.message(lang));
+    let refusal = match e {
+        Error::Store(s) => s.is_refusal(),
+        Error::Io { .. } => false,
+        _ => true,
+    };
+    ExitCode::from(if refusal { 1 } else { 2 })
+}
+
+/// Opens the desk in `dir` and tells staff what the rollback guard found.
+pub fn open(dir: &Path, lang: Lang) -> Result<Store, Error> {
+    let store = Store::open(dir, Box::new(OsKeyStore), Utc::now())?;
+    let key = match store.guard_outcome() {
+        GuardOutcome::InStep => None,
+        GuardOutcome::CaughtUp => Some("store.guard.caught_up"),
+        GuardOutcome::FrozeNow => Some("store.guard.froze_now"),
+        GuardOutcome::Frozen => Some("store.guard.frozen"),
+    };
+    if let Some(key) = key {
+        eprintln!("skranke: {}", i18n::text(lang, key));
+    }
+    Ok(store)
+}
+
+/// Reads a password from `env`, else asks on the terminal without echo.
+pub fn password(env: &str, prompt: &str) -> Result<String, Error> {
+    if let Ok(p) = std::env::var(env) {
+        return Ok(p);
+    }
+    rpassword::prompt_password(prompt).map_err(|source| Error::Io { context: prompt.trim().to_string(), source })
+}
+
+/// Signs in `--staff NAME` with the password from `SKRANKE_STAFF_PASSWORD` or a prompt.
+pub fn sign_in(store: &mut Store, staff: Option<&str>, lang: Lang) -> Result<Session, Error> {
+    let Some(name) = staff.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Err(Error::Invalid(vec![skranke_core::FieldError {
+            field: "staff".into(),
+            code: "staff.missing".into(),
+            message: i18n::text(lang, "staff.cli.need_staff").to_string(),
+        }]));
+    };
+    let pw = password(PASSWORD_ENV, &i18n::render(lang, "staff.prompt.password", &[("name", name)]))?;
+    store.sign_in(name, &pw, Utc::now())
+}
+
+/// Prints a value as one line of JSON.
+pub fn print_json<T: serde::Serialize>(value: &T) {
+    // Serialising the core's plain data types cannot fail.
+    println!("{}", serde_json::to_string(value).unwrap_or_default());
+}

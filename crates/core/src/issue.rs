@@ -1,0 +1,523 @@
+//! Issuing (udstedelse) and voiding (annullering) administrative personnumre.
+//!
+//! Issuing is one transaction: check the local duplicate keys, take the
+//! number, write the record, the audit event and the outbox event (and, when
+//! given, an [`IssueAttachment`] such as the Jobnet credentials), commit
+//! durably. Either all of it is in the store or none of it.
+//!
+//! The duplicate keys are kept only as HMAC-SHA256 under the desk's own key
+//! (from the key store), so the keys reveal nothing without it; the personal
+//! data itself is in the `applicant` column of the encrypted store.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use hmac::{Hmac, Mac};
+use rusqlite::{Connection, OptionalExtension, Transaction};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::alloc::{self, NumberSource, OnlineAllocator, OnlineRequest};
+use crate::applicant::{Applicant, IntakeContext, Notice, ValidApplicant};
+use crate::audit::{self, Event};
+use crate::cpr::{Personnummer, Sex};
+use crate::error::FieldError;
+use crate::i18n::{self, Lang};
+use crate::keystore::to_hex;
+use crate::staff::{self, Role, Session};
+use crate::store::{timestamp, DeskContext, Store, StoreError};
+use crate::Error;
+
+/// What issuing needs from a validated applicant (see `core::applicant`).
+pub struct Intake {
+    pub birth_date: NaiveDate,
+    pub sex: Sex,
+    /// The plain duplicate key of the identity document.
+    pub document_key: String,
+    /// The plain duplicate key of the person (birth date, nationality, Latin name).
+    pub person_key: String,
+    /// The applicant's data as it is to be kept (personal data).
+    pub applicant: serde_json::Value,
+}
+
+impl Intake {
+    /// What issuing keeps of a validated applicant: the record as normalised
+    /// by intake, with the Latin name forms CPR and Jobnet need.
+    pub fn from_valid(valid: &ValidApplicant) -> Intake {
+        Intake {
+            birth_date: valid.applicant.birth_date,
+            sex: valid.applicant.sex,
+            document_key: valid.keys.document.clone(),
+            person_key: valid.keys.person.clone(),
+            applicant: serde_json::json!({
+                "applicant": valid.applicant,
+                "surname_latin": valid.surname_latin,
+                "given_names_latin": valid.given_names_latin,
+            }),
+        }
+    }
+}
+
+impl std::fmt::Debug for Intake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Intake { .. }")
+    }
+}
+
+/// A freshly issued record.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct Issued {
+    pub record_id: String,
+    #[serde(skip)]
+    pub number: Personnummer,
+    /// The number as staff and the handout show it (day + 60 on a training desk).
+    #[serde(rename = "number")]
+    pub display_number: String,
+    pub birth_date: NaiveDate,
+    pub sex: Sex,
+    pub training: bool,
+    pub issued_at: String,
+    #[serde(skip)]
+    pub source: NumberSource,
+    /// Numbers the lease still holds for this birth date and sex.
+    #[serde(skip)]
+    pub reserve_left: usize,
+    #[serde(skip)]
+    pub reserve_low: bool,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued").field("record_id", &self.record_id).finish_non_exhaustive()
+    }
+}
+
+/// More rows to write inside the issuing transaction, after the record: the
+/// credentials issue uses it for the Jobnet login, so that a record never
+/// exists without its login or the other way round.
+pub trait IssueAttachment {
+    fn write(&self, tx: &Transaction<'_>, desk: &DeskContext, issued: &Issued) -> Result<(), StoreError>;
+}
+
+/// The number as shown: day + 60 for training desks.
+pub fn display_number(n: &Personnummer, training: bool) -> String {
+    if training {
+        n.training_form()
+    } else {
+        n.to_string()
+    }
+}
+
+/// HMAC-SHA256 of a duplicate key under the desk's key, hex.
+pub(crate) fn keyed_hash(key: &[u8], kind: &str, value: &str) -> String {
+    // HMAC takes keys of any length, so `new_from_slice` cannot fail.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+    mac.update(kind.as_bytes());
+    mac.update(b"\0");
+    mac.update(value.as_bytes());
+    to_hex(&mac.finalize().into_bytes())
+}
+
+/// A record ID: `<desk_id>-<seq>`. Unique across desks because the desk ID is.
+pub fn record_id(desk_id: &str, seq: i64) -> String {
+    format!("{desk_id}-{seq}")
+}
+
+/// Whether `id` is a well-formed record ID (of any desk).
+pub fn valid_record_id(id: &str) -> bool {
+    id.rsplit_once('-').is_some_and(|(desk, seq)| {
+        crate::desk::valid_desk_id(desk)
+            && !seq.is_empty()
+            && seq.len() <= 12
+            && seq.bytes().all(|b| b.is_ascii_digit())
+            && !seq.starts_with('0')
+    })
+}
+
+fn existing_duplicate(conn: &Connection, column: &str, key: &str) -> Result<Option<String>, StoreError> {
+    let sql = format!("SELECT id FROM record WHERE {column} = ?1 AND status = 'issued' ORDER BY seq LIMIT 1");
+    Ok(conn.prepare_cached(&sql)?.query_row([key], |r| r.get(0)).optional()?)
+}
+
+/// Refuses an applicant already issued here (voided records do not count).
+fn check_duplicates(conn: &Connection, document_key: &str, person_key: &str) -> Result<(), StoreError> {
+    if let Some(record_id) = existing_duplicate(conn, "document_key", document_key)? {
+        return Err(StoreError::DuplicateDocument { record_id });
+    }
+    if let Some(record_id) = existing_duplicate(conn, "person_key", person_key)? {
+        return Err(StoreError::DuplicatePerson { record_id });
+    }
+    Ok(())
+}
+
+fn content_hash(payload: &str) -> String {
+    to_hex(&Sha256::digest(payload.as_bytes()))
+}
+
+fn push_outbox(
+    conn: &Connection,
+    kind: &str,
+    record_id: &str,
+    payload: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let payload = payload.to_string();
+    conn.prepare_cached(
+        "INSERT INTO outbox (idempotency_key, kind, record_id, payload, content_hash, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute((
+        format!("{record_id}/{kind}"),
+        kind,
+        record_id,
+        &payload,
+        content_hash(&payload),
+        timestamp(now),
+    ))?;
+    Ok(())
+}
+
+/// A record as listed: no name, no document.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct RecordSummary {
+    pub record_id: String,
+    pub number: String,
+    pub birth_date: String,
+    pub sex: String,
+    pub status: String,
+    pub training: bool,
+    pub source: String,
+    pub issued_at: String,
+}
+
+impl std::fmt::Debug for RecordSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordSummary")
+            .field("record_id", &self.record_id)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A record with everything the desk keeps about it.
+#[derive(Clone, PartialEq, Serialize)]
+pub struct RecordDetail {
+    #[serde(flatten)]
+    pub summary: RecordSummary,
+    pub issued_by: i64,
+    pub applicant: Option<serde_json::Value>,
+    pub void_reason: Option<String>,
+    pub voided_at: Option<String>,
+    pub voided_by: Option<i64>,
+    pub replaced_by: Option<String>,
+}
+
+impl std::fmt::Debug for RecordDetail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordDetail").field("summary", &self.summary).finish_non_exhaustive()
+    }
+}
+
+const SUMMARY_COLUMNS: &str = "id, number, birth_date, sex, status, training, source, issued_at";
+
+fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordSummary> {
+    let digits: String = r.get(1)?;
+    let birth: String = r.get(2)?;
+    let training: bool = r.get(5)?;
+    // Rebuild the number from its date and serial to show it in the right form.
+    let number = birth
+        .parse::<NaiveDate>()
+        .ok()
+        .zip(digits.get(6..).and_then(|s| s.parse::<u16>().ok()))
+        .and_then(|(d, s)| Personnummer::from_parts(d, s))
+        .map(|n| display_number(&n, training))
+        .unwrap_or(digits);
+    Ok(RecordSummary {
+        record_id: r.get(0)?,
+        number,
+        birth_date: birth,
+        sex: r.get(3)?,
+        status: r.get(4)?,
+        training,
+        source: r.get(6)?,
+        issued_at: r.get(7)?,
+    })
+}
+
+fn field_error(field: &str, code: &str, lang: Lang) -> FieldError {
+    FieldError {
+        field: field.into(),
+        code: code.into(),
+        message: i18n::render(lang, &format!("issue.field.{code}"), &[]),
+    }
+}
+
+/// The longest void reason accepted, in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+
+impl Store {
+    /// Validates an applicant with the intake rules (on the desk's date and
+    /// municipality) and issues (clerk). Returns the record and the notices
+    /// for the clerk. Invalid input is refused with every problem, nothing stored.
+    #[allow(clippy::too_many_arguments)]
+    pub fn issue_applicant(
+        &mut self,
+        session: &Session,
+        applicant: &Applicant,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+        lang: Lang,
+        online: Option<&dyn OnlineAllocator>,
+        attach: Option<&dyn IssueAttachment>,
+    ) -> Result<(Issued, Vec<Notice>), Error> {
+        self.read(|tx, _| staff::authorize(tx, session, Role::Clerk, "issue"))?;
+        let ctx = IntakeContext { today, desk_municipality: self.municipality_code()? };
+        let valid = applicant.validate(&ctx, lang).map_err(Error::Invalid)?;
+        let issued = self.issue(session, &Intake::from_valid(&valid), now, online, attach)?;
+        Ok((issued, valid.notices))
+    }
+
+    /// Issues a number to a validated applicant (clerk). Asks `online` first
+    /// when given; issues from the lease when it is not given or does not
+    /// answer in time. `attach` writes more rows in the same transaction.
+    pub fn issue(
+        &mut self,
+        session: &Session,
+        intake: &Intake,
+        now: DateTime<Utc>,
+        online: Option<&dyn OnlineAllocator>,
+        attach: Option<&dyn IssueAttachment>,
+    ) -> Result<Issued, Error> {
+        let (document_key, person_key) = {
+            let key = &self.context().duplicate_key;
+            (keyed_hash(key, "document", &intake.document_key), keyed_hash(key, "person", &intake.person_key))
+        };
+        // Ask the registry only for an applicant who may be issued at all, and
+        // never inside the transaction (no lock held while on the network).
+        let online_number = match online {
+            Some(allocator) => {
+                self.read(|tx, _| {
+                    staff::authorize(tx, session, Role::Clerk, "issue")?;
+                    check_duplicates(tx, &document_key, &person_key)
+                })?;
+                let mut nonce = [0u8; 16];
+                getrandom::fill(&mut nonce).map_err(|e| StoreError::Random { detail: e.to_string() })?;
+                let request = OnlineRequest {
+                    desk_id: self.desk_id().to_string(),
+                    birth_date: intake.birth_date,
+                    sex: intake.sex,
+                    idempotency_key: format!("{}/alloc/{}", self.desk_id(), to_hex(&nonce)),
+                };
+                allocator.allocate(&request)?
+            }
+            None => None,
+        };
+        Ok(self.act(|tx, ctx| {
+            staff::authorize(tx, session, Role::Clerk, "issue")?;
+            check_duplicates(tx, &document_key, &person_key)?;
+            let (number, source, reserve_left) = match online_number {
+                Some(n) => {
+                    let digits = alloc::stored_digits(&n);
+                    if n.birth_date() != intake.birth_date || n.sex() != intake.sex || alloc::number_taken(tx, &digits)?
+                    {
+                        return Err(StoreError::OnlineNumberUnfit { number: n.to_string() });
+                    }
+                    let left = alloc::free_count(tx, intake.birth_date, intake.sex)?;
+                    (n, NumberSource::Online, left)
+                }
+                None => {
+                    let birth_date = intake.birth_date.format("%Y-%m-%d").to_string();
+                    let sex = intake.sex.code().to_string();
+                    match alloc::next_from_lease(tx, intake.birth_date, intake.sex)? {
+                        Some((n, left)) => (n, NumberSource::Lease, left),
+                        None if ctx.lease_frozen => {
+                            return Err(StoreError::LeaseFrozen { birth_date, sex, training: ctx.training })
+                        }
+                        None => return Err(StoreError::LeaseExhausted { birth_date, sex }),
+                    }
+                }
+            };
+            let seq: i64 =
+                tx.prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM record")?.query_row([], |r| r.get(0))?;
+            let id = record_id(&ctx.desk_id, seq);
+            let issued_at = timestamp(now);
+            let digits = alloc::stored_digits(&number);
+            let birth = intake.birth_date.format("%Y-%m-%d").to_string();
+            let applicant = intake.applicant.to_string();
+            tx.prepare_cached(
+                "INSERT INTO record (id, seq, number, birth_date, sex, training, source, status, issued_at, issued_by,
+                                     applicant, document_key, person_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'issued', ?8, ?9, ?10, ?11, ?12)",
+            )?
+            .execute((
+                &id,
+                seq,
+                &digits,
+                &birth,
+                intake.sex.code(),
+                ctx.training,
+                source.code(),
+                &issued_at,
+                session.staff_id(),
+                &applicant,
+                &document_key,
+                &person_key,
+            ))?;
+            audit::append(tx, &ctx.desk_id, &Event::by(session.staff_id(), "record.issued", now).record(&id))?;
+            let payload = serde_json::json!({
+                "record_id": id,
+                "desk_id": ctx.desk_id,
+                "number": digits,
+                "birth_date": birth,
+                "sex": intake.sex.code(),
+                "training": ctx.training,
+                "source": source.code(),
+                "issued_at": issued_at,
+                "issued_by": session.staff_id(),
+                "document_key": document_key,
+                "person_key": person_key,
+                "applicant": intake.applicant,
+            });
+            push_outbox(tx, "issued", &id, &payload, now)?;
+            let units = alloc::usable_units(tx)?.len();
+            let issued = Issued {
+                record_id: id,
+                number,
+                display_number: display_number(&number, ctx.training),
+                birth_date: intake.birth_date,
+                sex: intake.sex,
+                training: ctx.training,
+                issued_at,
+                source,
+                reserve_left,
+                reserve_low: alloc::reserve_low(reserve_left, units),
+            };
+            if let Some(attach) = attach {
+                attach.write(tx, ctx, &issued)?;
+            }
+            Ok(issued)
+        })?)
+    }
+
+    /// Voids a record (supervisor). The number stays retired for good.
+    /// `replaced_by` may name a record of any desk; one of this desk must exist.
+    pub fn void(
+        &mut self,
+        session: &Session,
+        id: &str,
+        reason: &str,
+        replaced_by: Option<&str>,
+        now: DateTime<Utc>,
+        lang: Lang,
+    ) -> Result<(), Error> {
+        let reason = reason.trim();
+        let replaced_by = replaced_by.map(str::trim).filter(|s| !s.is_empty());
+        let mut errors = Vec::new();
+        if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
+            errors.push(field_error("reason", "reason_invalid", lang));
+        }
+        if let Some(r) = replaced_by {
+            if !valid_record_id(r) || r == id {
+                errors.push(field_error("replaced_by", "replaced_by_invalid", lang));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(Error::Invalid(errors));
+        }
+        Ok(self.act(|tx, ctx| {
+            staff::authorize(tx, session, Role::Supervisor, "void")?;
+            let status: String = tx
+                .query_row("SELECT status FROM record WHERE id = ?1", [id], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| StoreError::RecordNotFound { record_id: id.to_string() })?;
+            if status == "voided" {
+                return Err(StoreError::AlreadyVoided { record_id: id.to_string() });
+            }
+            if let Some(r) = replaced_by {
+                let ours = r.rsplit_once('-').is_some_and(|(desk, _)| desk == ctx.desk_id);
+                let exists: Option<i64> =
+                    tx.query_row("SELECT 1 FROM record WHERE id = ?1", [r], |row| row.get(0)).optional()?;
+                if ours && exists.is_none() {
+                    return Err(StoreError::RecordNotFound { record_id: r.to_string() });
+                }
+            }
+            let at = timestamp(now);
+            tx.execute(
+                "UPDATE record SET status = 'voided', void_reason = ?2, voided_at = ?3, voided_by = ?4, replaced_by = ?5
+                 WHERE id = ?1",
+                (id, reason, &at, session.staff_id(), replaced_by),
+            )?;
+            let mut event = Event::by(session.staff_id(), "record.voided", now).record(id);
+            if let Some(r) = replaced_by {
+                event = event.detail(&format!("replaced_by:{r}"));
+            }
+            audit::append(tx, &ctx.desk_id, &event)?;
+            let payload = serde_json::json!({
+                "record_id": id,
+                "reason": reason,
+                "replaced_by": replaced_by,
+                "voided_at": at,
+                "voided_by": session.staff_id(),
+            });
+            push_outbox(tx, "voided", id, &payload, now)?;
+            Ok(())
+        })?)
+    }
+
+    /// This desk's records, newest first (clerk).
+    pub fn records(&mut self, session: &Session) -> Result<Vec<RecordSummary>, Error> {
+        Ok(self.read(|tx, _| {
+            staff::authorize(tx, session, Role::Clerk, "see_records")?;
+            let mut stmt = tx.prepare(&format!("SELECT {SUMMARY_COLUMNS} FROM record ORDER BY seq DESC"))?;
+            let rows = stmt.query_map([], summary)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })?)
+    }
+
+    /// One record with its personal data (clerk).
+    pub fn record(&mut self, session: &Session, id: &str) -> Result<RecordDetail, Error> {
+        Ok(self.read(|tx, _| {
+            staff::authorize(tx, session, Role::Clerk, "see_records")?;
+            let sql = format!(
+                "SELECT {SUMMARY_COLUMNS}, issued_by, applicant, void_reason, voided_at, voided_by, replaced_by
+                 FROM record WHERE id = ?1"
+            );
+            tx.query_row(&sql, [id], |r| {
+                let applicant: Option<String> = r.get(9)?;
+                Ok(RecordDetail {
+                    summary: summary(r)?,
+                    issued_by: r.get(8)?,
+                    applicant: applicant.and_then(|a| serde_json::from_str(&a).ok()),
+                    void_reason: r.get(10)?,
+                    voided_at: r.get(11)?,
+                    voided_by: r.get(12)?,
+                    replaced_by: r.get(13)?,
+                })
+            })
+            .optional()?
+            .ok_or_else(|| StoreError::RecordNotFound { record_id: id.to_string() })
+        })?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_ids_are_desk_id_dash_sequence() {
+        assert_eq!(record_id("T-ABC", 7), "T-ABC-7");
+        assert!(valid_record_id("T-ABC-7"));
+        assert!(valid_record_id("KBH3-12"));
+        for bad in ["T-ABC", "T-ABC-", "T-ABC-07", "t-abc-7", "-7", "T-ABC-x"] {
+            assert!(!valid_record_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn keyed_hashes_depend_on_the_key_and_the_kind() {
+        let a = keyed_hash(b"key one", "document", "P:DE:C01X00T47");
+        assert_eq!(a.len(), 64);
+        assert_eq!(a, keyed_hash(b"key one", "document", "P:DE:C01X00T47"));
+        assert_ne!(a, keyed_hash(b"key two", "document", "P:DE:C01X00T47"));
+        assert_ne!(a, keyed_hash(b"key one", "person", "P:DE:C01X00T47"));
+    }
+}

@@ -1,0 +1,114 @@
+//! The desk database's migrations, oldest first. Migration `i` (0-based)
+//! brings `PRAGMA user_version` from `i` to `i + 1`; a migration is never
+//! edited once released, only followed by a new one.
+
+/// Version 1: desk identity, staff, lease units, records, audit chain, outbox.
+const V1: &str = r#"
+-- The desk itself: one row. `lease_frozen` is set for good by the rollback guard.
+CREATE TABLE desk (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    desk_id       TEXT NOT NULL,
+    municipality  TEXT NOT NULL,
+    office        TEXT NOT NULL,
+    desk_number   INTEGER NOT NULL,
+    training      INTEGER NOT NULL CHECK (training IN (0, 1)),
+    created_at    TEXT NOT NULL,
+    lease_frozen  INTEGER NOT NULL DEFAULT 0 CHECK (lease_frozen IN (0, 1)),
+    frozen_reason TEXT,
+    frozen_at     TEXT
+) STRICT;
+
+-- Desk settings (indstillinger): plain key/value, no secrets.
+CREATE TABLE setting (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+
+-- Staff accounts. The audit log names staff by `id` only.
+CREATE TABLE staff (
+    id            INTEGER PRIMARY KEY,
+    name          TEXT NOT NULL UNIQUE,
+    role          TEXT NOT NULL CHECK (role IN ('clerk', 'supervisor', 'admin')),
+    password_hash TEXT NOT NULL,
+    active        INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    created_at    TEXT NOT NULL
+) STRICT;
+
+-- The lease units this desk holds, used in `position` order. A frozen unit
+-- is never issued from again (rollback guard).
+CREATE TABLE lease_unit (
+    slot       INTEGER NOT NULL CHECK (slot BETWEEN 0 AND 999),
+    rank       INTEGER NOT NULL CHECK (rank BETWEEN 0 AND 3),
+    position   INTEGER NOT NULL UNIQUE,
+    source     TEXT NOT NULL CHECK (source IN ('training', 'registry')),
+    granted_at TEXT NOT NULL,
+    frozen     INTEGER NOT NULL DEFAULT 0 CHECK (frozen IN (0, 1)),
+    PRIMARY KEY (slot, rank)
+) STRICT;
+
+-- Numbers inside this desk's units that were used elsewhere (the registry
+-- reports them at sync): never issued here.
+CREATE TABLE number_taken (
+    number TEXT PRIMARY KEY,
+    noted_at TEXT NOT NULL
+) STRICT;
+
+-- Issued records. The number is unique and the row is never deleted, so a
+-- number is never reused, not even after a void. `applicant` holds the
+-- personal data (JSON) and may be erased later; the duplicate keys are
+-- HMAC-SHA256 under the desk's duplicate key.
+CREATE TABLE record (
+    id           TEXT PRIMARY KEY,
+    seq          INTEGER NOT NULL UNIQUE,
+    number       TEXT NOT NULL UNIQUE CHECK (length(number) = 10),
+    birth_date   TEXT NOT NULL,
+    sex          TEXT NOT NULL CHECK (sex IN ('F', 'M')),
+    training     INTEGER NOT NULL CHECK (training IN (0, 1)),
+    source       TEXT NOT NULL CHECK (source IN ('lease', 'online')),
+    status       TEXT NOT NULL DEFAULT 'issued' CHECK (status IN ('issued', 'voided')),
+    issued_at    TEXT NOT NULL,
+    issued_by    INTEGER NOT NULL REFERENCES staff(id),
+    applicant    TEXT,
+    document_key TEXT NOT NULL,
+    person_key   TEXT NOT NULL,
+    void_reason  TEXT,
+    voided_at    TEXT,
+    voided_by    INTEGER REFERENCES staff(id),
+    replaced_by  TEXT
+) STRICT;
+CREATE INDEX record_document_key ON record (document_key) WHERE status = 'issued';
+CREATE INDEX record_person_key ON record (person_key) WHERE status = 'issued';
+CREATE INDEX record_birth_date ON record (birth_date);
+
+-- The audit log (revisionsspor): append-only and hash-chained.
+CREATE TABLE audit (
+    seq       INTEGER PRIMARY KEY,
+    at        TEXT NOT NULL,
+    staff_id  INTEGER,
+    action    TEXT NOT NULL,
+    record_id TEXT,
+    detail    TEXT,
+    prev_hash TEXT NOT NULL,
+    hash      TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+
+-- Events waiting for the registry, each with its own idempotency key and
+-- content hash. The sync client marks them sent.
+CREATE TABLE outbox (
+    seq             INTEGER PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    kind            TEXT NOT NULL,
+    record_id       TEXT NOT NULL,
+    payload         TEXT NOT NULL,
+    content_hash    TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    sent_at         TEXT
+) STRICT;
+"#;
+
+/// Every migration, oldest first.
+pub const MIGRATIONS: &[&str] = &[V1];
