@@ -20,6 +20,8 @@ pub mod mrz;
 pub mod municipality;
 pub mod names;
 pub mod protocol;
+pub mod query;
+pub mod report;
 pub mod staff;
 pub mod store;
 
