@@ -234,6 +234,7 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 export const api = {
   appInfo: () => call<AppInfo>("app_info"),
   startup: () => call<Startup>("desk_status"),
+  setLanguage: (lang: "da" | "en") => call<null>("set_language", { lang }),
   deskInit: (request: DeskInitRequest) => call<DeskView>("desk_init", { request }),
   signIn: (name: string, password: string) => call<StaffView>("sign_in", { name, password }),
   signOut: () => call<null>("sign_out"),

@@ -195,6 +195,8 @@ export class App implements Ctx {
   /** Language switch from the header: one click, re-renders the frame and the screen. */
   switchLang(l: Lang): void {
     setLang(l);
+    // The core's sentences follow the window's language.
+    void api.setLanguage(l).catch(() => undefined);
     this.renderFrame();
     this.show();
   }

@@ -127,6 +127,14 @@ describe("live validation", () => {
     expect($("#main").dataset.screen).toBe("applicant");
   });
 
+  it("a name match with a record of this desk blocks too (the core refuses it)", async () => {
+    await open(() => ({ ...ok, duplicates: [{ kind: "person", record_id: "T-ABCD1234-9", source: "local", message: "Same name as record T-ABCD1234-9." }] }));
+    submit("#f-surname");
+    await settle();
+    expect($("#main").dataset.screen).toBe("applicant");
+    expect($("#duplicates").textContent).toContain("Possibly the same person");
+  });
+
   it("shows notices that do not stop issuing", async () => {
     await open(() => ({ ...ok, notices: [{ field: "municipality_of_stay", code: "other_jobcentre", message: "Aarhus job centre is competent." }] }));
     type("#f-surname", "X");

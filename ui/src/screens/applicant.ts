@@ -306,7 +306,9 @@ export function applicantForm(ctx: Ctx): Screen {
       (first?.input ?? next).focus();
       return;
     }
-    if (result.duplicates.some((d) => d.kind === "document")) {
+    // The core refuses any match with a record of this desk; a person match
+    // reported by the registry only asks for a review on the next screen.
+    if (result.duplicates.some((d) => d.kind === "document" || d.source === "local")) {
       formError.textContent = t("dup.blocked");
       next.focus();
       return;

@@ -80,8 +80,8 @@ describe("review and issue", () => {
     expect($("#main").dataset.screen).toBe("review");
   });
 
-  it("a possible duplicate person must be confirmed before issuing", async () => {
-    const m = await toReview({ valid: true, errors: [], notices: [], duplicates: [{ kind: "person", record_id: "T-X-4", source: "local", message: "Same name and birth date as record T-X-4." }] });
+  it("a possible duplicate person reported by the registry must be confirmed before issuing", async () => {
+    const m = await toReview({ valid: true, errors: [], notices: [], duplicates: [{ kind: "person", record_id: "D-7-4", source: "registry", message: "Same name and birth date as record D-7-4." }] });
     expect(document.activeElement?.id).toBe("dup-reviewed");
     $("#issue").click();
     await settle();

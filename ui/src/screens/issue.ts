@@ -24,7 +24,7 @@ export function review(ctx: Ctx): Screen {
   }
   const doc = (a.document ?? {}) as Record<string, unknown>;
   const check = ctx.state.flow.check as ApplicantCheck | undefined;
-  const personDupes = (check?.duplicates ?? []).filter((d) => d.kind === "person");
+  const personDupes = (check?.duplicates ?? []).filter((d) => d.kind === "person" && d.source === "registry");
   const confirm = h("input", { type: "checkbox", id: "dup-reviewed", "aria-describedby": "dup-list" });
   const dupBox = personDupes.length
     ? h(

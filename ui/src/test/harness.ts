@@ -50,6 +50,7 @@ export function mockShell(startup: Partial<Startup> = {}): Mock {
   handlers.set("app_info", () => ({ name: "Skranke", version: "0.1.0" }));
   handlers.set("sync_status", () => syncView);
   handlers.set("sign_out", () => null);
+  handlers.set("set_language", () => null);
   mockIPC((cmd, args) => {
     calls.push({ cmd, args: (args ?? {}) as Record<string, unknown> });
     const h = handlers.get(cmd);
