@@ -23,7 +23,7 @@ describe("start", () => {
     expect($("#main").dataset.screen).toBe("sign-in");
     expect($("#training-mark").textContent).toBe("TRAINING");
     expect(document.title).toContain("TRAINING");
-    expect($("#online").textContent).toContain("Training desk");
+    expect($("#online").textContent).toContain("Training");
   });
 
   it("says in a sentence when the shell does not answer", async () => {

@@ -227,7 +227,7 @@ export class App implements Ctx {
     const parts: Array<Node | null> = [
       h("span", { class: "app-name", id: "app-name" }, t("app.name")),
       desk?.training ? h("span", { class: "training-mark", id: "training-mark" }, t("app.training")) : null,
-      desk ? h("span", { class: "desk-label", id: "desk-label" }, t("app.desk_label", { office: desk.office, desk: String(desk.desk_number), id: desk.desk_id })) : null,
+      desk ? h("span", { class: "desk-label", id: "desk-label", title: desk.desk_id }, t("app.desk_label", { office: desk.office, desk: String(desk.desk_number) })) : null,
       h("span", { class: "spacer" }),
       h("span", { id: "online", class: "online-indicator", role: "status" }),
       staff ? h("span", { class: "staff", id: "staff-label" }, t("app.staff_label", { name: staff.name, role: t(`role.${staff.role}`) })) : null,

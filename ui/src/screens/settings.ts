@@ -12,19 +12,21 @@ export function settings(ctx: Ctx): Screen {
   const error = alertLine("settings-error");
   const el = h("section", { class: "screen narrow" }, h("h1", { id: "screen-title" }, t("settings.title")), form, status);
   let first: HTMLElement | null = null;
+  let loadedLanguage = "";
 
   const build = (s: SettingsView) => {
     form.removeAttribute("aria-busy");
+    loadedLanguage = s.ui_language;
     const printers: Array<[string, string]> = [["", t("settings.no_printer")], ...s.printers.map((p) => [p, p] as [string, string])];
     if (s.printer && !s.printers.includes(s.printer)) printers.push([s.printer, s.printer]);
     const list: Field[] = [
       field({ path: "printer", label: t("settings.printer"), kind: "select", options: printers, value: s.printer, width: "medium" }),
-      field({ path: "password_lapse_days", label: t("settings.lapse_days"), hint: t("settings.lapse_days_hint"), value: String(s.password_lapse_days), width: "short", inputmode: "numeric" }),
+      field({ path: "password_lapse_days", label: t("settings.lapse_days"), hint: t("settings.lapse_days_hint"), value: String(s.password_lapse_days), width: "medium", inputmode: "numeric" }),
       field({ path: "privacy_controller", label: t("settings.privacy_controller"), value: s.privacy_controller, width: "long" }),
       field({ path: "privacy_contact", label: t("settings.privacy_contact"), value: s.privacy_contact, width: "long" }),
       field({ path: "privacy_dpo", label: t("settings.privacy_dpo"), value: s.privacy_dpo, width: "long" }),
       field({ path: "ui_language", label: t("settings.ui_language"), kind: "select", options: [["da", t("lang.da")], ["en", t("lang.en")]], value: s.ui_language, width: "short" }),
-      field({ path: "idle_lock_minutes", label: t("settings.idle_lock"), hint: t("settings.idle_lock_hint"), value: String(s.idle_lock_minutes), width: "short", inputmode: "numeric" }),
+      field({ path: "idle_lock_minutes", label: t("settings.idle_lock"), hint: t("settings.idle_lock_hint"), value: String(s.idle_lock_minutes), width: "medium", inputmode: "numeric" }),
     ];
     for (const f of list) fields.set(f.input.dataset.path!, f);
     const save = button(t("settings.save"), { id: "settings-save", primary: true, type: "submit", shortcut: "Enter" });
@@ -60,7 +62,9 @@ export function settings(ctx: Ctx): Screen {
       const saved = await api.saveSettings(next);
       showFieldErrors(fields, [], null);
       ctx.state.idleLockMinutes = saved.idle_lock_minutes;
-      setLang(saved.ui_language);
+      // The default language applies now only when it was changed here.
+      if (saved.ui_language !== loadedLanguage) setLang(saved.ui_language);
+      loadedLanguage = saved.ui_language;
       status.textContent = t("settings.saved");
     } catch (err) {
       const ce = asCommandError(err);
