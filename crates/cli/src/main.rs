@@ -16,6 +16,7 @@ mod issue;
 mod lease;
 mod mrz_parse;
 mod records;
+mod report;
 mod session;
 mod staff;
 
@@ -74,6 +75,18 @@ enum Command {
     Desk {
         #[command(subcommand)]
         command: DeskCommand,
+    },
+    /// The day report: this desk's records of one day (supervisor, audited).
+    Report {
+        /// The day, YYYY-MM-DD.
+        #[arg(long)]
+        day: String,
+        #[command(flatten)]
+        format: ReportFormatArg,
+        /// The file to write.
+        out: PathBuf,
+        #[arg(long, env = "SKRANKE_STAFF")]
+        staff: Option<String>,
     },
     /// This desk's records (needs a signed-in staff member).
     Records {
@@ -160,6 +173,17 @@ enum DeskCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct ReportFormatArg {
+    /// Write CSV (reference, number, time, staff ID, state).
+    #[arg(long)]
+    csv: bool,
+    /// Write a PDF list with the same columns.
+    #[arg(long)]
+    pdf: bool,
 }
 
 #[derive(Subcommand)]
@@ -276,6 +300,14 @@ fn main() -> ExitCode {
         }
         Command::Void { id, reason, replaced_by, staff } => {
             records::void(&dir(), staff.as_deref(), &id, &reason, replaced_by.as_deref(), lang)
+        }
+        Command::Report { day, format, out, staff } => {
+            let format = if format.pdf {
+                skranke_core::report::ReportFormat::Pdf
+            } else {
+                skranke_core::report::ReportFormat::Csv
+            };
+            report::run(&dir(), staff.as_deref(), &day, format, &out, lang)
         }
         Command::Lease { command: LeaseCommand::Status { json } } => lease::status(&dir(), json, lang),
         Command::Staff { command: StaffCommand::Add { name, role, staff } } => {
