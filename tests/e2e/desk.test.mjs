@@ -4,7 +4,8 @@
 // every main screen photographed and checked with axe-core.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { root, startApp } from "./driver.mjs";
@@ -40,6 +41,21 @@ test("first start creates a training desk, and the admin signs in", async () => 
   a11y["sign-in"] = await record(browser, "sign-in");
   await signIn(browser, ADMIN, PASSWORD);
   assert.equal(await browser.execute(() => document.activeElement?.id), "f-mrz");
+});
+
+test("the admin chooses the desk's printer", async (t) => {
+  const { browser } = app;
+  if (!printer) return t.skip("no test printer (SKRANKE_TEST_PRINTER): the CUPS service script did not run");
+  await (await browser.$("#nav-settings")).click();
+  await screen(browser, "settings");
+  const select = await browser.$("#f-printer");
+  await select.waitForExist({ timeout: 10000 });
+  await select.selectByAttribute("value", printer);
+  await (await browser.$("#settings-save")).click();
+  await browser.waitUntil(async () => /\S/.test((await text(browser, "#settings-status")) + (await text(browser, "#settings-error"))), { timeout: 15000 });
+  assert.equal(await text(browser, "#settings-error"), "");
+  await (await browser.$("#nav-applicant")).click();
+  await screen(browser, "applicant");
 });
 
 test("English is one click away", async () => {
@@ -90,7 +106,18 @@ test("the handout preview masks the password, prints, and the result shows the n
   }
   await browser.keys("Enter");
   await screen(browser, "result", 60000);
-  assert.match(await text(browser, "#result-number"), /^850390-\d{4}$/);
+  const number = await text(browser, "#result-number");
+  assert.match(number, /^850390-\d{4}$/);
+  // The queue's PDF stands for the paper: it carries the number; then it goes.
+  const spool = `/var/spool/cups-pdf-${printer}`;
+  let pdf = null;
+  await browser.waitUntil(() => {
+    pdf = existsSync(spool) ? readdirSync(spool).find((f) => f.endsWith(".pdf")) : null;
+    return !!pdf;
+  }, { timeout: 60000, timeoutMsg: `no PDF arrived in ${spool}` });
+  const printed = execFileSync("pdftotext", [join(spool, pdf), "-"], { encoding: "utf8" });
+  assert.ok(printed.includes(number), "the printout carries the number");
+  for (const f of readdirSync(spool)) rmSync(join(spool, f), { force: true });
   a11y["result"] = await record(browser, "result");
   await browser.keys("Enter");
   await screen(browser, "applicant");

@@ -213,6 +213,8 @@ export class App implements Ctx {
     this.renderNavState(top.name);
     this.announcer.textContent = t(screen.title);
     (screen.focus ?? (() => this.main.focus()))();
+    // When the first screen took focus: the benchmark's "interactive" moment.
+    if (!this.main.dataset.readyAt) this.main.dataset.readyAt = String(Date.now());
   }
 
   private renderFrame(): void {
