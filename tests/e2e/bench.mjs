@@ -3,7 +3,6 @@
 // app and its WebKit processes after issuing 20 records, next to an empty
 // Tauri window measured in the same run. Prints BENCH lines for
 // scripts/bench/report.py.
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -53,8 +52,14 @@ function treePss(exe) {
     for (const p of all) if (!seen.has(p.pid) && seen.has(p.ppid)) (seen.add(p.pid), (grew = true));
   }
   let kb = 0;
-  for (const pid of seen) kb += pss(pid);
-  return { mb: kb / 1024, processes: seen.size };
+  const parts = [];
+  for (const pid of seen) {
+    const k = pss(pid);
+    kb += k;
+    const name = (all.find((p) => p.pid === pid)?.cmd ?? "").split("/").pop();
+    parts.push(`${name} ${Math.round(k / 1024)}`);
+  }
+  return { mb: kb / 1024, processes: seen.size, parts: parts.join(", ") };
 }
 
 const stats = (xs) => {
@@ -62,18 +67,15 @@ const stats = (xs) => {
   return { median: s[Math.floor(s.length / 2)], min: s[0], max: s[s.length - 1], runs: s.length };
 };
 
+/** The empty window under the same driver and environment as the desk (WebDriver automation included). */
 async function emptyBaseline() {
-  const child = spawn(emptyWindow, [], { stdio: "ignore", detached: true });
-  await sleep(4000);
-  const m = treePss(emptyWindow);
-  process.kill(-child.pid, "SIGTERM");
-  await sleep(300);
+  const app = await startApp({ application: emptyWindow });
   try {
-    process.kill(-child.pid, "SIGKILL");
-  } catch {
-    // Already gone.
+    await sleep(3000);
+    return treePss(emptyWindow);
+  } finally {
+    await app.stop();
   }
-  return m;
 }
 
 async function coldStart(dataDir) {
@@ -106,9 +108,12 @@ async function main() {
     try {
       const b = app.browser;
       await signIn(b, "admin", PW);
+      await sleep(1000);
+      const before = treePss(join(target, "debug", "skranke-desk"));
+      console.error(`PSS at the form before issuing: ${Math.round(before.mb)} MB (${before.parts})`);
       for (let i = 0; i < 20; i++) {
         const surname = "BENCH" + String.fromCharCode(65 + i);
-        await scan(b, td3({ surname, given: "ANNA", number: `BN${String(1000000 + i)}`, birth: "880412", sex: "F", expiry: yymmdd(3) }));
+        await scan(b, td3({ surname, given: "ANNA", number: `BN${String(1000000 + i)}`, birth: `8804${String(i + 1).padStart(2, "0")}`, sex: i % 2 ? "M" : "F", expiry: yymmdd(3) }));
         await completeForm(b);
         await (await b.$("#f-surname")).click();
         await b.keys("Enter");
@@ -131,7 +136,7 @@ async function main() {
     } finally {
       await app.stop();
     }
-    console.log("BENCH " + JSON.stringify({ figure: "desk: PSS of app and WebKit after 20 issues", unit: "MB", median: Math.round(desk.mb), min: Math.round(desk.mb), max: Math.round(desk.mb), runs: 1, baseline: "empty Tauri window", baseline_median: Math.round(base.mb), ratio: Number((desk.mb / base.mb).toFixed(2)), target: "< 250 MB", met: desk.mb < 250, note: `${desk.processes} processes; baseline ${base.processes}` }));
+    console.log("BENCH " + JSON.stringify({ figure: "desk: PSS of app and WebKit after 20 issues", unit: "MB", median: Math.round(desk.mb), min: Math.round(desk.mb), max: Math.round(desk.mb), runs: 1, baseline: "empty Tauri window", baseline_median: Math.round(base.mb), ratio: Number((desk.mb / base.mb).toFixed(2)), target: "< 250 MB", met: desk.mb < 250, note: `MB per process: ${desk.parts}; baseline: ${base.parts}` }));
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
