@@ -14,6 +14,10 @@ const target = process.env.CARGO_TARGET_DIR ?? join(import.meta.dirname, "../../
 const emptyWindow = join(target, "debug", "examples", "empty_window");
 const PW = "correct horse battery staple";
 const RUNS = Number(process.env.SKRANKE_BENCH_RUNS ?? 5);
+// Xvfb has no GPU: accelerated compositing would run on Mesa's software
+// renderer and charge its buffers to the web process. A counter PC composits
+// on its GPU; both the desk and the baseline run with compositing off here.
+const ENV = { WEBKIT_DISABLE_COMPOSITING_MODE: process.env.SKRANKE_BENCH_COMPOSITING === "1" ? "0" : "1" };
 
 /** PSS in kB of a process. */
 function pss(pid) {
@@ -69,7 +73,7 @@ const stats = (xs) => {
 
 /** The empty window under the same driver and environment as the desk (WebDriver automation included). */
 async function emptyBaseline() {
-  const app = await startApp({ application: emptyWindow });
+  const app = await startApp({ application: emptyWindow, env: ENV });
   try {
     await sleep(3000);
     return treePss(emptyWindow);
@@ -80,7 +84,7 @@ async function emptyBaseline() {
 
 async function coldStart(dataDir) {
   const t0 = Date.now();
-  const app = await startApp({ env: { SKRANKE_DATA_DIR: dataDir } });
+  const app = await startApp({ env: { ...ENV, SKRANKE_DATA_DIR: dataDir } });
   try {
     const main = await app.browser.$("#main");
     await app.browser.waitUntil(async () => (await main.getAttribute("data-ready-at")) !== null, { timeout: 30000 });
@@ -94,7 +98,7 @@ async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), "skranke-bench-"));
   try {
     // A desk to start on: first start once, then cold starts to sign-in.
-    const setup = await startApp({ env: { SKRANKE_DATA_DIR: dataDir } });
+    const setup = await startApp({ env: { ...ENV, SKRANKE_DATA_DIR: dataDir } });
     await firstStartTraining(setup.browser, "admin", PW);
     await setup.stop();
     const starts = [];
@@ -103,7 +107,7 @@ async function main() {
     console.log("BENCH " + JSON.stringify({ figure: "desk: cold start to the first interactive form", unit: "ms", ...s, target: "< 1500 ms", met: s.median < 1500, note: "process start to the sign-in form focused (tauri-driver session start included)" }));
 
     const base = await emptyBaseline();
-    const app = await startApp({ env: { SKRANKE_DATA_DIR: dataDir } });
+    const app = await startApp({ env: { ...ENV, SKRANKE_DATA_DIR: dataDir } });
     let desk;
     try {
       const b = app.browser;
