@@ -6,9 +6,12 @@
 //! randomness as arguments so that tests are deterministic.
 
 pub mod cpr;
+pub mod credentials;
 pub mod error;
 pub mod i18n;
 pub mod lease;
+pub mod letter;
+pub mod print;
 
 /// The core's version, shown by the desk app and `skranke --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
