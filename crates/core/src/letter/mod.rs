@@ -380,6 +380,8 @@ struct Line {
     gap: f32,
     /// A heading: moves to the next column with the line after it.
     keep_with_next: bool,
+    /// Starts a new column (each language its own column when two are printed).
+    column_break: bool,
 }
 
 fn paragraph(fonts: &Fonts, out: &mut Vec<Line>, text: &str, face: Face, size: f32, width: f32, gap: f32, bullet: bool) {
@@ -393,12 +395,22 @@ fn paragraph(fonts: &Fonts, out: &mut Vec<Line>, text: &str, face: Face, size: f
             bullet: bullet && i == 0,
             gap: if i == 0 { gap } else { 0.0 },
             keep_with_next: false,
+            column_break: false,
         });
     }
 }
 
 fn heading(out: &mut Vec<Line>, text: &str, size: f32, gap: f32) {
-    out.push(Line { face: Face::Bold, size, indent: 0.0, text: text.to_owned(), bullet: false, gap, keep_with_next: true });
+    out.push(Line {
+        face: Face::Bold,
+        size,
+        indent: 0.0,
+        text: text.to_owned(),
+        bullet: false,
+        gap,
+        keep_with_next: true,
+        column_break: false,
+    });
 }
 
 /// Every language's instructions, lapse and privacy notice at body size `s`.
@@ -408,6 +420,10 @@ fn body_lines(fonts: &Fonts, data: &HandoutData<'_>, langs: &[&LetterTexts], s: 
     let mut out = Vec::new();
     for (i, l) in langs.iter().enumerate() {
         heading(&mut out, l.get("language"), s + 2.0, if i == 0 { 0.0 } else { s * 1.2 });
+        if let Some(first) = out.last_mut() {
+            // Two languages side by side read best; three flow on.
+            first.column_break = i > 0 && langs.len() == COLUMNS;
+        }
         heading(&mut out, l.get("next.heading"), s, s * 0.3);
         for key in ["next.wait", "next.login", "next.change", "next.cv", "next.mitid"] {
             paragraph(fonts, &mut out, l.get(key), Face::Regular, s, width, s * 0.15, true);
@@ -438,7 +454,7 @@ fn flow(lines: &[Line], height: f32) -> Option<Vec<(usize, f32)>> {
         let lh = line.size * LEADING;
         let gap = if used == 0.0 { 0.0 } else { line.gap };
         let next = if line.keep_with_next { lines.get(i + 1).map_or(0.0, |n| n.gap + n.size * LEADING) } else { 0.0 };
-        if used + gap + lh + next > height {
+        if used + gap + lh + next > height || (line.column_break && used > 0.0) {
             col += 1;
             used = 0.0;
             if col >= COLUMNS || lh + next > height {
