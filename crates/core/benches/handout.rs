@@ -54,7 +54,9 @@ fn main() {
         privacy: &privacy,
         language: None,
     };
-    let heavy = HandoutData { applicant_name: "Γεώργιος Παπαδόπουλος", training: true, language: Some("el"), ..base };
+    let heavy = HandoutData {
+        applicant_name: "Γεώργιος Παπαδόπουλος", training: true, language: Some("el"), ..base
+    };
 
     let (b_med, b_p99, b_size) = measure(&base);
     let (h_med, h_p99, h_size) = measure(&heavy);
@@ -69,5 +71,8 @@ fn main() {
         h_med.as_secs_f64() / b_med.as_secs_f64()
     );
     let verdict = if h_med < Duration::from_millis(20) { "met" } else { "MISSED" };
-    println!("  target median < 20 ms: {verdict}; target size < 80 KB: {}", if h_size < 80 * 1024 { "met" } else { "MISSED" });
+    println!(
+        "  target median < 20 ms: {verdict}; target size < 80 KB: {}",
+        if h_size < 80 * 1024 { "met" } else { "MISSED" }
+    );
 }

@@ -191,7 +191,8 @@ impl Username {
     /// surrounding whitespace ignored; the check character must match.
     pub fn parse(input: &str) -> Result<Username, CredentialError> {
         let bytes = input.trim().as_bytes();
-        let values: Vec<u64> = bytes.iter().map(|&c| value_of(c)).collect::<Option<_>>().ok_or(CredentialError::UsernameFormat)?;
+        let values: Vec<u64> =
+            bytes.iter().map(|&c| value_of(c)).collect::<Option<_>>().ok_or(CredentialError::UsernameFormat)?;
         let (&check, body) = values.split_last().ok_or(CredentialError::UsernameFormat)?;
         if check_value(body) != check {
             return Err(CredentialError::UsernameCheck);

@@ -139,8 +139,9 @@ impl Printer for CupsPrinter {
         // Write on this thread; lp reads all of stdin before it answers, so
         // its small output cannot fill a pipe and block us.
         let written = child.stdin.take().map(|mut stdin| stdin.write_all(pdf));
-        let output =
-            child.wait_with_output().map_err(|e| PrintError::Spawn { command: command.clone(), detail: e.to_string() })?;
+        let output = child
+            .wait_with_output()
+            .map_err(|e| PrintError::Spawn { command: command.clone(), detail: e.to_string() })?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
         if !output.status.success() {
@@ -222,9 +223,8 @@ mod windows {
     impl Printer for WindowsPrinter {
         fn print(&self, title: &str, pdf: &[u8]) -> Result<SpooledJob, PrintError> {
             check_title(title)?;
-            let refused = |what: &str| PrintError::Refused {
-                detail: format!("{what}: {}", std::io::Error::last_os_error()),
-            };
+            let refused =
+                |what: &str| PrintError::Refused { detail: format!("{what}: {}", std::io::Error::last_os_error()) };
             let name = wide(&self.name);
             let doc_name = wide(title);
             let datatype = wide("RAW");
@@ -339,7 +339,10 @@ pub(crate) mod tests {
         let job = CupsPrinter::with_lp("q", &script).unwrap().print("D17-000042", &pdf).unwrap();
         assert_eq!(job.job_id.as_deref(), Some("q-7"));
         let args = std::fs::read_to_string(dir.join("args")).unwrap();
-        assert_eq!(args.lines().collect::<Vec<_>>(), ["-d", "q", "-t", "D17-000042", "-o", "document-format=application/pdf", "-"]);
+        assert_eq!(
+            args.lines().collect::<Vec<_>>(),
+            ["-d", "q", "-t", "D17-000042", "-o", "document-format=application/pdf", "-"]
+        );
         assert_eq!(std::fs::read(dir.join("stdin")).unwrap(), pdf);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -4,9 +4,7 @@
 
 use std::sync::OnceLock;
 
-use printpdf::{
-    Color, FontId, Greyscale, Op, ParsedFont, PdfFontHandle, Point, Pt, Rect, TextItem, TextMatrix,
-};
+use printpdf::{Color, FontId, Greyscale, Op, ParsedFont, PdfFontHandle, Point, Pt, Rect, TextItem, TextMatrix};
 
 /// A4 in points.
 pub const PAGE_W: f32 = 595.28;

@@ -384,7 +384,17 @@ struct Line {
     column_break: bool,
 }
 
-fn paragraph(fonts: &Fonts, out: &mut Vec<Line>, text: &str, face: Face, size: f32, width: f32, gap: f32, bullet: bool) {
+/// How a paragraph is set: face, size, space above, bullet or not.
+#[derive(Clone, Copy)]
+struct Style {
+    face: Face,
+    size: f32,
+    gap: f32,
+    bullet: bool,
+}
+
+fn paragraph(fonts: &Fonts, out: &mut Vec<Line>, text: &str, width: f32, style: Style) {
+    let Style { face, size, gap, bullet } = style;
     let indent = if bullet { size * 1.2 } else { 0.0 };
     for (i, t) in fonts.wrap(face, text, size, width - indent).into_iter().enumerate() {
         out.push(Line {
@@ -426,10 +436,23 @@ fn body_lines(fonts: &Fonts, data: &HandoutData<'_>, langs: &[&LetterTexts], s: 
         }
         heading(&mut out, l.get("next.heading"), s, s * 0.3);
         for key in ["next.wait", "next.login", "next.change", "next.cv", "next.mitid"] {
-            paragraph(fonts, &mut out, l.get(key), Face::Regular, s, width, s * 0.15, true);
+            paragraph(
+                fonts,
+                &mut out,
+                l.get(key),
+                width,
+                Style { face: Face::Regular, size: s, gap: s * 0.15, bullet: true },
+            );
         }
-        paragraph(fonts, &mut out, &l.render("lapse", &[("days", &days)]), Face::Bold, s, width, s * 0.4, false);
-        paragraph(fonts, &mut out, l.get("rights"), Face::Regular, s, width, s * 0.4, false);
+        let lapse = l.render("lapse", &[("days", &days)]);
+        paragraph(fonts, &mut out, &lapse, width, Style { face: Face::Bold, size: s, gap: s * 0.4, bullet: false });
+        paragraph(
+            fonts,
+            &mut out,
+            l.get("rights"),
+            width,
+            Style { face: Face::Regular, size: s, gap: s * 0.4, bullet: false },
+        );
         heading(&mut out, l.get("privacy.heading"), s * 0.9, s * 0.5);
         let notice = [
             l.render("privacy.controller", &[("controller", &p.controller), ("contact", &p.contact), ("dpo", &p.dpo)]),
@@ -440,7 +463,8 @@ fn body_lines(fonts: &Fonts, data: &HandoutData<'_>, langs: &[&LetterTexts], s: 
             l.get("privacy.rights").to_owned(),
         ]
         .join(" ");
-        paragraph(fonts, &mut out, &notice, Face::Regular, s * 0.85, width, s * 0.1, false);
+        let small = Style { face: Face::Regular, size: s * 0.85, gap: s * 0.1, bullet: false };
+        paragraph(fonts, &mut out, &notice, width, small);
     }
     out
 }
@@ -470,7 +494,13 @@ fn flow(lines: &[Line], height: f32) -> Option<Vec<(usize, f32)>> {
 }
 
 /// Flows the body into the columns below `top` at the largest size that fits.
-fn body(fonts: &Fonts, canvas: &mut Canvas, data: &HandoutData<'_>, langs: &[&LetterTexts], top: f32) -> Result<(), LetterError> {
+fn body(
+    fonts: &Fonts,
+    canvas: &mut Canvas,
+    data: &HandoutData<'_>,
+    langs: &[&LetterTexts],
+    top: f32,
+) -> Result<(), LetterError> {
     let col_w = (PAGE_W - 2.0 * MARGIN - COLUMN_GAP * (COLUMNS as f32 - 1.0)) / COLUMNS as f32;
     let height = top - MARGIN;
     let mut size = BODY_MAX;

@@ -12,9 +12,12 @@ pub const JOBNET_URL: &str = "https://jobnet.dk";
 /// Quiet zone around the symbol, in modules (the QR standard asks for 4).
 const QUIET: usize = 4;
 
-/// The dark runs of the symbol for `data`: (row, first column, length),
-/// counted in modules from the top left, quiet zone excluded.
-pub fn dark_runs(data: &str) -> Option<(usize, Vec<(usize, usize, usize)>)> {
+/// A horizontal run of dark modules: (row, first column, length), counted
+/// in modules from the top left, quiet zone excluded.
+pub type Run = (usize, usize, usize);
+
+/// The symbol's width in modules and its dark runs, for `data`.
+pub fn dark_runs(data: &str) -> Option<(usize, Vec<Run>)> {
     let code = QrCode::with_error_correction_level(data.as_bytes(), EcLevel::M).ok()?;
     let width = code.width();
     let colors = code.to_colors();

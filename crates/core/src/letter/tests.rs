@@ -183,7 +183,10 @@ fn the_same_input_gives_identical_bytes() {
         assert!(a == b, "two renderings differ (training {training})");
     }
     let g = Fixture::new(6);
-    assert_ne!(render_handout(&f.data("Ærø Østergård", None)).unwrap(), render_handout(&g.data("Ærø Østergård", None)).unwrap());
+    assert_ne!(
+        render_handout(&f.data("Ærø Østergård", None)).unwrap(),
+        render_handout(&g.data("Ærø Østergård", None)).unwrap()
+    );
 }
 
 #[test]

@@ -27,11 +27,7 @@ impl LetterTexts {
     /// The text for `key`, falling back to English (the tests hold every
     /// catalog to English's keys, so the empty last resort never prints).
     pub fn get<'s>(&'s self, key: &str) -> &'s str {
-        self.map
-            .get(key)
-            .or_else(|| find("en").and_then(|en| en.map.get(key)))
-            .map(String::as_str)
-            .unwrap_or("")
+        self.map.get(key).or_else(|| find("en").and_then(|en| en.map.get(key))).map(String::as_str).unwrap_or("")
     }
 
     /// The text for `key` with `{name}` placeholders filled in.
