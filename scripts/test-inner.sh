@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test suites, run by scripts/test.sh inside a D-Bus session.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+echo -n "skranke-test" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+
+cd "$ROOT"
+say "Rust tests"
+if command -v cargo-nextest >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi
+cargo test --workspace --doc --quiet
+
+say "UI unit tests"
+npx vitest run
+
+say "End-to-end tests in the real window"
+node --test --test-concurrency=1 --test-timeout=180000 tests/e2e/
