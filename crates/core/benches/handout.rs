@@ -15,7 +15,15 @@ use skranke_core::letter::{render_handout, HandoutData, PrivacyContacts};
 
 const RUNS: usize = 200;
 
-fn measure(data: &HandoutData<'_>) -> (Duration, Duration, usize) {
+struct Measured {
+    median: Duration,
+    p99: Duration,
+    min: Duration,
+    max: Duration,
+    size: usize,
+}
+
+fn measure(data: &HandoutData<'_>) -> Measured {
     // Warm up: the fonts are parsed once per process.
     let size = render_handout(data).expect("handout renders").len();
     let mut times: Vec<Duration> = (0..RUNS)
@@ -28,7 +36,7 @@ fn measure(data: &HandoutData<'_>) -> (Duration, Duration, usize) {
         })
         .collect();
     times.sort_unstable();
-    (times[RUNS / 2], times[RUNS * 99 / 100], size)
+    Measured { median: times[RUNS / 2], p99: times[RUNS * 99 / 100], min: times[0], max: times[RUNS - 1], size }
 }
 
 fn main() {
@@ -58,21 +66,41 @@ fn main() {
         applicant_name: "Γεώργιος Παπαδόπουλος", training: true, language: Some("el"), ..base
     };
 
-    let (b_med, b_p99, b_size) = measure(&base);
-    let (h_med, h_p99, h_size) = measure(&heavy);
+    let (b, h) = (measure(&base), measure(&heavy));
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!("handout render, {RUNS} runs each");
-    println!("  da+en (baseline):      median {:7.2} ms  p99 {:7.2} ms  size {:6} bytes", ms(b_med), ms(b_p99), b_size);
+    println!(
+        "  da+en (baseline):      median {:7.2} ms  p99 {:7.2} ms  size {:6} bytes",
+        ms(b.median),
+        ms(b.p99),
+        b.size
+    );
     println!(
         "  da+en+el, training:    median {:7.2} ms  p99 {:7.2} ms  size {:6} bytes  ({:.2}x baseline)",
-        ms(h_med),
-        ms(h_p99),
-        h_size,
-        h_med.as_secs_f64() / b_med.as_secs_f64()
+        ms(h.median),
+        ms(h.p99),
+        h.size,
+        h.median.as_secs_f64() / b.median.as_secs_f64()
     );
-    let verdict = if h_med < Duration::from_millis(20) { "met" } else { "MISSED" };
-    println!(
-        "  target median < 20 ms: {verdict}; target size < 80 KB: {}",
-        if h_size < 80 * 1024 { "met" } else { "MISSED" }
-    );
+    // Lines for scripts/bench/report.py.
+    let row = |figure: &str, m: &Measured| {
+        serde_json::json!({
+            "figure": figure, "unit": "ms", "median": ms(m.median), "min": ms(m.min), "max": ms(m.max),
+            "runs": RUNS, "target": "median < 20 ms", "met": m.median < Duration::from_millis(20),
+        })
+    };
+    println!("BENCH {}", row("handout render, da+en", &b));
+    let mut heavy_row = row("handout render, da+en+el, TRAINING", &h);
+    heavy_row["baseline"] = "handout render, da+en".into();
+    heavy_row["baseline_median"] = ms(b.median).into();
+    heavy_row["ratio"] = (h.median.as_secs_f64() / b.median.as_secs_f64()).into();
+    heavy_row["note"] = format!("p99 {:.2} ms", ms(h.p99)).into();
+    println!("BENCH {heavy_row}");
+    let size = serde_json::json!({
+        "figure": "handout PDF size, da+en+el, TRAINING", "unit": "KB",
+        "median": h.size as f64 / 1024.0, "min": h.size as f64 / 1024.0, "max": h.size as f64 / 1024.0,
+        "runs": 1, "target": "< 80 KB", "met": h.size < 80 * 1024,
+        "baseline": "da+en", "baseline_median": b.size as f64 / 1024.0, "ratio": h.size as f64 / b.size as f64,
+    });
+    println!("BENCH {size}");
 }

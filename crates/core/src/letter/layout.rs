@@ -88,28 +88,39 @@ impl Fonts {
     /// Breaks `text` into lines no wider than `max` at word boundaries; a
     /// word wider than a line is split between characters.
     pub fn wrap(&self, face: Face, text: &str, size: f32, max: f32) -> Vec<String> {
+        // Widths add up (the handout sets no kerning), so each word is
+        // measured once.
+        let space = self.width(face, " ", size);
         let mut lines = Vec::new();
         let mut line = String::new();
+        let mut line_w = 0.0;
         for word in text.split_whitespace() {
-            let candidate = if line.is_empty() { word.to_owned() } else { format!("{line} {word}") };
-            if self.width(face, &candidate, size) <= max {
-                line = candidate;
+            let word_w = self.width(face, word, size);
+            if !line.is_empty() && line_w + space + word_w <= max {
+                line.push(' ');
+                line.push_str(word);
+                line_w += space + word_w;
                 continue;
             }
             if !line.is_empty() {
                 lines.push(std::mem::take(&mut line));
             }
-            if self.width(face, word, size) <= max {
-                line = word.to_owned();
-            } else {
-                for c in word.chars() {
-                    line.push(c);
-                    if self.width(face, &line, size) > max && line.chars().count() > 1 {
-                        line.pop();
-                        lines.push(std::mem::take(&mut line));
-                        line.push(c);
-                    }
+            if word_w <= max {
+                line.push_str(word);
+                line_w = word_w;
+                continue;
+            }
+            // A word wider than the line is split between characters.
+            line_w = 0.0;
+            for c in word.chars() {
+                let mut buf = [0u8; 4];
+                let c_w = self.width(face, c.encode_utf8(&mut buf), size);
+                if line_w + c_w > max && !line.is_empty() {
+                    lines.push(std::mem::take(&mut line));
+                    line_w = 0.0;
                 }
+                line.push(c);
+                line_w += c_w;
             }
         }
         if !line.is_empty() {

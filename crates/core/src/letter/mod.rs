@@ -493,7 +493,9 @@ fn flow(lines: &[Line], height: f32) -> Option<Vec<(usize, f32)>> {
     Some(placed)
 }
 
-/// Flows the body into the columns below `top` at the largest size that fits.
+/// Flows the body into the columns below `top` at the largest size (in
+/// quarter points, [`BODY_FLOOR`] to [`BODY_MAX`]) that fits, found by
+/// bisection: the text's height grows with the size.
 fn body(
     fonts: &Fonts,
     canvas: &mut Canvas,
@@ -503,26 +505,35 @@ fn body(
 ) -> Result<(), LetterError> {
     let col_w = (PAGE_W - 2.0 * MARGIN - COLUMN_GAP * (COLUMNS as f32 - 1.0)) / COLUMNS as f32;
     let height = top - MARGIN;
-    let mut size = BODY_MAX;
-    loop {
+    let layout = |quarter: u32| {
+        let size = quarter as f32 / 4.0;
         let lines = body_lines(fonts, data, langs, size, col_w);
-        if let Some(placed) = flow(&lines, height) {
-            canvas.fill_grey(0.0);
-            for (line, (col, offset)) in lines.iter().zip(placed) {
-                let x = MARGIN + col as f32 * (col_w + COLUMN_GAP);
-                let y = top - offset;
-                if line.bullet {
-                    canvas.text(Face::Regular, line.size, x, y, "•");
-                }
-                canvas.text(line.face, line.size, x + line.indent, y, &line.text);
+        flow(&lines, height).map(|placed| (lines, placed))
+    };
+    let (floor, max) = ((BODY_FLOOR * 4.0) as u32, (BODY_MAX * 4.0) as u32);
+    let mut best = layout(floor).ok_or(LetterError::Overflow)?;
+    let (mut fits, mut fails) = (floor, max + 1);
+    while fails - fits > 1 {
+        let mid = (fits + fails) / 2;
+        match layout(mid) {
+            Some(found) => {
+                best = found;
+                fits = mid;
             }
-            return Ok(());
-        }
-        size -= 0.25;
-        if size < BODY_FLOOR {
-            return Err(LetterError::Overflow);
+            None => fails = mid,
         }
     }
+    let (lines, placed) = best;
+    canvas.fill_grey(0.0);
+    for (line, (col, offset)) in lines.iter().zip(placed) {
+        let x = MARGIN + col as f32 * (col_w + COLUMN_GAP);
+        let y = top - offset;
+        if line.bullet {
+            canvas.text(Face::Regular, line.size, x, y, "•");
+        }
+        canvas.text(line.face, line.size, x + line.indent, y, &line.text);
+    }
+    Ok(())
 }
 
 /// A 32-character document id from the record (never from the password), so
