@@ -13,6 +13,7 @@ pub mod cpr;
 pub mod credentials;
 pub mod desk;
 pub mod error;
+pub mod handout;
 pub mod i18n;
 pub mod issue;
 pub mod keystore;
@@ -23,6 +24,7 @@ pub mod municipality;
 pub mod names;
 pub mod print;
 pub mod protocol;
+pub mod settings;
 pub mod staff;
 pub mod store;
 
