@@ -116,7 +116,7 @@ fn pdftotext(pdf: &[u8]) -> String {
 fn password_in(text: &str) -> String {
     let is_group = |w: &&str| w.len() == 4 && w.bytes().all(|b| ALPHABET.contains(&b));
     let words: Vec<&str> = text.split(' ').collect();
-    let found: Vec<String> = words.windows(4).filter(|w| w.iter().all(|g| is_group(g))).map(|w| w.join(" ")).collect();
+    let found: Vec<String> = words.windows(4).filter(|w| w.iter().all(is_group)).map(|w| w.join(" ")).collect();
     assert_eq!(found.len(), 1, "expected exactly one password on the handout, found {found:?} in:\n{text}");
     found.into_iter().next().unwrap()
 }
@@ -485,9 +485,9 @@ fn printing_through_cups_then_no_plaintext_password_remains_anywhere_on_disk() {
     // text) and a plain copy of it; then the paper goes.
     let planted = tmp.join("planted");
     std::fs::write(&planted, printed_password.replace(' ', "")).unwrap();
-    let seen = holders(&[out_dir.clone(), tmp.clone()], &[printed_password.clone()], since);
+    let seen = holders(&[out_dir.clone(), tmp.clone()], std::slice::from_ref(&printed_password), since);
     assert!(seen.contains(&format!("{} (its text)", printed.display())), "{seen:?}");
-    let seen = holders(&[tmp.clone()], &[printed_password.replace(' ', "")], since);
+    let seen = holders(std::slice::from_ref(&tmp), &[printed_password.replace(' ', "")], since);
     assert_eq!(seen, [planted.display().to_string()]);
     std::fs::remove_file(&planted).unwrap();
     std::fs::remove_file(&printed).unwrap();
