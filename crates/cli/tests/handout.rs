@@ -302,6 +302,40 @@ fn a_reprint_makes_a_new_password_and_the_old_one_stops_verifying() {
 }
 
 #[test]
+fn a_print_that_fails_after_the_commit_exits_2_names_the_record_and_a_reprint_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk_id = desk(dir.path());
+    // A queue that does not exist: lp refuses the job (as it would with CUPS down).
+    ok(&skranke(dir.path(), &["settings", "set", "printer", "skranke-no-such-queue"], &as_admin(), b""));
+    let o = skranke(
+        dir.path(),
+        &["issue", "--applicant", "-", "--print", "--json"],
+        &as_staff("Carl"),
+        applicant("Jan", "Nowak", "EA1234567", "pl").as_bytes(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+    let v: Value = serde_json::from_str(&text(&o).0).unwrap();
+    let id = v["record_id"].as_str().unwrap().to_owned();
+    assert_eq!(v["handout"], "failed");
+    let err = text(&o).1;
+    assert!(err.contains(&format!("skranke reprint {id} --print")) && err.contains("did NOT come out"), "{err}");
+    // The record and its login are committed; its one hash is marked undelivered.
+    let o = skranke(dir.path(), &["records", "list", "--json"], &as_admin(), b"");
+    assert_eq!(serde_json::from_str::<Value>(&text(&o).0).unwrap().as_array().unwrap().len(), 1);
+    let hashes = stored_hashes(dir.path(), &id);
+    assert_eq!(hashes.len(), 1);
+
+    let pdf = dir.path().join("again.pdf");
+    ok(&skranke(dir.path(), &["reprint", &id, "--pdf", pdf.to_str().unwrap()], &as_staff("Sofie"), b""));
+    let password = password_in(&pdftotext(&std::fs::read(&pdf).unwrap()));
+    std::fs::remove_file(&pdf).unwrap();
+    let hashes = stored_hashes(dir.path(), &id);
+    assert!(hashes[0].1 && !hashes[1].1);
+    assert!(hashes[1].0.verify(&password) && !hashes[0].0.verify(&password));
+    forget(&desk_id);
+}
+
+#[test]
 fn settings_are_admin_only_checked_and_named_in_every_refusal() {
     let dir = tempfile::tempdir().unwrap();
     let desk_id = desk(dir.path());

@@ -261,17 +261,22 @@ struct LoginAttachment<'a> {
     hash: &'a PasswordHash,
     today: NaiveDate,
     now: DateTime<Utc>,
-    staff_id: i64,
+    session: &'a Session,
+    /// Saving a PDF: the supervisor role is checked again inside the transaction.
+    saving_pdf: bool,
     out: RefCell<Option<Rendered>>,
 }
 
 impl IssueAttachment for LoginAttachment<'_> {
     fn write(&self, tx: &Transaction<'_>, ctx: &DeskContext, issued: &Issued) -> Result<(), StoreError> {
+        if self.saving_pdf {
+            staff::authorize(tx, self.session, Role::Supervisor, "save_pdf")?;
+        }
         let seq = u64::try_from(issued.seq).unwrap_or_default();
         let username = Username::new(self.facts.login_number, seq);
         let at = timestamp(self.now);
         insert_login(tx, &issued.record_id, &username, &at)?;
-        let hash_id = insert_hash(tx, &issued.record_id, self.hash, "issued", &at, self.staff_id)?;
+        let hash_id = insert_hash(tx, &issued.record_id, self.hash, "issued", &at, self.session.staff_id())?;
         let pdf = render(
             self.facts,
             self.person,
@@ -415,7 +420,8 @@ impl Store {
             hash: &hash,
             today,
             now,
-            staff_id: session.staff_id(),
+            session,
+            saving_pdf: matches!(delivery, Delivery::SavePdf(_)),
             out: RefCell::new(None),
         };
         let issued = match self.issue(session, &Intake::from_valid(&valid), now, online, Some(&attachment)) {
