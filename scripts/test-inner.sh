@@ -13,6 +13,9 @@ else
 fi
 cargo test --workspace --doc --quiet
 
+say "Dependency policy (licences, bans, sources)"
+cargo deny --log-level error check bans licenses sources
+
 say "UI unit tests"
 npx vitest run
 

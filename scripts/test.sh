@@ -7,10 +7,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 ensure_npm
-if [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
-  say "Installing tauri-driver"
-  cargo install tauri-driver --locked --quiet
-fi
+for tool in tauri-driver cargo-deny; do
+  if [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/$tool" ]; then
+    say "Installing $tool"
+    cargo install "$tool" --locked --quiet
+  fi
+done
 
 RUN_DIR="$ROOT/.test-run"
 mkdir -p "$RUN_DIR"
@@ -50,5 +52,9 @@ build_desk_app
 
 say "Running the tests"
 # A session bus with an unlocked Secret Service (gnome-keyring) for the OS
-# key store; everything inside runs against it.
+# key store; everything inside runs against it. The keyring lives in a fresh
+# folder of this run, so its password is always the one test-inner.sh uses.
+rm -rf "$RUN_DIR/xdg-data"
+mkdir -p "$RUN_DIR/xdg-data"
+export XDG_DATA_HOME="$RUN_DIR/xdg-data"
 dbus-run-session -- bash "$ROOT/scripts/test-inner.sh"

@@ -87,6 +87,16 @@ pub enum StoreError {
     RecordNotFound { record_id: String },
     #[error("record {record_id} is already voided")]
     AlreadyVoided { record_id: String },
+    /// The Jobnet login could not be made inside an issue or reprint.
+    #[error(transparent)]
+    Credentials(#[from] crate::credentials::CredentialError),
+    /// The handout could not be rendered inside an issue or reprint, which
+    /// undoes it: a record never exists with a password no one can print.
+    #[error(transparent)]
+    Letter(#[from] crate::letter::LetterError),
+    /// Issuing with a handout, or reprinting, refused or failed.
+    #[error(transparent)]
+    Handout(#[from] crate::handout::HandoutError),
 }
 
 impl StoreError {
@@ -117,12 +127,18 @@ impl StoreError {
             StoreError::OnlineNumberUnfit { .. } => "issue.online_number_unfit",
             StoreError::RecordNotFound { .. } => "issue.record_not_found",
             StoreError::AlreadyVoided { .. } => "issue.already_voided",
+            StoreError::Credentials(e) => e.code(),
+            StoreError::Letter(e) => e.code(),
+            StoreError::Handout(e) => e.code(),
         }
     }
 
     /// Whether this is a refusal of the request (exit 1 in the CLI) rather
     /// than a failure of the machine or its setup.
     pub fn is_refusal(&self) -> bool {
+        if let StoreError::Handout(e) = self {
+            return e.is_refusal();
+        }
         !matches!(
             self,
             StoreError::NoDesk { .. }
@@ -135,11 +151,19 @@ impl StoreError {
                 | StoreError::SchemaTooNew { .. }
                 | StoreError::Random { .. }
                 | StoreError::GuardPending { .. }
+                | StoreError::Credentials(_)
+                | StoreError::Letter(crate::letter::LetterError::Fonts)
         )
     }
 
     /// The message for staff, from the catalog of `lang`.
     pub fn message(&self, lang: Lang) -> String {
+        match self {
+            StoreError::Credentials(e) => return e.message(lang),
+            StoreError::Letter(e) => return e.message(lang),
+            StoreError::Handout(e) => return e.message(lang),
+            _ => {}
+        }
         let key = format!("{}.error", self.code());
         let role_text = |r: &Role| i18n::text(lang, r.message_key()).to_string();
         let args: Vec<(&str, String)> = match self {
@@ -175,6 +199,7 @@ impl StoreError {
                 vec![("birth_date", birth_date.clone()), ("sex", sex.to_string())]
             }
             StoreError::OnlineNumberUnfit { number } => vec![("number", number.clone())],
+            StoreError::Credentials(_) | StoreError::Letter(_) | StoreError::Handout(_) => vec![],
         };
         let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
         i18n::render(lang, &key, &args)
