@@ -11,7 +11,6 @@ const COMMANDS: &[&str] = &[
     "applicant_check",
     "issue",
     "handout_preview",
-    "handout_print",
     "record_reprint",
     "records_search",
     "record_detail",

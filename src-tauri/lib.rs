@@ -64,7 +64,6 @@ pub fn run() {
             records::record_detail,
             records::record_void,
             handout::handout_preview,
-            handout::handout_print,
             handout::record_reprint,
             panels::sync_status,
             panels::sync_now,

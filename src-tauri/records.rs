@@ -11,7 +11,11 @@ use skranke_core::query::{DuplicateKind, RecordHit};
 use skranke_core::store::Store;
 use tauri::State;
 
+use skranke_core::credentials::OsRandom;
+use skranke_core::handout::Delivery;
+
 use crate::error::{UiError, UiResult};
+use crate::handout;
 use crate::intake::{self, ApplicantCheck, DuplicateView};
 use crate::state::Shell;
 
@@ -27,7 +31,12 @@ pub struct IssuedView {
     pub source: &'static str,
     pub reserve_left: usize,
     pub reserve_low: bool,
-    pub username: Option<String>,
+    pub username: String,
+    /// The print queue the handout went to.
+    pub printer: String,
+    pub job: Option<String>,
+    /// Set when the record is issued but the handout did not leave: reprint.
+    pub delivery_error: Option<String>,
 }
 
 /// A record in a list (`RecordRow`).
@@ -152,9 +161,9 @@ pub async fn applicant_check(shell: State<'_, Shell>, applicant: serde_json::Val
     })
 }
 
-/// Issues a number to the applicant (clerk): the core validates again,
-/// refuses a duplicate, takes the number and writes everything in one
-/// transaction.
+/// Issues a number to the applicant (clerk) and prints the handout: the
+/// core validates again, refuses a duplicate, takes the number and writes
+/// record, login and events in one transaction, then spools the letter.
 #[tauri::command]
 pub async fn issue(
     shell: State<'_, Shell>,
@@ -166,9 +175,24 @@ pub async fn issue(
     let _ = duplicate_reviewed;
     shell.with_session(|store, signed, lang| {
         let parsed = Applicant::from_json(&applicant.to_string(), lang).map_err(UiError::fields)?;
-        let (issued, _notices) = store
-            .issue_applicant(&signed.session, &parsed, Local::now().date_naive(), Utc::now(), lang, None, None)
+        let (printer, printer_name) = handout::printer(store, lang)?;
+        let out = store
+            .issue_with_handout(
+                &signed.session,
+                &parsed,
+                Local::now().date_naive(),
+                Utc::now(),
+                lang,
+                None,
+                Delivery::Print(printer.as_ref()),
+                &mut OsRandom,
+            )
             .map_err(|e| UiError::core(lang, e))?;
+        let issued = out.issued;
+        let (print, delivery_error) = match handout::outcome(out.handout, printer_name, lang) {
+            Ok(p) => (p, None),
+            Err((p, e)) => (p, Some(e.message)),
+        };
         Ok(IssuedView {
             record_id: issued.record_id,
             number: issued.display_number,
@@ -179,7 +203,10 @@ pub async fn issue(
             source: issued.source.code(),
             reserve_left: issued.reserve_left,
             reserve_low: issued.reserve_low,
-            username: None,
+            username: print.username,
+            printer: print.printer,
+            job: print.job,
+            delivery_error,
         })
     })
 }

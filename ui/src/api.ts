@@ -105,6 +105,7 @@ export interface ApplicantCheck {
 /** The applicant as the core's JSON (issue 3's shape), built from the form's values. */
 export type ApplicantJson = Record<string, unknown>;
 
+/** A freshly issued record; its handout was spooled in the same act. */
 export interface IssuedView {
   record_id: string;
   /** As staff and the handout show it: day + 60 on a training desk. */
@@ -116,31 +117,30 @@ export interface IssuedView {
   source: "online" | "lease";
   reserve_left: number;
   reserve_low: boolean;
-  username: string | null;
+  username: string;
+  printer: string;
+  job: string | null;
+  /** Set when the record is issued but the handout did not leave: reprint. */
+  delivery_error: string | null;
 }
 
-/** The handout as previewed: the password is never sent to the window, only its shape. */
+/** The handout-to-be, before issuing: the password is only its masked shape. */
 export interface HandoutPreview {
-  record_id: string;
-  reference: string;
   municipality: string;
   office: string;
   name: string;
-  number: string;
-  username: string;
   password_mask: string;
   languages: string[];
   lapse_days: number;
-  issue_date: string;
   printer: string | null;
   training: boolean;
 }
 
 export interface PrintResult {
   record_id: string;
-  number: string;
+  username: string;
   printer: string;
-  job: string;
+  job: string | null;
 }
 
 export type RecordStatus = "issued" | "received" | "registered" | "voided";
@@ -242,8 +242,7 @@ export const api = {
   checkApplicant: (applicant: ApplicantJson) => call<ApplicantCheck>("applicant_check", { applicant }),
   issue: (applicant: ApplicantJson, duplicateReviewed: boolean) =>
     call<IssuedView>("issue", { applicant, duplicateReviewed }),
-  handoutPreview: (recordId: string) => call<HandoutPreview>("handout_preview", { recordId }),
-  print: (recordId: string) => call<PrintResult>("handout_print", { recordId }),
+  handoutPreview: (applicant: ApplicantJson) => call<HandoutPreview>("handout_preview", { applicant }),
   reprint: (recordId: string) => call<PrintResult>("record_reprint", { recordId }),
   searchRecords: (query: string) => call<RecordRow[]>("records_search", { query }),
   record: (recordId: string) => call<RecordView>("record_detail", { recordId }),

@@ -10,7 +10,6 @@ export type ScreenName =
   | "sign-in"
   | "applicant"
   | "review"
-  | "handout"
   | "result"
   | "records"
   | "record"
@@ -279,7 +278,7 @@ export class App implements Ctx {
 
   private renderNavState(name: ScreenName): void {
     this.nav.querySelectorAll<HTMLElement>(".nav-item").forEach((b) => {
-      const active = b.id === `nav-${name}` || (name === "record" && b.id === "nav-records") || (["review", "handout", "result"].includes(name) && b.id === "nav-applicant");
+      const active = b.id === `nav-${name}` || (name === "record" && b.id === "nav-records") || (["review", "result"].includes(name) && b.id === "nav-applicant");
       if (active) b.setAttribute("aria-current", "page");
       else b.removeAttribute("aria-current");
     });
@@ -288,8 +287,6 @@ export class App implements Ctx {
   private openFromNav(screen: ScreenName): void {
     const top = this.stack[this.stack.length - 1];
     if (screen === "applicant") {
-      // Leaving a handout that was not printed would lose the password: stay.
-      if (top && top.name === "handout") return;
       this.state.flow = {};
       this.reset("applicant");
     } else if (top?.name !== screen) {
@@ -324,8 +321,6 @@ export class App implements Ctx {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     if (!this.state.session || this.state.idleLockMinutes <= 0) return;
     this.idleTimer = setTimeout(() => {
-      // A handout waiting to be printed keeps the desk open: its password exists nowhere else.
-      if (this.stack[this.stack.length - 1]?.name === "handout") return this.touch();
       this.lock("signin.locked_idle");
     }, this.state.idleLockMinutes * 60_000);
   }

@@ -4,7 +4,7 @@ import { t } from "./i18n";
 import { firstStart } from "./screens/firststart";
 import { signIn } from "./screens/signin";
 import { applicantForm } from "./screens/applicant";
-import { handout, result, review } from "./screens/issue";
+import { result, review } from "./screens/issue";
 import { recordDetail, records } from "./screens/records";
 import { syncPanel } from "./screens/sync";
 import { dayReport } from "./screens/report";
@@ -15,7 +15,6 @@ export const SCREENS: Record<ScreenName, ScreenFactory> = {
   "sign-in": signIn,
   applicant: applicantForm,
   review,
-  handout,
   result,
   records,
   record: recordDetail,

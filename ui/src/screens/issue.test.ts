@@ -16,19 +16,17 @@ const issued: IssuedView = {
   reserve_left: 15,
   reserve_low: false,
   username: "jn4k7p2q",
+  printer: "Skranke-PDF",
+  job: "Skranke-PDF-12",
+  delivery_error: null,
 };
 const preview: HandoutPreview = {
-  record_id: issued.record_id,
-  reference: "T-ABCD1234-1",
   municipality: "København",
   office: "Borgerservice Nord",
   name: "Anna Kowalska",
-  number: issued.number,
-  username: "jn4k7p2q",
   password_mask: "•••• •••• •••• ••••",
   languages: ["da", "en", "pl"],
   lapse_days: 14,
-  issue_date: "2026-11-26",
   printer: "Skranke-PDF",
   training: true,
 };
@@ -38,8 +36,7 @@ async function toReview(result: ApplicantCheck = { valid: true, errors: [], noti
   m.on("applicant_check", () => result);
   m.on("issue", () => issued);
   m.on("handout_preview", () => preview);
-  m.on("handout_print", () => ({ record_id: issued.record_id, number: issued.number, printer: "Skranke-PDF", job: "Skranke-PDF-12" }));
-  m.on("record_reprint", () => ({ record_id: issued.record_id, number: issued.number, printer: "Skranke-PDF", job: "Skranke-PDF-13" }));
+  m.on("record_reprint", () => ({ record_id: issued.record_id, username: issued.username, printer: "Skranke-PDF", job: "Skranke-PDF-13" }));
   await startApp();
 
   submit("#f-surname");
@@ -48,19 +45,21 @@ async function toReview(result: ApplicantCheck = { valid: true, errors: [], noti
 }
 
 describe("review and issue", () => {
-  it("issues on Enter, then previews the handout without the password", async () => {
+  it("previews the handout with the password masked, and issues and prints on Enter", async () => {
     const m = await toReview();
     expect($("#main").dataset.screen).toBe("review");
     expect(document.activeElement?.id).toBe("issue");
+    expect($("#preview-password").textContent).toMatch(/^[• ]+$/);
+    expect($("#handout-preview").textContent).toContain("Polish");
     key($("#review-facts"), "Enter");
     await settle();
     expect(m.called("issue")).toHaveLength(1);
     expect(m.called("issue")[0].duplicateReviewed).toBe(false);
-    expect($("#main").dataset.screen).toBe("handout");
-    expect($("#preview-number").textContent).toBe("856490-4006");
-    expect($("#preview-password").textContent).toBe("•••• •••• •••• ••••");
-    expect($("#preview-password").textContent).toMatch(/^[• ]+$/);
-    expect(document.activeElement?.id).toBe("print");
+    expect($("#main").dataset.screen).toBe("result");
+    expect($("#result-number").textContent).toBe("856490-4006");
+    expect($("#result-number").classList.contains("big-number")).toBe(true);
+    expect($("#result-status").textContent).toContain("Skranke-PDF");
+    expect(document.activeElement?.id).toBe("next-applicant");
   });
 
   it("Esc on review goes back to the form with the values kept", async () => {
@@ -72,11 +71,11 @@ describe("review and issue", () => {
   it("shows the core's refusal as a sentence and stays on review", async () => {
     const m = await toReview();
     m.on("issue", () => {
-      throw { message: "The reserve holds no number for 25.03.1990 (female): connect to the registry.", fields: [] };
+      throw { message: "No printer is set for this desk.", fields: [] };
     });
     $("#issue").click();
     await settle();
-    expect($("#issue-error").textContent).toContain("connect to the registry");
+    expect($("#issue-error").textContent).toBe("No printer is set for this desk.");
     expect($("#main").dataset.screen).toBe("review");
   });
 
@@ -94,51 +93,35 @@ describe("review and issue", () => {
   });
 });
 
-describe("handout and result", () => {
-  it("prints and shows the number large; Enter starts the next applicant", async () => {
-    const m = await toReview();
+describe("result", () => {
+  it("Enter starts the next applicant with an empty form", async () => {
+    await toReview();
     $("#issue").click();
     await settle();
-    $("#print").click();
-    await settle();
-    expect(m.called("handout_print")[0].recordId).toBe("T-ABCD1234-1");
-    expect($("#main").dataset.screen).toBe("result");
-    expect($("#result-number").textContent).toBe("856490-4006");
-    expect($("#result-number").classList.contains("big-number")).toBe(true);
-    expect(document.activeElement?.id).toBe("next-applicant");
     $("#next-applicant").click();
     expect($("#main").dataset.screen).toBe("applicant");
     expect(($("#f-surname") as HTMLInputElement).value).toBe("");
   });
 
-  it("a print failure keeps the handout on screen to try again", async () => {
+  it("a handout that did not print says so and puts Reprint first", async () => {
     const m = await toReview();
-    m.on("handout_print", () => {
-      throw { message: "The printer Skranke-PDF does not answer.", fields: [] };
-    });
+    m.on("issue", () => ({ ...issued, job: null, delivery_error: "The printer Skranke-PDF does not answer." }));
     $("#issue").click();
     await settle();
-    $("#print").click();
+    expect($("#result-number").textContent).toBe("856490-4006");
+    expect($("#result-error").textContent).toContain("does not answer");
+    expect(document.activeElement?.id).toBe("result-reprint");
+    $("#result-reprint").click();
     await settle();
-    expect($("#print-error").textContent).toBe("The printer Skranke-PDF does not answer.");
-    expect($("#main").dataset.screen).toBe("handout");
-  });
-
-  it("Esc and the New-applicant shortcut do not leave an unprinted handout", async () => {
-    await toReview();
-    $("#issue").click();
-    await settle();
-    key(document.body, "Escape");
-    key(document.body, "n", { altKey: true, code: "KeyN" });
-    expect($("#main").dataset.screen).toBe("handout");
+    expect(m.called("record_reprint")[0].recordId).toBe("T-ABCD1234-1");
+    expect($("#result-status").textContent).toContain("new password");
   });
 
   it("the password never reaches the window", async () => {
     const m = await toReview();
     $("#issue").click();
     await settle();
-    $("#print").click();
-    await settle();
     for (const c of m.calls) expect(JSON.stringify(c.args)).not.toMatch(/password/i);
+    expect(document.body.textContent).not.toMatch(/[A-Za-z0-9]{4} [A-Za-z0-9]{4} [A-Za-z0-9]{4} [A-Za-z0-9]{4}/);
   });
 });

@@ -1,6 +1,9 @@
-// Review and issue, the handout (preview with the password masked: it is
-// never on screen), Print, and the result with the number large.
-import { api, asCommandError, type ApplicantCheck, type ApplicantJson, type HandoutPreview, type IssuedView, type PrintResult } from "../api";
+// Review and issue: the applicant's details and a preview of the handout
+// (the password only as its masked shape: it is never on screen), then one
+// act that issues and prints; the result with the number large and clear.
+// The core issues and prints together: a login whose password no one could
+// read would be lost, so there is no issuing without the handout.
+import { api, asCommandError, type ApplicantCheck, type ApplicantJson, type HandoutPreview, type IssuedView } from "../api";
 import { t } from "../i18n";
 import { alertLine, button, formatTime, h, kbd, statusLine } from "../dom";
 import type { Ctx, Screen } from "../app";
@@ -15,6 +18,23 @@ function dl(rows: Array<[string, string | Node | null | undefined]>, id?: string
 }
 
 const str = (v: unknown): string => (typeof v === "string" ? v : v === null || v === undefined ? "" : String(v));
+
+function previewBlock(p: HandoutPreview): Node[] {
+  const pending = t("handout.at_issue");
+  return [
+    ...(p.training ? [h("p", { class: "training-mark big" }, t("app.training"))] : []),
+    h("p", { class: "muni" }, `${p.municipality} · ${p.office}`),
+    dl([
+      [t("handout.name"), p.name],
+      [t("handout.number"), h("span", { class: "pending" }, pending)],
+      [t("handout.username"), h("span", { class: "pending" }, pending)],
+      [t("handout.password"), h("span", { class: "mono masked", id: "preview-password", "aria-label": t("handout.password_hidden") }, p.password_mask)],
+      [t("handout.languages"), p.languages.map((l) => t(`language.${l}`)).join(", ")],
+      [t("handout.lapse"), t("handout.lapse_days", { days: String(p.lapse_days) })],
+      [t("handout.printer"), p.printer ?? t("handout.no_printer")],
+    ]),
+  ];
+}
 
 export function review(ctx: Ctx): Screen {
   const a = ctx.state.flow.applicant as ApplicantJson | undefined;
@@ -53,6 +73,17 @@ export function review(ctx: Ctx): Screen {
     [t("applicant.section_group"), a.group ? t(`group.${str(a.group)}`) : ""],
     [t("applicant.language"), t(`language.${str(a.language)}`)],
   ], "review-facts");
+  const preview = h("section", { class: "handout-preview", id: "handout-preview", "aria-busy": "true", "aria-labelledby": "preview-title" }, h("h2", { id: "preview-title" }, t("handout.title")));
+  void api
+    .handoutPreview(a)
+    .then((p) => {
+      preview.removeAttribute("aria-busy");
+      preview.append(...previewBlock(p));
+    })
+    .catch((err) => {
+      preview.removeAttribute("aria-busy");
+      preview.append(h("p", { class: "alert-line" }, asCommandError(err).message));
+    });
 
   let busy = false;
   const issue = async () => {
@@ -70,7 +101,7 @@ export function review(ctx: Ctx): Screen {
       const issued = await api.issue(a, personDupes.length > 0 && confirm.checked);
       ctx.state.flow.issued = issued;
       void ctx.refreshSync();
-      ctx.reset("handout");
+      ctx.reset("result");
     } catch (err) {
       status.textContent = "";
       const ce = asCommandError(err);
@@ -88,11 +119,12 @@ export function review(ctx: Ctx): Screen {
     { class: "screen" },
     h("h1", { id: "screen-title" }, t("review.title")),
     h("p", { class: "lead" }, t("review.lead")),
-    summary,
+    h("div", { class: "review-columns" }, summary, preview),
     dupBox,
     error,
     status,
     h("div", { class: "actions" }, issueBtn, backBtn),
+    h("p", { class: "hint" }, t("handout.password_note")),
   );
   el.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && e.target !== confirm && (e.target as HTMLElement).tagName !== "BUTTON") {
@@ -103,87 +135,15 @@ export function review(ctx: Ctx): Screen {
   return { el, title: "review.title", focus: () => (personDupes.length ? confirm : issueBtn).focus() };
 }
 
-/** The handout preview before printing; the password is only its masked shape. */
-export function handout(ctx: Ctx): Screen {
-  const issued = ctx.state.flow.issued as IssuedView | undefined;
-  const preview = h("div", { class: "handout-preview", id: "handout-preview", "aria-busy": "true" });
-  const printBtn = button(t("handout.print"), { id: "print", primary: true, shortcut: "Enter" });
-  const error = alertLine("print-error");
-  const status = statusLine("print-status");
-  const el = h(
-    "section",
-    { class: "screen" },
-    h("h1", { id: "screen-title" }, t("handout.title")),
-    issued ? h("p", { class: "lead" }, t("handout.lead", { number: issued.number })) : null,
-    preview,
-    error,
-    status,
-    h("div", { class: "actions" }, printBtn),
-    h("p", { class: "hint" }, t("handout.password_note")),
-  );
-  if (!issued) {
-    printBtn.disabled = true;
-    error.textContent = t("handout.nothing");
-    return { el, title: "handout.title" };
-  }
-  void api
-    .handoutPreview(issued.record_id)
-    .then((p: HandoutPreview) => {
-      preview.removeAttribute("aria-busy");
-      preview.replaceChildren(
-        ...(p.training ? [h("p", { class: "training-mark big" }, t("app.training"))] : []),
-        h("p", { class: "muni" }, `${p.municipality} · ${p.office}`),
-        dl([
-          [t("handout.name"), p.name],
-          [t("handout.number"), h("span", { class: "number", id: "preview-number" }, p.number)],
-          [t("handout.username"), h("span", { class: "mono", id: "preview-username" }, p.username)],
-          [t("handout.password"), h("span", { class: "mono masked", id: "preview-password", "aria-label": t("handout.password_hidden") }, p.password_mask)],
-          [t("handout.languages"), p.languages.map((l) => t(`language.${l}`)).join(", ")],
-          [t("handout.lapse"), t("handout.lapse_days", { days: String(p.lapse_days) })],
-          [t("handout.reference"), p.reference],
-          [t("handout.issue_date"), p.issue_date],
-          [t("handout.printer"), p.printer ?? t("handout.no_printer")],
-        ]),
-      );
-    })
-    .catch((err) => {
-      preview.removeAttribute("aria-busy");
-      error.textContent = asCommandError(err).message;
-    });
-
-  let busy = false;
-  const print = async () => {
-    if (busy) return;
-    busy = true;
-    printBtn.disabled = true;
-    error.textContent = "";
-    status.textContent = t("handout.printing");
-    try {
-      const result = await api.print(issued.record_id);
-      ctx.state.flow.printed = result;
-      ctx.reset("result");
-    } catch (err) {
-      status.textContent = "";
-      error.textContent = asCommandError(err).message;
-      printBtn.focus();
-    } finally {
-      busy = false;
-      printBtn.disabled = false;
-    }
-  };
-  printBtn.addEventListener("click", () => void print());
-  // Nothing to go back to: the record exists; the handout must be printed.
-  return { el, title: "handout.title", focus: () => printBtn.focus(), onEsc: () => true };
-}
-
-/** The result: the number large and clear, then the next applicant. */
+/** The result: the number large and clear; a handout that did not leave is reprinted here. */
 export function result(ctx: Ctx): Screen {
   const issued = ctx.state.flow.issued as IssuedView | undefined;
-  const printed = ctx.state.flow.printed as PrintResult | undefined;
-  const nextBtn = button(t("result.next"), { id: "next-applicant", primary: true, shortcut: "Enter" });
-  const reprintBtn = button(t("result.reprint"), { id: "result-reprint" });
+  const nextBtn = button(t("result.next"), { id: "next-applicant", primary: !issued?.delivery_error, shortcut: "Enter" });
+  const reprintBtn = button(t("result.reprint"), { id: "result-reprint", primary: !!issued?.delivery_error });
   const status = statusLine("result-status");
   const error = alertLine("result-error");
+  if (issued?.delivery_error) error.textContent = t("result.not_printed", { reason: issued.delivery_error });
+  else if (issued) status.textContent = t("result.printed", { printer: issued.printer });
   nextBtn.addEventListener("click", () => {
     ctx.state.flow = {};
     ctx.reset("applicant");
@@ -191,10 +151,13 @@ export function result(ctx: Ctx): Screen {
   reprintBtn.addEventListener("click", async () => {
     if (!issued) return;
     error.textContent = "";
+    status.textContent = t("handout.printing");
     try {
       const r = await api.reprint(issued.record_id);
       status.textContent = t("result.reprinted", { printer: r.printer });
+      nextBtn.focus();
     } catch (err) {
+      status.textContent = "";
       error.textContent = asCommandError(err).message;
     }
   });
@@ -207,9 +170,8 @@ export function result(ctx: Ctx): Screen {
     h("p", { class: "big-number", id: "result-number" }, issued?.number ?? ""),
     dl([
       [t("result.record"), issued?.record_id],
-      [t("result.username"), issued?.username ?? null],
+      [t("result.username"), issued?.username],
       [t("result.issued_at"), issued ? formatTime(issued.issued_at) : null],
-      [t("result.printed_on"), printed?.printer],
       [t("result.source"), issued ? t(`source.${issued.source}`) : null],
     ], "result-facts"),
     issued?.reserve_low ? h("p", { class: "warning", role: "alert" }, t("result.reserve_low", { count: String(issued.reserve_left) })) : null,
@@ -218,5 +180,6 @@ export function result(ctx: Ctx): Screen {
     h("div", { class: "actions" }, nextBtn, reprintBtn),
     h("p", { class: "shortcuts" }, kbd("Enter"), " ", t("result.next")),
   );
-  return { el, title: "result.title", focus: () => nextBtn.focus(), onEsc: () => true };
+  // A handout that did not leave: Reprint first, so the applicant gets a password.
+  return { el, title: "result.title", focus: () => (issued?.delivery_error ? reprintBtn : nextBtn).focus(), onEsc: () => true };
 }

@@ -21,7 +21,7 @@ async function open(staff: StaffView) {
   const m = mockShell({ session: staff });
   m.on("records_search", (a) => (String(a.query).includes("Nowak") ? [] : [row]));
   m.on("record_detail", () => view);
-  m.on("record_reprint", () => ({ record_id: row.record_id, number: row.number, printer: "Skranke-PDF", job: "1" }));
+  m.on("record_reprint", () => ({ record_id: row.record_id, username: "jn4k7p2q", printer: "Skranke-PDF", job: "1" }));
   m.on("record_void", (a) => ({ ...view, status: "voided", void_reason: a.reason, voided_at: "2026-11-26T11:00:00Z" }));
   await startApp();
   key(document.body, "r", { altKey: true, code: "KeyR" });
