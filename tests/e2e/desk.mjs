@@ -142,3 +142,22 @@ export async function completeForm(browser) {
     if (!(await box.isSelected())) await box.click();
   }
 }
+
+/** The admin sets the desk's printer and the privacy notice (the handout needs both). */
+export async function handoutSettings(browser, printer) {
+  await (await browser.$("#nav-settings")).click();
+  await screen(browser, "settings");
+  const select = await browser.$("#f-printer");
+  await select.waitForExist({ timeout: 10000 });
+  await select.selectByAttribute("value", printer);
+  await fill(browser, "#f-privacy_controller", "Københavns Kommune");
+  await fill(browser, "#f-privacy_contact", "borgerservice@kk.example");
+  await fill(browser, "#f-privacy_dpo", "dpo@kk.example");
+  await (await browser.$("#settings-save")).click();
+  const status = await browser.$("#settings-status");
+  const error = await browser.$("#settings-error");
+  await browser.waitUntil(async () => /\S/.test((await status.getText()) + (await error.getText())), { timeout: 15000 });
+  assert.equal(await error.getText(), "");
+  await (await browser.$("#nav-applicant")).click();
+  await screen(browser, "applicant");
+}
