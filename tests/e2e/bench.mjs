@@ -19,7 +19,7 @@ const RUNS = Number(process.env.SKRANKE_BENCH_RUNS ?? 5);
 // Xvfb has no GPU: accelerated compositing would run on Mesa's software
 // renderer and charge its buffers to the web process. A counter PC composits
 // on its GPU; both the desk and the baseline run with compositing off here.
-const ENV = { WEBKIT_DISABLE_COMPOSITING_MODE: process.env.SKRANKE_BENCH_COMPOSITING === "1" ? "0" : "1" };
+const ENV = { ...(process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {}), WEBKIT_DISABLE_COMPOSITING_MODE: process.env.SKRANKE_BENCH_COMPOSITING === "1" ? "0" : "1" };
 
 /** PSS in kB of a process. */
 function pss(pid) {
