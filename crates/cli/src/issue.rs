@@ -10,9 +10,11 @@ use std::process::ExitCode;
 
 use chrono::Utc;
 use serde::Serialize;
+use skranke_core::alloc::OnlineAllocator;
 use skranke_core::applicant::Applicant;
 use skranke_core::credentials::OsRandom;
 use skranke_core::i18n::{self, Lang};
+use skranke_core::sync::{self, HttpAllocator};
 use skranke_core::Error;
 
 use crate::handout::{self, Target};
@@ -62,16 +64,24 @@ pub fn run(
     let output = target.open(&store)?;
     let now = Utc::now();
     let today = chrono::Local::now().date_naive();
+    // An enrolled desk asks the registry first and falls back to its lease;
+    // a training desk has no registry.
+    let client = if store.is_training() { None } else { Some(sync::client_for(&mut store)?) };
+    let online = client.as_ref().map(HttpAllocator::new);
+    let allocator = online.as_ref().map(|a| a as &dyn OnlineAllocator);
     let out = store.issue_with_handout(
         &staff_session,
         &applicant,
         today,
         now,
         lang,
-        None,
+        allocator,
         output.delivery(),
         &mut OsRandom,
     )?;
+    if let Some(online) = &online {
+        online.remember(&mut store)?;
+    }
     let (issued, notices) = (&out.issued, &out.notices);
     if json {
         session::print_json(&IssueJson {

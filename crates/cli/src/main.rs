@@ -24,6 +24,7 @@ mod report;
 mod session;
 mod settings;
 mod staff;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -163,6 +164,25 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Sync with the registry now (runs as the desk, no staff sign-in):
+    /// upload what waits, reconcile the reserve, fetch notices and states.
+    Sync {
+        /// One JSON object: {"uploaded", "accepted", "already_held", "conflict", "invalid", "pending"}.
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        command: Option<SyncCommand>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SyncCommand {
+    /// What waits: queued events, the oldest one's age, reserve left, last
+    /// complete sync, refused events, notices.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -213,16 +233,23 @@ enum ApplicantCommand {
 
 #[derive(Subcommand)]
 enum DeskCommand {
-    /// Create a desk and its first admin (password from SKRANKE_STAFF_PASSWORD or a prompt).
+    /// Create a desk and its first admin (password from SKRANKE_STAFF_PASSWORD or a prompt):
+    /// enrolled with the registry (--registry, --enrolment-code), or a training desk (--training).
     Init {
-        /// Kommunekode, e.g. 101.
+        /// The registry's address, e.g. https://registry.example.dk (enrolment).
+        #[arg(long, requires = "enrolment_code", conflicts_with_all = ["training", "municipality", "office", "desk"])]
+        registry: Option<String>,
+        /// The one-time enrolment code from the registry's operators.
+        #[arg(long, requires = "registry")]
+        enrolment_code: Option<String>,
+        /// Kommunekode, e.g. 101 (training desks; an enrolled desk gets it from the registry).
         #[arg(long)]
-        municipality: String,
+        municipality: Option<String>,
         #[arg(long)]
-        office: String,
+        office: Option<String>,
         /// Desk number, 1 to 999.
         #[arg(long)]
-        desk: u32,
+        desk: Option<u32>,
         /// A training desk: random ID, local reserve, numbers with day + 60, never syncs.
         #[arg(long)]
         training: bool,
@@ -361,9 +388,13 @@ fn main() -> ExitCode {
         Command::Settings { command: SettingsCommand::Set { key, value, staff } } => {
             settings::set(&dir(), staff.as_deref(), &key, &value, lang)
         }
-        Command::Desk { command: DeskCommand::Init { municipality, office, desk, training, admin } } => {
-            desk::init(&dir(), &desk::InitArgs { municipality, office, desk, training, admin }, lang)
-        }
+        Command::Desk {
+            command: DeskCommand::Init { registry, enrolment_code, municipality, office, desk, training, admin },
+        } => desk::init(
+            &dir(),
+            &desk::InitArgs { registry, enrolment_code, municipality, office, desk, training, admin },
+            lang,
+        ),
         Command::Desk { command: DeskCommand::Show { json } } => desk::show(&dir(), json, lang),
         Command::Records { command: RecordsCommand::List { json, staff } } => {
             records::list(&dir(), staff.as_deref(), json, lang)
@@ -393,6 +424,10 @@ fn main() -> ExitCode {
             staff::disable(&dir(), staff.as_deref(), &name, lang)
         }
         Command::Audit { command: AuditCommand::Verify { json } } => audit::verify(&dir(), json, lang),
+        Command::Sync { json, command: None } => sync::run(&dir(), json, lang),
+        Command::Sync { command: Some(SyncCommand::Status { json }), json: outer } => {
+            sync::status(&dir(), json || outer, lang)
+        }
     };
     match outcome {
         Ok(code) => code,

@@ -27,6 +27,7 @@ pub fn fail(e: &Error, lang: Lang) -> ExitCode {
     eprintln!("skranke: {}", e.message(lang));
     let refusal = match e {
         Error::Store(s) => s.is_refusal(),
+        Error::Sync(s) => s.is_refusal(),
         Error::Io { .. } => false,
         _ => true,
     };

@@ -6,13 +6,16 @@
 //! fields, so editing, inserting or deleting a row breaks the chain at that
 //! row; deleting the newest rows is caught by the rollback guard in the key
 //! store. The first event chains to a genesis hash derived from the desk ID.
+//!
+//! The hash rule is the wire's: each row is a [`protocol::AuditEntry`] and
+//! its hash is [`AuditEntry::chain_hash`], so the registry checks the very
+//! chain the desk keeps when the sync client uploads it.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
-use crate::keystore::to_hex;
+use crate::protocol::{self, AuditEntry};
 use crate::store::{timestamp, Store, StoreError};
 
 /// The newest event's sequence and hash (`seq` 0 and the genesis hash for an
@@ -58,27 +61,45 @@ impl Event {
     }
 }
 
-/// The hash the first event chains to.
+/// The hash the first event chains to (the protocol's genesis for this desk).
 pub fn genesis_hash(desk_id: &str) -> String {
-    to_hex(&Sha256::digest(format!("skranke-audit-genesis\n{desk_id}").as_bytes()))
+    protocol::audit_genesis(desk_id)
 }
 
-#[derive(Serialize)]
-struct Hashed<'a> {
-    prev: &'a str,
-    seq: i64,
-    at: &'a str,
-    staff_id: Option<i64>,
-    action: &'a str,
-    record_id: Option<&'a str>,
-    detail: Option<&'a str>,
+/// `at` cut to whole milliseconds: the precision the store keeps, so that the
+/// hash sealed at append is the hash recomputed from the stored row.
+fn to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    let nanos = at.nanosecond();
+    at.with_nanosecond(nanos - nanos % 1_000_000).unwrap_or(at)
 }
 
-fn event_hash(h: &Hashed<'_>) -> String {
-    // JSON keeps field boundaries unambiguous; serialising plain strings and
-    // integers cannot fail.
-    let bytes = serde_json::to_vec(h).unwrap_or_default();
-    to_hex(&Sha256::digest(&bytes))
+/// One stored row as the wire entry (whose `chain_hash` is the one rule).
+fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(AuditEntry, String)> {
+    let seq: i64 = r.get(0)?;
+    let at: String = r.get(1)?;
+    let entry = AuditEntry {
+        seq: u64::try_from(seq).unwrap_or(0),
+        // An unreadable time cannot hash to the stored hash: the check reports the row.
+        at: DateTime::parse_from_rfc3339(&at).map(|t| t.with_timezone(&Utc)).unwrap_or_default(),
+        staff_id: r.get(2)?,
+        action: r.get(3)?,
+        record_id: r.get(4)?,
+        detail: r.get(5)?,
+        prev_hash: r.get(6)?,
+        hash: r.get(7)?,
+    };
+    Ok((entry, at))
+}
+
+const ROW_COLUMNS: &str = "seq, at, staff_id, action, record_id, detail, prev_hash, hash";
+
+/// The stored entries after `after_seq`, oldest first, at most `limit`: what
+/// the sync client uploads.
+pub fn entries_after(conn: &Connection, after_seq: i64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {ROW_COLUMNS} FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2"))?;
+    let rows = stmt.query_map((after_seq, limit as i64), |r| entry_from_row(r).map(|(e, _)| e))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// The newest event of the log.
@@ -100,22 +121,32 @@ pub fn hash_at(conn: &Connection, seq: i64) -> Result<Option<String>, StoreError
 pub fn append(conn: &Connection, desk_id: &str, event: &Event) -> Result<AuditHead, StoreError> {
     let prev = head(conn, desk_id)?;
     let seq = prev.seq + 1;
-    let at = timestamp(event.at);
-    let hash = event_hash(&Hashed {
-        prev: &prev.hash,
-        seq,
-        at: &at,
+    let entry = AuditEntry {
+        seq: u64::try_from(seq).unwrap_or(0),
+        at: to_millis(event.at),
         staff_id: event.staff_id,
-        action: &event.action,
-        record_id: event.record_id.as_deref(),
-        detail: event.detail.as_deref(),
-    });
+        action: event.action.clone(),
+        record_id: event.record_id.clone(),
+        detail: event.detail.clone(),
+        prev_hash: prev.hash,
+        hash: String::new(),
+    }
+    .sealed();
     conn.prepare_cached(
         "INSERT INTO audit (seq, at, staff_id, action, record_id, detail, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
-    .execute((seq, &at, event.staff_id, &event.action, &event.record_id, &event.detail, &prev.hash, &hash))?;
-    Ok(AuditHead { seq, hash })
+    .execute((
+        seq,
+        timestamp(entry.at),
+        entry.staff_id,
+        &entry.action,
+        &entry.record_id,
+        &entry.detail,
+        &entry.prev_hash,
+        &entry.hash,
+    ))?;
+    Ok(AuditHead { seq, hash: entry.hash })
 }
 
 /// How a link of the chain is broken.
@@ -151,39 +182,24 @@ pub enum Verification {
 
 /// Checks every event from the first, and names the first broken link.
 pub fn verify(conn: &Connection, desk_id: &str) -> Result<Verification, StoreError> {
-    let mut stmt =
-        conn.prepare("SELECT seq, at, staff_id, action, record_id, detail, prev_hash, hash FROM audit ORDER BY seq")?;
+    let mut stmt = conn.prepare(&format!("SELECT {ROW_COLUMNS} FROM audit ORDER BY seq"))?;
     let mut rows = stmt.query([])?;
     let mut prev = genesis_hash(desk_id);
     let mut expected = 1i64;
     while let Some(r) = rows.next()? {
-        let seq: i64 = r.get(0)?;
-        let at: String = r.get(1)?;
-        let staff_id: Option<i64> = r.get(2)?;
-        let action: String = r.get(3)?;
-        let record_id: Option<String> = r.get(4)?;
-        let detail: Option<String> = r.get(5)?;
-        let prev_hash: String = r.get(6)?;
-        let hash: String = r.get(7)?;
+        let (entry, stored_at) = entry_from_row(r)?;
+        let seq = i64::try_from(entry.seq).unwrap_or(0);
         if seq != expected {
             return Ok(Verification::Broken { seq: expected, reason: Break::Missing });
         }
-        if prev_hash != prev {
+        if entry.prev_hash != prev {
             return Ok(Verification::Broken { seq, reason: Break::Link });
         }
-        let recomputed = event_hash(&Hashed {
-            prev: &prev_hash,
-            seq,
-            at: &at,
-            staff_id,
-            action: &action,
-            record_id: record_id.as_deref(),
-            detail: detail.as_deref(),
-        });
-        if recomputed != hash {
+        // The stored time must be exactly the form the hash was sealed over.
+        if entry.chain_hash() != entry.hash || timestamp(entry.at) != stored_at {
             return Ok(Verification::Broken { seq, reason: Break::Content });
         }
-        prev = hash;
+        prev = entry.hash;
         expected += 1;
     }
     Ok(Verification::Intact { events: expected - 1, head: prev })
@@ -267,5 +283,32 @@ mod tests {
         let c = conn();
         three(&c);
         assert_eq!(verify(&c, "D2").unwrap(), Verification::Broken { seq: 1, reason: Break::Link });
+    }
+
+    #[test]
+    fn stored_entries_are_wire_entries_whose_protocol_hash_is_the_stored_hash() {
+        let c = conn();
+        three(&c);
+        let entries = entries_after(&c, 0, 10).unwrap();
+        assert_eq!(entries.len(), 3);
+        let mut prev = protocol::audit_genesis("D1");
+        for e in &entries {
+            assert_eq!(e.prev_hash, prev);
+            assert_eq!(e.chain_hash(), e.hash);
+            prev = e.hash.clone();
+        }
+        assert_eq!(entries[1].detail.as_deref(), Some("x"));
+        assert_eq!(entries[1].staff_id, Some(2));
+        assert_eq!(entries_after(&c, 2, 10).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_time_with_nanoseconds_is_sealed_at_the_stored_millisecond_precision() {
+        let c = conn();
+        let at = DateTime::from_timestamp(1_790_000_000, 123_456_789).unwrap();
+        append(&c, "D1", &Event::desk("desk.x", at)).unwrap();
+        let stored: String = c.query_row("SELECT at FROM audit", [], |r| r.get(0)).unwrap();
+        assert!(stored.ends_with(".123Z"), "{stored}");
+        assert!(matches!(verify(&c, "D1").unwrap(), Verification::Intact { events: 1, .. }));
     }
 }

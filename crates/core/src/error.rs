@@ -43,6 +43,9 @@ pub enum Error {
     /// The desk store, key store, staff, audit or issuing refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Talking to the registry failed or was refused.
+    #[error(transparent)]
+    Sync(#[from] crate::sync::SyncError),
     /// Reading or writing a file failed.
     #[error("{context}: {source}")]
     Io {
@@ -65,6 +68,7 @@ impl Error {
                 errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("\n")
             }
             Error::Store(e) => e.message(lang),
+            Error::Sync(e) => e.message(lang),
             Error::Io { .. } => self.to_string(),
         }
     }

@@ -22,6 +22,7 @@ use crate::cpr::{Personnummer, Sex};
 use crate::error::FieldError;
 use crate::i18n::{self, Lang};
 use crate::keystore::to_hex;
+use crate::protocol;
 use crate::staff::{self, Role, Session};
 use crate::store::{timestamp, DeskContext, Store, StoreError};
 use crate::Error;
@@ -311,6 +312,7 @@ impl Store {
             Some(allocator) => {
                 self.read(|tx, _| {
                     staff::authorize(tx, session, Role::Clerk, "issue")?;
+                    crate::sync::check_may_issue(tx, now)?;
                     check_duplicates(tx, &document_key, &person_key)
                 })?;
                 let mut nonce = [0u8; 16];
@@ -327,6 +329,7 @@ impl Store {
         };
         Ok(self.act(|tx, ctx| {
             staff::authorize(tx, session, Role::Clerk, "issue")?;
+            crate::sync::check_may_issue(tx, now)?;
             check_duplicates(tx, &document_key, &person_key)?;
             let (number, source, reserve_left) = match online_number {
                 Some(n) => {
@@ -389,6 +392,9 @@ impl Store {
                 "issued_by": session.staff_id(),
                 "document_key": document_key,
                 "person_key": person_key,
+                // The forms the registry compares across desks (see `protocol::registry_duplicate_key`).
+                "registry_document_key": protocol::registry_duplicate_key("document", &intake.document_key),
+                "registry_person_key": protocol::registry_duplicate_key("person", &intake.person_key),
                 "applicant": intake.applicant,
             });
             let units = alloc::usable_units(tx)?.len();

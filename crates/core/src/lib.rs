@@ -29,6 +29,7 @@ pub mod report;
 pub mod settings;
 pub mod staff;
 pub mod store;
+pub mod sync;
 
 /// The core's version, shown by the desk app and `skranke --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -53,8 +53,17 @@ pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 /// The most events one upload batch may carry.
 pub const MAX_BATCH_EVENTS: usize = 2000;
 
-/// The audit chain's first `prev_hash`.
-pub const AUDIT_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// The `prev_hash` of a desk's first audit entry: bound to the desk's ID, so
+/// that one desk's chain never verifies as another's.
+///
+/// ```
+/// use skranke_core::protocol::audit_genesis;
+/// assert_ne!(audit_genesis("D1"), audit_genesis("D2"));
+/// assert_eq!(audit_genesis("D1").len(), 64);
+/// ```
+pub fn audit_genesis(desk_id: &str) -> String {
+    sha256_hex(format!("skranke-audit-genesis\n{desk_id}").as_bytes())
+}
 
 /// Lowercase hex SHA-256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -72,6 +81,23 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 pub fn signing_message(method: &str, path_and_query: &str, timestamp: i64, nonce: &str, body: &[u8]) -> Vec<u8> {
     format!("skranke-v1\n{}\n{path_and_query}\n{timestamp}\n{nonce}\n{}", method.to_ascii_uppercase(), sha256_hex(body))
         .into_bytes()
+}
+
+/// The duplicate key as the registry compares it across desks: SHA-256 of the
+/// plain key (`core::applicant::DuplicateKeys`), domain-separated by kind.
+/// Desks keep their own keys as HMAC under a desk-local key, which no other
+/// desk can match; this form is the same at every desk. The registry holds
+/// the person's name and birth date anyway, and the document number is not
+/// in any record it receives.
+///
+/// ```
+/// use skranke_core::protocol::registry_duplicate_key;
+/// let a = registry_duplicate_key("document", "DE|C01X00T47");
+/// assert_eq!(a, registry_duplicate_key("document", "DE|C01X00T47"));
+/// assert_ne!(a, registry_duplicate_key("person", "DE|C01X00T47"));
+/// ```
+pub fn registry_duplicate_key(kind: &str, plain: &str) -> String {
+    sha256_hex(format!("skranke-duplicate-v1\n{kind}\n{plain}").as_bytes())
 }
 
 /// JSON with object keys sorted at every level and no insignificant
@@ -297,18 +323,26 @@ pub struct Erasure {
     pub erased_at: DateTime<Utc>,
 }
 
-/// One row of a desk's append-only, hash-chained audit log. No names: staff
-/// and records appear by ID only.
+/// One row of a desk's append-only, hash-chained audit log (revisionsspor).
+/// No names: staff and records appear by ID only. The desk's own log
+/// (`core::audit`) stores exactly these fields and seals them with
+/// [`AuditEntry::chain_hash`], so the registry verifies the chain the desk
+/// wrote, link by link.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     /// 1, 2, 3, … per desk without gaps.
     pub seq: u64,
+    /// Whole milliseconds: the desk stores times at that precision, and the
+    /// hash must come out the same from the stored row.
     pub at: DateTime<Utc>,
-    pub staff_id: Option<String>,
-    /// A stable action code (`record.issue`, `record.void`, `staff.sign_in`, …).
+    /// The desk-local ID of the staff member; `None` for acts of the desk itself.
+    pub staff_id: Option<i64>,
+    /// A stable action code (`record.issued`, `record.voided`, `staff.sign_in`, …).
     pub action: String,
     pub record_id: Option<String>,
-    /// The previous entry's `hash`, [`AUDIT_GENESIS`] for the first.
+    /// Non-personal detail (a reason code, a role, a count): never a name.
+    pub detail: Option<String>,
+    /// The previous entry's `hash`, [`audit_genesis`] of the desk for the first.
     pub prev_hash: String,
     /// [`AuditEntry::chain_hash`] of this entry.
     pub hash: String,
@@ -316,7 +350,8 @@ pub struct AuditEntry {
 
 impl AuditEntry {
     /// The chain hash: SHA-256 over `prev_hash`, a newline, and the canonical
-    /// JSON of the entry without its `hash` field.
+    /// JSON of the entry without its `hash` field (so `prev_hash` is covered
+    /// twice, which costs nothing and keeps the rule short).
     pub fn chain_hash(&self) -> String {
         let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
         if let Value::Object(map) = &mut v {
@@ -481,7 +516,8 @@ pub struct RecordStateChange {
 pub struct Notice {
     pub id: i64,
     /// `duplicate_document`, `duplicate_review`, `number_conflict`,
-    /// `record_conflict`, `audit_chain`, `unit_disputed`.
+    /// `record_conflict`, `event_conflict` (other content under a key the
+    /// desk used before), `audit_chain`, `unit_disputed`.
     pub kind: String,
     /// This desk's record the notice is about.
     pub record_id: Option<String>,
@@ -653,10 +689,11 @@ mod tests {
         let e = AuditEntry {
             seq: 1,
             at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
-            staff_id: Some("s1".into()),
+            staff_id: Some(1),
             action: "record.issue".into(),
             record_id: Some("D1-1".into()),
-            prev_hash: AUDIT_GENESIS.into(),
+            detail: None,
+            prev_hash: audit_genesis("D1"),
             hash: String::new(),
         }
         .sealed();
@@ -666,6 +703,12 @@ mod tests {
         assert_ne!(other.chain_hash(), e.hash);
         let mut other = e.clone();
         other.action = "record.void".into();
+        assert_ne!(other.chain_hash(), e.hash);
+        let mut other = e.clone();
+        other.detail = Some("x".into());
+        assert_ne!(other.chain_hash(), e.hash);
+        let mut other = e.clone();
+        other.staff_id = Some(2);
         assert_ne!(other.chain_hash(), e.hash);
     }
 

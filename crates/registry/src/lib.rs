@@ -15,6 +15,7 @@ pub mod auth;
 pub mod db;
 pub mod error;
 pub mod ops;
+pub mod testing;
 pub mod tls;
 
 use std::collections::HashMap;

@@ -11,7 +11,7 @@ use common::*;
 use serde_json::{json, Value};
 use skranke_core::cpr::{Personnummer, Sex};
 use skranke_core::lease::LeaseUnit;
-use skranke_core::protocol::{AuditEntry, Event, EventBody, NumberSource, Void, AUDIT_GENESIS};
+use skranke_core::protocol::{audit_genesis, AuditEntry, Event, EventBody, NumberSource, Void};
 use skranke_registry::{ops, Config};
 
 #[tokio::test]
@@ -429,9 +429,10 @@ fn audit(seq: u64, prev: &str, action: &str) -> AuditEntry {
     AuditEntry {
         seq,
         at: Utc::now(),
-        staff_id: Some("s1".into()),
+        staff_id: Some(1),
         action: action.into(),
         record_id: None,
+        detail: Some("units:2".into()),
         prev_hash: prev.into(),
         hash: String::new(),
     }
@@ -442,10 +443,13 @@ fn audit(seq: u64, prev: &str, action: &str) -> AuditEntry {
 async fn the_registry_checks_each_desks_audit_chain() {
     let reg = Registry::start().await;
     let a = reg.desk(101).await;
-    let e1 = audit(1, AUDIT_GENESIS, "staff.sign_in");
+    // Another desk's genesis does not start this desk's chain.
+    let ev = |e: &AuditEntry| Event::new(format!("audit:{}:{}", e.seq, &e.hash[..8]), EventBody::Audit(e.clone()));
+    let (_, body) = a.upload(&[ev(&audit(1, &audit_genesis("OTHER"), "staff.sign_in"))]).await;
+    assert_eq!(outcomes(&body), ["conflict"]);
+    let e1 = audit(1, &audit_genesis(&a.id), "staff.sign_in");
     let e2 = audit(2, &e1.hash, "record.issue");
     let e3 = audit(3, &e2.hash, "staff.sign_out");
-    let ev = |e: &AuditEntry| Event::new(format!("audit:{}:{}", e.seq, &e.hash[..8]), EventBody::Audit(e.clone()));
     let (_, body) = a.upload(&[ev(&e1), ev(&e3)]).await;
     assert_eq!((outcomes(&body), reasons(&body)[1].as_str()), (vec!["accepted".into(), "invalid".into()], "audit_gap"));
     let (_, body) = a.upload(&[ev(&e2), ev(&e3)]).await;

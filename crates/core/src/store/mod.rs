@@ -97,6 +97,10 @@ pub enum StoreError {
     /// Issuing with a handout, or reprinting, refused or failed.
     #[error(transparent)]
     Handout(#[from] crate::handout::HandoutError),
+    #[error("the desk's clock is behind the registry's last known time {registry_time}")]
+    ClockBehind { registry_time: String },
+    #[error("the desk is retired and issues no more numbers")]
+    DeskRetired,
 }
 
 impl StoreError {
@@ -130,6 +134,8 @@ impl StoreError {
             StoreError::Credentials(e) => e.code(),
             StoreError::Letter(e) => e.code(),
             StoreError::Handout(e) => e.code(),
+            StoreError::ClockBehind { .. } => "sync.clock_behind",
+            StoreError::DeskRetired => "sync.desk_retired",
         }
     }
 
@@ -182,7 +188,8 @@ impl StoreError {
             StoreError::SchemaTooNew { found, known } => {
                 vec![("found", found.to_string()), ("known", known.to_string())]
             }
-            StoreError::SignInRefused | StoreError::LastAdmin => vec![],
+            StoreError::SignInRefused | StoreError::LastAdmin | StoreError::DeskRetired => vec![],
+            StoreError::ClockBehind { registry_time } => vec![("registry_time", registry_time.clone())],
             StoreError::Forbidden { action, needed } => {
                 vec![
                     ("action", i18n::text(lang, &format!("staff.action.{action}")).to_string()),
@@ -571,6 +578,20 @@ impl Store {
         Ok(out)
     }
 
+    /// A write that is bookkeeping, not an act (the sync client marking
+    /// events sent, noting numbers used elsewhere, storing cursors): one
+    /// `BEGIN IMMEDIATE` transaction without an audit event, so the audit
+    /// head and the rollback guard stay where they are.
+    pub(crate) fn bookkeeping<T>(
+        &mut self,
+        f: impl FnOnce(&Transaction<'_>, &DeskContext) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx, &self.ctx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
     /// A read-only snapshot transaction for queries.
     pub(crate) fn read<T>(
         &mut self,
@@ -580,6 +601,12 @@ impl Store {
         let out = f(&tx, &self.ctx)?;
         tx.commit()?;
         Ok(out)
+    }
+
+    /// The key store this desk's secrets live in (the sync client keeps the
+    /// desk's signing key there).
+    pub(crate) fn keystore(&self) -> &dyn KeyStore {
+        self.keystore.as_ref()
     }
 
     pub(crate) fn context(&self) -> &DeskContext {

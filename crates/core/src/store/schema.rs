@@ -147,5 +147,48 @@ CREATE TABLE login_hash (
 CREATE UNIQUE INDEX login_hash_current ON login_hash (record_id) WHERE superseded_at IS NULL;
 "#;
 
+/// Version 3: what the sync client (`core::sync`) keeps between runs.
+const V3: &str = r#"
+-- Cursors and facts learnt from the registry (its URL, the highest time and
+-- sequence it told, the last complete sync). No secrets: the signing key is
+-- in the OS key store.
+CREATE TABLE sync_state (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+
+-- The registry's verdict on each outbox event, once it gave one.
+ALTER TABLE outbox ADD COLUMN outcome TEXT;
+CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at IS NULL;
+
+-- Events the registry refused (conflict or invalid) or that could not be
+-- sent at all: the supervisor's list. Never deleted.
+CREATE TABLE refused_event (
+    idempotency_key TEXT PRIMARY KEY,
+    kind            TEXT NOT NULL,
+    record_id       TEXT,
+    outcome         TEXT NOT NULL CHECK (outcome IN ('conflict', 'invalid', 'unsendable')),
+    reason          TEXT,
+    refused_at      TEXT NOT NULL
+) STRICT;
+
+-- Notices from the registry (duplicates, conflicts, disputed units), by the
+-- registry's notice ID.
+CREATE TABLE sync_notice (
+    id                 INTEGER PRIMARY KEY,
+    kind               TEXT NOT NULL,
+    record_id          TEXT,
+    other_record_id    TEXT,
+    other_desk_id      TEXT,
+    other_municipality INTEGER,
+    created_at         TEXT NOT NULL,
+    received_at        TEXT NOT NULL
+) STRICT;
+
+-- The record's state in the registry: NULL until it told (received,
+-- registered, voided).
+ALTER TABLE record ADD COLUMN registry_state TEXT;
+"#;
+
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];

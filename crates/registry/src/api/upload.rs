@@ -17,8 +17,8 @@ use serde_json::Value;
 use skranke_core::cpr::Personnummer;
 use skranke_core::lease::LeaseUnit;
 use skranke_core::protocol::{
-    AuditEntry, Event, EventBody, EventResult, IssuedRecord, NumberSource, Outcome, UploadRequest, UploadResponse,
-    AUDIT_GENESIS, MAX_BATCH_EVENTS,
+    audit_genesis, AuditEntry, Event, EventBody, EventResult, IssuedRecord, NumberSource, Outcome, UploadRequest,
+    UploadResponse, MAX_BATCH_EVENTS,
 };
 
 use super::{check_key, reconciling, stored, JsonBody};
@@ -85,6 +85,10 @@ impl Ctx<'_> {
             if held == hash {
                 return Ok((Outcome::AlreadyHeld, None));
             }
+            // The desk sent other content under a key it used before: its
+            // history forked (restored from a backup, or cloned). It is told.
+            let kind = if matches!(event.body, EventBody::Audit(_)) { "audit_chain" } else { "event_conflict" };
+            self.notify(tx, kind, event.body.record_id(), None, None).await?;
             return self.keep(tx, event, &hash, conflict("idempotency_key")).await;
         }
         // A verdict given before to exactly this event is given again.
@@ -464,7 +468,7 @@ impl Ctx<'_> {
             .query_opt(&head, &[&self.desk.desk_id])
             .await?
             .map(|r| (r.get(0), r.get(1)))
-            .unwrap_or((0, AUDIT_GENESIS.to_string()));
+            .unwrap_or_else(|| (0, audit_genesis(&self.desk.desk_id)));
         let Ok(entry_seq) = i64::try_from(a.seq) else { return Ok(invalid("audit_gap")) };
         if entry_seq > seq + 1 {
             return Ok(invalid("audit_gap"));

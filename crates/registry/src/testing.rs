@@ -1,0 +1,210 @@
+//! Test support, shared by this crate's tests, the CLI's tests and the sync
+//! benchmark: a throwaway PostgreSQL database, and the service serving plain
+//! HTTP on a loopback port in a runtime of its own, so that stopping it kills
+//! every connection and every request in flight, as a killed process would.
+//!
+//! Not for production: nothing here is used by `serve`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use skranke_core::lease::Block;
+
+use crate::{api, db, ops, system_clock, AppState, Config};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime")
+}
+
+/// A database of its own on the server named by `DATABASE_URL`, dropped
+/// when this value is.
+pub struct TestDatabase {
+    admin_url: String,
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    /// Creates `skranke_test_<random>`, empty or as a copy of `template`.
+    /// Panics with instructions when `DATABASE_URL` is not set.
+    pub fn create(template: Option<&str>) -> TestDatabase {
+        let admin_url = std::env::var("DATABASE_URL").expect(
+            "DATABASE_URL is not set: these tests need a real PostgreSQL. \
+             Start one with `eval \"$(bash scripts/ci/postgres.sh)\"` and run them again.",
+        );
+        let mut b = [0u8; 6];
+        getrandom::fill(&mut b).expect("the OS random source");
+        let name = format!("skranke_test_{}", hex::encode(b));
+        let sql = match template {
+            Some(t) => format!("CREATE DATABASE {name} TEMPLATE {t}"),
+            None => format!("CREATE DATABASE {name}"),
+        };
+        let url = with_dbname(&admin_url, &name);
+        let admin = admin_url.clone();
+        runtime().block_on(async move {
+            let (client, conn) =
+                tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.expect("DATABASE_URL reachable");
+            tokio::spawn(conn);
+            client.batch_execute(&sql).await.expect("CREATE DATABASE");
+        });
+        TestDatabase { admin_url, name, url }
+    }
+}
+
+fn with_dbname(url: &str, name: &str) -> String {
+    let c: tokio_postgres::Config = url.parse().expect("DATABASE_URL is a PostgreSQL URL");
+    let host = match c.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        _ => "127.0.0.1".into(),
+    };
+    let port = c.get_ports().first().copied().unwrap_or(5432);
+    let user = c.get_user().unwrap_or("postgres");
+    let password = c.get_password().map(|p| format!(":{}", String::from_utf8_lossy(p))).unwrap_or_default();
+    format!("postgres://{user}{password}@{host}:{port}/{name}")
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (url, name) = (self.admin_url.clone(), self.name.clone());
+        // A runtime of its own on a thread of its own: Drop may run inside another runtime.
+        let _ = std::thread::spawn(move || {
+            runtime().block_on(async move {
+                if let Ok((client, conn)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
+                    tokio::spawn(conn);
+                    let _ = client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// The registry, serving plain HTTP on a fixed loopback port.
+pub struct LiveRegistry {
+    pub db: TestDatabase,
+    pub addr: SocketAddr,
+    config: Config,
+    runtime: Option<tokio::runtime::Runtime>,
+    pub state: Option<AppState>,
+}
+
+impl LiveRegistry {
+    pub fn start() -> LiveRegistry {
+        LiveRegistry::with_config(Config { feed_token: Some("feed-secret".into()), ..Config::default() })
+    }
+
+    pub fn with_config(config: Config) -> LiveRegistry {
+        LiveRegistry::on(TestDatabase::create(None), config)
+    }
+
+    /// Serves `db` (e.g. a copy of a prepared template).
+    pub fn on(db: TestDatabase, config: Config) -> LiveRegistry {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = probe.local_addr().unwrap();
+        drop(probe);
+        let mut reg = LiveRegistry { db, addr, config, runtime: None, state: None };
+        reg.up();
+        reg
+    }
+
+    /// Starts serving (a fresh runtime, pool and state on the same database and port).
+    pub fn up(&mut self) {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let url = self.db.url.clone();
+        let config = self.config.clone();
+        let addr = self.addr;
+        let state = runtime.block_on(async move {
+            let pool = db::pool(&url, 8).unwrap();
+            db::migrate(&pool, &Block::default_block()).await.unwrap();
+            let state = AppState::new(pool, Block::default_block(), config, system_clock());
+            // The port was just released by the previous runtime: retry the bind briefly.
+            let mut listener = None;
+            for _ in 0..100 {
+                match tokio::net::TcpListener::bind(addr).await {
+                    Ok(l) => {
+                        listener = Some(l);
+                        break;
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+            let listener = listener.expect("the registry's port is free again");
+            let (router, _) = api::router(state.clone());
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, router).await;
+            });
+            state
+        });
+        self.state = Some(state);
+        self.runtime = Some(runtime);
+    }
+
+    /// Stops at once: every connection and every request in flight dies, and
+    /// an open transaction rolls back, as when the process is killed.
+    pub fn down(&mut self) {
+        self.state = None;
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.down();
+        self.up();
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Runs a future on a runtime of its own (database queries from the test).
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        runtime().block_on(f)
+    }
+
+    pub fn pool(&self) -> deadpool_postgres::Pool {
+        db::pool(&self.db.url, 2).unwrap()
+    }
+
+    pub fn enrolment_code(&self, municipality: u16, desk: u32) -> String {
+        let pool = self.pool();
+        self.block_on(
+            async move { ops::create_enrolment_code(&pool, "tester", municipality, "Borgerservice", desk).await },
+        )
+        .unwrap()
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        let pool = self.pool();
+        let sql = sql.to_string();
+        self.block_on(async move { pool.get().await.unwrap().query_one(sql.as_str(), &[]).await.unwrap().get(0) })
+    }
+
+    /// Rows of text columns.
+    pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        let pool = self.pool();
+        let sql = sql.to_string();
+        self.block_on(async move {
+            let client = pool.get().await.unwrap();
+            client
+                .query(sql.as_str(), &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (0..r.len()).map(|i| r.get::<_, Option<String>>(i)).collect())
+                .collect()
+        })
+    }
+
+    pub fn retire(&self, desk_id: &str) {
+        let pool = self.pool();
+        let desk_id = desk_id.to_string();
+        assert!(self.block_on(async move { ops::retire_desk(&pool, "tester", &desk_id).await }).unwrap());
+    }
+}
+
+impl Drop for LiveRegistry {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
