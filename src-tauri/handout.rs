@@ -85,20 +85,16 @@ pub fn printer(
 }
 
 /// What became of a handout: printed (job), or the sentence saying it did not leave.
-pub fn outcome(
-    handed: HandedOut,
-    printer: String,
-    lang: skranke_core::i18n::Lang,
-) -> Result<PrintResult, (PrintResult, UiError)> {
+pub fn outcome(handed: HandedOut, printer: String, lang: skranke_core::i18n::Lang) -> (PrintResult, Option<UiError>) {
     let mut result =
         PrintResult { record_id: handed.record_id, username: handed.username.as_str().to_string(), printer, job: None };
     match handed.delivery {
         Ok(Delivered::Printed { job_id }) => {
             result.job = job_id;
-            Ok(result)
+            (result, None)
         }
-        Ok(Delivered::Saved { .. }) => Ok(result),
-        Err(e) => Err((result, UiError::core(lang, e))),
+        Ok(Delivered::Saved { .. }) => (result, None),
+        Err(e) => (result, Some(UiError::core(lang, e))),
     }
 }
 
@@ -117,7 +113,10 @@ pub async fn record_reprint(shell: State<'_, Shell>, record_id: String) -> UiRes
                 &mut OsRandom,
             )
             .map_err(|e| UiError::core(lang, e))?;
-        outcome(handed, name, lang).map_err(|(_, e)| e)
+        match outcome(handed, name, lang) {
+            (result, None) => Ok(result),
+            (_, Some(e)) => Err(e),
+        }
     })
 }
 

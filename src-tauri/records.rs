@@ -189,10 +189,8 @@ pub async fn issue(
             )
             .map_err(|e| UiError::core(lang, e))?;
         let issued = out.issued;
-        let (print, delivery_error) = match handout::outcome(out.handout, printer_name, lang) {
-            Ok(p) => (p, None),
-            Err((p, e)) => (p, Some(e.message)),
-        };
+        let (print, failed) = handout::outcome(out.handout, printer_name, lang);
+        let delivery_error = failed.map(|e| e.message);
         Ok(IssuedView {
             record_id: issued.record_id,
             number: issued.display_number,
