@@ -65,11 +65,14 @@ fn the_day_report_lists_minimal_columns_for_supervisors_only() {
         &[admin[0], admin[1], ("SKRANKE_NEW_STAFF_PASSWORD", CLERK_PW)],
         b"",
     ));
+    ok(&skranke(dir.path(), &["settings", "set", "privacy_controller", "Københavns Kommune"], &admin, b""));
+    let pdfs = tempfile::tempdir().unwrap();
     let mut ids = Vec::new();
     for (surname, doc) in [("Eriksson", "L898902C3"), ("Larsson", "L111111C1")] {
+        let pdf = pdfs.path().join(format!("{surname}.pdf"));
         let out = ok(&skranke(
             dir.path(),
-            &["issue", "--applicant", "-", "--json"],
+            &["issue", "--applicant", "-", "--pdf", pdf.to_str().unwrap(), "--json"],
             &admin,
             applicant(surname, doc).to_string().as_bytes(),
         ));
