@@ -52,5 +52,9 @@ build_desk_app
 
 say "Running the tests"
 # A session bus with an unlocked Secret Service (gnome-keyring) for the OS
-# key store; everything inside runs against it.
+# key store; everything inside runs against it. The keyring lives in a fresh
+# folder of this run, so its password is always the one test-inner.sh uses.
+rm -rf "$RUN_DIR/xdg-data"
+mkdir -p "$RUN_DIR/xdg-data"
+export XDG_DATA_HOME="$RUN_DIR/xdg-data"
 dbus-run-session -- bash "$ROOT/scripts/test-inner.sh"

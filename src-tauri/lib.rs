@@ -1,9 +1,25 @@
 //! The desk application's shell. Commands here are thin adapters: parse the
-//! request, call `skranke_core`, map the outcome for the UI. No rule lives here.
+//! request, call `skranke_core`, map the outcome for the window (a value, or
+//! a `UiError` with a sentence from the catalogs). No rule lives here.
 
+mod desk;
+mod error;
+mod handout;
+mod intake;
+mod panels;
+mod records;
+mod settings;
+mod state;
+
+use chrono::Local;
 use serde::Serialize;
+use skranke_core::i18n::Lang;
+use tauri::State;
 
-/// What the window shows in its header: the product and the core's version.
+use error::{UiError, UiResult};
+use state::Shell;
+
+/// What the window shows in its footer: the product and the core's version.
 #[derive(Debug, Serialize)]
 pub struct AppInfo {
     pub name: &'static str,
@@ -16,10 +32,46 @@ fn app_info() -> AppInfo {
     AppInfo { name: "Skranke", version: skranke_core::VERSION }
 }
 
+/// The language of the core's messages follows the window's switch.
+#[tauri::command]
+fn set_language(shell: State<'_, Shell>, lang: String) -> UiResult<()> {
+    let l = Lang::from_code(&lang).ok_or_else(|| UiError::text(shell.lang(), "shell.error.language", &[]))?;
+    shell.set_lang(l);
+    Ok(())
+}
+
+/// Parses a scanned machine-readable zone into a draft of the form (desk-level).
+#[tauri::command]
+fn mrz_scan(shell: State<'_, Shell>, text: String) -> UiResult<intake::MrzScan> {
+    intake::scan(&text, Local::now().date_naive(), shell.lang())
+}
+
 /// Builds and runs the desk application.
 pub fn run() {
     tauri::Builder::default()
-        .invoke_handler(tauri::generate_handler![app_info])
+        .manage(Shell::new())
+        .invoke_handler(tauri::generate_handler![
+            app_info,
+            set_language,
+            mrz_scan,
+            desk::desk_status,
+            desk::desk_init,
+            desk::sign_in,
+            desk::sign_out,
+            records::applicant_check,
+            records::issue,
+            records::records_search,
+            records::record_detail,
+            records::record_void,
+            handout::handout_preview,
+            handout::record_reprint,
+            panels::sync_status,
+            panels::sync_now,
+            panels::report_day,
+            panels::report_default_path,
+            settings::settings_get,
+            settings::settings_save,
+        ])
         .run(tauri::generate_context!())
         .unwrap_or_else(|e| {
             eprintln!("skranke-desk: cannot start the application: {e}");

@@ -39,9 +39,9 @@ function tauriDriverPath() {
 }
 
 /** Starts tauri-driver and the app; returns { browser, stop }. */
-export async function startApp({ env = {} } = {}) {
+export async function startApp({ env = {}, application = appPath } = {}) {
   if (!process.env.DISPLAY) throw new Error("no DISPLAY: run the e2e tests through the README's test command (it starts Xvfb)");
-  if (!existsSync(appPath)) throw new Error(`no app build at ${appPath}: run \`npx tauri build --debug --no-bundle\``);
+  if (!existsSync(application)) throw new Error(`no app build at ${application}: run \`npx tauri build --debug --no-bundle\``);
   const port = 4444 + Math.floor(Math.random() * 1000);
   const nativePort = port + 1000;
   // The driver, WebKitWebDriver, the app and WebKit's helper processes share
@@ -71,7 +71,7 @@ export async function startApp({ env = {} } = {}) {
       port,
       logLevel: "error",
       capabilities: {
-        "tauri:options": { application: appPath },
+        "tauri:options": { application },
         "wdio:enforceWebDriverClassic": true,
       },
     });

@@ -2,7 +2,8 @@
 // name and the core's version, asked from Rust through a Tauri command.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { root, screenshot, startApp } from "./driver.mjs";
 
@@ -14,7 +15,8 @@ function coreVersion() {
 }
 
 test("the window shows the application name and the core's version", async () => {
-  const { browser, stop } = await startApp();
+  const dataDir = mkdtempSync(join(tmpdir(), "skranke-window-"));
+  const { browser, stop } = await startApp({ env: { SKRANKE_DATA_DIR: dataDir } });
   try {
     const version = await browser.$("#version");
     await browser.waitUntil(async () => (await version.getAttribute("data-version")) !== null, {
@@ -24,9 +26,11 @@ test("the window shows the application name and the core's version", async () =>
     assert.equal(await version.getAttribute("data-version"), coreVersion());
     assert.match(await version.getText(), new RegExp(`Version ${coreVersion().replace(/\./g, "\\.")}`));
     assert.equal(await browser.$("#app-name").getText(), "Skranke");
-    assert.equal(await browser.getTitle(), "Skranke");
+    // The title names the screen, then the product.
+    assert.match(await browser.getTitle(), / · Skranke$/);
     await screenshot(browser, "shell");
   } finally {
     await stop();
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });

@@ -1,37 +1,49 @@
-import { invoke } from "@tauri-apps/api/core";
-import { setLang, t, translate, type Lang } from "./i18n";
+import { App, type ScreenFactory, type ScreenName } from "./app";
+import { api } from "./api";
+import { t } from "./i18n";
+import { firstStart } from "./screens/firststart";
+import { signIn } from "./screens/signin";
+import { applicantForm } from "./screens/applicant";
+import { result, review } from "./screens/issue";
+import { recordDetail, records } from "./screens/records";
+import { syncPanel } from "./screens/sync";
+import { dayReport } from "./screens/report";
+import { settings } from "./screens/settings";
 
-interface AppInfo {
-  name: string;
-  version: string;
-}
+export const SCREENS: Record<ScreenName, ScreenFactory> = {
+  "first-start": firstStart,
+  "sign-in": signIn,
+  applicant: applicantForm,
+  review,
+  result,
+  records,
+  record: recordDetail,
+  sync: syncPanel,
+  report: dayReport,
+  settings,
+};
 
-/** Shows the product's name and the core's version, asked from the Rust side. */
+/** Shows the core's version in the footer, asked from the Rust side. */
 export async function showAppInfo(doc: Document = document): Promise<void> {
   const version = doc.getElementById("version")!;
-  const status = doc.getElementById("status")!;
   try {
-    const info = await invoke<AppInfo>("app_info");
-    doc.getElementById("app-name")!.textContent = info.name;
+    const info = await api.appInfo();
     version.textContent = t("app.version", { version: info.version });
     version.dataset.version = info.version;
   } catch (e) {
-    status.textContent = t("app.error.backend", { detail: String(e) });
-    status.classList.add("error");
+    version.textContent = (e as { message: string }).message;
+    version.classList.add("error");
   }
 }
 
-function start(): void {
-  const select = document.getElementById("lang-select") as HTMLSelectElement;
-  const apply = (l: Lang) => {
-    setLang(l);
-    translate(document);
-    void showAppInfo();
-  };
-  select.addEventListener("change", () => apply(select.value as Lang));
-  apply("da");
+/** Starts the desk UI in `root`. */
+export async function startApp(root: HTMLElement): Promise<App> {
+  const app = new App(root, SCREENS);
+  await app.start();
+  void showAppInfo();
+  return app;
 }
 
 if (!import.meta.env.VITEST) {
-  start();
+  void startApp(document.getElementById("app")!);
 }

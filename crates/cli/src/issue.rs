@@ -1,19 +1,33 @@
-//! `skranke issue --applicant FILE.json [--json]`: validate an intake record
-//! and issue a number, as a signed-in staff member. Invalid input: exit 1,
-//! every problem printed with its field, nothing stored.
+//! `skranke issue --applicant FILE.json (--print | --pdf OUT.pdf) [--json]`:
+//! validate an intake record, issue a number and its Jobnet login, and
+//! produce the handout, as a signed-in staff member. Invalid input: exit 1,
+//! every problem printed with its field, nothing stored. A handout that did
+//! not come out after the commit: exit 2, with the record to reprint.
 
 use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
 
 use chrono::Utc;
+use serde::Serialize;
 use skranke_core::alloc::OnlineAllocator;
 use skranke_core::applicant::Applicant;
+use skranke_core::credentials::OsRandom;
 use skranke_core::i18n::{self, Lang};
 use skranke_core::sync::{self, HttpAllocator};
 use skranke_core::Error;
 
+use crate::handout::{self, Target};
 use crate::session;
+
+/// The JSON output: the record, the username and what became of the handout.
+#[derive(Serialize)]
+struct IssueJson<'a> {
+    #[serde(flatten)]
+    issued: &'a skranke_core::issue::Issued,
+    username: &'a str,
+    handout: &'static str,
+}
 
 fn read(path: &str) -> std::io::Result<Vec<u8>> {
     if path == "-" {
@@ -25,7 +39,14 @@ fn read(path: &str) -> std::io::Result<Vec<u8>> {
     }
 }
 
-pub fn run(dir: &Path, staff: Option<&str>, path: &str, json: bool, lang: Lang) -> Result<ExitCode, Error> {
+pub fn run(
+    dir: &Path,
+    staff: Option<&str>,
+    path: &str,
+    target: &Target,
+    json: bool,
+    lang: Lang,
+) -> Result<ExitCode, Error> {
     let bytes = match read(path) {
         Ok(b) => b,
         Err(e) => {
@@ -40,6 +61,7 @@ pub fn run(dir: &Path, staff: Option<&str>, path: &str, json: bool, lang: Lang) 
     let applicant = Applicant::from_json_bytes(&bytes, lang).map_err(Error::Invalid)?;
     let mut store = session::open(dir, lang)?;
     let staff_session = session::sign_in(&mut store, staff, lang)?;
+    let output = target.open(&store)?;
     let now = Utc::now();
     let today = chrono::Local::now().date_naive();
     // An enrolled desk asks the registry first and falls back to its lease;
@@ -47,12 +69,26 @@ pub fn run(dir: &Path, staff: Option<&str>, path: &str, json: bool, lang: Lang) 
     let client = if store.is_training() { None } else { Some(sync::client_for(&mut store)?) };
     let online = client.as_ref().map(HttpAllocator::new);
     let allocator = online.as_ref().map(|a| a as &dyn OnlineAllocator);
-    let (issued, notices) = store.issue_applicant(&staff_session, &applicant, today, now, lang, allocator, None)?;
+    let out = store.issue_with_handout(
+        &staff_session,
+        &applicant,
+        today,
+        now,
+        lang,
+        allocator,
+        output.delivery(),
+        &mut OsRandom,
+    )?;
     if let Some(online) = &online {
         online.remember(&mut store)?;
     }
+    let (issued, notices) = (&out.issued, &out.notices);
     if json {
-        session::print_json(&issued);
+        session::print_json(&IssueJson {
+            issued,
+            username: out.handout.username.as_str(),
+            handout: handout::outcome_code(&out.handout),
+        });
     } else {
         println!(
             "{}",
@@ -69,7 +105,7 @@ pub fn run(dir: &Path, staff: Option<&str>, path: &str, json: bool, lang: Lang) 
         if issued.training {
             println!("{}", i18n::text(lang, "issue.cli.training"));
         }
-        for n in &notices {
+        for n in notices {
             println!("{}", n.message);
         }
     }
@@ -79,5 +115,5 @@ pub fn run(dir: &Path, staff: Option<&str>, path: &str, json: bool, lang: Lang) 
             i18n::render(lang, "issue.cli.reserve_low", &[("left", &issued.reserve_left.to_string())])
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(handout::report(&out.handout, json, lang))
 }

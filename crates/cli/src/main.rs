@@ -2,7 +2,10 @@
 //! staff and scripts. Each subcommand parses its arguments, calls the core,
 //! and maps the outcome to output and an exit status:
 //! 0 success, 1 a refused input (e.g. an invalid number), 2 a usage error
-//! or a problem with the machine (key store, database).
+//! or a problem with the machine or its setup (key store, database, printer,
+//! a missing setting). `issue` and `reprint` exit 2 also when the record is
+//! committed but its handout did not come out; they say so and name the
+//! record to reprint.
 //!
 //! The desk's folder is `--data-dir`, else `SKRANKE_DATA_DIR`, else the
 //! machine-wide default (Linux `/var/lib/skranke` when writable, else
@@ -12,11 +15,14 @@ mod applicant_check;
 mod audit;
 mod cpr_check;
 mod desk;
+mod handout;
 mod issue;
 mod lease;
 mod mrz_parse;
 mod records;
+mod report;
 mod session;
+mod settings;
 mod staff;
 mod sync;
 
@@ -59,22 +65,71 @@ enum Command {
         #[command(subcommand)]
         command: ApplicantCommand,
     },
-    /// Issue an administrative personnummer to an applicant (JSON intake record).
+    /// Issue an administrative personnummer and its Jobnet login to an
+    /// applicant (JSON intake record), and produce the handout: printed
+    /// (--print) or, for a supervisor, saved as a PDF file (--pdf). The
+    /// password is on the handout only; if the handout does not come out,
+    /// the record stays issued and `skranke reprint` makes a new password.
+    #[command(group(clap::ArgGroup::new("handout").required(true).args(["print", "pdf"])))]
     Issue {
         /// The applicant's intake record (JSON), or - for standard input.
         #[arg(long)]
         applicant: String,
-        /// One JSON object: {"record_id", "number", "birth_date", "sex", "training", "issued_at"}.
+        /// Print the handout on the desk's printer (setting `printer`).
+        #[arg(long)]
+        print: bool,
+        /// Save the handout as a new PDF file (supervisor; audited). It holds the password.
+        #[arg(long, value_name = "OUT.pdf")]
+        pdf: Option<PathBuf>,
+        /// One JSON object: {"record_id", "number", "birth_date", "sex", "training", "issued_at",
+        /// "username", "handout"}; "handout" is "printed", "saved" or "failed". Never the password.
         #[arg(long)]
         json: bool,
         /// Staff member acting (password from SKRANKE_STAFF_PASSWORD or a prompt).
         #[arg(long, env = "SKRANKE_STAFF")]
         staff: Option<String>,
     },
+    /// A new handout for a record: a new password (the old one stops
+    /// working), printed (--print) or saved as a PDF file by a supervisor (--pdf).
+    #[command(group(clap::ArgGroup::new("handout").required(true).args(["print", "pdf"])))]
+    Reprint {
+        /// The record's ID.
+        id: String,
+        /// Print the handout on the desk's printer (setting `printer`).
+        #[arg(long)]
+        print: bool,
+        /// Save the handout as a new PDF file (supervisor; audited). It holds the password.
+        #[arg(long, value_name = "OUT.pdf")]
+        pdf: Option<PathBuf>,
+        /// One JSON object: {"record_id", "username", "handout"}. Never the password.
+        #[arg(long)]
+        json: bool,
+        /// Staff member acting (password from SKRANKE_STAFF_PASSWORD or a prompt).
+        #[arg(long, env = "SKRANKE_STAFF")]
+        staff: Option<String>,
+    },
+    /// The desk's settings (admin): printer, password_lapse_days (1-365,
+    /// default 14), privacy_controller, privacy_contact, privacy_dpo.
+    Settings {
+        #[command(subcommand)]
+        command: SettingsCommand,
+    },
     /// The desk: create it, show it.
     Desk {
         #[command(subcommand)]
         command: DeskCommand,
+    },
+    /// The day report: this desk's records of one day (supervisor, audited).
+    Report {
+        /// The day, YYYY-MM-DD.
+        #[arg(long)]
+        day: String,
+        #[command(flatten)]
+        format: ReportFormatArg,
+        /// The file to write.
+        out: PathBuf,
+        #[arg(long, env = "SKRANKE_STAFF")]
+        staff: Option<String>,
     },
     /// This desk's records (needs a signed-in staff member).
     Records {
@@ -127,6 +182,26 @@ enum SyncCommand {
     Status {
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum SettingsCommand {
+    /// Show one setting, or all of them, with the value in force.
+    Get {
+        /// printer, password_lapse_days, privacy_controller, privacy_contact or privacy_dpo.
+        key: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, env = "SKRANKE_STAFF")]
+        staff: Option<String>,
+    },
+    /// Check and store a setting (audited by key).
+    Set {
+        key: String,
+        value: String,
+        #[arg(long, env = "SKRANKE_STAFF")]
+        staff: Option<String>,
     },
 }
 
@@ -187,6 +262,17 @@ enum DeskCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct ReportFormatArg {
+    /// Write CSV (reference, number, time, staff ID, state).
+    #[arg(long)]
+    csv: bool,
+    /// Write a PDF list with the same columns.
+    #[arg(long)]
+    pdf: bool,
 }
 
 #[derive(Subcommand)]
@@ -290,7 +376,18 @@ fn main() -> ExitCode {
         Command::Applicant { command: ApplicantCommand::Check { json, desk_municipality, file } } => {
             return applicant_check::run(&file, json, desk_municipality, lang, today)
         }
-        Command::Issue { applicant, json, staff } => issue::run(&dir(), staff.as_deref(), &applicant, json, lang),
+        Command::Issue { applicant, print: _, pdf, json, staff } => {
+            issue::run(&dir(), staff.as_deref(), &applicant, &handout::Target::from_args(pdf), json, lang)
+        }
+        Command::Reprint { id, print: _, pdf, json, staff } => {
+            handout::reprint(&dir(), staff.as_deref(), &id, &handout::Target::from_args(pdf), json, lang)
+        }
+        Command::Settings { command: SettingsCommand::Get { key, json, staff } } => {
+            settings::get(&dir(), staff.as_deref(), key.as_deref(), json, lang)
+        }
+        Command::Settings { command: SettingsCommand::Set { key, value, staff } } => {
+            settings::set(&dir(), staff.as_deref(), &key, &value, lang)
+        }
         Command::Desk {
             command: DeskCommand::Init { registry, enrolment_code, municipality, office, desk, training, admin },
         } => desk::init(
@@ -307,6 +404,14 @@ fn main() -> ExitCode {
         }
         Command::Void { id, reason, replaced_by, staff } => {
             records::void(&dir(), staff.as_deref(), &id, &reason, replaced_by.as_deref(), lang)
+        }
+        Command::Report { day, format, out, staff } => {
+            let format = if format.pdf {
+                skranke_core::report::ReportFormat::Pdf
+            } else {
+                skranke_core::report::ReportFormat::Csv
+            };
+            report::run(&dir(), staff.as_deref(), &day, format, &out, lang)
         }
         Command::Lease { command: LeaseCommand::Status { json } } => lease::status(&dir(), json, lang),
         Command::Staff { command: StaffCommand::Add { name, role, staff } } => {

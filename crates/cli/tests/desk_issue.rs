@@ -56,8 +56,16 @@ fn init(dir: &Path) -> String {
         b"",
     );
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    // The handout's privacy notice needs the controller before anything is issued.
+    let o = skranke(dir, &["settings", "set", "privacy_controller", "Københavns Kommune"], &as_admin(), b"");
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     let desk: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("desk.json")).unwrap()).unwrap();
     desk["desk_id"].as_str().unwrap().to_string()
+}
+
+/// `--pdf` into the desk's temporary folder (the admin is at least a supervisor).
+fn pdf_arg(dir: &Path, n: u32) -> String {
+    dir.join(format!("handout-{n}.pdf")).display().to_string()
 }
 
 fn applicant(surname: &str, doc: &str) -> Value {
@@ -84,12 +92,15 @@ fn issue_json_prints_the_record_and_the_training_number_matches_the_applicant() 
     let dir = tempfile::tempdir().unwrap();
     let desk_id = init(dir.path());
     let input = applicant("Eriksson", "L898902C3").to_string();
-    let o = skranke(dir.path(), &["issue", "--applicant", "-", "--json"], &as_admin(), input.as_bytes());
+    let pdf = pdf_arg(dir.path(), 1);
+    let o = skranke(dir.path(), &["issue", "--applicant", "-", "--pdf", &pdf, "--json"], &as_admin(), input.as_bytes());
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     let v: Value = serde_json::from_str(&text(&o).0).unwrap();
     let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["birth_date", "issued_at", "number", "record_id", "sex", "training"]);
+    assert_eq!(keys, ["birth_date", "handout", "issued_at", "number", "record_id", "sex", "training", "username"]);
+    assert_eq!(v["handout"], "saved");
+    std::fs::remove_file(&pdf).unwrap();
     assert_eq!(v["record_id"], format!("{desk_id}-1"));
     assert_eq!(
         (v["birth_date"].as_str(), v["sex"].as_str(), v["training"].as_bool()),
@@ -99,7 +110,9 @@ fn issue_json_prints_the_record_and_the_training_number_matches_the_applicant() 
     assert!(number.starts_with("720874-"), "day 12 + 60: {number}");
 
     // Again: a clear refusal naming the record, exit 1, nothing stored.
-    let o = skranke(dir.path(), &["issue", "--applicant", "-", "--json"], &as_admin(), input.as_bytes());
+    let pdf = pdf_arg(dir.path(), 2);
+    let o = skranke(dir.path(), &["issue", "--applicant", "-", "--pdf", &pdf, "--json"], &as_admin(), input.as_bytes());
+    assert!(!Path::new(&pdf).exists(), "the refused issue leaves no file");
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).1.contains(&format!("{desk_id}-1")), "{:?}", text(&o));
 
@@ -122,11 +135,13 @@ fn invalid_applicants_exit_1_with_every_field_named_and_nothing_stored() {
     bad["document"]["expiry_date"] = json!("2001-01-01");
     let file = dir.path().join("bad.json");
     std::fs::write(&file, bad.to_string()).unwrap();
-    let o = skranke(dir.path(), &["issue", "--applicant", file.to_str().unwrap()], &as_admin(), b"");
+    let pdf = pdf_arg(dir.path(), 1);
+    let o = skranke(dir.path(), &["issue", "--applicant", file.to_str().unwrap(), "--pdf", &pdf], &as_admin(), b"");
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o).1;
     assert!(err.contains("nationality") && err.contains("document.expiry_date"), "{err}");
-    let o = skranke(dir.path(), &["issue", "--applicant", "-"], &as_admin(), b"{not json");
+    assert!(!Path::new(&pdf).exists());
+    let o = skranke(dir.path(), &["issue", "--applicant", "-", "--pdf", &pdf], &as_admin(), b"{not json");
     assert_eq!(o.status.code(), Some(1));
     let o = skranke(dir.path(), &["lease", "status", "--json"], &[], b"");
     let status: Value = serde_json::from_str(&text(&o).0).unwrap();
@@ -145,13 +160,15 @@ fn a_clerk_cannot_void_and_a_supervisor_can() {
         assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     }
     let clerk = [("SKRANKE_STAFF", "Carl"), ("SKRANKE_STAFF_PASSWORD", "staff password 1")];
+    let pdf = pdf_arg(dir.path(), 1);
     let o = skranke(
         dir.path(),
-        &["issue", "--applicant", "-", "--json"],
-        &clerk,
+        &["issue", "--applicant", "-", "--pdf", &pdf, "--json"],
+        &as_admin(),
         applicant("Berg", "X1234567").to_string().as_bytes(),
     );
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    std::fs::remove_file(&pdf).unwrap();
     let id = format!("{desk_id}-1");
     let o = skranke(dir.path(), &["void", &id, "--reason", "wrong person"], &clerk, b"");
     assert_eq!(o.status.code(), Some(1));

@@ -74,8 +74,19 @@ fn an_enrolled_desk_issues_online_with_the_lease_behind_it_and_syncs_from_the_co
     let desk_id = shown["desk_id"].as_str().unwrap().to_string();
 
     let staff = [("SKRANKE_STAFF", "Ada"), ("SKRANKE_STAFF_PASSWORD", ADMIN_PW)];
+    // The handout needs the municipality's privacy notice; the admin saves it as a PDF.
+    let o = skranke(dir.path(), &["settings", "set", "privacy_controller", "Aalborg Kommune"], &staff, b"");
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let pdfs = tempfile::tempdir().unwrap();
     let issue = |surname: &str, doc: &str| {
-        skranke(dir.path(), &["issue", "--applicant", "-", "--json"], &staff, applicant(surname, doc).as_bytes())
+        let pdf = pdfs.path().join(format!("{surname}.pdf"));
+        let pdf = pdf.to_str().unwrap();
+        skranke(
+            dir.path(),
+            &["issue", "--applicant", "-", "--pdf", pdf, "--json"],
+            &staff,
+            applicant(surname, doc).as_bytes(),
+        )
     };
     let online = json_of(&issue("Kazlauskas", "LT1000001"));
     reg.down();

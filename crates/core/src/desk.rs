@@ -154,13 +154,31 @@ pub fn init(
         }
         DeskKind::Enrolled { desk_id, units } => (desk_id.clone(), false, units.clone(), "registry"),
     };
+    // A training desk's login number is random and in the training range; an
+    // enrolled desk gets its own from the registry (Store::set_login_number).
+    let login_number = match setup.kind {
+        DeskKind::Training => {
+            let mut random = [0u8; 4];
+            getrandom::fill(&mut random).map_err(|e| StoreError::Random { detail: e.to_string() })?;
+            Some(crate::handout::training_login_number(random))
+        }
+        DeskKind::Enrolled { .. } => None,
+    };
     let admin_hash = staff::hash_password(setup.admin_password)?;
     let desk = DeskFile { format: 1, desk_id: desk_id.clone(), training };
     let (store, ()) = Store::create(dir, &desk, keystore, |tx, ctx| {
         tx.execute(
-            "INSERT INTO desk (id, desk_id, municipality, office, desk_number, training, created_at)
-             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
-            (&ctx.desk_id, setup.municipality.trim(), setup.office.trim(), setup.desk_number, training, timestamp(now)),
+            "INSERT INTO desk (id, desk_id, municipality, office, desk_number, training, created_at, login_number)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            (
+                &ctx.desk_id,
+                setup.municipality.trim(),
+                setup.office.trim(),
+                setup.desk_number,
+                training,
+                timestamp(now),
+                login_number,
+            ),
         )?;
         let admin = staff::insert(tx, setup.admin_name, Role::Admin, &admin_hash, now)?;
         crate::alloc::insert_units(tx, &units, source, now)?;

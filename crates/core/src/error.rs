@@ -4,7 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cpr::CprError;
+use crate::credentials::CredentialError;
 use crate::i18n::Lang;
+use crate::letter::LetterError;
+use crate::print::PrintError;
 use crate::store::StoreError;
 
 /// One problem with one input field: which field (a JSON path such as
@@ -25,6 +28,15 @@ pub enum Error {
     /// A personnummer that is not valid.
     #[error("invalid personnummer: {}", .0.message(Lang::En))]
     Cpr(#[from] CprError),
+    /// Jobnet credentials could not be made or read.
+    #[error("credentials: {}", .0.message(Lang::En))]
+    Credentials(#[from] CredentialError),
+    /// The handout could not be rendered.
+    #[error("handout: {}", .0.message(Lang::En))]
+    Letter(#[from] LetterError),
+    /// The handout could not be printed.
+    #[error("printing: {}", .0.message(Lang::En))]
+    Print(#[from] PrintError),
     /// Input that failed validation: every problem at once, each naming its field.
     #[error("invalid input: {}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<FieldError>),
@@ -48,6 +60,9 @@ impl Error {
     pub fn message(&self, lang: Lang) -> String {
         match self {
             Error::Cpr(e) => e.message(lang),
+            Error::Credentials(e) => e.message(lang),
+            Error::Letter(e) => e.message(lang),
+            Error::Print(e) => e.message(lang),
             // Field messages were rendered in the desk's language when found.
             Error::Invalid(errors) => {
                 errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("\n")

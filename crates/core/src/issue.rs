@@ -67,6 +67,9 @@ impl std::fmt::Debug for Intake {
 #[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct Issued {
     pub record_id: String,
+    /// The desk-local sequence in the record ID (it also numbers the login).
+    #[serde(skip)]
+    pub seq: i64,
     #[serde(skip)]
     pub number: Personnummer,
     /// The number as staff and the handout show it (day + 60 on a training desk).
@@ -96,6 +99,12 @@ impl std::fmt::Debug for Issued {
 /// exists without its login or the other way round.
 pub trait IssueAttachment {
     fn write(&self, tx: &Transaction<'_>, desk: &DeskContext, issued: &Issued) -> Result<(), StoreError>;
+
+    /// Fields to add to the `issued` outbox event, asked after [`write`](Self::write)
+    /// succeeded (the login adds its username and password hash).
+    fn outbox_fields(&self) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::Map::new()
+    }
 }
 
 /// The number as shown: day + 60 for training desks.
@@ -160,19 +169,25 @@ fn push_outbox(
     payload: &serde_json::Value,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    push_outbox_keyed(conn, &format!("{record_id}/{kind}"), kind, record_id, payload, now)
+}
+
+/// An outbox event under an explicit idempotency key, for kinds a record can
+/// have more than once (a reprint: `<record_id>/reprinted/<n>`).
+pub(crate) fn push_outbox_keyed(
+    conn: &Connection,
+    idempotency_key: &str,
+    kind: &str,
+    record_id: &str,
+    payload: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
     let payload = payload.to_string();
     conn.prepare_cached(
         "INSERT INTO outbox (idempotency_key, kind, record_id, payload, content_hash, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute((
-        format!("{record_id}/{kind}"),
-        kind,
-        record_id,
-        &payload,
-        content_hash(&payload),
-        timestamp(now),
-    ))?;
+    .execute((idempotency_key, kind, record_id, &payload, content_hash(&payload), timestamp(now)))?;
     Ok(())
 }
 
@@ -365,7 +380,7 @@ impl Store {
                 &person_key,
             ))?;
             audit::append(tx, &ctx.desk_id, &Event::by(session.staff_id(), "record.issued", now).record(&id))?;
-            let payload = serde_json::json!({
+            let mut payload = serde_json::json!({
                 "record_id": id,
                 "desk_id": ctx.desk_id,
                 "number": digits,
@@ -382,10 +397,10 @@ impl Store {
                 "registry_person_key": protocol::registry_duplicate_key("person", &intake.person_key),
                 "applicant": intake.applicant,
             });
-            push_outbox(tx, "issued", &id, &payload, now)?;
             let units = alloc::usable_units(tx)?.len();
             let issued = Issued {
-                record_id: id,
+                record_id: id.clone(),
+                seq,
                 number,
                 display_number: display_number(&number, ctx.training),
                 birth_date: intake.birth_date,
@@ -398,7 +413,11 @@ impl Store {
             };
             if let Some(attach) = attach {
                 attach.write(tx, ctx, &issued)?;
+                if let Some(fields) = payload.as_object_mut() {
+                    fields.extend(attach.outbox_fields());
+                }
             }
+            push_outbox(tx, "issued", &id, &payload, now)?;
             Ok(issued)
         })?)
     }

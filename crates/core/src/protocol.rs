@@ -159,6 +159,9 @@ pub struct EnrolResponse {
     pub municipality: u16,
     pub office: String,
     pub desk_number: u32,
+    /// The prefix of the Jobnet usernames this desk makes: unique across
+    /// desks, assigned by the registry at enrolment (below 2^31).
+    pub login_number: u32,
     pub registry_time: DateTime<Utc>,
     pub registry_sequence: i64,
 }

@@ -50,7 +50,18 @@ fn next(state: &mut u64) -> u64 {
     *state
 }
 
+/// The name test runners list (nextest asks with `--list` before it runs).
+const TEST_NAME: &str = "kill_9_at_random_moments_loses_no_committed_record_and_reuses_no_number";
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--list") {
+        // This binary has one test and it is never ignored.
+        if !args.iter().any(|a| a == "--ignored") {
+            println!("{TEST_NAME}: test");
+        }
+        return;
+    }
     if let (Some(dir), Some(start)) =
         (std::env::var_os("SKRANKE_CRASH_CHILD"), std::env::var("SKRANKE_CRASH_START").ok())
     {

@@ -10,7 +10,8 @@ use tokio_postgres::NoTls;
 use crate::error::{RegistryError, Result};
 
 /// `(version, sql)`, ascending.
-pub const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../migrations/0001_initial.sql"))];
+pub const MIGRATIONS: &[(i32, &str)] =
+    &[(1, include_str!("../migrations/0001_initial.sql")), (2, include_str!("../migrations/0002_login_number.sql"))];
 
 /// A pool of connections to `database_url` (the registry's PostgreSQL runs
 /// on the same host or a trusted network; TLS to it is the operator's

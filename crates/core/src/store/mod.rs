@@ -87,6 +87,16 @@ pub enum StoreError {
     RecordNotFound { record_id: String },
     #[error("record {record_id} is already voided")]
     AlreadyVoided { record_id: String },
+    /// The Jobnet login could not be made inside an issue or reprint.
+    #[error(transparent)]
+    Credentials(#[from] crate::credentials::CredentialError),
+    /// The handout could not be rendered inside an issue or reprint, which
+    /// undoes it: a record never exists with a password no one can print.
+    #[error(transparent)]
+    Letter(#[from] crate::letter::LetterError),
+    /// Issuing with a handout, or reprinting, refused or failed.
+    #[error(transparent)]
+    Handout(#[from] crate::handout::HandoutError),
     #[error("the desk's clock is behind the registry's last known time {registry_time}")]
     ClockBehind { registry_time: String },
     #[error("the desk is retired and issues no more numbers")]
@@ -121,6 +131,9 @@ impl StoreError {
             StoreError::OnlineNumberUnfit { .. } => "issue.online_number_unfit",
             StoreError::RecordNotFound { .. } => "issue.record_not_found",
             StoreError::AlreadyVoided { .. } => "issue.already_voided",
+            StoreError::Credentials(e) => e.code(),
+            StoreError::Letter(e) => e.code(),
+            StoreError::Handout(e) => e.code(),
             StoreError::ClockBehind { .. } => "sync.clock_behind",
             StoreError::DeskRetired => "sync.desk_retired",
         }
@@ -129,6 +142,9 @@ impl StoreError {
     /// Whether this is a refusal of the request (exit 1 in the CLI) rather
     /// than a failure of the machine or its setup.
     pub fn is_refusal(&self) -> bool {
+        if let StoreError::Handout(e) = self {
+            return e.is_refusal();
+        }
         !matches!(
             self,
             StoreError::NoDesk { .. }
@@ -141,11 +157,19 @@ impl StoreError {
                 | StoreError::SchemaTooNew { .. }
                 | StoreError::Random { .. }
                 | StoreError::GuardPending { .. }
+                | StoreError::Credentials(_)
+                | StoreError::Letter(crate::letter::LetterError::Fonts)
         )
     }
 
     /// The message for staff, from the catalog of `lang`.
     pub fn message(&self, lang: Lang) -> String {
+        match self {
+            StoreError::Credentials(e) => return e.message(lang),
+            StoreError::Letter(e) => return e.message(lang),
+            StoreError::Handout(e) => return e.message(lang),
+            _ => {}
+        }
         let key = format!("{}.error", self.code());
         let role_text = |r: &Role| i18n::text(lang, r.message_key()).to_string();
         let args: Vec<(&str, String)> = match self {
@@ -182,6 +206,7 @@ impl StoreError {
                 vec![("birth_date", birth_date.clone()), ("sex", sex.to_string())]
             }
             StoreError::OnlineNumberUnfit { number } => vec![("number", number.clone())],
+            StoreError::Credentials(_) | StoreError::Letter(_) | StoreError::Handout(_) => vec![],
         };
         let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
         i18n::render(lang, &key, &args)

@@ -110,8 +110,45 @@ CREATE TABLE outbox (
 ) STRICT;
 "#;
 
-/// Version 2: what the sync client (`core::sync`) keeps between runs.
+/// Version 2: Jobnet logins (username per record, Argon2id hashes with the
+/// superseded ones kept) and the desk's login number that usernames start with.
 const V2: &str = r#"
+-- The number usernames are built from (see core::handout): set once. A
+-- training desk draws it at random from the upper half (2^31 and up); an
+-- enrolled desk gets it from the registry (below 2^31). Training desks made
+-- before this version draw theirs here.
+ALTER TABLE desk ADD COLUMN login_number INTEGER CHECK (login_number BETWEEN 0 AND 4294967295);
+UPDATE desk SET login_number = 2147483648 + (random() & 2147483647) WHERE training = 1 AND login_number IS NULL;
+
+-- One Jobnet login per record. The username is unique across all desks by
+-- construction (login number + record sequence), and here by constraint.
+CREATE TABLE login (
+    record_id  TEXT PRIMARY KEY REFERENCES record(id),
+    username   TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+) STRICT;
+
+-- Every initial-password hash a login ever had. Exactly one is current
+-- (superseded_at NULL); a reprint supersedes it and adds a new one. The
+-- plain password is never stored. `delivery` and `delivered_at` say whether
+-- the handout carrying this password was printed or saved: a current hash
+-- without them means no one has seen the password, and the clerk reprints.
+CREATE TABLE login_hash (
+    id            INTEGER PRIMARY KEY,
+    record_id     TEXT NOT NULL REFERENCES login(record_id),
+    hash          TEXT NOT NULL,
+    kind          TEXT NOT NULL CHECK (kind IN ('issued', 'reprinted')),
+    created_at    TEXT NOT NULL,
+    created_by    INTEGER NOT NULL REFERENCES staff(id),
+    superseded_at TEXT,
+    delivery      TEXT CHECK (delivery IN ('print', 'pdf', 'failed')),
+    delivered_at  TEXT
+) STRICT;
+CREATE UNIQUE INDEX login_hash_current ON login_hash (record_id) WHERE superseded_at IS NULL;
+"#;
+
+/// Version 3: what the sync client (`core::sync`) keeps between runs.
+const V3: &str = r#"
 -- Cursors and facts learnt from the registry (its URL, the highest time and
 -- sequence it told, the last complete sync). No secrets: the signing key is
 -- in the OS key store.
@@ -122,7 +159,7 @@ CREATE TABLE sync_state (
 
 -- The registry's verdict on each outbox event, once it gave one.
 ALTER TABLE outbox ADD COLUMN outcome TEXT;
-CREATE INDEX outbox_unanswered ON outbox (seq) WHERE outcome IS NULL;
+CREATE INDEX outbox_unsent ON outbox (seq) WHERE sent_at IS NULL;
 
 -- Events the registry refused (conflict or invalid) or that could not be
 -- sent at all: the supervisor's list. Never deleted.
@@ -153,5 +190,13 @@ CREATE TABLE sync_notice (
 ALTER TABLE record ADD COLUMN registry_state TEXT;
 "#;
 
+/// Version 4: the sync client looks for rows the registry has not answered
+/// (`outcome IS NULL`, which also covers rows that could not be sent), so the
+/// partial index is on that.
+const V4: &str = r#"
+DROP INDEX outbox_unsent;
+CREATE INDEX outbox_unanswered ON outbox (seq) WHERE outcome IS NULL;
+"#;
+
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];

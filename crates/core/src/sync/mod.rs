@@ -314,6 +314,7 @@ pub fn enrol(
         admin_password: enrolment.admin_password,
     };
     let mut store = desk::init(dir, keystore, &setup, now, lang)?;
+    store.set_login_number(answer.login_number, now)?;
     let url = client.url().to_string();
     store.bookkeeping(|tx, _| {
         state::set(tx, state::key::REGISTRY_URL, &url)?;

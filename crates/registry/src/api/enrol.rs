@@ -55,6 +55,8 @@ pub async fn enrol(
         &[&ops::code_hash(&req.enrolment_code), &desk_id],
     )
     .await?;
+    let login_number: i32 =
+        tx.query_one("SELECT login_number FROM desks WHERE desk_id = $1", &[&desk_id]).await?.get(0);
     let registry_sequence = crate::db::sequence(&tx).await?;
     tx.commit().await?;
     tracing::info!(desk_id, municipality, "desk enrolled");
@@ -63,6 +65,7 @@ pub async fn enrol(
         municipality: u16::try_from(municipality).unwrap_or_default(),
         office,
         desk_number: u32::try_from(desk_number).unwrap_or_default(),
+        login_number: u32::try_from(login_number).unwrap_or_default(),
         registry_time: state.now(),
         registry_sequence,
     }))

@@ -1,0 +1,1092 @@
+//! Issuing and reprinting with the Jobnet login and the handout
+//! (udskriften): the record, its login and the rendered letter in one
+//! transaction, then the letter to the printer or, for a supervisor, to a
+//! PDF file.
+//!
+//! The order is what keeps a password from being lost silently:
+//!
+//! 1. Everything that can be checked before a number is taken is checked:
+//!    the staff member's role (saving a PDF is a supervisor's act), the
+//!    desk's login number, the settings the letter needs (the privacy
+//!    notice's controller; the printer when printing), and, when saving, the
+//!    PDF file is created empty (never over an existing file).
+//! 2. The password and its Argon2id hash are made outside the transaction
+//!    (the hash is slow on purpose and no lock should wait for it).
+//! 3. One transaction: the number, the record, the login (username from the
+//!    desk's login number and the record's sequence), the hash, the audit
+//!    event, the outbox event with the hash, and the rendered PDF in memory.
+//!    A letter that cannot be rendered undoes all of it.
+//! 4. After the commit, the PDF goes to the spooler or the file. Printing
+//!    before the commit could put a number on paper that the desk then
+//!    forgets. If the delivery fails, the record and its login stay, the
+//!    caller is told (with the record's ID) that no one saw the password, and
+//!    the hash row stays marked undelivered: a reprint makes a new password.
+//! 5. The delivery is noted on the hash row and audited (`handout.printed`,
+//!    `handout.saved`, `handout.failed`), never with a name or a path.
+//!
+//! The plain password lives in an [`InitialPassword`] and in the PDF bytes
+//! (both wiped on drop) and nowhere else: not in the store, the outbox, the
+//! audit log, the job title or any message.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{OptionalExtension, Transaction};
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::alloc::OnlineAllocator;
+use crate::applicant::{Applicant, IntakeContext, Notice};
+use crate::audit::{self, Event};
+use crate::credentials::{InitialPassword, LapseDays, PasswordHash, SecureRandom, Username};
+use crate::i18n::{self, Lang};
+use crate::issue::{push_outbox_keyed, Intake, IssueAttachment, Issued};
+use crate::letter::{render_handout, HandoutData, PrivacyContacts};
+use crate::print::Printer;
+use crate::staff::{self, Role, Session};
+use crate::store::{timestamp, DeskContext, Store, StoreError};
+use crate::Error;
+
+/// Login numbers from here up belong to training desks (drawn at random);
+/// the registry assigns enrolled desks numbers below it. So a training
+/// username can never equal a real one.
+pub const TRAINING_LOGIN_BASE: u32 = 1 << 31;
+
+/// A training desk's login number from 4 random bytes: always in the upper half.
+pub fn training_login_number(random: [u8; 4]) -> u32 {
+    TRAINING_LOGIN_BASE | u32::from_be_bytes(random)
+}
+
+/// Why a handout could not be made or delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum HandoutError {
+    /// The desk has no login number yet (an enrolled desk gets it from the registry).
+    #[error("the desk has no login number")]
+    NoLoginNumber,
+    /// The login number is set once; or an enrolled desk was given one from the training range.
+    #[error("login number {number} refused")]
+    LoginNumberRefused { number: u64 },
+    /// Printing was asked for but setting `printer` is empty.
+    #[error("no printer set")]
+    PrinterNotSet,
+    /// The privacy notice's controller (setting `privacy_controller`) is empty.
+    #[error("no privacy controller set")]
+    PrivacyNotSet,
+    /// The PDF file exists already: it is never overwritten.
+    #[error("{path} exists")]
+    PdfExists { path: PathBuf },
+    /// The PDF file could not be created or written.
+    #[error("{path}: {detail}")]
+    PdfWrite { path: PathBuf, detail: String },
+    /// A voided record gets no handout.
+    #[error("record {record_id} is voided")]
+    RecordVoided { record_id: String },
+    /// The applicant's data was erased: a reprint needs the document again.
+    #[error("record {record_id} has no applicant data")]
+    ApplicantErased { record_id: String },
+}
+
+impl HandoutError {
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            HandoutError::NoLoginNumber => "handout.no_login_number",
+            HandoutError::LoginNumberRefused { .. } => "handout.login_number_refused",
+            HandoutError::PrinterNotSet => "handout.printer_not_set",
+            HandoutError::PrivacyNotSet => "handout.privacy_not_set",
+            HandoutError::PdfExists { .. } => "handout.pdf_exists",
+            HandoutError::PdfWrite { .. } => "handout.pdf_write",
+            HandoutError::RecordVoided { .. } => "handout.record_voided",
+            HandoutError::ApplicantErased { .. } => "handout.applicant_erased",
+        }
+    }
+
+    /// Whether this refuses the request (exit 1) rather than reporting a
+    /// setup or machine problem (exit 2).
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            HandoutError::RecordVoided { .. }
+                | HandoutError::ApplicantErased { .. }
+                | HandoutError::LoginNumberRefused { .. }
+        )
+    }
+
+    /// The message for staff, from the catalog of `lang`.
+    pub fn message(&self, lang: Lang) -> String {
+        let key = format!("{}.error", self.code());
+        match self {
+            HandoutError::NoLoginNumber | HandoutError::PrinterNotSet | HandoutError::PrivacyNotSet => {
+                i18n::render(lang, &key, &[])
+            }
+            HandoutError::LoginNumberRefused { number } => i18n::render(lang, &key, &[("number", &number.to_string())]),
+            HandoutError::PdfExists { path } => i18n::render(lang, &key, &[("path", &path.display().to_string())]),
+            HandoutError::PdfWrite { path, detail } => {
+                i18n::render(lang, &key, &[("path", &path.display().to_string()), ("detail", detail)])
+            }
+            HandoutError::RecordVoided { record_id } | HandoutError::ApplicantErased { record_id } => {
+                i18n::render(lang, &key, &[("record_id", record_id)])
+            }
+        }
+    }
+}
+
+impl From<HandoutError> for Error {
+    fn from(e: HandoutError) -> Error {
+        Error::Store(StoreError::Handout(e))
+    }
+}
+
+/// Where the handout goes.
+#[derive(Clone, Copy)]
+pub enum Delivery<'a> {
+    /// To a printer: the desk's ([`Store::desk_printer`]) or a test double.
+    Print(&'a dyn Printer),
+    /// To a new PDF file: a supervisor's act, audited.
+    SavePdf(&'a Path),
+}
+
+impl Delivery<'_> {
+    fn code(&self) -> &'static str {
+        match self {
+            Delivery::Print(_) => "print",
+            Delivery::SavePdf(_) => "pdf",
+        }
+    }
+}
+
+/// What became of a handout after the commit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "handout", rename_all = "snake_case")]
+pub enum Delivered {
+    /// The spooler accepted the job.
+    Printed { job_id: Option<String> },
+    /// The PDF file was written.
+    Saved { path: PathBuf },
+}
+
+/// The outcome of an issue or reprint. The record and its login are
+/// committed; `delivery` says whether anyone can see the password.
+#[derive(Debug)]
+pub struct HandedOut {
+    pub record_id: String,
+    pub username: Username,
+    /// `Err`: the handout never left, so no one saw the password: reprint.
+    pub delivery: Result<Delivered, Error>,
+    /// The delivery could not be noted in the store (audit); the handout itself is out.
+    pub note_failed: Option<Error>,
+}
+
+/// An issue with its login and handout.
+#[derive(Debug)]
+pub struct IssuedWithHandout {
+    pub issued: Issued,
+    pub notices: Vec<Notice>,
+    pub handout: HandedOut,
+}
+
+/// The desk facts every handout carries, read before a number is taken.
+struct DeskFacts {
+    login_number: u32,
+    municipality_name: String,
+    municipality_code: u16,
+    office: String,
+    desk_label: String,
+    lapse: LapseDays,
+    privacy: PrivacyContacts,
+}
+
+/// The applicant's part of the letter.
+struct Person {
+    name: String,
+    language: Option<String>,
+}
+
+/// The name as the document prints it: given names, then surname.
+fn printed_name(given: &str, surname: &str) -> String {
+    [given.trim(), surname.trim()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ")
+}
+
+/// The current hash row of a record's login, superseded now; `None` if it has none.
+fn supersede_current(tx: &Transaction<'_>, record_id: &str, at: &str) -> Result<Option<i64>, StoreError> {
+    let id: Option<i64> = tx
+        .query_row("SELECT id FROM login_hash WHERE record_id = ?1 AND superseded_at IS NULL", [record_id], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    if let Some(id) = id {
+        tx.execute("UPDATE login_hash SET superseded_at = ?2 WHERE id = ?1", (id, at))?;
+    }
+    Ok(id)
+}
+
+fn insert_hash(
+    tx: &Transaction<'_>,
+    record_id: &str,
+    hash: &PasswordHash,
+    kind: &str,
+    at: &str,
+    staff_id: i64,
+) -> Result<i64, StoreError> {
+    tx.execute(
+        "INSERT INTO login_hash (record_id, hash, kind, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
+        (record_id, hash.as_str(), kind, at, staff_id),
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+fn insert_login(tx: &Transaction<'_>, record_id: &str, username: &Username, at: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO login (record_id, username, created_at) VALUES (?1, ?2, ?3)",
+        (record_id, username.as_str(), at),
+    )?;
+    Ok(())
+}
+
+/// What a transaction hands back for the delivery: the username, the hash
+/// row to note the delivery on, and the PDF bytes (wiped on drop).
+struct Rendered {
+    username: Username,
+    hash_id: i64,
+    pdf: Zeroizing<Vec<u8>>,
+}
+
+/// The login and the letter, written and rendered inside the issue transaction.
+struct LoginAttachment<'a> {
+    facts: &'a DeskFacts,
+    person: &'a Person,
+    password: &'a InitialPassword,
+    hash: &'a PasswordHash,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+    session: &'a Session,
+    /// Saving a PDF: the supervisor role is checked again inside the transaction.
+    saving_pdf: bool,
+    out: RefCell<Option<Rendered>>,
+}
+
+impl IssueAttachment for LoginAttachment<'_> {
+    fn write(&self, tx: &Transaction<'_>, ctx: &DeskContext, issued: &Issued) -> Result<(), StoreError> {
+        if self.saving_pdf {
+            staff::authorize(tx, self.session, Role::Supervisor, "save_pdf")?;
+        }
+        let seq = u64::try_from(issued.seq).unwrap_or_default();
+        let username = Username::new(self.facts.login_number, seq);
+        let at = timestamp(self.now);
+        insert_login(tx, &issued.record_id, &username, &at)?;
+        let hash_id = insert_hash(tx, &issued.record_id, self.hash, "issued", &at, self.session.staff_id())?;
+        let pdf = render(
+            self.facts,
+            self.person,
+            &issued.display_number,
+            &username,
+            self.password,
+            self.today,
+            &issued.record_id,
+            ctx.training,
+        )?;
+        *self.out.borrow_mut() = Some(Rendered { username, hash_id, pdf });
+        Ok(())
+    }
+
+    fn outbox_fields(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut fields = serde_json::Map::new();
+        if let Some(r) = self.out.borrow().as_ref() {
+            fields.insert("username".into(), r.username.as_str().into());
+            fields.insert("password_hash".into(), self.hash.as_str().into());
+        }
+        fields
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render(
+    facts: &DeskFacts,
+    person: &Person,
+    personnummer: &str,
+    username: &Username,
+    password: &InitialPassword,
+    today: NaiveDate,
+    reference: &str,
+    training: bool,
+) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+    let data = HandoutData {
+        municipality_name: &facts.municipality_name,
+        municipality_code: facts.municipality_code,
+        office: &facts.office,
+        desk_label: &facts.desk_label,
+        applicant_name: &person.name,
+        personnummer,
+        username,
+        password,
+        issue_date: today,
+        reference,
+        training,
+        lapse: facts.lapse,
+        privacy: &facts.privacy,
+        language: person.language.as_deref(),
+    };
+    Ok(Zeroizing::new(render_handout(&data)?))
+}
+
+/// Creates the PDF file empty, readable by its owner only, and never over an
+/// existing file, so a path that cannot be written stops the act before a
+/// number or password is made.
+fn create_pdf(path: &Path) -> Result<File, HandoutError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => HandoutError::PdfExists { path: path.to_path_buf() },
+        _ => HandoutError::PdfWrite { path: path.to_path_buf(), detail: e.to_string() },
+    })
+}
+
+fn write_pdf(mut file: File, path: &Path, pdf: &[u8]) -> Result<(), HandoutError> {
+    use std::io::Write;
+    let written = file.write_all(pdf).and_then(|()| file.sync_all());
+    drop(file);
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(path);
+        HandoutError::PdfWrite { path: path.to_path_buf(), detail: e.to_string() }
+    })
+}
+
+impl Store {
+    /// Sets an enrolled desk's login number, as the registry assigned it
+    /// (below [`TRAINING_LOGIN_BASE`]). Set once: changing it later could
+    /// make a username that another desk's number already made.
+    pub fn set_login_number(&mut self, number: u32, now: DateTime<Utc>) -> Result<(), Error> {
+        if number >= TRAINING_LOGIN_BASE {
+            return Err(HandoutError::LoginNumberRefused { number: u64::from(number) }.into());
+        }
+        let set: Option<i64> = self
+            .connection()
+            .query_row("SELECT login_number FROM desk WHERE id = 1", [], |r| r.get(0))
+            .map_err(StoreError::from)?;
+        if set.is_some() {
+            return Err(HandoutError::LoginNumberRefused { number: u64::from(number) }.into());
+        }
+        Ok(self.act(|tx, ctx| {
+            tx.execute("UPDATE desk SET login_number = ?1 WHERE id = 1", [number])?;
+            audit::append(tx, &ctx.desk_id, &Event::desk("desk.login_number_set", now).detail(&number.to_string()))?;
+            Ok(())
+        })?)
+    }
+
+    /// The desk's printer from setting `printer`.
+    pub fn desk_printer(&self) -> Result<Box<dyn Printer + Send + Sync>, Error> {
+        let name = self.handout_settings()?.printer.ok_or(HandoutError::PrinterNotSet)?;
+        Ok(crate::print::system_printer(&name)?)
+    }
+
+    /// Issues a number with its Jobnet login and produces the handout (see
+    /// the module doc for the order). `Err` means nothing was stored; `Ok`
+    /// means the record and login are committed, and `handout.delivery`
+    /// says whether the letter left.
+    #[allow(clippy::too_many_arguments)]
+    pub fn issue_with_handout(
+        &mut self,
+        session: &Session,
+        applicant: &Applicant,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+        lang: Lang,
+        online: Option<&dyn OnlineAllocator>,
+        delivery: Delivery<'_>,
+        rng: &mut impl SecureRandom,
+    ) -> Result<IssuedWithHandout, Error> {
+        self.authorize_handout(session, Role::Clerk, "issue", delivery)?;
+        let ctx = IntakeContext { today, desk_municipality: self.municipality_code()? };
+        let valid = applicant.validate(&ctx, lang).map_err(Error::Invalid)?;
+        let facts = self.desk_facts()?;
+        let person = Person {
+            name: printed_name(&valid.applicant.given_names, &valid.applicant.surname),
+            language: Some(valid.applicant.language.clone()),
+        };
+        let password = InitialPassword::generate(rng)?;
+        let hash = password.hash(rng)?;
+        let file = self.prepare_file(delivery)?;
+        let attachment = LoginAttachment {
+            facts: &facts,
+            person: &person,
+            password: &password,
+            hash: &hash,
+            today,
+            now,
+            session,
+            saving_pdf: matches!(delivery, Delivery::SavePdf(_)),
+            out: RefCell::new(None),
+        };
+        let issued = match self.issue(session, &Intake::from_valid(&valid), now, online, Some(&attachment)) {
+            Ok(issued) => issued,
+            Err(e) => {
+                discard_file(file, delivery);
+                return Err(e);
+            }
+        };
+        // The attachment ran (the issue committed), so it rendered.
+        let rendered = attachment.out.into_inner().ok_or(StoreError::Database(rusqlite::Error::InvalidQuery))?;
+        drop(password);
+        let handout = self.deliver(session, &issued.record_id, rendered, delivery, file, now);
+        Ok(IssuedWithHandout { issued, notices: valid.notices, handout })
+    }
+
+    /// A new handout for an issued record: a new password whose hash
+    /// supersedes the old one (kept, marked superseded), a `reprinted`
+    /// outbox event with the new hash, audited. A clerk may print; saving a
+    /// PDF needs a supervisor.
+    pub fn reprint(
+        &mut self,
+        session: &Session,
+        record_id: &str,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+        delivery: Delivery<'_>,
+        rng: &mut impl SecureRandom,
+    ) -> Result<HandedOut, Error> {
+        self.authorize_handout(session, Role::Clerk, "reprint", delivery)?;
+        let facts = self.desk_facts()?;
+        // Checked here to refuse before any work, and again in the transaction.
+        self.read(|tx, _| record_for_reprint(tx, record_id).map(|_| ()))?;
+        let password = InitialPassword::generate(rng)?;
+        let hash = password.hash(rng)?;
+        let file = self.prepare_file(delivery)?;
+        let staff_id = session.staff_id();
+        let result = self.act(|tx, ctx| {
+            staff::authorize(tx, session, Role::Clerk, "reprint")?;
+            if let Delivery::SavePdf(_) = delivery {
+                staff::authorize(tx, session, Role::Supervisor, "save_pdf")?;
+            }
+            let record = record_for_reprint(tx, record_id)?;
+            let at = timestamp(now);
+            let username = match tx
+                .query_row("SELECT username FROM login WHERE record_id = ?1", [record_id], |r| r.get::<_, String>(0))
+                .optional()?
+            {
+                Some(u) => Username::parse(&u)?,
+                // A record issued before logins existed gets its login now.
+                None => {
+                    let u = Username::new(facts.login_number, u64::try_from(record.seq).unwrap_or_default());
+                    insert_login(tx, record_id, &u, &at)?;
+                    u
+                }
+            };
+            let superseded = supersede_current(tx, record_id, &at)?;
+            let hash_id = insert_hash(tx, record_id, &hash, "reprinted", &at, staff_id)?;
+            let detail = format!("delivery:{}", delivery.code());
+            audit::append(
+                tx,
+                &ctx.desk_id,
+                &Event::by(staff_id, "login.reprinted", now).record(record_id).detail(&detail),
+            )?;
+            let payload = serde_json::json!({
+                "record_id": record_id,
+                "desk_id": ctx.desk_id,
+                "username": username.as_str(),
+                "password_hash": hash.as_str(),
+                "supersedes": superseded.is_some(),
+                "reprinted_at": at,
+                "reprinted_by": staff_id,
+            });
+            push_outbox_keyed(tx, &format!("{record_id}/reprinted/{hash_id}"), "reprinted", record_id, &payload, now)?;
+            let pdf = render(
+                &facts,
+                &record.person,
+                &record.display_number,
+                &username,
+                &password,
+                today,
+                record_id,
+                ctx.training,
+            )?;
+            Ok(Rendered { username, hash_id, pdf })
+        });
+        drop(password);
+        let rendered = match result {
+            Ok(r) => r,
+            Err(e) => {
+                discard_file(file, delivery);
+                return Err(e.into());
+            }
+        };
+        Ok(self.deliver(session, record_id, rendered, delivery, file, now))
+    }
+
+    /// Refuses early, before a number, a password or a file exists: the act
+    /// itself needs `needed`; saving a PDF needs a supervisor.
+    fn authorize_handout(
+        &mut self,
+        session: &Session,
+        needed: Role,
+        action: &str,
+        delivery: Delivery<'_>,
+    ) -> Result<(), Error> {
+        Ok(self.read(|tx, _| {
+            staff::authorize(tx, session, needed, action)?;
+            if let Delivery::SavePdf(_) = delivery {
+                staff::authorize(tx, session, Role::Supervisor, "save_pdf")?;
+            }
+            Ok(())
+        })?)
+    }
+
+    fn desk_facts(&self) -> Result<DeskFacts, Error> {
+        let (login_number, municipality, office, desk_number): (Option<i64>, String, String, u32) = self
+            .connection()
+            .query_row("SELECT login_number, municipality, office, desk_number FROM desk WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .map_err(StoreError::from)?;
+        let login_number = login_number.and_then(|n| u32::try_from(n).ok()).ok_or(HandoutError::NoLoginNumber)?;
+        let settings = self.handout_settings()?;
+        if settings.privacy.controller.trim().is_empty() {
+            return Err(HandoutError::PrivacyNotSet.into());
+        }
+        // Written validated by desk init.
+        let m = crate::municipality::parse_code(&municipality);
+        Ok(DeskFacts {
+            login_number,
+            municipality_name: m.map(|m| m.name.to_owned()).unwrap_or(municipality),
+            municipality_code: m.map_or(0, |m| m.code),
+            office,
+            desk_label: desk_number.to_string(),
+            lapse: settings.lapse,
+            privacy: settings.privacy,
+        })
+    }
+
+    fn prepare_file(&self, delivery: Delivery<'_>) -> Result<Option<File>, Error> {
+        Ok(match delivery {
+            Delivery::SavePdf(path) => Some(create_pdf(path)?),
+            Delivery::Print(_) => None,
+        })
+    }
+
+    /// Sends the committed handout on, then notes and audits the outcome.
+    fn deliver(
+        &mut self,
+        session: &Session,
+        record_id: &str,
+        rendered: Rendered,
+        delivery: Delivery<'_>,
+        file: Option<File>,
+        now: DateTime<Utc>,
+    ) -> HandedOut {
+        let Rendered { username, hash_id, pdf } = rendered;
+        let outcome: Result<Delivered, Error> = match (delivery, file) {
+            (Delivery::Print(printer), _) => {
+                printer.print(record_id, &pdf).map(|job| Delivered::Printed { job_id: job.job_id }).map_err(Error::from)
+            }
+            (Delivery::SavePdf(path), Some(file)) => {
+                write_pdf(file, path, &pdf).map(|()| Delivered::Saved { path: path.to_path_buf() }).map_err(Error::from)
+            }
+            (Delivery::SavePdf(path), None) => {
+                Err(HandoutError::PdfWrite { path: path.to_path_buf(), detail: "not created".into() }.into())
+            }
+        };
+        drop(pdf);
+        let (column, action, detail) = match &outcome {
+            Ok(Delivered::Printed { job_id }) => {
+                ("print", "handout.printed", format!("job:{}", job_id.as_deref().unwrap_or("-")))
+            }
+            Ok(Delivered::Saved { .. }) => ("pdf", "handout.saved", "pdf".to_owned()),
+            Err(e) => ("failed", "handout.failed", error_code(e).to_owned()),
+        };
+        let at = timestamp(now);
+        let staff_id = session.staff_id();
+        let note = self.act(|tx, ctx| {
+            tx.execute("UPDATE login_hash SET delivery = ?2, delivered_at = ?3 WHERE id = ?1", (hash_id, column, &at))?;
+            audit::append(tx, &ctx.desk_id, &Event::by(staff_id, action, now).record(record_id).detail(&detail))?;
+            Ok(())
+        });
+        HandedOut {
+            record_id: record_id.to_owned(),
+            username,
+            delivery: outcome,
+            note_failed: note.err().map(Error::from),
+        }
+    }
+}
+
+fn discard_file(file: Option<File>, delivery: Delivery<'_>) {
+    if let (Some(file), Delivery::SavePdf(path)) = (file, delivery) {
+        drop(file);
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// A stable code for an error, for the audit log (never a message with a path).
+fn error_code(e: &Error) -> &'static str {
+    match e {
+        Error::Print(p) => p.code(),
+        Error::Store(s) => s.code(),
+        _ => "handout.failed",
+    }
+}
+
+/// What a reprint reads from the record.
+struct ReprintRecord {
+    seq: i64,
+    display_number: String,
+    person: Person,
+}
+
+fn record_for_reprint(tx: &Transaction<'_>, record_id: &str) -> Result<ReprintRecord, StoreError> {
+    let row: Option<(i64, String, String, String, bool, Option<String>)> = tx
+        .query_row(
+            "SELECT seq, number, birth_date, status, training, applicant FROM record WHERE id = ?1",
+            [record_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+        )
+        .optional()?;
+    let Some((seq, digits, birth, status, training, applicant)) = row else {
+        return Err(StoreError::RecordNotFound { record_id: record_id.to_owned() });
+    };
+    if status != "issued" {
+        return Err(StoreError::Handout(HandoutError::RecordVoided { record_id: record_id.to_owned() }));
+    }
+    let applicant: Option<serde_json::Value> = applicant.and_then(|a| serde_json::from_str(&a).ok());
+    let person = applicant.as_ref().map(|v| &v["applicant"]).and_then(|a| {
+        let name = printed_name(a["given_names"].as_str().unwrap_or(""), a["surname"].as_str()?);
+        (!name.is_empty()).then(|| Person { name, language: a["language"].as_str().map(str::to_owned) })
+    });
+    let Some(person) = person else {
+        return Err(StoreError::Handout(HandoutError::ApplicantErased { record_id: record_id.to_owned() }));
+    };
+    let number = birth
+        .parse::<NaiveDate>()
+        .ok()
+        .zip(digits.get(6..).and_then(|s| s.parse::<u16>().ok()))
+        .and_then(|(d, s)| crate::cpr::Personnummer::from_parts(d, s))
+        .ok_or(StoreError::Database(rusqlite::Error::InvalidQuery))?;
+    Ok(ReprintRecord { seq, display_number: crate::issue::display_number(&number, training), person })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::TestRandom;
+    use crate::desk::{self, DeskKind, DeskSetup};
+    use crate::keystore::MemoryKeyStore;
+    use crate::print::tests::RecordingPrinter;
+    use crate::print::{PrintError, SpooledJob};
+    use crate::staff::NewStaff;
+
+    const PW: &str = "a long enough password";
+
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_780_000_000, 0).unwrap()
+    }
+
+    fn today() -> NaiveDate {
+        now().date_naive()
+    }
+
+    fn desk_in(dir: &Path, kind: DeskKind) -> (Store, Session) {
+        let setup = DeskSetup {
+            kind,
+            municipality: "101",
+            office: "Borgerservice Nørrebro",
+            desk_number: 3,
+            admin_name: "Ada",
+            admin_password: PW,
+        };
+        let mut store = desk::init(dir, Box::new(MemoryKeyStore::new()), &setup, now(), Lang::En).unwrap();
+        let admin = store.sign_in("Ada", PW, now()).unwrap();
+        store.set_setting(&admin, "privacy_controller", "Københavns Kommune", now()).unwrap();
+        (store, admin)
+    }
+
+    fn training(dir: &Path) -> (Store, Session) {
+        desk_in(dir, DeskKind::Training)
+    }
+
+    fn staff(store: &mut Store, admin: &Session, name: &str, role: Role) -> Session {
+        store.add_staff(admin, &NewStaff { name, role, password: PW }, now(), Lang::En).unwrap();
+        store.sign_in(name, PW, now()).unwrap()
+    }
+
+    fn applicant(surname: &str, doc: &str) -> Applicant {
+        let json = serde_json::json!({
+          "given_names": "Łukasz", "surname": surname, "birth_date": "1990-01-01", "sex": "M",
+          "nationality": "PL", "municipality_of_stay": 101, "group": "eu-jobseeker",
+          "document": {"type": "passport", "number": doc, "issuing_state": "PL", "expiry_date": "2099-04-15",
+                       "original_seen": true, "sex_on_document": null, "no_expiry_confirmed": false},
+          "asylum_case_ref": null, "no_danish_cpr": true, "not_residence_registered": true, "language": "pl",
+          "contact": {"email": null, "phone": null, "address_dk": null}
+        });
+        Applicant::from_json_bytes(json.to_string().as_bytes(), Lang::En).unwrap()
+    }
+
+    /// The password `TestRandom(seed)` gives first: what issuing with that seed printed.
+    fn password_of(seed: u64) -> String {
+        InitialPassword::generate(&mut TestRandom(seed)).unwrap().expose_grouped().to_string()
+    }
+
+    fn count(store: &Store, sql: &str) -> i64 {
+        store.connection().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    fn current_hash(store: &Store, record_id: &str) -> PasswordHash {
+        let phc: String = store
+            .connection()
+            .query_row("SELECT hash FROM login_hash WHERE record_id = ?1 AND superseded_at IS NULL", [record_id], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        PasswordHash::from_phc(&phc).unwrap()
+    }
+
+    fn everything_stored_as_text(store: &Store) -> String {
+        let mut all = String::new();
+        for sql in [
+            "SELECT group_concat(payload, '|') FROM outbox",
+            "SELECT group_concat(coalesce(detail, '') || action, '|') FROM audit",
+            "SELECT group_concat(hash || username, '|') FROM login_hash JOIN login USING (record_id)",
+            "SELECT group_concat(value, '|') FROM setting",
+        ] {
+            let s: Option<String> = store.connection().query_row(sql, [], |r| r.get(0)).unwrap();
+            all.push_str(&s.unwrap_or_default());
+        }
+        all
+    }
+
+    struct BrokenPrinter;
+
+    impl Printer for BrokenPrinter {
+        fn print(&self, _: &str, _: &[u8]) -> Result<SpooledJob, PrintError> {
+            Err(PrintError::Refused { detail: "lp: The printer or class does not exist.".into() })
+        }
+    }
+
+    #[test]
+    fn issuing_stores_the_login_and_hash_prints_once_and_keeps_no_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, admin) = training(dir.path());
+        let printer = RecordingPrinter::default();
+        let out = store
+            .issue_with_handout(
+                &admin,
+                &applicant("Żółć", "EA1234567"),
+                today(),
+                now(),
+                Lang::En,
+                None,
+                Delivery::Print(&printer),
+                &mut TestRandom(11),
+            )
+            .unwrap();
+        let id = out.issued.record_id.clone();
+        assert!(matches!(out.handout.delivery, Ok(Delivered::Printed { .. })), "{:?}", out.handout.delivery);
+        // The username is the desk's login number and the record's sequence; a training number is in the upper half.
+        let login_number: i64 = count(&store, "SELECT login_number FROM desk");
+        assert!(login_number >= i64::from(TRAINING_LOGIN_BASE));
+        assert_eq!(out.handout.username, Username::new(login_number as u32, out.issued.seq as u64));
+        // One job, titled with the reference only.
+        let jobs = printer.jobs.borrow();
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].0, id);
+        assert!(jobs[0].1.starts_with(b"%PDF"));
+        // The stored hash verifies the printed password; the outbox carries hash and username.
+        let password = password_of(11);
+        assert!(current_hash(&store, &id).verify(&password));
+        let payload: String =
+            store.connection().query_row("SELECT payload FROM outbox WHERE kind = 'issued'", [], |r| r.get(0)).unwrap();
+        let payload: serde_json::Value = serde_json::from_str(&payload).unwrap();
+        assert_eq!(payload["username"], out.handout.username.as_str());
+        assert_eq!(payload["password_hash"], current_hash(&store, &id).as_str());
+        // Not the password, in either form, anywhere in the store's text.
+        let text = everything_stored_as_text(&store);
+        assert!(!text.contains(&password) && !text.contains(&password.replace(' ', "")));
+        assert_eq!(count(&store, "SELECT count(*) FROM login_hash WHERE delivery = 'print'"), 1);
+        assert_eq!(count(&store, "SELECT count(*) FROM audit WHERE action = 'handout.printed'"), 1);
+        assert!(matches!(store.verify_audit().unwrap(), crate::audit::Verification::Intact { .. }));
+    }
+
+    #[test]
+    fn a_printer_failure_after_the_commit_keeps_the_record_says_so_and_a_reprint_recovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, admin) = training(dir.path());
+        let out = store
+            .issue_with_handout(
+                &admin,
+                &applicant("Kowalski", "EA1234567"),
+                today(),
+                now(),
+                Lang::En,
+                None,
+                Delivery::Print(&BrokenPrinter),
+                &mut TestRandom(12),
+            )
+            .unwrap();
+        let id = out.issued.record_id.clone();
+        let err = out.handout.delivery.unwrap_err();
+        assert!(matches!(err, Error::Print(PrintError::Refused { .. })), "{err:?}");
+        assert_eq!(count(&store, "SELECT count(*) FROM record"), 1);
+        assert_eq!(count(&store, "SELECT count(*) FROM login_hash WHERE delivery = 'failed'"), 1);
+        assert_eq!(count(&store, "SELECT count(*) FROM audit WHERE action = 'handout.failed'"), 1);
+
+        let printer = RecordingPrinter::default();
+        let again = store.reprint(&admin, &id, today(), now(), Delivery::Print(&printer), &mut TestRandom(13)).unwrap();
+        assert!(again.delivery.is_ok());
+        assert_eq!(again.username, out.handout.username);
+        assert!(current_hash(&store, &id).verify(&password_of(13)));
+        assert!(!current_hash(&store, &id).verify(&password_of(12)));
+    }
+
+    #[test]
+    fn a_reprint_supersedes_the_old_hash_keeps_it_and_queues_a_reprinted_event_each_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, admin) = training(dir.path());
+        let clerk = staff(&mut store, &admin, "Carl", Role::Clerk);
+        let printer = RecordingPrinter::default();
+        let out = store
+            .issue_with_handout(
+                &clerk,
+                &applicant("Nowak", "EA7654321"),
+                today(),
+                now(),
+                Lang::En,
+                None,
+                Delivery::Print(&printer),
+                &mut TestRandom(21),
+            )
+            .unwrap();
+        let id = out.issued.record_id;
+        let first = current_hash(&store, &id);
+        store.reprint(&clerk, &id, today(), now(), Delivery::Print(&printer), &mut TestRandom(22)).unwrap();
+        store.reprint(&clerk, &id, today(), now(), Delivery::Print(&printer), &mut TestRandom(23)).unwrap();
+        let current = current_hash(&store, &id);
+        assert!(current.verify(&password_of(23)));
+        for old in [21, 22] {
+            assert!(!current.verify(&password_of(old)), "password {old} still verifies");
+        }
+        assert!(first.verify(&password_of(21)), "the superseded hash is kept as it was");
+        assert_eq!(count(&store, "SELECT count(*) FROM login_hash WHERE superseded_at IS NOT NULL"), 2);
+        assert_eq!(count(&store, "SELECT count(*) FROM login_hash WHERE superseded_at IS NULL"), 1);
+        let payloads: Vec<String> = store
+            .connection()
+            .prepare("SELECT payload FROM outbox WHERE kind = 'reprinted' ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(payloads.len(), 2);
+        let last: serde_json::Value = serde_json::from_str(&payloads[1]).unwrap();
+        assert_eq!(last["password_hash"], current.as_str());
+        assert_eq!(count(&store, "SELECT count(*) FROM audit WHERE action = 'login.reprinted'"), 2);
+        assert_eq!(printer.jobs.borrow().len(), 3);
+        let text = everything_stored_as_text(&store);
+        for seed in [21, 22, 23] {
+            assert!(!text.contains(&password_of(seed).replace(' ', "")));
+        }
+    }
+
+    #[test]
+    fn a_clerk_may_not_save_a_pdf_and_nothing_is_issued_or_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, admin) = training(dir.path());
+        let clerk = staff(&mut store, &admin, "Carl", Role::Clerk);
+        let pdf = dir.path().join("out.pdf");
+        let err = store
+            .issue_with_handout(
+                &clerk,
+                &applicant("Nowak", "EA7654321"),
+                today(),
+                now(),
+                Lang::En,
+                None,
+                Delivery::SavePdf(&pdf),
+                &mut TestRandom(1),
+            )
+            .unwrap_err();
+        assert!(matches!(err, Error::Store(StoreError::Forbidden { needed: Role::Supervisor, .. })), "{err:?}");
+        assert!(!pdf.exists());
+        assert_eq!(count(&store, "SELECT count(*) FROM record"), 0);
+    }
+
+    #[test]
+    fn a_supervisor_saves_the_pdf_readable_by_the_owner_only_and_never_over_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, admin) = training(dir.path());
+        let sup = staff(&mut store, &admin, "Sofie", Role::Supervisor);
+        let pdf = dir.path().join("out.pdf");
+        let out = store
+            .issue_with_handout(
+                &sup,
+                &applicant("Nowak", "EA7654321"),
+                today(),
+                now(),
+                Lang::En,
+                None,
+                Delivery::SavePdf(&pdf),
+                &mut TestRandom(2),
+            )
+            .unwrap();
+        assert_eq!(out.handout.delivery.unwrap(), Delivered::Saved { path: pdf.clone() });
+        let bytes = std::fs::read(&pdf).unwrap();
+        assert!(bytes.starts_with(b"%PDF") && bytes.len() > 1000);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&pdf).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        assert_eq!(count(&store, "SELECT count(*) FROM audit WHERE action = 'handout.saved'"), 1);
+        // The same path again: refused before a number is taken; the file is untouched.
+        let err = store
+            .issue_with_handout(
+                &sup,
+                &applicant("Kowalski", "EA1111111"),
+                today(),
+                now(),
+                Lang::En,
+                None,
+                Delivery::SavePdf(&pdf),
+                &mut TestRandom(3),
+            )
+            .unwrap_err();
+        assert!(matches!(err, Error::Store(StoreError::Handout(HandoutError::PdfExists { .. }))), "{err:?}");
+        assert_eq!(std::fs::read(&pdf).unwrap(), bytes);
+        assert_eq!(count(&store, "SELECT count(*) FROM record"), 1);
+    }
+
+    #[test]
+    fn without_the_privacy_controller_nothing_is_issued_and_the_message_names_the_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, admin) = training(dir.path());
+        store.connection().execute("DELETE FROM setting", []).unwrap();
+        let err = store
+            .issue_with_handout(
+                &admin,
+                &applicant("Nowak", "EA7654321"),
+                today(),
+                now(),
+                Lang::En,
+                None,
+                Delivery::Print(&RecordingPrinter::default()),
+                &mut TestRandom(1),
+            )
+            .unwrap_err();
+        assert!(err.message(Lang::En).contains("privacy_controller"), "{}", err.message(Lang::En));
+        assert!(err.message(Lang::Da).contains("privacy_controller"));
+        assert_eq!(count(&store, "SELECT count(*) FROM record"), 0);
+    }
+
+    #[test]
+    fn a_handout_that_cannot_be_rendered_undoes_the_whole_issue() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, admin) = training(dir.path());
+        // A value the settings check would refuse, stored behind its back.
+        store.set_setting(&admin, "privacy_contact", "電話 1234", now()).unwrap();
+        let (audit, outbox) = (store.audit_head().unwrap(), count(&store, "SELECT count(*) FROM outbox"));
+        let printer = RecordingPrinter::default();
+        let err = store
+            .issue_with_handout(
+                &admin,
+                &applicant("Nowak", "EA7654321"),
+                today(),
+                now(),
+                Lang::En,
+                None,
+                Delivery::Print(&printer),
+                &mut TestRandom(1),
+            )
+            .unwrap_err();
+        assert!(matches!(err, Error::Store(StoreError::Letter(_))), "{err:?}");
+        assert_eq!(count(&store, "SELECT count(*) FROM record"), 0);
+        assert_eq!(count(&store, "SELECT count(*) FROM login"), 0);
+        assert_eq!((store.audit_head().unwrap(), count(&store, "SELECT count(*) FROM outbox")), (audit, outbox));
+        assert!(printer.jobs.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_voided_record_gets_no_reprint() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, admin) = training(dir.path());
+        let printer = RecordingPrinter::default();
+        let out = store
+            .issue_with_handout(
+                &admin,
+                &applicant("Nowak", "EA7654321"),
+                today(),
+                now(),
+                Lang::En,
+                None,
+                Delivery::Print(&printer),
+                &mut TestRandom(1),
+            )
+            .unwrap();
+        let id = out.issued.record_id;
+        store.void(&admin, &id, "wrong person", None, now(), Lang::En).unwrap();
+        let err =
+            store.reprint(&admin, &id, today(), now(), Delivery::Print(&printer), &mut TestRandom(2)).unwrap_err();
+        assert!(matches!(err, Error::Store(StoreError::Handout(HandoutError::RecordVoided { .. }))), "{err:?}");
+        let err = store.reprint(&admin, "T-NOPE-9", today(), now(), Delivery::Print(&printer), &mut TestRandom(2));
+        assert!(matches!(err, Err(Error::Store(StoreError::RecordNotFound { .. }))));
+        assert_eq!(printer.jobs.borrow().len(), 1);
+    }
+
+    #[test]
+    fn an_enrolled_desk_issues_logins_only_with_its_registry_login_number_set_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let kind = DeskKind::Enrolled { desk_id: "KBH7Q2WX".into(), units: desk::training_units() };
+        let (mut store, admin) = desk_in(dir.path(), kind);
+        let printer = RecordingPrinter::default();
+        let issue = |store: &mut Store, doc: &str| {
+            store.issue_with_handout(
+                &admin,
+                &applicant("Nowak", doc),
+                today(),
+                now(),
+                Lang::En,
+                None,
+                Delivery::Print(&printer),
+                &mut TestRandom(1),
+            )
+        };
+        let err = issue(&mut store, "EA1").unwrap_err();
+        assert!(matches!(err, Error::Store(StoreError::Handout(HandoutError::NoLoginNumber))), "{err:?}");
+        assert_eq!(count(&store, "SELECT count(*) FROM record"), 0);
+        assert!(store.set_login_number(TRAINING_LOGIN_BASE, now()).is_err(), "the training range is refused");
+        store.set_login_number(17, now()).unwrap();
+        assert!(store.set_login_number(18, now()).is_err(), "set once");
+        let out = issue(&mut store, "EA2").unwrap();
+        assert_eq!(out.handout.username, Username::new(17, 1));
+    }
+
+    #[test]
+    fn training_login_numbers_are_always_in_the_upper_half() {
+        assert_eq!(training_login_number([0; 4]), TRAINING_LOGIN_BASE);
+        assert_eq!(training_login_number([255; 4]), u32::MAX);
+        assert!(training_login_number([0x7f, 1, 2, 3]) >= TRAINING_LOGIN_BASE);
+    }
+
+    #[test]
+    fn every_handout_error_has_a_message_in_both_languages() {
+        let p = PathBuf::from("/x.pdf");
+        let all = [
+            HandoutError::NoLoginNumber,
+            HandoutError::LoginNumberRefused { number: 1 },
+            HandoutError::PrinterNotSet,
+            HandoutError::PrivacyNotSet,
+            HandoutError::PdfExists { path: p.clone() },
+            HandoutError::PdfWrite { path: p, detail: "d".into() },
+            HandoutError::RecordVoided { record_id: "T-1-1".into() },
+            HandoutError::ApplicantErased { record_id: "T-1-1".into() },
+        ];
+        for e in all {
+            for lang in Lang::ALL {
+                let m = e.message(lang);
+                assert!(!m.starts_with("handout.") && !m.contains('{'), "{m}");
+            }
+        }
+    }
+}

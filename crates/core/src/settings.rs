@@ -1,0 +1,265 @@
+//! The desk's settings (indstillinger) that the handout and printing need:
+//! the printer, how long an unchanged initial password lives, and the
+//! municipality's privacy-notice details. Admins read and change them
+//! (`skranke settings get|set`, later the app's settings screen); every
+//! value is checked here, with a message that names the setting, before it
+//! is stored, so the handout never meets a value it cannot print.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::credentials::LapseDays;
+use crate::error::FieldError;
+use crate::i18n::{self, Lang};
+use crate::letter::layout::{fonts, Face};
+use crate::letter::PrivacyContacts;
+use crate::staff::{self, Role, Session};
+use crate::store::Store;
+use crate::Error;
+
+/// The settings this module knows, by their stored key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SettingKey {
+    /// The print queue handouts go to (CUPS queue name, Windows printer name).
+    Printer,
+    /// Days after registration until an unchanged initial password lapses (1–365, default 14).
+    PasswordLapseDays,
+    /// The privacy notice's data controller (dataansvarlig).
+    PrivacyController,
+    /// How to reach the controller.
+    PrivacyContact,
+    /// The data protection officer (databeskyttelsesrådgiver).
+    PrivacyDpo,
+}
+
+/// The longest privacy-notice text accepted, in characters: it has to fit
+/// in the notice of every handout language.
+pub const MAX_TEXT_CHARS: usize = 200;
+
+impl SettingKey {
+    pub const ALL: [SettingKey; 5] = [
+        SettingKey::Printer,
+        SettingKey::PasswordLapseDays,
+        SettingKey::PrivacyController,
+        SettingKey::PrivacyContact,
+        SettingKey::PrivacyDpo,
+    ];
+
+    /// The key as stored and typed.
+    pub fn code(self) -> &'static str {
+        match self {
+            SettingKey::Printer => "printer",
+            SettingKey::PasswordLapseDays => "password_lapse_days",
+            SettingKey::PrivacyController => "privacy_controller",
+            SettingKey::PrivacyContact => "privacy_contact",
+            SettingKey::PrivacyDpo => "privacy_dpo",
+        }
+    }
+
+    /// The key for its code (exact, lower case).
+    pub fn parse(code: &str) -> Option<SettingKey> {
+        SettingKey::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    /// The value in force when none is stored.
+    pub fn default_value(self) -> Option<String> {
+        match self {
+            SettingKey::PasswordLapseDays => Some(LapseDays::default().days().to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// Every known key, comma-separated, for messages.
+pub fn known_keys() -> String {
+    SettingKey::ALL.iter().map(|k| k.code()).collect::<Vec<_>>().join(", ")
+}
+
+fn problem(key: &str, code: &str, lang: Lang, args: &[(&str, &str)]) -> FieldError {
+    let mut all: Vec<(&str, &str)> = vec![("key", key)];
+    all.extend_from_slice(args);
+    FieldError {
+        field: key.into(),
+        code: code.into(),
+        message: i18n::render(lang, &format!("settings.field.{code}"), &all),
+    }
+}
+
+/// A key typed by staff, or a refusal naming it and listing the known ones.
+pub fn parse_key(code: &str, lang: Lang) -> Result<SettingKey, FieldError> {
+    SettingKey::parse(code.trim()).ok_or_else(|| {
+        let mut e = problem(code.trim(), "unknown_key", lang, &[("keys", &known_keys())]);
+        e.field = "key".into();
+        e
+    })
+}
+
+/// Checks a value for `key` and returns it as it is stored (trimmed; the
+/// lapse as a plain number). Every refusal names the key.
+pub fn validate(key: SettingKey, value: &str, lang: Lang) -> Result<String, FieldError> {
+    let value = value.trim();
+    let name = key.code();
+    match key {
+        SettingKey::Printer => match crate::print::system_printer(value) {
+            Ok(_) => Ok(value.to_owned()),
+            Err(_) => Err(problem(name, "printer_invalid", lang, &[])),
+        },
+        SettingKey::PasswordLapseDays => match value.parse::<i64>().ok().and_then(|d| LapseDays::new(d).ok()) {
+            Some(days) => Ok(days.days().to_string()),
+            None => {
+                let range = crate::credentials::PASSWORD_LAPSE_DAYS_RANGE;
+                let (min, max) = (range.start().to_string(), range.end().to_string());
+                Err(problem(name, "lapse_invalid", lang, &[("min", &min), ("max", &max)]))
+            }
+        },
+        SettingKey::PrivacyController | SettingKey::PrivacyContact | SettingKey::PrivacyDpo => {
+            let chars = value.chars().count();
+            if chars == 0 || chars > MAX_TEXT_CHARS || value.chars().any(char::is_control) {
+                return Err(problem(name, "text_invalid", lang, &[("max", &MAX_TEXT_CHARS.to_string())]));
+            }
+            if let Some(ch) = fonts().and_then(|f| f.missing_glyph(Face::Regular, value)) {
+                let codepoint = format!("U+{:04X}", u32::from(ch));
+                return Err(problem(
+                    name,
+                    "text_unprintable",
+                    lang,
+                    &[("char", &ch.to_string()), ("codepoint", &codepoint)],
+                ));
+            }
+            Ok(value.to_owned())
+        }
+    }
+}
+
+/// One setting as staff see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SettingValue {
+    pub key: &'static str,
+    /// The value in force: the stored one, else the default, else none.
+    pub value: Option<String>,
+    /// Whether `value` is the default (nothing stored).
+    pub default: bool,
+}
+
+/// What the handout and printing take from the settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HandoutSettings {
+    pub printer: Option<String>,
+    pub lapse: LapseDays,
+    /// The controller may be empty here: issuing refuses then, naming the setting.
+    pub privacy: PrivacyContacts,
+}
+
+impl Store {
+    fn setting_value(&self, key: SettingKey) -> Result<SettingValue, Error> {
+        let stored = self.setting(key.code())?;
+        let default = stored.is_none();
+        Ok(SettingValue { key: key.code(), value: stored.or_else(|| key.default_value()), default })
+    }
+
+    /// Every setting with the value in force (admin).
+    pub fn settings(&mut self, session: &Session) -> Result<Vec<SettingValue>, Error> {
+        self.read(|tx, _| staff::authorize(tx, session, Role::Admin, "settings"))?;
+        SettingKey::ALL.into_iter().map(|k| self.setting_value(k)).collect()
+    }
+
+    /// One setting (admin).
+    pub fn get_setting(&mut self, session: &Session, key: SettingKey) -> Result<SettingValue, Error> {
+        self.read(|tx, _| staff::authorize(tx, session, Role::Admin, "settings"))?;
+        self.setting_value(key)
+    }
+
+    /// Checks and stores a setting (admin), audited by key (never the value).
+    /// Returns the value as stored.
+    pub fn change_setting(
+        &mut self,
+        session: &Session,
+        key: SettingKey,
+        value: &str,
+        now: DateTime<Utc>,
+        lang: Lang,
+    ) -> Result<String, Error> {
+        let value = validate(key, value, lang).map_err(|e| Error::Invalid(vec![e]))?;
+        self.set_setting(session, key.code(), &value, now)?;
+        Ok(value)
+    }
+
+    /// The settings the handout needs (desk-level: no staff needed to read them).
+    pub fn handout_settings(&self) -> Result<HandoutSettings, Error> {
+        let get = |k: SettingKey| -> Result<String, Error> { Ok(self.setting(k.code())?.unwrap_or_default()) };
+        let lapse = match self.setting(SettingKey::PasswordLapseDays.code())? {
+            // Stored values were validated; one that no longer parses is refused, not guessed.
+            Some(v) => LapseDays::new(v.trim().parse::<i64>().unwrap_or(0))?,
+            None => LapseDays::default(),
+        };
+        Ok(HandoutSettings {
+            printer: self.setting(SettingKey::Printer.code())?.filter(|p| !p.trim().is_empty()),
+            lapse,
+            privacy: PrivacyContacts {
+                controller: get(SettingKey::PrivacyController)?,
+                contact: get(SettingKey::PrivacyContact)?,
+                dpo: get(SettingKey::PrivacyDpo)?,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_parses_back_from_its_code_and_unknown_keys_name_the_known_ones() {
+        for k in SettingKey::ALL {
+            assert_eq!(SettingKey::parse(k.code()), Some(k));
+        }
+        let e = parse_key("colour", Lang::En).unwrap_err();
+        assert_eq!(e.field, "key");
+        assert!(e.message.contains("colour") && e.message.contains("password_lapse_days"), "{}", e.message);
+    }
+
+    #[test]
+    fn lapse_days_must_be_a_whole_number_from_1_to_365() {
+        assert_eq!(validate(SettingKey::PasswordLapseDays, " 30 ", Lang::En).unwrap(), "30");
+        assert_eq!(validate(SettingKey::PasswordLapseDays, "365", Lang::En).unwrap(), "365");
+        for bad in ["0", "366", "-1", "14.5", "fourteen", ""] {
+            let e = validate(SettingKey::PasswordLapseDays, bad, Lang::En).unwrap_err();
+            assert_eq!(e.field, "password_lapse_days", "{bad}");
+            assert!(e.message.contains("365"), "{}", e.message);
+            let shown = Error::Invalid(vec![e]).message(Lang::En);
+            assert!(shown.starts_with("password_lapse_days: "), "{shown}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_printer_name_must_be_a_queue_name_that_cannot_read_as_an_option() {
+        assert_eq!(validate(SettingKey::Printer, "skranke-test", Lang::En).unwrap(), "skranke-test");
+        for bad in ["", "-d", "a b", "a/b"] {
+            let e = validate(SettingKey::Printer, bad, Lang::Da).unwrap_err();
+            assert_eq!(e.field, "printer");
+            assert!(e.message.contains("lpstat"), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn privacy_texts_must_be_printable_one_line_and_not_too_long() {
+        let ok = validate(SettingKey::PrivacyController, "  Københavns Kommune ", Lang::En).unwrap();
+        assert_eq!(ok, "Københavns Kommune");
+        let long = "x".repeat(MAX_TEXT_CHARS + 1);
+        for bad in ["", "a\nb", long.as_str()] {
+            let e = validate(SettingKey::PrivacyDpo, bad, Lang::En).unwrap_err();
+            assert_eq!((e.field.as_str(), e.code.as_str()), ("privacy_dpo", "text_invalid"));
+        }
+        let e = validate(SettingKey::PrivacyContact, "kontakt 漢字", Lang::En).unwrap_err();
+        assert_eq!(e.code, "text_unprintable");
+        assert_eq!(e.field, "privacy_contact");
+        assert!(e.message.contains("U+6F22"), "{}", e.message);
+    }
+
+    #[test]
+    fn only_the_lapse_has_a_default() {
+        assert_eq!(SettingKey::PasswordLapseDays.default_value().as_deref(), Some("14"));
+        assert_eq!(SettingKey::Printer.default_value(), None);
+    }
+}

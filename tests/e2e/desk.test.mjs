@@ -1,0 +1,209 @@
+// The whole desk in the real window: first start as a training desk, sign
+// in, issue for a scanned TD3 passport, the handout, records (find, reprint,
+// void), the refusals (expired document, Danish national, duplicate), and
+// every main screen photographed and checked with axe-core.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { root, startApp } from "./driver.mjs";
+import { completeForm, fill, firstStartTraining, record, scan, screen, signIn, td3, text, waitText, yymmdd } from "./desk.mjs";
+
+const ADMIN = "admin";
+const PASSWORD = "correct horse battery staple";
+const dataDir = mkdtempSync(join(tmpdir(), "skranke-e2e-"));
+// The CUPS PDF queue scripts/ci/cups-setup.sh sets up; its output stands for the paper.
+function testPrinter() {
+  if (process.env.SKRANKE_TEST_PRINTER) return process.env.SKRANKE_TEST_PRINTER;
+  try {
+    return execFileSync("lpstat", ["-e"], { encoding: "utf8" }).split("\n").includes("skranke-test") ? "skranke-test" : "";
+  } catch {
+    return "";
+  }
+}
+const printer = testPrinter();
+const a11y = {};
+let app;
+
+const passport = td3({ surname: "KOWALSKA", given: "ANNA", number: "AB1234567", birth: "900325", sex: "F", expiry: yymmdd(5) });
+
+before(async () => {
+  app = await startApp({ env: { SKRANKE_DATA_DIR: dataDir } });
+});
+
+after(async () => {
+  await app?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+  mkdirSync(join(root, "target"), { recursive: true });
+  writeFileSync(join(root, "target", "e2e-axe.json"), JSON.stringify(a11y, null, 2));
+});
+
+test("first start creates a training desk, and the admin signs in", async () => {
+  const { browser } = app;
+  await screen(browser, "first-start", 30000);
+  a11y["first-start"] = await record(browser, "first-start");
+  assert.equal(await browser.execute(() => document.activeElement?.id), "mode-training");
+  await firstStartTraining(browser, ADMIN, PASSWORD);
+  assert.equal(await text(browser, "#training-mark"), "ØVELSE");
+  a11y["sign-in"] = await record(browser, "sign-in");
+  await signIn(browser, ADMIN, PASSWORD);
+  assert.equal(await browser.execute(() => document.activeElement?.id), "f-mrz");
+});
+
+test("the admin sets the printer and the privacy notice the handout needs", async () => {
+  const { browser } = app;
+  assert.ok(printer, "no CUPS test queue: run scripts/ci/cups-setup.sh (the test command does)");
+  await (await browser.$("#nav-settings")).click();
+  await screen(browser, "settings");
+  const select = await browser.$("#f-printer");
+  await select.waitForExist({ timeout: 10000 });
+  await select.selectByAttribute("value", printer);
+  await fill(browser, "#f-privacy_controller", "Københavns Kommune");
+  await fill(browser, "#f-privacy_contact", "borgerservice@kk.example");
+  await fill(browser, "#f-privacy_dpo", "dpo@kk.example");
+  await (await browser.$("#settings-save")).click();
+  await browser.waitUntil(async () => /\S/.test((await text(browser, "#settings-status")) + (await text(browser, "#settings-error"))), { timeout: 15000 });
+  assert.equal(await text(browser, "#settings-error"), "");
+  await (await browser.$("#nav-applicant")).click();
+  await screen(browser, "applicant");
+});
+
+test("English is one click away", async () => {
+  const { browser } = app;
+  await (await browser.$("#lang-toggle")).click();
+  await waitText(browser, "#screen-title", /^New applicant$/);
+  assert.equal(await text(browser, "#training-mark"), "TRAINING");
+});
+
+test("a scanned TD3 passport fills the form, and the number is issued from the keyboard", async () => {
+  const { browser } = app;
+  a11y["applicant"] = await record(browser, "applicant-empty");
+  await scan(browser, passport);
+  assert.equal(await (await browser.$("#f-surname")).getValue(), "KOWALSKA");
+  assert.equal(await (await browser.$("#f-document-number")).getValue(), "AB1234567");
+  assert.equal(await (await browser.$("#f-birth_date")).getValue(), "1990-03-25");
+  assert.equal(await browser.execute(() => document.activeElement?.id), "group-eu-jobseeker");
+  // The clerk corrects the name to the printed page.
+  await fill(browser, "#f-surname", "Kowalska");
+  await fill(browser, "#f-given_names", "Anna");
+  await completeForm(browser);
+  await record(browser, "applicant-filled");
+  await (await browser.$("#f-surname")).click();
+  await browser.keys("Enter");
+  await screen(browser, "review");
+  a11y["review"] = await record(browser, "review");
+  assert.match(await text(browser, "#review-facts"), /Anna Kowalska/);
+  await waitText(browser, "#preview-password", /^[•\s]+$/);
+  await browser.keys("Enter");
+  await screen(browser, "result", 60000);
+  const number = await text(browser, "#result-number");
+  // Training numbers: day of month plus 60.
+  assert.match(number, /^850390-\d{4}$/);
+  assert.equal(await text(browser, "#result-error"), "");
+  a11y["result"] = await record(browser, "result");
+  // The queue's PDF stands for the paper: it carries the number; then it goes.
+  const spool = `/var/spool/cups-pdf-${printer}`;
+  let pdf = null;
+  await browser.waitUntil(() => {
+    pdf = existsSync(spool) ? readdirSync(spool).find((f) => f.endsWith(".pdf")) : null;
+    return !!pdf;
+  }, { timeout: 60000, timeoutMsg: `no PDF arrived in ${spool}` });
+  await sleep(1000);
+  const printed = execFileSync("pdftotext", [join(spool, pdf), "-"], { encoding: "utf8" });
+  assert.ok(printed.includes(number), "the printout carries the number");
+  assert.ok(printed.includes("Kowalska"), "the printout carries the name as printed");
+  for (const f of readdirSync(spool)) rmSync(join(spool, f), { force: true });
+  await browser.keys("Enter");
+  await screen(browser, "applicant");
+});
+
+test("refusals: an expired document, a Danish national, a duplicate", async () => {
+  const { browser } = app;
+  const expired = td3({ surname: "NOWAK", given: "JAN", number: "XY7654321", birth: "850101", sex: "M", expiry: yymmdd(-1) });
+  await scan(browser, expired);
+  await completeForm(browser);
+  await (await browser.$("#f-surname")).click();
+  await browser.keys("Enter");
+  await waitText(browser, "#f-document-expiry_date-error", /\S/);
+  assert.equal(await (await browser.$("#f-document-expiry_date")).getAttribute("aria-invalid"), "true");
+  await record(browser, "refusal-expired");
+
+  await (await browser.$("#applicant-clear")).click();
+  const danish = td3({ state: "DNK", surname: "JENSEN", given: "METTE", number: "DK1234567", birth: "800202", sex: "F", expiry: yymmdd(4) });
+  await scan(browser, danish);
+  await completeForm(browser);
+  await (await browser.$("#f-surname")).click();
+  await browser.keys("Enter");
+  await waitText(browser, "#f-nationality-error", /\S/);
+  await record(browser, "refusal-danish");
+  assert.equal(await browser.$("#main").getAttribute("data-screen"), "applicant");
+
+  await (await browser.$("#applicant-clear")).click();
+  await scan(browser, passport);
+  await completeForm(browser);
+  await waitText(browser, "#duplicates", /\S/);
+  await (await browser.$("#f-surname")).click();
+  await browser.keys("Enter");
+  await waitText(browser, "#applicant-error", /\S/);
+  assert.equal(await browser.$("#main").getAttribute("data-screen"), "applicant");
+  await record(browser, "refusal-duplicate");
+});
+
+test("records: find the record, open it, reprint, void it", async () => {
+  const { browser } = app;
+  await (await browser.$("#nav-records")).click();
+  await screen(browser, "records");
+  await fill(browser, "#f-query", "kowalska");
+  await browser.keys("Enter");
+  await waitText(browser, "#records-status", /^1 /);
+  a11y["records"] = await record(browser, "records");
+  await (await browser.$("#records-table button.link")).click();
+  await screen(browser, "record");
+  await waitText(browser, "#record-facts", /Anna Kowalska/);
+  a11y["record"] = await record(browser, "record");
+  await (await browser.$("#reprint")).click();
+  await browser.waitUntil(async () => !/…/.test(await text(browser, "#record-status")), { timeout: 60000 });
+  assert.equal(await text(browser, "#record-error"), "");
+  assert.match(await text(browser, "#record-status"), /new password/);
+  await fill(browser, "#f-reason", "Test: issued in error");
+  await (await browser.$("#void")).click();
+  await waitText(browser, "#record-status", /voided|annulleret/i);
+  assert.match(await text(browser, "#record-facts"), /voided/);
+  await browser.keys("Escape");
+  await screen(browser, "records");
+});
+
+test("sync panel, day report and settings open and pass the accessibility check", async () => {
+  const { browser } = app;
+  await (await browser.$("#nav-sync")).click();
+  await screen(browser, "sync");
+  await waitText(browser, "#sync-facts", /\S/);
+  a11y["sync"] = await record(browser, "sync");
+
+  await (await browser.$("#nav-report")).click();
+  await screen(browser, "report");
+  const out = join(dataDir, "day.csv");
+  await fill(browser, "#f-path", out);
+  await browser.keys("Enter");
+  await waitText(browser, "#report-status", /1 records saved/);
+  a11y["report"] = await record(browser, "report");
+
+  await (await browser.$("#nav-settings")).click();
+  await screen(browser, "settings");
+  await (await browser.$("#f-idle_lock_minutes")).waitForExist({ timeout: 10000 });
+  a11y["settings"] = await record(browser, "settings");
+  await fill(browser, "#f-password_lapse_days", "21");
+  await (await browser.$("#settings-save")).click();
+  await browser.waitUntil(async () => /\S/.test((await text(browser, "#settings-status")) + (await text(browser, "#settings-error"))), { timeout: 15000 });
+  assert.equal(await text(browser, "#settings-error"), "");
+  assert.match(await text(browser, "#settings-status"), /saved/);
+});
+
+test("Lock returns to sign-in", async () => {
+  const { browser } = app;
+  await (await browser.$("#lock")).click();
+  await screen(browser, "sign-in");
+});

@@ -1,0 +1,258 @@
+// The command contract between the desk UI and the Rust shell. Every type
+// here mirrors a serde struct in src-tauri/ (same field names, snake_case);
+// every command answers either its value or a CommandError whose message is
+// a sentence from the core's catalogs in the desk's language.
+import { invoke } from "@tauri-apps/api/core";
+import { t } from "./i18n";
+
+export type Role = "clerk" | "supervisor" | "admin";
+export type Sex = "F" | "M";
+
+/** One problem with one input, named by its JSON path (`document.expiry_date`). */
+export interface FieldError {
+  field: string;
+  code: string;
+  message: string;
+}
+
+/** What every command rejects with. `fields` is empty unless input was refused. */
+export interface CommandError {
+  message: string;
+  fields: FieldError[];
+}
+
+export interface AppInfo {
+  name: string;
+  version: string;
+}
+
+export interface DeskView {
+  desk_id: string;
+  municipality: string;
+  municipality_name: string | null;
+  office: string;
+  desk_number: number;
+  training: boolean;
+  lease_frozen: boolean;
+  frozen_reason: string | null;
+}
+
+export interface StaffView {
+  staff_id: number;
+  name: string;
+  role: Role;
+}
+
+/** What the window needs at start: is there a desk, who is signed in, preferences. */
+export interface Startup {
+  desk: DeskView | null;
+  session: StaffView | null;
+  lang: "da" | "en";
+  idle_lock_minutes: number;
+}
+
+export interface DeskInitRequest {
+  mode: "training" | "enrol";
+  registry_url: string;
+  enrolment_code: string;
+  municipality: string;
+  office: string;
+  desk_number: string;
+  admin_name: string;
+  admin_password: string;
+}
+
+/** A form filled from a scanned machine-readable zone (core::applicant::ApplicantDraft). */
+export interface ApplicantDraft {
+  given_names: string;
+  surname: string;
+  birth_date: string | null;
+  sex: Sex | null;
+  nationality: string | null;
+  document: {
+    type: "passport" | "id-card" | "other" | null;
+    number: string;
+    issuing_state: string | null;
+    expiry_date: string | null;
+    sex_on_document: "F" | "M" | "X" | null;
+  };
+  mrz_valid: boolean;
+}
+
+export interface MrzScan {
+  draft: ApplicantDraft;
+  /** Failed check digits and similar, each naming the form field it concerns. */
+  problems: FieldError[];
+}
+
+/** A possible earlier record of the same person. */
+export interface DuplicateView {
+  /** `document`: the same identity document (the same person); `person`: name and birth date match (a review). */
+  kind: "document" | "person";
+  record_id: string;
+  source: "local" | "registry";
+  message: string;
+}
+
+export interface ApplicantCheck {
+  valid: boolean;
+  errors: FieldError[];
+  /** Advice that does not stop issuing (e.g. another municipality's job centre is competent). */
+  notices: FieldError[];
+  duplicates: DuplicateView[];
+}
+
+/** The applicant as the core's JSON (issue 3's shape), built from the form's values. */
+export type ApplicantJson = Record<string, unknown>;
+
+/** A freshly issued record; its handout was spooled in the same act. */
+export interface IssuedView {
+  record_id: string;
+  /** As staff and the handout show it: day + 60 on a training desk. */
+  number: string;
+  birth_date: string;
+  sex: Sex;
+  training: boolean;
+  issued_at: string;
+  source: "online" | "lease";
+  reserve_left: number;
+  reserve_low: boolean;
+  username: string;
+  printer: string;
+  job: string | null;
+  /** Set when the record is issued but the handout did not leave: reprint. */
+  delivery_error: string | null;
+}
+
+/** The handout-to-be, before issuing: the password is only its masked shape. */
+export interface HandoutPreview {
+  municipality: string;
+  office: string;
+  name: string;
+  password_mask: string;
+  languages: string[];
+  lapse_days: number;
+  printer: string | null;
+  training: boolean;
+}
+
+export interface PrintResult {
+  record_id: string;
+  username: string;
+  printer: string;
+  job: string | null;
+}
+
+export type RecordStatus = "issued" | "received" | "registered" | "voided";
+export type SyncState = "queued" | "synced" | "refused" | "training";
+
+export interface RecordRow {
+  record_id: string;
+  number: string;
+  name: string | null;
+  document: string | null;
+  issued_at: string;
+  status: RecordStatus;
+  sync_state: SyncState;
+  training: boolean;
+}
+
+export interface RecordView extends RecordRow {
+  birth_date: string;
+  sex: Sex;
+  nationality: string | null;
+  issued_by: number;
+  void_reason: string | null;
+  voided_at: string | null;
+  replaced_by: string | null;
+  /** False once personal data was erased: a reprint then needs the document again. */
+  personal_data: boolean;
+}
+
+export interface RefusedEvent {
+  event_id: string;
+  record_id: string | null;
+  verdict: "conflict" | "invalid";
+  reason: string;
+}
+
+export interface DuplicateNotice {
+  record_id: string;
+  other_record_id: string;
+  kind: "document" | "person";
+  message: string;
+}
+
+export interface SyncView {
+  training: boolean;
+  enrolled: boolean;
+  /** null: never tried since start. */
+  online: boolean | null;
+  queued: number;
+  oldest_unsynced: string | null;
+  reserve_left: number;
+  reserve_low: boolean;
+  last_sync: string | null;
+  refused: RefusedEvent[];
+  notices: DuplicateNotice[];
+}
+
+export interface ReportResult {
+  path: string;
+  rows: number;
+}
+
+export interface SettingsView {
+  printer: string;
+  printers: string[];
+  password_lapse_days: number;
+  privacy_controller: string;
+  privacy_contact: string;
+  privacy_dpo: string;
+  ui_language: "da" | "en";
+  idle_lock_minutes: number;
+}
+
+/** A rejection as a CommandError whatever the shell or the IPC layer threw. */
+export function asCommandError(e: unknown): CommandError {
+  if (e && typeof e === "object" && typeof (e as CommandError).message === "string" && (e as CommandError).message) {
+    const fields = Array.isArray((e as CommandError).fields) ? (e as CommandError).fields : [];
+    return { message: (e as CommandError).message, fields };
+  }
+  if (typeof e === "string" && e.trim()) return { message: t("error.core", { detail: e }), fields: [] };
+  return { message: t("error.unknown"), fields: [] };
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    throw asCommandError(e);
+  }
+}
+
+export const api = {
+  appInfo: () => call<AppInfo>("app_info"),
+  startup: () => call<Startup>("desk_status"),
+  setLanguage: (lang: "da" | "en") => call<null>("set_language", { lang }),
+  deskInit: (request: DeskInitRequest) => call<DeskView>("desk_init", { request }),
+  signIn: (name: string, password: string) => call<StaffView>("sign_in", { name, password }),
+  signOut: () => call<null>("sign_out"),
+  mrzScan: (text: string) => call<MrzScan>("mrz_scan", { text }),
+  checkApplicant: (applicant: ApplicantJson) => call<ApplicantCheck>("applicant_check", { applicant }),
+  issue: (applicant: ApplicantJson, duplicateReviewed: boolean) =>
+    call<IssuedView>("issue", { applicant, duplicateReviewed }),
+  handoutPreview: (applicant: ApplicantJson) => call<HandoutPreview>("handout_preview", { applicant }),
+  reprint: (recordId: string) => call<PrintResult>("record_reprint", { recordId }),
+  searchRecords: (query: string) => call<RecordRow[]>("records_search", { query }),
+  record: (recordId: string) => call<RecordView>("record_detail", { recordId }),
+  voidRecord: (recordId: string, reason: string, replacedBy: string) =>
+    call<RecordView>("record_void", { recordId, reason, replacedBy }),
+  syncStatus: () => call<SyncView>("sync_status"),
+  syncNow: () => call<SyncView>("sync_now"),
+  dayReport: (date: string, format: "csv" | "pdf", path: string) =>
+    call<ReportResult>("report_day", { date, format, path }),
+  reportPath: (date: string, format: "csv" | "pdf") => call<string>("report_default_path", { date, format }),
+  settings: () => call<SettingsView>("settings_get"),
+  saveSettings: (settings: SettingsView) => call<SettingsView>("settings_save", { settings }),
+};

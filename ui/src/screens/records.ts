@@ -1,0 +1,143 @@
+// Records: search this desk's records by name, number, document or date;
+// the detail with reprint (clerk) and void (supervisor), and the sync state.
+import { api, asCommandError, type RecordRow, type RecordView } from "../api";
+import { t } from "../i18n";
+import { alertLine, button, field, formatTime, h, kbd, showFieldErrors, statusLine, type Field } from "../dom";
+import type { Ctx, Screen } from "../app";
+
+export function records(ctx: Ctx, params: Record<string, unknown>): Screen {
+  const q = field({ path: "query", label: t("records.query"), hint: t("records.query_hint"), width: "long", value: typeof params.query === "string" ? params.query : "" });
+  const searchBtn = button(t("records.search"), { id: "records-search", primary: true, type: "submit", shortcut: "Enter" });
+  const status = statusLine("records-status");
+  const error = alertLine("records-error");
+  const table = h("table", { class: "records", id: "records-table" });
+  const form = h("form", { class: "form inline", role: "search", novalidate: true }, q.wrap, searchBtn);
+
+  const row = (r: RecordRow) => {
+    const open = h("button", { type: "button", class: "link", "data-record": r.record_id }, r.number);
+    open.addEventListener("click", () => ctx.go("record", { id: r.record_id, query: q.input.value }));
+    return h(
+      "tr",
+      {},
+      h("td", {}, open),
+      h("td", {}, r.name ?? t("records.erased")),
+      h("td", {}, r.document ?? ""),
+      h("td", {}, formatTime(r.issued_at)),
+      h("td", {}, h("span", { class: `state ${r.status}` }, t(`status.${r.status}`))),
+      h("td", {}, t(`syncstate.${r.sync_state}`)),
+      h("td", { class: "mono" }, r.record_id),
+    );
+  };
+  const search = async () => {
+    error.textContent = "";
+    try {
+      const rows = await api.searchRecords(q.input.value.trim());
+      table.replaceChildren(
+        h("caption", { class: "sr-only" }, t("records.caption")),
+        h("thead", {}, h("tr", {}, ...["number", "name", "document", "issued_at", "status", "sync", "record"].map((c) => h("th", { scope: "col" }, t(`records.col_${c}`))))),
+        h("tbody", {}, ...rows.map(row)),
+      );
+      status.textContent = t("records.found", { count: String(rows.length) });
+    } catch (err) {
+      error.textContent = asCommandError(err).message;
+    }
+  };
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    void search();
+  });
+  void search();
+  const el = h("section", { class: "screen" }, h("h1", { id: "screen-title" }, t("records.title")), form, status, error, h("div", { class: "table-wrap" }, table));
+  return { el, title: "records.title", focus: () => q.input.focus() };
+}
+
+export function recordDetail(ctx: Ctx, params: Record<string, unknown>): Screen {
+  const id = String(params.id ?? "");
+  const facts = h("div", { id: "record-facts", "aria-busy": "true" });
+  const status = statusLine("record-status");
+  const error = alertLine("record-error");
+  const reprintBtn = button(t("record.reprint"), { id: "reprint", primary: true });
+  const actions = h("div", { class: "actions" }, reprintBtn);
+  const voidArea = h("div", { id: "void-area" });
+  const el = h("section", { class: "screen" }, h("h1", { id: "screen-title" }, t("record.title", { id })), facts, status, error, actions, voidArea);
+
+  const show = (r: RecordView) => {
+    facts.removeAttribute("aria-busy");
+    const rows: Array<[string, string]> = [
+      [t("records.col_number"), r.number],
+      [t("records.col_name"), r.name ?? t("records.erased")],
+      [t("applicant.birth_date"), r.birth_date],
+      [t("applicant.sex"), t(`sex.${r.sex}`)],
+      [t("applicant.nationality"), r.nationality ?? ""],
+      [t("records.col_document"), r.document ?? ""],
+      [t("records.col_issued_at"), formatTime(r.issued_at)],
+      [t("record.issued_by"), String(r.issued_by)],
+      [t("records.col_status"), t(`status.${r.status}`)],
+      [t("records.col_sync"), t(`syncstate.${r.sync_state}`)],
+    ];
+    if (r.void_reason) rows.push([t("record.void_reason"), r.void_reason], [t("record.voided_at"), formatTime(r.voided_at)]);
+    if (r.replaced_by) rows.push([t("record.replaced_by"), r.replaced_by]);
+    const list = h("dl", { class: "facts" });
+    for (const [k, v] of rows) if (v) list.append(h("dt", {}, k), h("dd", { "data-fact": k }, v));
+    facts.replaceChildren(...(r.training ? [h("p", { class: "training-mark" }, t("app.training"))] : []), list);
+    const voided = r.status === "voided";
+    reprintBtn.disabled = voided;
+    if (!r.personal_data) status.textContent = t("record.erased_note");
+    voidArea.replaceChildren();
+    if (ctx.can("supervisor") && !voided) voidArea.append(voidForm(r));
+  };
+
+  const voidForm = (r: RecordView) => {
+    const fields = new Map<string, Field>();
+    const reason = field({ path: "reason", label: t("record.void_reason"), kind: "textarea", width: "long", required: true });
+    const replaced = field({ path: "replaced_by", label: t("record.replaced_by"), hint: t("record.replaced_by_hint"), width: "medium" });
+    fields.set("reason", reason);
+    fields.set("replaced_by", replaced);
+    const confirmBtn = button(t("record.void"), { id: "void", danger: true, type: "submit" });
+    const formError = alertLine("void-error");
+    const form = h("form", { class: "form", novalidate: true, "aria-labelledby": "void-title" }, h("h2", { id: "void-title" }, t("record.void_title")), reason.wrap, replaced.wrap, formError, h("div", { class: "actions" }, confirmBtn));
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      formError.textContent = "";
+      try {
+        const updated = await api.voidRecord(r.record_id, reason.input.value.trim(), replaced.input.value.trim());
+        show(updated);
+        status.textContent = t("record.voided", { id: r.record_id });
+        void ctx.refreshSync();
+        reprintBtn.focus();
+      } catch (err) {
+        const ce = asCommandError(err);
+        const first = showFieldErrors(fields, ce.fields, formError);
+        if (!ce.fields.length) formError.textContent = ce.message;
+        (first?.input ?? confirmBtn).focus();
+      }
+    });
+    return form;
+  };
+
+  reprintBtn.addEventListener("click", async () => {
+    error.textContent = "";
+    status.textContent = t("handout.printing");
+    reprintBtn.disabled = true;
+    try {
+      const r = await api.reprint(id);
+      status.textContent = t("record.reprinted", { printer: r.printer });
+    } catch (err) {
+      status.textContent = "";
+      error.textContent = asCommandError(err).message;
+    } finally {
+      reprintBtn.disabled = false;
+    }
+  });
+
+  void api
+    .record(id)
+    .then(show)
+    .catch((err) => {
+      facts.removeAttribute("aria-busy");
+      reprintBtn.disabled = true;
+      error.textContent = asCommandError(err).message;
+    });
+  el.append(h("p", { class: "shortcuts" }, kbd("Esc"), " ", t("common.back")));
+  return { el, title: "record.heading", focus: () => reprintBtn.focus() };
+}

@@ -1,0 +1,83 @@
+// Settings (admin): printer, password lapse days, the municipality's
+// privacy-notice details, the UI language and the idle lock.
+import { api, asCommandError, type SettingsView } from "../api";
+import { setLang, t } from "../i18n";
+import { alertLine, button, field, h, showFieldErrors, statusLine, type Field } from "../dom";
+import type { Ctx, Screen } from "../app";
+
+export function settings(ctx: Ctx): Screen {
+  const fields = new Map<string, Field>();
+  const form = h("form", { class: "form", novalidate: true, "aria-labelledby": "screen-title", "aria-busy": "true" });
+  const status = statusLine("settings-status");
+  const error = alertLine("settings-error");
+  const el = h("section", { class: "screen narrow" }, h("h1", { id: "screen-title" }, t("settings.title")), form, status);
+  let first: HTMLElement | null = null;
+  let loadedLanguage = "";
+
+  const build = (s: SettingsView) => {
+    form.removeAttribute("aria-busy");
+    loadedLanguage = s.ui_language;
+    const printers: Array<[string, string]> = [["", t("settings.no_printer")], ...s.printers.map((p) => [p, p] as [string, string])];
+    if (s.printer && !s.printers.includes(s.printer)) printers.push([s.printer, s.printer]);
+    const list: Field[] = [
+      field({ path: "printer", label: t("settings.printer"), kind: "select", options: printers, value: s.printer, width: "medium" }),
+      field({ path: "password_lapse_days", label: t("settings.lapse_days"), hint: t("settings.lapse_days_hint"), value: String(s.password_lapse_days), width: "medium", inputmode: "numeric" }),
+      field({ path: "privacy_controller", label: t("settings.privacy_controller"), value: s.privacy_controller, width: "long" }),
+      field({ path: "privacy_contact", label: t("settings.privacy_contact"), value: s.privacy_contact, width: "long" }),
+      field({ path: "privacy_dpo", label: t("settings.privacy_dpo"), value: s.privacy_dpo, width: "long" }),
+      field({ path: "ui_language", label: t("settings.ui_language"), kind: "select", options: [["da", t("lang.da")], ["en", t("lang.en")]], value: s.ui_language, width: "short" }),
+      field({ path: "idle_lock_minutes", label: t("settings.idle_lock"), hint: t("settings.idle_lock_hint"), value: String(s.idle_lock_minutes), width: "medium", inputmode: "numeric" }),
+    ];
+    for (const f of list) fields.set(f.input.dataset.path!, f);
+    const save = button(t("settings.save"), { id: "settings-save", primary: true, type: "submit", shortcut: "Enter" });
+    form.replaceChildren(
+      h("fieldset", { class: "group" }, h("legend", {}, t("settings.section_print")), fields.get("printer")!.wrap, fields.get("password_lapse_days")!.wrap),
+      h("fieldset", { class: "group" }, h("legend", {}, t("settings.section_privacy")), fields.get("privacy_controller")!.wrap, fields.get("privacy_contact")!.wrap, fields.get("privacy_dpo")!.wrap),
+      h("fieldset", { class: "group" }, h("legend", {}, t("settings.section_desk")), fields.get("ui_language")!.wrap, fields.get("idle_lock_minutes")!.wrap),
+      error,
+      h("div", { class: "actions" }, save),
+    );
+    first = fields.get("printer")!.input;
+    first.focus();
+  };
+
+  const num = (v: string) => (/^\d+$/.test(v.trim()) ? Number(v.trim()) : NaN);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    status.textContent = "";
+    const v = (p: string) => fields.get(p)!.input.value;
+    const next: SettingsView = {
+      printer: v("printer"),
+      printers: [],
+      password_lapse_days: num(v("password_lapse_days")),
+      privacy_controller: v("privacy_controller").trim(),
+      privacy_contact: v("privacy_contact").trim(),
+      privacy_dpo: v("privacy_dpo").trim(),
+      ui_language: v("ui_language") === "en" ? "en" : "da",
+      idle_lock_minutes: num(v("idle_lock_minutes")),
+    };
+    // A number field with letters reaches the shell as null (NaN) and is refused there by name.
+    try {
+      const saved = await api.saveSettings(next);
+      showFieldErrors(fields, [], null);
+      ctx.state.idleLockMinutes = saved.idle_lock_minutes;
+      // The default language applies now only when it was changed here.
+      if (saved.ui_language !== loadedLanguage) setLang(saved.ui_language);
+      loadedLanguage = saved.ui_language;
+      status.textContent = t("settings.saved");
+    } catch (err) {
+      const ce = asCommandError(err);
+      const firstBad = showFieldErrors(fields, ce.fields, error);
+      if (!ce.fields.length) error.textContent = ce.message;
+      (firstBad?.input ?? form).focus();
+    }
+  });
+
+  void api.settings().then(build).catch((err) => {
+    form.removeAttribute("aria-busy");
+    form.replaceChildren(error);
+    error.textContent = asCommandError(err).message;
+  });
+  return { el, title: "settings.title", focus: () => (first ?? document.getElementById("main"))?.focus() };
+}
