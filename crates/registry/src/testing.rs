@@ -28,31 +28,41 @@ impl TestDatabase {
     /// Creates `skranke_test_<random>`, empty or as a copy of `template`.
     /// Panics with instructions when `DATABASE_URL` is not set.
     pub fn create(template: Option<&str>) -> TestDatabase {
-        let admin_url = std::env::var("DATABASE_URL").expect(
+        match TestDatabase::try_create(template) {
+            Ok(db) => db,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// As [`TestDatabase::create`], with the failure as a value (a template
+    /// still in use by a closing session is worth a retry).
+    pub fn try_create(template: Option<&str>) -> Result<TestDatabase, String> {
+        let admin_url = std::env::var("DATABASE_URL").map_err(|_| {
             "DATABASE_URL is not set: these tests need a real PostgreSQL. \
-             Start one with `eval \"$(bash scripts/ci/postgres.sh)\"` and run them again.",
-        );
+             Start one with `eval \"$(bash scripts/ci/postgres.sh)\"` and run them again."
+                .to_string()
+        })?;
         let mut b = [0u8; 6];
-        getrandom::fill(&mut b).expect("the OS random source");
+        getrandom::fill(&mut b).map_err(|e| e.to_string())?;
         let name = format!("skranke_test_{}", hex::encode(b));
         let sql = match template {
             Some(t) => format!("CREATE DATABASE {name} TEMPLATE {t}"),
             None => format!("CREATE DATABASE {name}"),
         };
-        let url = with_dbname(&admin_url, &name);
+        let url = with_dbname(&admin_url, &name)?;
         let admin = admin_url.clone();
         runtime().block_on(async move {
             let (client, conn) =
-                tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.expect("DATABASE_URL reachable");
+                tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.map_err(|e| e.to_string())?;
             tokio::spawn(conn);
-            client.batch_execute(&sql).await.expect("CREATE DATABASE");
-        });
-        TestDatabase { admin_url, name, url }
+            client.batch_execute(&sql).await.map_err(|e| e.to_string())
+        })?;
+        Ok(TestDatabase { admin_url, name, url })
     }
 }
 
-fn with_dbname(url: &str, name: &str) -> String {
-    let c: tokio_postgres::Config = url.parse().expect("DATABASE_URL is a PostgreSQL URL");
+fn with_dbname(url: &str, name: &str) -> Result<String, String> {
+    let c: tokio_postgres::Config = url.parse().map_err(|e| format!("DATABASE_URL: {e}"))?;
     let host = match c.get_hosts().first() {
         Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
         _ => "127.0.0.1".into(),
@@ -60,7 +70,7 @@ fn with_dbname(url: &str, name: &str) -> String {
     let port = c.get_ports().first().copied().unwrap_or(5432);
     let user = c.get_user().unwrap_or("postgres");
     let password = c.get_password().map(|p| format!(":{}", String::from_utf8_lossy(p))).unwrap_or_default();
-    format!("postgres://{user}{password}@{host}:{port}/{name}")
+    Ok(format!("postgres://{user}{password}@{host}:{port}/{name}"))
 }
 
 impl Drop for TestDatabase {

@@ -190,5 +190,13 @@ CREATE TABLE sync_notice (
 ALTER TABLE record ADD COLUMN registry_state TEXT;
 "#;
 
+/// Version 4: the sync client looks for rows the registry has not answered
+/// (`outcome IS NULL`, which also covers rows that could not be sent), so the
+/// partial index is on that.
+const V4: &str = r#"
+DROP INDEX outbox_unsent;
+CREATE INDEX outbox_unanswered ON outbox (seq) WHERE outcome IS NULL;
+"#;
+
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];

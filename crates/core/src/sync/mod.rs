@@ -508,9 +508,10 @@ fn sync_request(conn: &Connection) -> Result<SyncRequest, StoreError> {
 
 fn reconcile(store: &mut Store, client: &RegistryClient) -> Result<SyncReport, Error> {
     let mut report = SyncReport::default();
+    // Where the desk stands is the same for every page; only the cursors move.
+    let mut request = store.read(|tx, _| sync_request(tx))?;
     // Bounded: each round moves a cursor forward by a full page.
     for _ in 0..10_000 {
-        let request = store.read(|tx, _| sync_request(tx))?;
         let answer: SyncAnswer = client.post("/v1/sync", &request, REQUEST_TIMEOUT, Retry::Backoff)?;
         if answer.desk_id != store.desk_id() {
             return Err(SyncError::BadAnswer { detail: "desk_id".into() }.into());
@@ -520,7 +521,7 @@ fn reconcile(store: &mut Store, client: &RegistryClient) -> Result<SyncReport, E
         report.retired = answer.retired;
         report.reconciling = answer.reconciling;
         report.complete = answer.records_held >= request.records_issued;
-        store.bookkeeping(|tx, _| {
+        let (states_after, notices_after) = store.bookkeeping(|tx, _| {
             state::note_registry(tx, answer.registry_time, answer.registry_sequence)?;
             state::set(tx, state::key::RECORDS_HELD, &answer.records_held.to_string())?;
             if answer.retired {
@@ -557,12 +558,17 @@ fn reconcile(store: &mut Store, client: &RegistryClient) -> Result<SyncReport, E
                 ))?;
                 notices_after = notices_after.max(n.id);
             }
-            state::set(tx, state::key::NOTICES_AFTER, &notices_after.to_string())
+            state::set(tx, state::key::NOTICES_AFTER, &notices_after.to_string())?;
+            Ok((states_after, notices_after))
         })?;
-        let (granted, withdrawn) = apply_bindings(store, &answer.bindings, answer.retired, now)?;
-        report.units_granted += granted;
-        report.units_withdrawn += withdrawn;
-        if answer.record_states.len() < STATES_PAGE && answer.notices.len() < NOTICES_PAGE {
+        request.states_after = states_after;
+        request.notices_after = notices_after;
+        let last_page = answer.record_states.len() < STATES_PAGE && answer.notices.len() < NOTICES_PAGE;
+        if last_page {
+            // Every page carries the same bindings: apply them once.
+            let (granted, withdrawn) = apply_bindings(store, &answer.bindings, answer.retired, now)?;
+            report.units_granted += granted;
+            report.units_withdrawn += withdrawn;
             break;
         }
     }
@@ -582,15 +588,22 @@ fn apply_bindings(
 ) -> Result<(usize, usize), Error> {
     let noted = timestamp(now);
     let local: Vec<(LeaseUnit, bool, String)> = store.bookkeeping(|tx, _| {
+        // Most used numbers are this desk's own records: read what is known
+        // once, and write only what is new.
+        let mut known: HashSet<String> = HashSet::new();
+        for sql in ["SELECT number FROM record", "SELECT number FROM number_taken"] {
+            let mut stmt = tx.prepare(sql)?;
+            for n in stmt.query_map([], |r| r.get::<_, String>(0))? {
+                known.insert(n?);
+            }
+        }
         let mut note = tx.prepare_cached(
-            "INSERT INTO number_taken (number, noted_at) SELECT ?1, ?2
-             WHERE NOT EXISTS (SELECT 1 FROM record WHERE number = ?1)
-             ON CONFLICT (number) DO NOTHING",
+            "INSERT INTO number_taken (number, noted_at) VALUES (?1, ?2) ON CONFLICT (number) DO NOTHING",
         )?;
         for b in bindings {
             for n in &b.used {
                 let digits: String = n.chars().filter(char::is_ascii_digit).collect();
-                if digits.len() == 10 {
+                if digits.len() == 10 && !known.contains(&digits) {
                     note.execute((&digits, &noted))?;
                 }
             }

@@ -189,10 +189,16 @@ pub(crate) fn apply_outbox_results(
     tally: &mut Tally,
 ) -> Result<(), StoreError> {
     let at = timestamp(now);
-    let mut mark =
-        conn.prepare_cached("UPDATE outbox SET sent_at = ?2, outcome = ?3 WHERE seq = ?1 AND outcome IS NULL")?;
+    // One statement for the whole batch: `[[seq, outcome], …]` as JSON.
+    let marks: Vec<(i64, &str)> = sent.iter().zip(results).map(|(row, r)| (row.seq, outcome_code(r.outcome))).collect();
+    let marks = serde_json::to_string(&marks).map_err(|_| StoreError::Database(rusqlite::Error::InvalidQuery))?;
+    conn.prepare_cached(
+        "UPDATE outbox SET sent_at = ?1, outcome = json_extract(j.value, '$[1]')
+         FROM json_each(?2) AS j
+         WHERE outbox.seq = json_extract(j.value, '$[0]') AND outbox.outcome IS NULL",
+    )?
+    .execute((&at, &marks))?;
     for (row, result) in sent.iter().zip(results) {
-        mark.execute((row.seq, &at, outcome_code(result.outcome)))?;
         if matches!(result.outcome, Outcome::Conflict | Outcome::Invalid) {
             keep_refused(
                 conn,
