@@ -4,7 +4,7 @@
 //! rows into the same tables and indexes of the same PostgreSQL in the same
 //! run (the baseline).
 //!
-//! Needs `DATABASE_URL` (`scripts/bench/20-sync.sh` starts PostgreSQL).
+//! Needs `DATABASE_URL` (`scripts/bench/30-sync.sh` starts PostgreSQL).
 //! Prints `BENCH {json}` lines for `scripts/bench/report.py`.
 //!
 //! The queues are filled once (issuing is not what is measured); each run
