@@ -169,6 +169,14 @@ export interface RecordView extends RecordRow {
   personal_data: boolean;
 }
 
+/** The applicant's document shown again to reprint a record whose personal data was erased. */
+export interface PresentedDocument {
+  number: string;
+  issuing_state: string | null;
+  surname: string;
+  given_names: string;
+}
+
 export interface RefusedEvent {
   event_id: string;
   record_id: string | null;
@@ -243,7 +251,8 @@ export const api = {
   issue: (applicant: ApplicantJson, duplicateReviewed: boolean) =>
     call<IssuedView>("issue", { applicant, duplicateReviewed }),
   handoutPreview: (applicant: ApplicantJson) => call<HandoutPreview>("handout_preview", { applicant }),
-  reprint: (recordId: string) => call<PrintResult>("record_reprint", { recordId }),
+  reprint: (recordId: string, document?: PresentedDocument) =>
+    call<PrintResult>("record_reprint", { recordId, document: document ?? null }),
   searchRecords: (query: string) => call<RecordRow[]>("records_search", { query }),
   record: (recordId: string) => call<RecordView>("record_detail", { recordId }),
   voidRecord: (recordId: string, reason: string, replacedBy: string) =>

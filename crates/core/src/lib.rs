@@ -26,6 +26,7 @@ pub mod print;
 pub mod protocol;
 pub mod query;
 pub mod report;
+pub mod retention;
 pub mod settings;
 pub mod staff;
 pub mod store;

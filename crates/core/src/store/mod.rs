@@ -349,7 +349,9 @@ fn connect(path: &Path, key_hex: &str, create: bool) -> Result<Connection, Store
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Database(rusqlite::Error::InvalidQuery));
     }
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    // secure_delete: erased personal data (core::retention) is overwritten
+    // with zeros, not left in free space inside the (encrypted) pages.
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;")?;
     Ok(conn)
 }
 
@@ -478,6 +480,8 @@ impl Store {
             pending_guard: None,
         };
         store.guard_outcome = store.apply_guard(now)?;
+        // Retention runs by itself at every open (cheap when nothing is due).
+        store.erase_due(now, crate::retention::DEFAULT_RETENTION_DAYS)?;
         Ok(store)
     }
 
