@@ -14,7 +14,9 @@ use skranke_core::Error;
 use crate::session;
 
 pub fn run(dir: &Path, staff: Option<&str>, dry_run: bool, json: bool, lang: Lang) -> Result<ExitCode, Error> {
-    let mut store = session::open(dir, lang)?;
+    // Opened without the automatic run, so that this act (audited as the
+    // supervisor's) does the erasing and a dry run shows what is due.
+    let mut store = session::open_without_retention(dir, lang)?;
     let s = session::sign_in(&mut store, staff, lang)?;
     let report = store.purge(&s, Utc::now(), DEFAULT_RETENTION_DAYS, dry_run)?;
     if json {

@@ -204,7 +204,7 @@ impl Store {
     /// Erases what is due, as the desk itself (no staff member): what
     /// [`Store::open`] and a sync run call. One transaction for all due
     /// records; nothing is written when nothing is due.
-    pub fn erase_due(&mut self, now: DateTime<Utc>, days: u32) -> Result<PurgeReport, Error> {
+    pub fn erase_due(&mut self, now: DateTime<Utc>, days: u32) -> Result<PurgeReport, StoreError> {
         self.run_retention(None, now, days, false)
     }
 
@@ -212,7 +212,7 @@ impl Store {
     /// `dry_run` only reports what would be erased and flagged.
     pub fn purge(&mut self, session: &Session, now: DateTime<Utc>, days: u32, dry_run: bool) -> Result<PurgeReport, Error> {
         self.read(|tx, _| staff::authorize(tx, session, Role::Supervisor, "purge"))?;
-        self.run_retention(Some(session), now, days, dry_run)
+        Ok(self.run_retention(Some(session), now, days, dry_run)?)
     }
 
     /// The records past the period that keep their data (for `sync status`).
@@ -226,7 +226,7 @@ impl Store {
         now: DateTime<Utc>,
         days: u32,
         dry_run: bool,
-    ) -> Result<PurgeReport, Error> {
+    ) -> Result<PurgeReport, StoreError> {
         let (due, flagged) = self.read(|tx, _| survey(tx, now, days))?;
         let days = days.min(MAX_RETENTION_DAYS);
         if dry_run || due.is_empty() {

@@ -452,8 +452,23 @@ impl Store {
     }
 
     /// Opens the desk in `dir`: reads `desk.json`, takes the keys from the key
-    /// store, opens and migrates the database, and applies the rollback guard.
+    /// store, opens and migrates the database, applies the rollback guard, and
+    /// erases the personal data retention says is due (`core::retention`), so
+    /// that no shell can forget it.
     pub fn open(dir: &Path, keystore: Box<dyn KeyStore>, now: DateTime<Utc>) -> Result<Store, StoreError> {
+        let mut store = Store::open_without_retention(dir, keystore, now)?;
+        store.erase_due(now, crate::retention::DEFAULT_RETENTION_DAYS)?;
+        Ok(store)
+    }
+
+    /// [`Store::open`] without the retention run: for `skranke purge`, which
+    /// runs it itself as a supervisor's act (and must be able to show a dry
+    /// run of what is due).
+    pub fn open_without_retention(
+        dir: &Path,
+        keystore: Box<dyn KeyStore>,
+        now: DateTime<Utc>,
+    ) -> Result<Store, StoreError> {
         let desk = DeskFile::read(dir)?;
         let db_path = dir.join(DB_FILE);
         if !db_path.exists() {
@@ -480,8 +495,6 @@ impl Store {
             pending_guard: None,
         };
         store.guard_outcome = store.apply_guard(now)?;
-        // Retention runs by itself at every open (cheap when nothing is due).
-        store.erase_due(now, crate::retention::DEFAULT_RETENTION_DAYS)?;
         Ok(store)
     }
 
