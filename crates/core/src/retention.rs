@@ -42,7 +42,7 @@
 //! letter and are not stored.
 
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::audit::{self, Event};
@@ -277,6 +277,12 @@ pub(crate) struct PresentedName {
     pub surname: String,
 }
 
+impl std::fmt::Debug for PresentedName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PresentedName { .. }")
+    }
+}
+
 fn problem(lang: Lang, field: &str, code: &str) -> FieldError {
     FieldError {
         field: field.into(),
@@ -348,14 +354,6 @@ fn all_alpha2() -> impl Iterator<Item = String> {
     (b'A'..=b'Z')
         .flat_map(|a| (b'A'..=b'Z').map(move |b| String::from_utf8_lossy(&[a, b]).into_owned()))
         .filter(|s| crate::country::is_alpha2(s))
-}
-
-/// Whether a record's personal data was erased.
-pub(crate) fn is_erased(conn: &Connection, record_id: &str) -> Result<bool, StoreError> {
-    Ok(conn
-        .query_row("SELECT erased_at IS NOT NULL FROM record WHERE id = ?1", [record_id], |r| r.get(0))
-        .optional()?
-        .unwrap_or(false))
 }
 
 #[cfg(test)]
