@@ -56,7 +56,12 @@ fn as_clerk() -> Vec<(&'static str, &'static str)> {
 /// A training desk with its privacy controller set and a clerk Carl. Returns the desk ID.
 fn desk(dir: &Path) -> String {
     let args = ["desk", "init", "--municipality", "101", "--office", "Borgerservice Nord", "--desk", "3"];
-    let o = skranke(dir, &[&args[..], &["--training", "--admin", "Ada"]].concat(), &[("SKRANKE_STAFF_PASSWORD", ADMIN_PW)], b"");
+    let o = skranke(
+        dir,
+        &[&args[..], &["--training", "--admin", "Ada"]].concat(),
+        &[("SKRANKE_STAFF_PASSWORD", ADMIN_PW)],
+        b"",
+    );
     ok(&o);
     ok(&skranke(dir, &["settings", "set", "privacy_controller", "Københavns Kommune"], &as_admin(), b""));
     let mut env = as_admin();
@@ -132,7 +137,8 @@ fn purge_dry_run_changes_nothing_purge_erases_the_due_record_and_a_reprint_then_
     let report: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["dry_run"], true);
     assert_eq!(report["retention_days"], 30);
-    let erased: Vec<&str> = report["erased"].as_array().unwrap().iter().map(|r| r["record_id"].as_str().unwrap()).collect();
+    let erased: Vec<&str> =
+        report["erased"].as_array().unwrap().iter().map(|r| r["record_id"].as_str().unwrap()).collect();
     assert_eq!(erased, [old.as_str()]);
     assert_eq!(report["erased"][0]["basis"], "training");
     assert!(has_applicant(dir, &old), "a dry run erased");

@@ -120,7 +120,11 @@ fn cutoff(now: DateTime<Utc>, days: u32) -> String {
 /// Finds what is due and what is flagged. Reads only records not erased yet
 /// and issued before the cut-off (the partial index `record_retained`): a
 /// record is confirmed after it is issued, so nothing younger can be due.
-fn survey(conn: &Connection, now: DateTime<Utc>, days: u32) -> Result<(Vec<ErasedRecord>, Vec<FlaggedRecord>), StoreError> {
+fn survey(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    days: u32,
+) -> Result<(Vec<ErasedRecord>, Vec<FlaggedRecord>), StoreError> {
     let cut = cutoff(now, days);
     let mut stmt = conn.prepare_cached(
         "SELECT r.id, r.issued_at, r.confirmed_at, r.registry_state, r.training,
@@ -210,7 +214,13 @@ impl Store {
 
     /// `skranke purge`: erases what is due now (supervisor), or with
     /// `dry_run` only reports what would be erased and flagged.
-    pub fn purge(&mut self, session: &Session, now: DateTime<Utc>, days: u32, dry_run: bool) -> Result<PurgeReport, Error> {
+    pub fn purge(
+        &mut self,
+        session: &Session,
+        now: DateTime<Utc>,
+        days: u32,
+        dry_run: bool,
+    ) -> Result<PurgeReport, Error> {
         self.read(|tx, _| staff::authorize(tx, session, Role::Supervisor, "purge"))?;
         Ok(self.run_retention(Some(session), now, days, dry_run)?)
     }
@@ -313,7 +323,8 @@ pub(crate) fn check_presented(
             errors.push(problem(lang, "document.issuing_state", "issuing_state_unknown"));
         }
     }
-    let mut name = |field: &str, input: &str| match names::normalise(input).and_then(|n| names::to_latin(&n).map(|_| n)) {
+    let mut name = |field: &str, input: &str| match names::normalise(input).and_then(|n| names::to_latin(&n).map(|_| n))
+    {
         Ok(n) => Some(n),
         Err(p) => {
             let max = names::MAX_NAME_CHARS.to_string();
@@ -338,7 +349,8 @@ pub(crate) fn check_presented(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let matches = |state: &str| keyed_hash(duplicate_key, "document", &format!("{state}|{number}")) == stored_document_key;
+    let matches =
+        |state: &str| keyed_hash(duplicate_key, "document", &format!("{state}|{number}")) == stored_document_key;
     let found = match &state {
         Some(s) => matches(s),
         None => all_alpha2().any(|s| matches(&s)),
@@ -378,7 +390,9 @@ mod tests {
     #[test]
     fn the_same_document_matches_with_or_without_its_state_and_in_any_spacing_or_case() {
         let key = stored("PL", "EA1234567");
-        for p in [presented("EA1234567", Some("PL")), presented("ea 123 4567", None), presented("EA1234567", Some("pl"))] {
+        for p in
+            [presented("EA1234567", Some("PL")), presented("ea 123 4567", None), presented("EA1234567", Some("pl"))]
+        {
             let name = check_presented(KEY, &key, &p, Lang::En).unwrap();
             assert_eq!((name.given_names.as_str(), name.surname.as_str()), ("Łukasz", "Kowalski"));
         }

@@ -36,10 +36,7 @@ fn one<T: FromSql>(store: &Store, sql: &str) -> T {
 }
 
 fn has_applicant(store: &Store, id: &str) -> bool {
-    store
-        .connection()
-        .query_row("SELECT applicant IS NOT NULL FROM record WHERE id = ?1", [id], |r| r.get(0))
-        .unwrap()
+    store.connection().query_row("SELECT applicant IS NOT NULL FROM record WHERE id = ?1", [id], |r| r.get(0)).unwrap()
 }
 
 /// An enrolled desk without a registry: the test plays the registry's answers.
@@ -97,7 +94,8 @@ fn purge_erases_exactly_the_records_confirmed_more_than_n_days_ago_and_flags_old
     let at = day(32);
 
     // A dry run reports and changes nothing.
-    let (audit_before, outbox_before) = (store.audit_head().unwrap(), one::<i64>(&store, "SELECT count(*) FROM outbox"));
+    let (audit_before, outbox_before) =
+        (store.audit_head().unwrap(), one::<i64>(&store, "SELECT count(*) FROM outbox"));
     let dry = store.purge(&sup, at, DEFAULT_RETENTION_DAYS, true).unwrap();
     let erased: Vec<&str> = dry.erased.iter().map(|r| r.record_id.as_str()).collect();
     assert_eq!(erased, [confirmed_old.as_str(), voided_confirmed.as_str()]);
@@ -105,7 +103,10 @@ fn purge_erases_exactly_the_records_confirmed_more_than_n_days_ago_and_flags_old
     let flagged: Vec<(&str, FlagReason)> = dry.flagged.iter().map(|f| (f.record_id.as_str(), f.reason)).collect();
     assert_eq!(
         flagged,
-        [(unconfirmed_old.as_str(), FlagReason::Unconfirmed), (voided_unanswered.as_str(), FlagReason::EventsUnanswered)]
+        [
+            (unconfirmed_old.as_str(), FlagReason::Unconfirmed),
+            (voided_unanswered.as_str(), FlagReason::EventsUnanswered)
+        ]
     );
     assert_eq!(dry.flagged[0].registry_state.as_deref(), Some("received"));
     assert_eq!(store.audit_head().unwrap(), audit_before);
@@ -162,7 +163,10 @@ fn purge_erases_exactly_the_records_confirmed_more_than_n_days_ago_and_flags_old
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert_eq!(audited, [(Some(sup.staff_id()), confirmed_old.clone()), (Some(sup.staff_id()), voided_confirmed.clone())]);
+    assert_eq!(
+        audited,
+        [(Some(sup.staff_id()), confirmed_old.clone()), (Some(sup.staff_id()), voided_confirmed.clone())]
+    );
     assert!(matches!(store.verify_audit().unwrap(), Verification::Intact { .. }));
 
     // Again: nothing more is due; the flagged records stay flagged.
@@ -336,7 +340,16 @@ fn a_reprint_after_purge_refuses_a_different_document_and_prints_with_the_right_
         given_names: "Łukasz".into(),
     };
     let err = store
-        .reprint_presenting(&a, &id, Some(&doc), today_at(at), at, Lang::En, Delivery::SavePdf(&pdf("wrong")), &mut OsRandom)
+        .reprint_presenting(
+            &a,
+            &id,
+            Some(&doc),
+            today_at(at),
+            at,
+            Lang::En,
+            Delivery::SavePdf(&pdf("wrong")),
+            &mut OsRandom,
+        )
         .unwrap_err();
     let Error::Invalid(errors) = &err else { panic!("{err:?}") };
     assert_eq!((errors[0].field.as_str(), errors[0].code.as_str()), ("document.number", "document_mismatch"));
@@ -346,7 +359,16 @@ fn a_reprint_after_purge_refuses_a_different_document_and_prints_with_the_right_
     doc.number = "ea 1234567".into();
     doc.issuing_state = Some("DE".into());
     let err = store
-        .reprint_presenting(&a, &id, Some(&doc), today_at(at), at, Lang::En, Delivery::SavePdf(&pdf("state")), &mut OsRandom)
+        .reprint_presenting(
+            &a,
+            &id,
+            Some(&doc),
+            today_at(at),
+            at,
+            Lang::En,
+            Delivery::SavePdf(&pdf("state")),
+            &mut OsRandom,
+        )
         .unwrap_err();
     assert!(matches!(&err, Error::Invalid(e) if e[0].code == "document_mismatch"), "{err:?}");
     assert_eq!(hashes(&store), hashes_before);
@@ -354,7 +376,16 @@ fn a_reprint_after_purge_refuses_a_different_document_and_prints_with_the_right_
     // The document it was issued on: printed, with a new password; the names are not stored.
     doc.issuing_state = Some("PL".into());
     let handed = store
-        .reprint_presenting(&a, &id, Some(&doc), today_at(at), at, Lang::En, Delivery::SavePdf(&pdf("right")), &mut OsRandom)
+        .reprint_presenting(
+            &a,
+            &id,
+            Some(&doc),
+            today_at(at),
+            at,
+            Lang::En,
+            Delivery::SavePdf(&pdf("right")),
+            &mut OsRandom,
+        )
         .unwrap();
     assert!(matches!(handed.delivery, Ok(Delivered::Saved { .. })), "{:?}", handed.delivery);
     assert!(std::fs::read(pdf("right")).unwrap().starts_with(b"%PDF"));

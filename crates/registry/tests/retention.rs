@@ -43,7 +43,13 @@ fn a_registered_record_is_erased_after_the_period_and_the_registry_marks_it_eras
     // The period passes (moved back rather than waited for), and the desk is opened:
     // the registered record is erased by itself; the other is old and unconfirmed: flagged.
     let long_ago = timestamp(Utc::now() - Duration::days(i64::from(DEFAULT_RETENTION_DAYS) + 1));
-    desk.store.connection().execute("UPDATE record SET issued_at = ?1, confirmed_at = CASE WHEN confirmed_at IS NOT NULL THEN ?1 END", [&long_ago]).unwrap();
+    desk.store
+        .connection()
+        .execute(
+            "UPDATE record SET issued_at = ?1, confirmed_at = CASE WHEN confirmed_at IS NOT NULL THEN ?1 END",
+            [&long_ago],
+        )
+        .unwrap();
     desk.reopen();
     let applicants: Vec<bool> = {
         let conn = desk.store.connection();
@@ -62,8 +68,14 @@ fn a_registered_record_is_erased_after_the_period_and_the_registry_marks_it_eras
     let client = desk.client(&reg.url());
     let report = sync::run(&mut desk.store, &client).unwrap();
     assert_eq!((report.conflict, report.invalid, report.pending), (0, 0, 0), "{report:?}");
-    assert_eq!(reg.count(&format!("SELECT count(*) FROM records WHERE record_id = '{registered}' AND erased_at IS NOT NULL")), 1);
-    assert_eq!(reg.count(&format!("SELECT count(*) FROM records WHERE record_id = '{received}' AND erased_at IS NULL")), 1);
+    assert_eq!(
+        reg.count(&format!("SELECT count(*) FROM records WHERE record_id = '{registered}' AND erased_at IS NOT NULL")),
+        1
+    );
+    assert_eq!(
+        reg.count(&format!("SELECT count(*) FROM records WHERE record_id = '{received}' AND erased_at IS NULL")),
+        1
+    );
     // A second sync sends nothing again.
     assert_eq!(sync::run(&mut desk.store, &client).unwrap().uploaded, 0);
 }
