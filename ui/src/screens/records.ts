@@ -140,6 +140,7 @@ export function recordDetail(ctx: Ctx, params: Record<string, unknown>): Screen 
 
   reprintBtn.addEventListener("click", async () => {
     error.textContent = "";
+    if (docFields.size) showFieldErrors(docFields, [], null);
     status.textContent = t("handout.printing");
     reprintBtn.disabled = true;
     try {
