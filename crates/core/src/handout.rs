@@ -686,6 +686,9 @@ struct ReprintRecord {
     person: Person,
 }
 
+/// seq, number, birth_date, status, training, applicant, document_key.
+type ReprintRow = (i64, String, String, String, bool, Option<String>, String);
+
 fn record_for_reprint(
     tx: &Transaction<'_>,
     ctx: &DeskContext,
@@ -693,7 +696,7 @@ fn record_for_reprint(
     presented: Option<&PresentedDocument>,
     lang: Lang,
 ) -> Result<ReprintRecord, StoreError> {
-    let row: Option<(i64, String, String, String, bool, Option<String>, String)> = tx
+    let row: Option<ReprintRow> = tx
         .query_row(
             "SELECT seq, number, birth_date, status, training, applicant, document_key FROM record WHERE id = ?1",
             [record_id],
