@@ -484,7 +484,8 @@ impl Store {
             });
             push_outbox(tx, "voided", id, &payload, now)?;
             Ok(())
-        })?)
+        })
+        .inspect(|()| self.oplog().record_act("record.voided", id, session.staff_id()))?)
     }
 
     /// This desk's records, newest first (clerk).
