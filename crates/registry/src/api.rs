@@ -156,10 +156,10 @@ async fn log_request(req: Request, next: Next) -> Response {
     tracing::info!(
         target: "skranke_registry::request",
         %method,
-        route,
+        route = %route,
         status = response.status().as_u16(),
         ms = started.elapsed().as_millis() as u64,
-        desk,
+        desk = %desk,
     );
     response
 }
