@@ -150,7 +150,8 @@ fn after_a_full_scenario_no_desk_or_registry_log_holds_a_name_document_contact_o
         let a: Applicant = serde_json::from_str(&applicant(&PEOPLE[0])).unwrap();
         let ctx = IntakeContext { today: chrono::Utc::now().date_naive(), desk_municipality: 851 };
         let valid = a.validate(&ctx, skranke_core::i18n::Lang::En).unwrap();
-        let answer = skranke_core::sync::lookup(&mut store, &session, &client, &valid.keys, chrono::Utc::now()).unwrap();
+        let answer =
+            skranke_core::sync::lookup(&mut store, &session, &client, &valid.keys, chrono::Utc::now()).unwrap();
         assert_eq!(answer.matches.len(), 1, "the first person is known at this desk");
     }
 
@@ -180,10 +181,8 @@ fn after_a_full_scenario_no_desk_or_registry_log_holds_a_name_document_contact_o
     let mut logs: Vec<(String, String)> = vec![("registry log".into(), registry_log)];
     let mut files = Vec::new();
     files_under(dir.path(), &mut files);
-    let log_files: Vec<&PathBuf> = files
-        .iter()
-        .filter(|f| f.file_name().is_some_and(|n| n.to_string_lossy().contains("log")))
-        .collect();
+    let log_files: Vec<&PathBuf> =
+        files.iter().filter(|f| f.file_name().is_some_and(|n| n.to_string_lossy().contains("log"))).collect();
     assert!(!log_files.is_empty());
     for f in log_files {
         logs.push((f.display().to_string(), String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned()));

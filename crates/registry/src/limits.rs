@@ -216,11 +216,8 @@ pub async fn rate_limit(State((state, act)): State<(AppState, Limited)>, req: Re
 /// declared length before reading anything, and by counting while it is
 /// read for bodies that declare none (chunked).
 pub async fn body_limit(State(max): State<usize>, req: Request, next: Next) -> Response {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
         return RegistryError::refused(StatusCode::PAYLOAD_TOO_LARGE, "request.too_large").into_response();
     }

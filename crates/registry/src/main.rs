@@ -230,7 +230,8 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(Duration::from_secs(60)).await;
-                    match privacy::purge(&purger.pool, "skranke-registry serve", retain_days, purger.now(), false).await {
+                    match privacy::purge(&purger.pool, "skranke-registry serve", retain_days, purger.now(), false).await
+                    {
                         Ok(s) => tracing::info!(
                             records = s.records,
                             conflicts = s.conflicts,

@@ -48,7 +48,10 @@ pub fn cutoff(now: DateTime<Utc>, retain_days: u32) -> DateTime<Utc> {
 
 async fn log(client: &impl GenericClient, operator: &str, action: &str, detail: Value) -> Result<()> {
     client
-        .execute("INSERT INTO operator_log (operator, action, detail) VALUES ($1, $2, $3)", &[&operator, &action, &detail])
+        .execute(
+            "INSERT INTO operator_log (operator, action, detail) VALUES ($1, $2, $3)",
+            &[&operator, &action, &detail],
+        )
         .await?;
     Ok(())
 }
@@ -342,7 +345,8 @@ impl Field {
             }
             Field::Nationality => {
                 let code = value.to_ascii_uppercase();
-                let ok = skranke_core::country::is_alpha2(&code) || skranke_core::country::is_icao_non_nationality(&code);
+                let ok =
+                    skranke_core::country::is_alpha2(&code) || skranke_core::country::is_icao_non_nationality(&code);
                 if !ok {
                     return Err(bad());
                 }

@@ -123,7 +123,12 @@ async fn every_documented_route_refuses_unsigned_requests_and_another_desks_key_
     assert_eq!((s, p["code"].as_str()), (StatusCode::NOT_FOUND, Some("record.not_found")));
     let void = Event::new(
         format!("{rid}:void-by-b"),
-        EventBody::Voided(Void { record_id: rid.clone(), voided_at: chrono::Utc::now(), reason: "x".into(), replaced_by: None }),
+        EventBody::Voided(Void {
+            record_id: rid.clone(),
+            voided_at: chrono::Utc::now(),
+            reason: "x".into(),
+            replaced_by: None,
+        }),
     );
     let reprint = Event::new(
         format!("{rid}:reprint-by-b"),
@@ -138,7 +143,8 @@ async fn every_documented_route_refuses_unsigned_requests_and_another_desks_key_
     assert_eq!(reg.sql_count("SELECT count(*) FROM records WHERE state = 'voided'").await, 0);
     let (_, lease) = a.lease("l", 1).await;
     let units = lease["granted"].clone();
-    let (s, back) = b.post("/v1/lease/return", json!({ "idempotency_key": "r", "units": units, "records_issued": 0 })).await;
+    let (s, back) =
+        b.post("/v1/lease/return", json!({ "idempotency_key": "r", "units": units, "records_issued": 0 })).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(back["returned"], json!([]), "B cannot give back A's units");
     assert_eq!(reg.sql_count("SELECT count(*) FROM units WHERE desk_id IS NOT NULL").await, 1);
@@ -213,10 +219,12 @@ async fn lookups_over_the_burst_get_429_with_retry_after_per_desk_and_recover_af
 
 #[tokio::test]
 async fn online_allocation_over_the_burst_gets_429_and_a_retry_after_the_wait_succeeds() {
-    let reg = Registry::with_config(Config { allocate_limit: RateLimit::per_second(0.25, 2), ..Config::default() }).await;
+    let reg =
+        Registry::with_config(Config { allocate_limit: RateLimit::per_second(0.25, 2), ..Config::default() }).await;
     let a = reg.desk(101).await;
     let b = reg.desk(147).await;
-    let body = |k: &str| serde_json::to_vec(&json!({ "idempotency_key": k, "birth_date": "1980-01-01", "sex": "F" })).unwrap();
+    let body =
+        |k: &str| serde_json::to_vec(&json!({ "idempotency_key": k, "birth_date": "1980-01-01", "sex": "F" })).unwrap();
     let call = |d: &Desk, k: &str| {
         let bytes = body(k);
         let headers = d.signed_headers("POST", "/v1/allocate", &bytes, &d.id, &d.key);

@@ -125,7 +125,11 @@ async fn purge_erases_names_document_and_password_hash_after_retention_keeps_num
     }
     assert!(after.contains("Person Waitwell"), "an unconfirmed record is never silently erased");
 
-    let log = texts(&reg, "SELECT concat(operator, ' ', action, ' ', detail::text) FROM operator_log WHERE action = 'purge' ORDER BY id").await;
+    let log = texts(
+        &reg,
+        "SELECT concat(operator, ' ', action, ' ', detail::text) FROM operator_log WHERE action = 'purge' ORDER BY id",
+    )
+    .await;
     assert_eq!(log.len(), 3, "{log:?}");
     assert!(log[0].starts_with("oper purge") && log[0].contains("\"dry_run\": true"), "{log:?}");
     assert!(log[1].contains("\"records\": 1") && log[1].contains("\"retain_days\": 365"), "{log:?}");
@@ -185,23 +189,36 @@ async fn correct_changes_one_field_sends_it_down_the_feed_audits_field_and_reaso
     let mut a = reg.desk(101).await;
     let (rid, n) = issue(&mut a, "Mistyped", "LT7770001").await;
     let pool = &reg.state.pool;
-    let done = privacy::correct(pool, "oper", &n, None, Field::NameLatin, "Müller Mistyped", "typo at the desk").await.unwrap();
+    let done = privacy::correct(pool, "oper", &n, None, Field::NameLatin, "Müller Mistyped", "typo at the desk")
+        .await
+        .unwrap();
     assert_eq!((done.record_id.as_str(), done.field), (rid.as_str(), "name_latin"));
-    let latin = texts(&reg, &format!("SELECT content->'person'->>'name_latin' FROM records WHERE record_id = '{rid}'")).await;
+    let latin =
+        texts(&reg, &format!("SELECT content->'person'->>'name_latin' FROM records WHERE record_id = '{rid}'")).await;
     assert_eq!(latin, ["MUELLER MISTYPED"], "stored in the ICAO Latin form");
     let fed = texts(&reg, "SELECT payload::text FROM feed WHERE kind = 'corrected'").await;
     assert_eq!(fed.len(), 1);
     assert!(fed[0].contains("MUELLER MISTYPED") && fed[0].contains(&rid));
     privacy::correct(pool, "oper", &n, Some(&rid), Field::DocumentExpiryDate, "2031-01-31", "renewed").await.unwrap();
-    let expiry =
-        texts(&reg, &format!("SELECT content->'person'->'document'->>'expiry_date' FROM records WHERE record_id = '{rid}'")).await;
+    let expiry = texts(
+        &reg,
+        &format!("SELECT content->'person'->'document'->>'expiry_date' FROM records WHERE record_id = '{rid}'"),
+    )
+    .await;
     assert_eq!(expiry, ["2031-01-31"]);
 
-    let log = texts(&reg, "SELECT concat(operator, ' ', detail::text) FROM operator_log WHERE action = 'correct' ORDER BY id").await;
+    let log = texts(
+        &reg,
+        "SELECT concat(operator, ' ', detail::text) FROM operator_log WHERE action = 'correct' ORDER BY id",
+    )
+    .await;
     assert_eq!(log.len(), 2);
     assert!(log[0].contains("oper") && log[0].contains("name_latin") && log[0].contains("typo at the desk"), "{log:?}");
     for l in &log {
-        assert!(!l.contains("PERSON Mistyped") && !l.contains("MUELLER") && !l.contains("2031"), "no value in the audit: {l}");
+        assert!(
+            !l.contains("PERSON Mistyped") && !l.contains("MUELLER") && !l.contains("2031"),
+            "no value in the audit: {l}"
+        );
     }
 
     let refused = |e: RegistryError| e.code();

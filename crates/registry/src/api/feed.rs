@@ -4,9 +4,9 @@
 //! authenticates with a bearer token configured on the registry.
 
 use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -46,10 +46,7 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<()> {
     Ok(())
 }
 
-pub async fn page(
-    State(state): State<AppState>,
-    Query(q): Query<PageQuery>,
-) -> Result<Json<FeedPage>> {
+pub async fn page(State(state): State<AppState>, Query(q): Query<PageQuery>) -> Result<Json<FeedPage>> {
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
     let client = state.pool.get().await?;
     let items: Vec<FeedItem> = client
