@@ -452,6 +452,7 @@ impl Store {
         let rendered = attachment.out.into_inner().ok_or(StoreError::Database(rusqlite::Error::InvalidQuery))?;
         drop(password);
         let handout = self.deliver(session, &issued.record_id, rendered, delivery, file, now);
+        self.oplog().record_act("record.issued", &issued.record_id, session.staff_id());
         Ok(IssuedWithHandout { issued, notices: valid.notices, handout })
     }
 
@@ -555,6 +556,7 @@ impl Store {
                 return Err(refused_as_invalid(e));
             }
         };
+        self.oplog().record_act("record.reprinted", record_id, staff_id);
         Ok(self.deliver(session, record_id, rendered, delivery, file, now))
     }
 

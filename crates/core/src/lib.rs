@@ -22,6 +22,7 @@ pub mod letter;
 pub mod mrz;
 pub mod municipality;
 pub mod names;
+pub mod oplog;
 pub mod print;
 pub mod protocol;
 pub mod query;

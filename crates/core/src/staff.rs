@@ -211,6 +211,7 @@ impl Store {
         let password_ok = verify_password(hash, password) && known;
         match row {
             Some((id, role, _, true)) if password_ok => {
+                self.oplog().sign_in(Some(id), true);
                 Ok(Session { staff_id: id, role: Role::from_code(&role).unwrap_or(Role::Clerk) })
             }
             other => {
@@ -220,6 +221,7 @@ impl Store {
                     audit::append(tx, &ctx.desk_id, &event)?;
                     Ok(())
                 })?;
+                self.oplog().sign_in(staff_id, false);
                 Err(StoreError::SignInRefused.into())
             }
         }

@@ -495,6 +495,7 @@ impl Store {
             pending_guard: None,
         };
         store.guard_outcome = store.apply_guard(now)?;
+        store.oplog().opened(&desk.desk_id, store.guard_outcome);
         Ok(store)
     }
 

@@ -353,6 +353,7 @@ pub fn run(store: &mut Store, client: &RegistryClient) -> Result<SyncReport, Err
         let now = timestamp(Utc::now());
         store.bookkeeping(|tx, _| state::set(tx, state::key::LAST_SUCCESS, &now))?;
     }
+    store.oplog().synced(tally.uploaded, tally.accepted + tally.already_held, tally.conflict + tally.invalid, pending);
     Ok(SyncReport {
         uploaded: tally.uploaded,
         accepted: tally.accepted,
