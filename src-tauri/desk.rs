@@ -259,7 +259,10 @@ mod tests {
             (SyncError::Unreachable { detail: "refused".into() }.into(), "registry_url"),
             (SyncError::Refused { status: 404, code: "not_found".into(), detail: None }.into(), "registry_url"),
             (SyncError::Refused { status: 403, code: "enrol.code".into(), detail: None }.into(), "enrolment_code"),
-            (SyncError::Refused { status: 429, code: "enrol.rate_limited".into(), detail: None }.into(), "enrolment_code"),
+            (
+                SyncError::Refused { status: 429, code: "enrol.rate_limited".into(), detail: None }.into(),
+                "enrolment_code",
+            ),
         ];
         for (e, field) in cases {
             let ui = enrol_error(Lang::En, url, e);
@@ -271,7 +274,8 @@ mod tests {
 
     #[test]
     fn an_unreachable_registry_is_named_by_its_address() {
-        let ui = enrol_error(Lang::En, "https://reg.example:8443", SyncError::Unreachable { detail: "x".into() }.into());
+        let ui =
+            enrol_error(Lang::En, "https://reg.example:8443", SyncError::Unreachable { detail: "x".into() }.into());
         assert!(ui.message.contains("https://reg.example:8443"), "{}", ui.message);
     }
 }

@@ -4,10 +4,10 @@
 
 use chrono::{Local, Utc};
 use serde::Serialize;
+use skranke_core::alloc::OnlineAllocator;
 use skranke_core::applicant::{Applicant, IntakeContext};
 use skranke_core::i18n::{render, Lang};
 use skranke_core::issue::RecordDetail;
-use skranke_core::alloc::OnlineAllocator;
 use skranke_core::municipality;
 use skranke_core::protocol::{LookupResponse, MatchKind};
 use skranke_core::query::{DuplicateKind, RecordHit, RecordSyncState};
@@ -199,9 +199,16 @@ fn registry_check(
                         MatchKind::Person => ("person", "shell.lookup.person"),
                     };
                     let code = format!("{:03}", m.municipality);
-                    let place = municipality::lookup(m.municipality).map_or(code.clone(), |x| format!("{code} {}", x.name));
+                    let place =
+                        municipality::lookup(m.municipality).map_or(code.clone(), |x| format!("{code} {}", x.name));
                     let message = render(lang, key, &[("desk", &m.desk_id), ("municipality", &place)]);
-                    DuplicateView { kind, record_id: String::new(), source: "registry", message, desk_id: Some(m.desk_id) }
+                    DuplicateView {
+                        kind,
+                        record_id: String::new(),
+                        source: "registry",
+                        message,
+                        desk_id: Some(m.desk_id),
+                    }
                 })
                 .collect();
             (RegistryCheck { state: "matched", message: render(lang, "shell.lookup.matched", &[]) }, found)
@@ -233,11 +240,8 @@ pub async fn issue(
         let (printer, printer_name) = handout::printer(store, lang)?;
         // An enrolled desk asks the registry first (a short deadline) and
         // falls back to its lease; a training desk has no registry.
-        let client = if store.is_training() {
-            None
-        } else {
-            Some(sync::client_for(store).map_err(|e| UiError::core(lang, e))?)
-        };
+        let client =
+            if store.is_training() { None } else { Some(sync::client_for(store).map_err(|e| UiError::core(lang, e))?) };
         let online = client.as_ref().map(HttpAllocator::new);
         let allocator = online.as_ref().map(|a| a as &dyn OnlineAllocator);
         let out = store

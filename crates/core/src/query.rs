@@ -345,5 +345,4 @@ mod tests {
         assert_eq!(S::of(false, false, false, Some("voided")), S::Accepted);
         assert_eq!(S::of(false, false, false, None), S::Accepted);
     }
-
 }
