@@ -88,7 +88,16 @@ fn main() {
         let t = Instant::now();
         let applicant = Applicant::from_json(&text, Lang::Da).expect("bench form parses");
         let out = store
-            .issue_with_handout(&session, &applicant, today, now, Lang::Da, None, Delivery::Print(&printer), &mut OsRandom)
+            .issue_with_handout(
+                &session,
+                &applicant,
+                today,
+                now,
+                Lang::Da,
+                None,
+                Delivery::Print(&printer),
+                &mut OsRandom,
+            )
             .expect("issue");
         let whole = t.elapsed();
         let ready = printer.at.get().expect("the handout reached the printer") - t;

@@ -97,7 +97,8 @@ fn post<Req: Serialize, Resp: DeserializeOwned>(
 
 fn enrol(base: &str, code: &str) -> Desk {
     let key = SigningKey::from_bytes(&random::<32>());
-    let request = EnrolRequest { enrolment_code: code.to_string(), public_key: hex::encode(key.verifying_key().to_bytes()) };
+    let request =
+        EnrolRequest { enrolment_code: code.to_string(), public_key: hex::encode(key.verifying_key().to_bytes()) };
     let agent = agent();
     let body = serde_json::to_vec(&request).expect("json");
     let mut answer = agent
