@@ -46,7 +46,7 @@ impl Printer for ReadyPrinter {
 fn form(i: usize) -> String {
     let birth = NaiveDate::from_ymd_opt(1960, 1, 1).expect("date") + chrono::Days::new((i / 4) as u64);
     serde_json::json!({
-      "given_names": "Łukasz", "surname": format!("Bench{i}"), "birth_date": birth,
+      "given_names": "Łukasz", "surname": format!("Bench{}", letters(i)), "birth_date": birth,
       "sex": if (i / 2) % 2 == 0 { "F" } else { "M" }, "nationality": "PL", "municipality_of_stay": 101,
       "group": "eu-jobseeker",
       "document": {"type": "passport", "number": format!("BH{i:07}"), "issuing_state": "PL", "expiry_date": "2099-04-15",
@@ -55,6 +55,18 @@ fn form(i: usize) -> String {
       "contact": {"email": null, "phone": null, "address_dk": null}
     })
     .to_string()
+}
+
+/// `i` in letters (names hold no digits): 0 → "a", 27 → "bb".
+fn letters(mut i: usize) -> String {
+    let mut s = String::new();
+    loop {
+        s.push(char::from(b'a' + (i % 26) as u8));
+        i /= 26;
+        if i == 0 {
+            return s;
+        }
+    }
 }
 
 fn percentile(sorted: &[Duration], p: usize) -> Duration {

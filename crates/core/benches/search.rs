@@ -109,7 +109,7 @@ fn main() {
                  VALUES (?1, ?2, ?3, ?4, ?5, 1, 'lease', 'issued', ?6, ?7, ?8, ?9, ?10)",
             )
             .expect("insert");
-        let base = NaiveDate::from_ymd_opt(1940, 1, 1).expect("date");
+        let base = NaiveDate::from_ymd_opt(1900, 1, 1).expect("date");
         for i in issued..total {
             let (sex, issued_at, issued_by, applicant) = &template[i % template.len()];
             let mut v: serde_json::Value = serde_json::from_str(applicant).expect("stored applicant");
