@@ -57,8 +57,17 @@ def machine():
     return f"{os.cpu_count()} cores ({cpu}), {mem} memory, {platform.system()} {platform.release()}"
 
 
+def loadavg():
+    """The 1-minute load average: other work on the machine shares the cores."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except (OSError, IndexError):
+        return "?"
+
+
 def main():
     rows = []
+    load_before = loadavg()
     for name, cmd in benches():
         print(f"==> benchmark {name}", file=sys.stderr, flush=True)
         proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -100,7 +109,8 @@ def main():
         "# Performance\n\n"
         "Produced by `bash scripts/bench.sh` (release build, every benchmark, one table).\n"
         "Ratios compare with a baseline measured in the same run on the same machine.\n\n"
-        f"Latest run: {date.today().isoformat()} on {machine()}.\n\n"
+        f"Latest run: {date.today().isoformat()} on {machine()}; "
+        f"load average {load_before} when it started, {loadavg()} when it ended.\n\n"
         f"{table}\n\n<!-- notes -->{notes}"
     )
 

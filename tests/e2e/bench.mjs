@@ -11,7 +11,10 @@ import { startApp } from "./driver.mjs";
 import { completeForm, firstStartTraining, handoutSettings, scan, screen, signIn, td3, yymmdd } from "./desk.mjs";
 
 const target = process.env.CARGO_TARGET_DIR ?? join(import.meta.dirname, "../../target");
-const emptyWindow = join(target, "debug", "examples", "empty_window");
+// The release build (scripts/bench.sh builds it); SKRANKE_BENCH_PROFILE=debug for the test build.
+const profile = process.env.SKRANKE_BENCH_PROFILE ?? "release";
+const deskApp = join(target, profile, "skranke-desk");
+const emptyWindow = join(target, profile, "examples", "empty_window");
 const PW = "correct horse battery staple";
 // The CUPS PDF queue of scripts/ci/cups-setup.sh: the 20 handouts really print.
 const PRINTER = process.env.SKRANKE_TEST_PRINTER ?? "skranke-test";
@@ -86,7 +89,7 @@ async function emptyBaseline() {
 
 async function coldStart(dataDir) {
   const t0 = Date.now();
-  const app = await startApp({ env: { ...ENV, SKRANKE_DATA_DIR: dataDir } });
+  const app = await startApp({ application: deskApp, env: { ...ENV, SKRANKE_DATA_DIR: dataDir } });
   try {
     const main = await app.browser.$("#main");
     await app.browser.waitUntil(async () => (await main.getAttribute("data-ready-at")) !== null, { timeout: 30000 });
@@ -100,7 +103,7 @@ async function main() {
   const dataDir = mkdtempSync(join(tmpdir(), "skranke-bench-"));
   try {
     // A desk to start on: first start once, then cold starts to sign-in.
-    const setup = await startApp({ env: { ...ENV, SKRANKE_DATA_DIR: dataDir } });
+    const setup = await startApp({ application: deskApp, env: { ...ENV, SKRANKE_DATA_DIR: dataDir } });
     await firstStartTraining(setup.browser, "admin", PW);
     await signIn(setup.browser, "admin", PW);
     await handoutSettings(setup.browser, PRINTER);
@@ -111,13 +114,13 @@ async function main() {
     console.log("BENCH " + JSON.stringify({ figure: "desk: cold start to the first interactive form", unit: "ms", ...s, target: "< 1500 ms", met: s.median < 1500, note: "process start to the sign-in form focused (tauri-driver session start included)" }));
 
     const base = await emptyBaseline();
-    const app = await startApp({ env: { ...ENV, SKRANKE_DATA_DIR: dataDir } });
+    const app = await startApp({ application: deskApp, env: { ...ENV, SKRANKE_DATA_DIR: dataDir } });
     let desk;
     try {
       const b = app.browser;
       await signIn(b, "admin", PW);
       await sleep(1000);
-      const before = treePss(join(target, "debug", "skranke-desk"));
+      const before = treePss(deskApp);
       console.error(`PSS at the form before issuing: ${Math.round(before.mb)} MB (${before.parts})`);
       for (let i = 0; i < 20; i++) {
         const surname = "BENCH" + String.fromCharCode(65 + i);
@@ -132,7 +135,7 @@ async function main() {
         await screen(b, "applicant", 30000);
       }
       await sleep(1000);
-      desk = treePss(join(target, "debug", "skranke-desk"));
+      desk = treePss(deskApp);
     } finally {
       await app.stop();
     }

@@ -232,9 +232,9 @@ impl std::fmt::Debug for RecordDetail {
     }
 }
 
-const SUMMARY_COLUMNS: &str = "id, number, birth_date, sex, status, training, source, issued_at";
+pub(crate) const SUMMARY_COLUMNS: &str = "id, number, birth_date, sex, status, training, source, issued_at";
 
-fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordSummary> {
+pub(crate) fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordSummary> {
     let digits: String = r.get(1)?;
     let birth: String = r.get(2)?;
     let training: bool = r.get(5)?;

@@ -8,7 +8,7 @@ use rusqlite::OptionalExtension;
 use serde::Serialize;
 
 use crate::applicant::DuplicateKeys;
-use crate::issue::{keyed_hash, RecordSummary};
+use crate::issue::{keyed_hash, summary, RecordSummary, SUMMARY_COLUMNS};
 use crate::staff::{self, Role, Session};
 use crate::store::Store;
 use crate::Error;
@@ -147,6 +147,79 @@ fn str_at<'a>(v: &'a serde_json::Value, path: &[&str]) -> Option<&'a str> {
     path.iter().try_fold(v, |v, k| v.get(k)).and_then(|v| v.as_str())
 }
 
+/// From a record's stored applicant: the name as printed, the document
+/// (issuing state and number), and the texts a name search looks in (the
+/// name, its Latin form, the document number). Nothing when the personal
+/// data is not held.
+fn personal_data(applicant: Option<&str>) -> (Option<String>, Option<String>, Vec<String>) {
+    let Some(v) = applicant.and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok()) else {
+        return (None, None, Vec::new());
+    };
+    let given = str_at(&v, &["applicant", "given_names"]).unwrap_or("");
+    let surname = str_at(&v, &["applicant", "surname"]).unwrap_or("");
+    let name = [given, surname].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ");
+    let latin = format!(
+        "{} {}",
+        str_at(&v, &["given_names_latin"]).unwrap_or(""),
+        str_at(&v, &["surname_latin"]).unwrap_or("")
+    );
+    let number = str_at(&v, &["applicant", "document", "number"]).unwrap_or("");
+    let state = str_at(&v, &["applicant", "document", "issuing_state"]).unwrap_or("");
+    let document = format!("{state} {number}").trim().to_string();
+    (Some(name.clone()), Some(document), vec![name, latin, number.to_string()])
+}
+
+/// Rows of the name index per record (its rowid is `seq * 4 + k`).
+const INDEX_ROWS: i64 = 4;
+
+/// The newest record the name index holds.
+fn indexed_through(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<i64> {
+    let last: Option<i64> =
+        tx.query_row("SELECT rowid FROM record_search ORDER BY rowid DESC LIMIT 1", [], |r| r.get(0)).optional()?;
+    Ok(last.map_or(0, |rowid| rowid / INDEX_ROWS))
+}
+
+/// Whether records were issued, or their personal data changed, since the
+/// name index was last brought up to date.
+fn index_behind(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<bool> {
+    let newest: i64 = tx.query_row("SELECT coalesce(max(seq), 0) FROM record", [], |r| r.get(0))?;
+    let stale: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM record_search_stale)", [], |r| r.get(0))?;
+    Ok(stale || indexed_through(tx)? < newest)
+}
+
+/// Indexes the records issued since the index was last brought up to date,
+/// and again those whose personal data changed. Row `k = 3` is always
+/// written (empty) so that a record without personal data counts as indexed.
+fn index_new_records(tx: &rusqlite::Transaction<'_>) -> Result<(), crate::store::StoreError> {
+    let mut insert = tx.prepare_cached("INSERT OR REPLACE INTO record_search (rowid, folded) VALUES (?1, ?2)")?;
+    let mut index = |seq: i64, applicant: Option<String>| -> rusqlite::Result<()> {
+        let (_, _, texts) = personal_data(applicant.as_deref());
+        for (k, text) in texts.iter().enumerate().take(3) {
+            let folded = fold(text);
+            if !folded.is_empty() {
+                insert.execute((seq * INDEX_ROWS + k as i64, folded))?;
+            }
+        }
+        insert.execute((seq * INDEX_ROWS + 3, ""))?;
+        Ok(())
+    };
+    let mut stale = tx.prepare(
+        "SELECT s.seq, r.applicant FROM record_search_stale s JOIN record r ON r.seq = s.seq ORDER BY s.seq",
+    )?;
+    let mut rows = stale.query([])?;
+    while let Some(r) = rows.next()? {
+        index(r.get(0)?, r.get(1)?)?;
+    }
+    tx.execute("DELETE FROM record_search_stale", [])?;
+    let from = indexed_through(tx)?;
+    let mut fresh = tx.prepare("SELECT seq, applicant FROM record WHERE seq > ?1 ORDER BY seq")?;
+    let mut rows = fresh.query([from])?;
+    while let Some(r) = rows.next()? {
+        index(r.get(0)?, r.get(1)?)?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// The issued records of this desk that share a duplicate key with an
     /// applicant (clerk). Voided records do not count, as in issuing.
@@ -176,46 +249,81 @@ impl Store {
 
     /// This desk's records that match `query` (see [`matches`]), newest
     /// first, at most [`SEARCH_LIMIT`] (clerk).
+    ///
+    /// One read transaction. Names and document numbers are found through
+    /// the name index (`record_search`), brought up to the newest record
+    /// first; the ID, number and dates only through the record's own columns
+    /// and only when the query could be one of them. Every candidate is then
+    /// checked with [`matches`], so the index only narrows, never decides.
     pub fn search_records(&mut self, session: &Session, query: &str) -> Result<Vec<RecordHit>, Error> {
-        let records = self.records(session)?;
-        let mut hits = Vec::new();
-        for summary in records {
-            let (name, document, texts) = self.read(|tx, _| {
-                let applicant: Option<String> = tx
-                    .query_row("SELECT applicant FROM record WHERE id = ?1", [&summary.record_id], |r| r.get(0))
-                    .optional()?
-                    .flatten();
-                let value: Option<serde_json::Value> = applicant.and_then(|a| serde_json::from_str(&a).ok());
-                let Some(v) = value else { return Ok((None, None, Vec::new())) };
-                let given = str_at(&v, &["applicant", "given_names"]).unwrap_or("");
-                let surname = str_at(&v, &["applicant", "surname"]).unwrap_or("");
-                let name = [given, surname].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ");
-                let latin = format!(
-                    "{} {}",
-                    str_at(&v, &["given_names_latin"]).unwrap_or(""),
-                    str_at(&v, &["surname_latin"]).unwrap_or("")
-                );
-                let number = str_at(&v, &["applicant", "document", "number"]).unwrap_or("");
-                let state = str_at(&v, &["applicant", "document", "issuing_state"]).unwrap_or("");
-                let document = format!("{state} {number}").trim().to_string();
-                Ok((Some(name.clone()), Some(document), vec![name, latin, number.to_string()]))
-            })?;
-            if matches(query, &summary, &texts) {
-                let queued = self.read(|tx, _| {
-                    let n: i64 = tx.query_row(
-                        "SELECT count(*) FROM outbox WHERE record_id = ?1 AND outcome IS NULL",
-                        [&summary.record_id],
-                        |r| r.get(0),
-                    )?;
-                    Ok(n > 0)
-                })?;
-                hits.push(RecordHit { summary, name, document, queued });
-                if hits.len() >= SEARCH_LIMIT {
-                    break;
+        let behind = self.read(|tx, _| {
+            staff::authorize(tx, session, Role::Clerk, "see_records")?;
+            Ok(index_behind(tx)?)
+        })?;
+        if behind {
+            self.bookkeeping(|tx, _| index_new_records(tx))?;
+        }
+        let desk_id = fold(self.desk_id());
+        Ok(self.read(|tx, _| {
+            staff::authorize(tx, session, Role::Clerk, "see_records")?;
+            let q = query.trim();
+            let folded = fold(q);
+            let mut candidates = std::collections::BTreeSet::new();
+            if q.is_empty() {
+                let mut stmt = tx.prepare_cached("SELECT seq FROM record ORDER BY seq DESC LIMIT ?1")?;
+                for seq in stmt.query_map([SEARCH_LIMIT as i64], |r| r.get::<_, i64>(0))? {
+                    candidates.insert(seq?);
+                }
+            } else if !folded.is_empty() {
+                let looks_like_date = q.len() >= 4 && q.chars().all(|c| c.is_ascii_digit() || c == '-');
+                let could_be_number = folded.len() == 10 && folded.bytes().all(|b| b.is_ascii_digit());
+                if looks_like_date || could_be_number || folded.starts_with(&desk_id) {
+                    let sql = format!("SELECT {SUMMARY_COLUMNS}, seq FROM record");
+                    let mut stmt = tx.prepare_cached(&sql)?;
+                    let mut rows = stmt.query([])?;
+                    while let Some(r) = rows.next()? {
+                        if matches(q, &summary(r)?, &[]) {
+                            candidates.insert(r.get::<_, i64>(8)?);
+                        }
+                    }
+                }
+                let words: Vec<String> = q.split_whitespace().map(fold).filter(|w| !w.is_empty()).collect();
+                let like = vec!["folded LIKE ?"; words.len()].join(" AND ");
+                let mut stmt =
+                    tx.prepare_cached(&format!("SELECT DISTINCT rowid / 4 FROM record_search WHERE {like}"))?;
+                let patterns = words.iter().map(|w| format!("%{w}%"));
+                for seq in stmt.query_map(rusqlite::params_from_iter(patterns), |r| r.get::<_, i64>(0))? {
+                    candidates.insert(seq?);
                 }
             }
-        }
-        Ok(hits)
+            let queued: std::collections::HashSet<String> = {
+                // Queued means unanswered (sent or not), as in the record's sync state;
+                // the partial index on `outcome IS NULL` finds them.
+                let mut stmt =
+                    tx.prepare_cached("SELECT DISTINCT record_id FROM outbox WHERE outcome IS NULL")?;
+                let rows = stmt.query_map([], |r| r.get::<_, Option<String>>(0))?;
+                rows.filter_map(|r| r.transpose()).collect::<Result<_, _>>()?
+            };
+            let mut hits = Vec::new();
+            let sql = format!("SELECT {SUMMARY_COLUMNS}, applicant FROM record WHERE seq = ?1");
+            let mut stmt = tx.prepare_cached(&sql)?;
+            for seq in candidates.into_iter().rev() {
+                let Some((summary, applicant)) =
+                    stmt.query_row([seq], |r| Ok((summary(r)?, r.get::<_, Option<String>>(8)?))).optional()?
+                else {
+                    continue;
+                };
+                let (name, document, texts) = personal_data(applicant.as_deref());
+                if matches(query, &summary, &texts) {
+                    let queued = queued.contains(&summary.record_id);
+                    hits.push(RecordHit { summary, name, document, queued });
+                    if hits.len() >= SEARCH_LIMIT {
+                        break;
+                    }
+                }
+            }
+            Ok(hits)
+        })?)
     }
 
     /// A record's status and where it stands with the registry (desk-level:
@@ -325,6 +433,101 @@ mod tests {
         assert!(matches("c01x00t47", &s, &texts));
         assert!(!matches("schmidt", &s, &texts));
         assert!(!matches("müller schmidt", &s, &texts));
+    }
+
+    mod store {
+        use super::super::*;
+        use crate::applicant::{Applicant, IntakeContext};
+        use crate::desk::{self, DeskKind, DeskSetup};
+        use crate::i18n::Lang;
+        use crate::issue::Intake;
+        use crate::keystore::MemoryKeyStore;
+        use chrono::{DateTime, Utc};
+
+        fn now() -> DateTime<Utc> {
+            DateTime::from_timestamp(1_780_000_000, 0).unwrap()
+        }
+
+        fn intake(given: &str, surname: &str, doc: &str, day: u32) -> Intake {
+            let v = serde_json::json!({
+              "given_names": given, "surname": surname, "birth_date": format!("1990-03-{day:02}"), "sex": "F",
+              "nationality": "DE", "municipality_of_stay": 101, "group": "eu-jobseeker",
+              "document": {"type": "passport", "number": doc, "issuing_state": "DE", "expiry_date": "2099-04-15",
+                           "original_seen": true, "sex_on_document": null, "no_expiry_confirmed": false},
+              "asylum_case_ref": null, "no_danish_cpr": true, "not_residence_registered": true, "language": "de",
+              "contact": {"email": null, "phone": null, "address_dk": null}
+            });
+            let a = Applicant::from_json(&v.to_string(), Lang::En).unwrap();
+            let ctx = IntakeContext { today: now().date_naive(), desk_municipality: 101 };
+            Intake::from_valid(&a.validate(&ctx, Lang::En).unwrap())
+        }
+
+        fn ids(hits: &[RecordHit]) -> Vec<&str> {
+            hits.iter().map(|h| h.summary.record_id.as_str()).collect()
+        }
+
+        #[test]
+        fn search_finds_names_documents_and_numbers_newest_first_and_sees_records_issued_after_an_earlier_search() {
+            let dir = tempfile::tempdir().unwrap();
+            let setup = DeskSetup {
+                kind: DeskKind::Training,
+                municipality: "101",
+                office: "Borgerservice",
+                desk_number: 1,
+                admin_name: "Ada",
+                admin_password: "a long enough password",
+            };
+            let mut store = desk::init(dir.path(), Box::new(MemoryKeyStore::new()), &setup, now(), Lang::En).unwrap();
+            let s = store.sign_in("Ada", "a long enough password", now()).unwrap();
+            let a = store.issue(&s, &intake("Jürgen", "Müller", "C01X00T47", 1), now(), None, None).unwrap();
+            let b = store.issue(&s, &intake("Anna", "Schmidt", "C02Y11U58", 2), now(), None, None).unwrap();
+            let hits = store.search_records(&s, "müller").unwrap();
+            assert_eq!(ids(&hits), [a.record_id.as_str()]);
+            assert_eq!(hits[0].name.as_deref(), Some("Jürgen Müller"));
+            assert!(hits[0].queued, "not synced yet");
+            assert_eq!(ids(&store.search_records(&s, "mueller juergen").unwrap()), [a.record_id.as_str()]);
+            assert_eq!(ids(&store.search_records(&s, "c02y11u58").unwrap()), [b.record_id.as_str()]);
+            assert_eq!(ids(&store.search_records(&s, &b.display_number).unwrap()), [b.record_id.as_str()]);
+            assert!(store.search_records(&s, "müller schmidt").unwrap().is_empty(), "words of two records");
+            assert_eq!(ids(&store.search_records(&s, "").unwrap()), [b.record_id.as_str(), a.record_id.as_str()]);
+            // Issued after the index was built: found all the same, newest first.
+            let c = store.issue(&s, &intake("Greta", "Müller", "C03Z22V69", 3), now(), None, None).unwrap();
+            assert_eq!(ids(&store.search_records(&s, "Müller").unwrap()), [c.record_id.as_str(), a.record_id.as_str()]);
+            assert_eq!(ids(&store.search_records(&s, "1990-03-03").unwrap()), [c.record_id.as_str()]);
+        }
+
+        #[test]
+        fn erased_personal_data_leaves_the_name_index_at_once_and_changed_data_is_found_by_its_new_name() {
+            let dir = tempfile::tempdir().unwrap();
+            let setup = DeskSetup {
+                kind: DeskKind::Training,
+                municipality: "101",
+                office: "Borgerservice",
+                desk_number: 1,
+                admin_name: "Ada",
+                admin_password: "a long enough password",
+            };
+            let mut store = desk::init(dir.path(), Box::new(MemoryKeyStore::new()), &setup, now(), Lang::En).unwrap();
+            let s = store.sign_in("Ada", "a long enough password", now()).unwrap();
+            let a = store.issue(&s, &intake("Jürgen", "Müller", "C01X00T47", 1), now(), None, None).unwrap();
+            let b = store.issue(&s, &intake("Anna", "Schmidt", "C02Y11U58", 2), now(), None, None).unwrap();
+            assert_eq!(store.search_records(&s, "müller").unwrap().len(), 1);
+            let conn = store.connection();
+            conn.execute("UPDATE record SET applicant = NULL WHERE id = ?1", [&a.record_id]).unwrap();
+            let left: i64 = conn
+                .query_row("SELECT count(*) FROM record_search WHERE folded LIKE '%ller%'", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(left, 0, "the erased name is still in the index");
+            let renamed = conn
+                .query_row("SELECT replace(replace(applicant, 'Schmidt', 'Schneider'), 'SCHMIDT', 'SCHNEIDER') FROM record WHERE id = ?1", [&b.record_id], |r| {
+                    r.get::<_, String>(0)
+                })
+                .unwrap();
+            conn.execute("UPDATE record SET applicant = ?2 WHERE id = ?1", (&b.record_id, &renamed)).unwrap();
+            assert!(store.search_records(&s, "müller").unwrap().is_empty());
+            assert!(store.search_records(&s, "schmidt").unwrap().is_empty());
+            assert_eq!(ids(&store.search_records(&s, "schneider").unwrap()), [b.record_id.as_str()]);
+        }
     }
 
     #[test]

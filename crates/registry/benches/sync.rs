@@ -295,17 +295,22 @@ fn main() {
     }
     drop(base);
 
-    let row = |figure: &str, v: &mut Vec<f64>, raw: &mut Vec<f64>, target: f64| {
+    // One desk: a rate and a share of the raw insert; 20 desks: a total rate.
+    let row = |figure: &str, v: &mut Vec<f64>, raw: &mut Vec<f64>, target: f64, share: Option<f64>| {
         let (min, max) = (v.iter().copied().fold(f64::MAX, f64::min), v.iter().copied().fold(0.0, f64::max));
         let (m, b) = (median(v), median(raw));
         let ratio = m / b;
+        let target_text = match share {
+            Some(s) => format!(">= {target:.0} records/s and >= {:.0} % of the raw insert rate", s * 100.0),
+            None => format!(">= {target:.0} records/s in total"),
+        };
         json!({
             "figure": figure, "unit": "records/s", "median": m, "min": min, "max": max, "runs": v.len(),
-            "target": format!(">= {target:.0} records/s and >= 25 % of the raw insert rate"),
-            "met": m >= target && ratio >= 0.25,
+            "target": target_text,
+            "met": m >= target && share.is_none_or(|s| ratio >= s),
             "baseline": "multi-row INSERT of the same rows", "baseline_median": b, "ratio": ratio,
         })
     };
-    println!("BENCH {}", row("sync, one desk (10,000 queued)", &mut one, &mut raw_one, 2000.0));
-    println!("BENCH {}", row("sync, 20 desks at once (2,000 each)", &mut twenty, &mut raw_twenty, 2000.0));
+    println!("BENCH {}", row("sync, one desk (10,000 queued)", &mut one, &mut raw_one, 2000.0, Some(0.25)));
+    println!("BENCH {}", row("sync, 20 desks at once (2,000 each)", &mut twenty, &mut raw_twenty, 5000.0, None));
 }

@@ -219,5 +219,30 @@ ALTER TABLE record ADD COLUMN erased_at TEXT;
 CREATE INDEX record_retained ON record (issued_at) WHERE erased_at IS NULL;
 "#;
 
-/// Every migration, oldest first.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V6];
+/// Version 7 (written while V5 and V6 were written on other branches: at
+/// merge it goes after them): the name index of record search
+/// (`core::query`). Each record has rows `seq * 4 + k` (k = 0, 1, 2: the
+/// printed name, its Latin form, the document number, folded to lower-case
+/// letters and digits; k = 3 empty, marking the record as indexed).
+/// Trigrams let `LIKE '%part%'` use the index, so a search by name reads a
+/// few index pages instead of every record. The search fills it up to the
+/// newest record; when a record's personal data changes or is erased, the
+/// triggers take its rows out at once (and mark it to be indexed again if
+/// data is left), whoever made the change.
+const V7: &str = r#"
+CREATE VIRTUAL TABLE record_search USING fts5(folded, tokenize = 'trigram');
+CREATE TABLE record_search_stale (seq INTEGER PRIMARY KEY) STRICT;
+CREATE TRIGGER record_search_applicant AFTER UPDATE OF applicant ON record
+BEGIN
+  DELETE FROM record_search WHERE rowid BETWEEN old.seq * 4 AND old.seq * 4 + 2;
+  INSERT OR IGNORE INTO record_search_stale (seq) SELECT new.seq WHERE new.applicant IS NOT NULL;
+END;
+CREATE TRIGGER record_search_delete AFTER DELETE ON record
+BEGIN
+  DELETE FROM record_search WHERE rowid BETWEEN old.seq * 4 AND old.seq * 4 + 3;
+  DELETE FROM record_search_stale WHERE seq = old.seq;
+END;
+"#;
+
+/// Every migration, oldest first. V5 (sign-in policy) is written on its own branch and goes before V6.
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V6, V7];
