@@ -198,5 +198,15 @@ DROP INDEX outbox_unsent;
 CREATE INDEX outbox_unanswered ON outbox (seq) WHERE outcome IS NULL;
 "#;
 
+/// Version 5: the sign-in policy (see core::staff). Consecutive failed
+/// sign-ins and the end of the lock they caused; whether the password was set
+/// by an admin and must be changed before anything else; when it last changed.
+const V5: &str = r#"
+ALTER TABLE staff ADD COLUMN failed_sign_ins INTEGER NOT NULL DEFAULT 0 CHECK (failed_sign_ins >= 0);
+ALTER TABLE staff ADD COLUMN locked_until TEXT;
+ALTER TABLE staff ADD COLUMN must_change INTEGER NOT NULL DEFAULT 0 CHECK (must_change IN (0, 1));
+ALTER TABLE staff ADD COLUMN password_changed_at TEXT;
+"#;
+
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
