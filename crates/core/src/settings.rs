@@ -126,7 +126,8 @@ pub fn validate(key: SettingKey, value: &str, lang: Lang) -> Result<String, Fiel
         SettingKey::IdleLockMinutes => match parse_idle_minutes(value) {
             Some(minutes) => Ok(minutes.to_string()),
             None => {
-                let (min, max) = (IDLE_LOCK_MINUTES_RANGE.start().to_string(), IDLE_LOCK_MINUTES_RANGE.end().to_string());
+                let (min, max) =
+                    (IDLE_LOCK_MINUTES_RANGE.start().to_string(), IDLE_LOCK_MINUTES_RANGE.end().to_string());
                 Err(problem(name, "idle_invalid", lang, &[("min", &min), ("max", &max)]))
             }
         },

@@ -117,7 +117,11 @@ fn weak_and_short_passwords_are_refused_naming_the_field() {
     let (mut store, _ks) = training_desk(dir.path());
     let a = admin(&mut store);
     let add = |store: &mut skranke_core::store::Store, pw: &str| {
-        fields(store.add_staff(&a, &NewStaff { name: CLERK, role: Role::Clerk, password: pw }, now(), Lang::En).unwrap_err())
+        fields(
+            store
+                .add_staff(&a, &NewStaff { name: CLERK, role: Role::Clerk, password: pw }, now(), Lang::En)
+                .unwrap_err(),
+        )
     };
     assert_eq!(add(&mut store, "short one"), [("password".to_string(), "staff.password_short".to_string())]);
     assert_eq!(add(&mut store, "password1234"), [("password".to_string(), "staff.password_weak".to_string())]);
