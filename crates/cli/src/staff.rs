@@ -50,7 +50,8 @@ pub fn list(dir: &Path, staff: Option<&str>, json: bool, lang: Lang) -> Result<E
             ),
             None => i18n::text(lang, "staff_policy.cli.not_locked").to_string(),
         };
-        let must_change = if s.must_change { "staff_policy.cli.must_change_yes" } else { "staff_policy.cli.must_change_no" };
+        let must_change =
+            if s.must_change { "staff_policy.cli.must_change_yes" } else { "staff_policy.cli.must_change_no" };
         let row = [
             ("id", s.id.to_string()),
             ("name", s.name),
