@@ -431,14 +431,13 @@ impl Store {
                 Ok(())
             })
         };
-        let Some(acc) = row.filter(|a| a.active) else {
-            let staff_id = self
-                .connection()
-                .query_row("SELECT id FROM staff WHERE name = ?1", [name.trim()], |r| r.get(0))
-                .optional()
-                .map_err(StoreError::from)?;
-            refuse(self, staff_id, if staff_id.is_some() { "disabled" } else { "unknown" })?;
-            return Err(StoreError::SignInRefused.into());
+        let acc = match row {
+            Some(acc) if acc.active => acc,
+            other => {
+                let staff_id = other.map(|a| a.id);
+                refuse(self, staff_id, if staff_id.is_some() { "disabled" } else { "unknown" })?;
+                return Err(StoreError::SignInRefused.into());
+            }
         };
         if let Some(until) = acc.locked_until.filter(|u| *u > now) {
             refuse(self, Some(acc.id), "locked")?;
