@@ -9,6 +9,7 @@ use skranke_core::credentials::OsRandom;
 use skranke_core::handout::{Delivered, Delivery, HandedOut};
 use skranke_core::letter::texts;
 use skranke_core::municipality;
+use skranke_core::retention::PresentedDocument;
 use skranke_core::store::Store;
 use tauri::State;
 
@@ -99,16 +100,26 @@ pub fn outcome(handed: HandedOut, printer: String, lang: skranke_core::i18n::Lan
 }
 
 /// A new handout with a new password for a record (clerk), printed at once.
+/// For a record whose personal data was erased, `document` is the
+/// applicant's document shown again (number, optional issuing state, the
+/// names for the letter): the core checks it against the record and refuses
+/// another document naming `document.number`.
 #[tauri::command]
-pub async fn record_reprint(shell: State<'_, Shell>, record_id: String) -> UiResult<PrintResult> {
+pub async fn record_reprint(
+    shell: State<'_, Shell>,
+    record_id: String,
+    document: Option<PresentedDocument>,
+) -> UiResult<PrintResult> {
     shell.with_session(|store, signed, lang| {
         let (p, name) = printer(store, lang)?;
         let handed = store
-            .reprint(
+            .reprint_presenting(
                 &signed.session,
                 record_id.trim(),
+                document.as_ref(),
                 Local::now().date_naive(),
                 Utc::now(),
+                lang,
                 Delivery::Print(p.as_ref()),
                 &mut OsRandom,
             )

@@ -20,8 +20,20 @@ pub struct MrzScan {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct DuplicateView {
     pub kind: &'static str,
+    /// This desk's record; empty for a registry match (it names no record).
     pub record_id: String,
     pub source: &'static str,
+    pub message: String,
+    /// For a registry match: the desk that holds it.
+    pub desk_id: Option<String>,
+}
+
+/// Whether the registry was asked before issuing, and what came of it
+/// (`RegistryCheck`): `clear`, `matched`, `offline` (only the local check
+/// ran) or `failed` (the registry answered with a refusal).
+#[derive(Debug, Serialize)]
+pub struct RegistryCheck {
+    pub state: &'static str,
     pub message: String,
 }
 
@@ -32,6 +44,8 @@ pub struct ApplicantCheck {
     pub errors: Vec<FieldError>,
     pub notices: Vec<FieldError>,
     pub duplicates: Vec<DuplicateView>,
+    /// Set when the registry was asked (an enrolled desk, a valid form, going on to review).
+    pub registry: Option<RegistryCheck>,
 }
 
 /// Parses what a passport reader typed and fills a draft of the form.
@@ -74,8 +88,11 @@ pub fn check(json: &serde_json::Value, ctx: &IntakeContext, lang: Lang) -> Appli
                 .map(|n| FieldError { field: n.field, code: n.code, message: n.message })
                 .collect(),
             duplicates: Vec::new(),
+            registry: None,
         },
-        Err(errors) => ApplicantCheck { valid: false, errors, notices: Vec::new(), duplicates: Vec::new() },
+        Err(errors) => {
+            ApplicantCheck { valid: false, errors, notices: Vec::new(), duplicates: Vec::new(), registry: None }
+        }
     }
 }
 

@@ -10,6 +10,7 @@ mod panels;
 mod records;
 mod settings;
 mod state;
+mod sync;
 
 use chrono::Local;
 use serde::Serialize;
@@ -50,6 +51,10 @@ fn mrz_scan(shell: State<'_, Shell>, text: String) -> UiResult<intake::MrzScan> 
 pub fn run() {
     tauri::Builder::default()
         .manage(Shell::new())
+        .setup(|app| {
+            sync::start_background(app.handle().clone());
+            Ok(())
+        })
         .invoke_handler(tauri::generate_handler![
             app_info,
             set_language,

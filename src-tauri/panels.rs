@@ -1,31 +1,59 @@
-//! The sync panel's status and the day report.
+//! The sync panel (status, "sync now", refusals and notices) and the day report.
 
 use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDate, Utc};
 use serde::Serialize;
+use skranke_core::i18n::{render, Lang};
 use skranke_core::report::{self, ReportFormat, ReportHeading};
-use tauri::State;
+use skranke_core::store::Store;
+use skranke_core::sync;
+use tauri::{AppHandle, Manager, State};
+
+use crate::sync::IfBusy;
 
 use crate::error::{UiError, UiResult};
 use crate::state::Shell;
 
-/// A refused event (`RefusedEvent`).
+/// A refused event (`RefusedEvent`): what the registry said, as a sentence.
 #[derive(Debug, Serialize)]
 pub struct RefusedEvent {
     pub event_id: String,
+    pub kind: String,
     pub record_id: Option<String>,
-    pub verdict: &'static str,
+    /// `conflict`, `invalid` or `unsendable`.
+    pub verdict: String,
     pub reason: String,
+    pub refused_at: String,
 }
 
-/// A duplicate notice from the registry (`DuplicateNotice`).
+/// A notice from the registry (`DuplicateNotice`), with where this desk's
+/// record stands, so a supervisor sees whether it was decided.
 #[derive(Debug, Serialize)]
 pub struct DuplicateNotice {
-    pub record_id: String,
-    pub other_record_id: String,
-    pub kind: &'static str,
+    pub id: i64,
+    /// `duplicate_document`, `duplicate_review`, `number_conflict`, ….
+    pub kind: String,
+    pub record_id: Option<String>,
+    pub other_record_id: Option<String>,
+    pub other_desk_id: Option<String>,
     pub message: String,
+    pub created_at: String,
+    /// A duplicate person: a supervisor decides which number survives.
+    pub duplicate: bool,
+    /// This desk's record's status (`issued`, `voided`), if the desk has it.
+    pub record_status: Option<String>,
+    pub replaced_by: Option<String>,
+}
+
+/// What the last sync run did (`SyncCounts`).
+#[derive(Debug, Serialize)]
+pub struct SyncCounts {
+    pub uploaded: u64,
+    pub accepted: u64,
+    pub already_held: u64,
+    pub refused: u64,
+    pub pending: u64,
 }
 
 /// What waits and what the desk holds (`SyncView`).
@@ -34,13 +62,115 @@ pub struct SyncView {
     pub training: bool,
     pub enrolled: bool,
     pub online: Option<bool>,
+    pub syncing: bool,
+    /// Record events (issued, reprinted, voided) the registry has not answered.
     pub queued: i64,
     pub oldest_unsynced: Option<String>,
+    pub oldest_age_secs: Option<i64>,
     pub reserve_left: usize,
     pub reserve_low: bool,
     pub last_sync: Option<String>,
+    pub last_report: Option<SyncCounts>,
+    pub last_error: Option<String>,
+    pub clock_behind: bool,
+    pub retired: bool,
     pub refused: Vec<RefusedEvent>,
     pub notices: Vec<DuplicateNotice>,
+}
+
+/// A catalog sentence for a registry code, or the code itself in a sentence
+/// when this version has no text for it (a newer registry).
+fn coded(lang: Lang, prefix: &str, code: &str, args: &[(&str, &str)]) -> String {
+    let key = format!("{prefix}.{code}");
+    let text = render(lang, &key, args);
+    if text == key {
+        let mut with_code = args.to_vec();
+        with_code.push(("code", code));
+        render(lang, &format!("{prefix}.other"), &with_code)
+    } else {
+        text
+    }
+}
+
+fn refused_view(r: sync::RefusedEvent, lang: Lang) -> RefusedEvent {
+    let reason = r.reason.as_deref().unwrap_or(&r.outcome).to_string();
+    RefusedEvent {
+        reason: coded(lang, "shell.refused", &reason, &[]),
+        event_id: r.idempotency_key,
+        kind: r.kind,
+        record_id: r.record_id,
+        verdict: r.outcome,
+        refused_at: r.refused_at,
+    }
+}
+
+fn notice_view(store: &mut Store, n: sync::DeskNotice, lang: Lang) -> Result<DuplicateNotice, skranke_core::Error> {
+    let standing = match &n.record_id {
+        Some(id) => store.record_standing(id)?,
+        None => None,
+    };
+    let none = "-";
+    let municipality = n.other_municipality.map(|m| format!("{m:03}"));
+    let message = coded(
+        lang,
+        "shell.notice",
+        &n.kind,
+        &[
+            ("record", n.record_id.as_deref().unwrap_or(none)),
+            ("other_record", n.other_record_id.as_deref().unwrap_or(none)),
+            ("other_desk", n.other_desk_id.as_deref().unwrap_or(none)),
+            ("municipality", municipality.as_deref().unwrap_or(none)),
+        ],
+    );
+    Ok(DuplicateNotice {
+        duplicate: matches!(n.kind.as_str(), "duplicate_document" | "duplicate_review"),
+        record_status: standing.as_ref().map(|s| s.status.clone()),
+        replaced_by: standing.and_then(|s| s.replaced_by),
+        id: n.id,
+        kind: n.kind,
+        record_id: n.record_id,
+        other_record_id: n.other_record_id,
+        other_desk_id: n.other_desk_id,
+        message,
+        created_at: n.created_at,
+    })
+}
+
+/// The sync panel's view from the store and the shell's link state.
+pub fn view(shell: &Shell, store: &mut Store, lang: Lang) -> UiResult<SyncView> {
+    let core = |e| UiError::core(lang, e);
+    let status = sync::status(store, Utc::now()).map_err(core)?;
+    let outbox = store.outbox_status().map_err(core)?;
+    let link = shell.link();
+    let training = status.training;
+    let mut notices = Vec::with_capacity(status.notices.len());
+    for n in status.notices {
+        notices.push(notice_view(store, n, lang).map_err(core)?);
+    }
+    Ok(SyncView {
+        training,
+        enrolled: !training && status.registry_url.is_some(),
+        online: if training { None } else { link.online },
+        syncing: link.syncing,
+        queued: if training { 0 } else { outbox.queued },
+        oldest_unsynced: if training { None } else { status.oldest_unsynced_at },
+        oldest_age_secs: if training { None } else { status.oldest_unsynced_age_secs },
+        reserve_left: status.reserve_tightest_left.unwrap_or(status.reserve_units),
+        reserve_low: status.reserve_low,
+        last_sync: status.last_success,
+        last_report: link.last_report.map(|r| SyncCounts {
+            uploaded: r.uploaded,
+            accepted: r.accepted,
+            already_held: r.already_held,
+            refused: r.conflict + r.invalid,
+            pending: r.pending,
+        }),
+        last_error: link.last_error,
+        clock_behind: status.clock_behind,
+        retired: status.retired,
+        refused: status.refused.into_iter().map(|r| refused_view(r, lang)).collect(),
+        notices,
+    })
 }
 
 /// The report as saved (`ReportResult`).
@@ -50,34 +180,32 @@ pub struct ReportResult {
     pub rows: usize,
 }
 
-/// The desk's queue and reserve (desk-level: no personal data).
+/// The desk's queue, reserve, refusals and notices (desk-level: no personal data).
 #[tauri::command]
 pub async fn sync_status(shell: State<'_, Shell>) -> UiResult<SyncView> {
-    shell.with_store(|store, lang| {
-        let lease = store.lease_status().map_err(|e| UiError::core(lang, e))?;
-        let outbox = store.outbox_status().map_err(|e| UiError::core(lang, e))?;
-        Ok(SyncView {
-            training: lease.training,
-            enrolled: !lease.training,
-            online: None,
-            queued: if lease.training { 0 } else { outbox.queued },
-            oldest_unsynced: if lease.training { None } else { outbox.oldest_unsent },
-            reserve_left: lease.tightest.as_ref().map_or(lease.units, |t| t.left),
-            reserve_low: lease.low,
-            last_sync: None,
-            refused: Vec::new(),
-            notices: Vec::new(),
-        })
-    })
+    shell.with_store(|store, lang| view(&shell, store, lang))
 }
 
-/// Syncs with the registry now.
+/// Syncs with the registry now, as the desk, on the sync's own connection
+/// (a blocking thread: the window and the clerk's store stay free), then
+/// answers the panel's view with the run's counts.
 #[tauri::command]
-pub async fn sync_now(shell: State<'_, Shell>) -> UiResult<SyncView> {
+pub async fn sync_now(app: AppHandle, shell: State<'_, Shell>) -> UiResult<SyncView> {
     let lang = shell.lang();
-    let training = shell.with_store(|store, _| Ok(store.is_training()))?;
-    let key = if training { "shell.error.sync_training" } else { "shell.error.sync_unavailable" };
-    Err(UiError::text(lang, key, &[]))
+    if shell.with_store(|store, _| Ok(store.is_training()))? {
+        return Err(UiError::text(lang, "shell.error.sync_training", &[]));
+    }
+    let worker = app.clone();
+    let outcome = tauri::async_runtime::spawn_blocking(move || {
+        let shell = worker.state::<Shell>();
+        crate::sync::run(&shell, IfBusy::Wait).map(|r| r.map(|_| ()))
+    })
+    .await
+    .map_err(|_| UiError::text(lang, "shell.error.sync_stopped", &[]))?;
+    if let Some(Err(e)) = outcome {
+        return Err(UiError::core(lang, e));
+    }
+    shell.with_store(|store, lang| view(&shell, store, lang))
 }
 
 fn home() -> PathBuf {

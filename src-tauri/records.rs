@@ -4,11 +4,15 @@
 
 use chrono::{Local, Utc};
 use serde::Serialize;
+use skranke_core::alloc::OnlineAllocator;
 use skranke_core::applicant::{Applicant, IntakeContext};
 use skranke_core::i18n::{render, Lang};
 use skranke_core::issue::RecordDetail;
-use skranke_core::query::{DuplicateKind, RecordHit};
+use skranke_core::municipality;
+use skranke_core::protocol::{LookupResponse, MatchKind};
+use skranke_core::query::{DuplicateKind, RecordHit, RecordSyncState};
 use skranke_core::store::Store;
+use skranke_core::sync::{self, HttpAllocator, SyncError};
 use tauri::State;
 
 use skranke_core::credentials::OsRandom;
@@ -16,7 +20,7 @@ use skranke_core::handout::Delivery;
 
 use crate::error::{UiError, UiResult};
 use crate::handout;
-use crate::intake::{self, ApplicantCheck, DuplicateView};
+use crate::intake::{self, ApplicantCheck, DuplicateView, RegistryCheck};
 use crate::state::Shell;
 
 /// A freshly issued record (`IssuedView`).
@@ -67,18 +71,17 @@ pub struct RecordView {
     pub personal_data: bool,
 }
 
-/// Where a record stands with the registry, as the list shows it.
-fn sync_state(training: bool, queued: bool) -> &'static str {
-    match (training, queued) {
-        (true, _) => "training",
-        (false, true) => "queued",
-        (false, false) => "synced",
-    }
+/// Where a record stands with the registry (`queued`, `accepted`,
+/// `registered`, `refused`, `training`): the core's rule, see
+/// `RecordSyncState::of`.
+fn sync_state(store: &mut Store, record_id: &str, lang: Lang) -> UiResult<&'static str> {
+    let standing = store.record_standing(record_id).map_err(|e| UiError::core(lang, e))?;
+    Ok(standing.map_or(RecordSyncState::Queued, |s| s.sync_state).code())
 }
 
-fn row(hit: RecordHit) -> RecordRow {
+fn row(hit: RecordHit, sync_state: &'static str) -> RecordRow {
     RecordRow {
-        sync_state: sync_state(hit.summary.training, hit.queued),
+        sync_state,
         record_id: hit.summary.record_id,
         number: hit.summary.number,
         name: hit.name,
@@ -93,7 +96,7 @@ fn text_at(v: &serde_json::Value, path: &[&str]) -> Option<String> {
     path.iter().try_fold(v, |v, k| v.get(k)).and_then(|v| v.as_str()).map(String::from)
 }
 
-fn view(d: RecordDetail, queued: bool) -> RecordView {
+fn view(d: RecordDetail, sync_state: &'static str) -> RecordView {
     let a = d.applicant.as_ref();
     let name = a.map(|v| {
         [text_at(v, &["applicant", "given_names"]), text_at(v, &["applicant", "surname"])]
@@ -111,7 +114,7 @@ fn view(d: RecordDetail, queued: bool) -> RecordView {
     let s = d.summary;
     RecordView {
         row: RecordRow {
-            sync_state: sync_state(s.training, queued),
+            sync_state,
             record_id: s.record_id,
             number: s.number,
             name,
@@ -137,9 +140,16 @@ fn intake_context(store: &Store, lang: Lang) -> UiResult<IntakeContext> {
 }
 
 /// The form's live check: every intake rule, and this desk's earlier records
-/// with the same document or person (voided ones do not count).
+/// with the same document or person (voided ones do not count). With
+/// `registry` (the clerk going on to review), an enrolled desk also asks the
+/// registry whether and where the applicant is known; that lookup is audited
+/// and rate-limited, so the live check while typing never makes it.
 #[tauri::command]
-pub async fn applicant_check(shell: State<'_, Shell>, applicant: serde_json::Value) -> UiResult<ApplicantCheck> {
+pub async fn applicant_check(
+    shell: State<'_, Shell>,
+    applicant: serde_json::Value,
+    registry: Option<bool>,
+) -> UiResult<ApplicantCheck> {
     shell.with_session(|store, signed, lang| {
         let ctx = intake_context(store, lang)?;
         let mut check = intake::check(&applicant, &ctx, lang);
@@ -153,12 +163,64 @@ pub async fn applicant_check(shell: State<'_, Shell>, applicant: serde_json::Val
                         DuplicateKind::Person => ("person", "shell.dup.person"),
                     };
                     let message = render(lang, key, &[("record", &h.record_id)]);
-                    DuplicateView { kind, record_id: h.record_id, source: "local", message }
+                    DuplicateView { kind, record_id: h.record_id, source: "local", message, desk_id: None }
                 })
                 .collect();
+            if registry == Some(true) && !store.is_training() {
+                let result = sync::client_for(store)
+                    .and_then(|client| sync::lookup(store, &signed.session, &client, &valid.keys, Utc::now()));
+                crate::sync::note_reachability(&shell, &result);
+                let (registry, found) = registry_check(result, lang);
+                check.registry = Some(registry);
+                check.duplicates.extend(found);
+            }
         }
         Ok(check)
     })
+}
+
+/// The registry's answer as the form shows it: each match next to the local
+/// ones ("a match exists at desk …"), or why only the local check ran.
+fn registry_check(
+    result: Result<LookupResponse, skranke_core::Error>,
+    lang: Lang,
+) -> (RegistryCheck, Vec<DuplicateView>) {
+    match result {
+        Ok(answer) if answer.matches.is_empty() => {
+            (RegistryCheck { state: "clear", message: render(lang, "shell.lookup.clear", &[]) }, Vec::new())
+        }
+        Ok(answer) => {
+            let found = answer
+                .matches
+                .into_iter()
+                .map(|m| {
+                    let (kind, key) = match m.kind {
+                        MatchKind::Document => ("document", "shell.lookup.document"),
+                        MatchKind::Person => ("person", "shell.lookup.person"),
+                    };
+                    let code = format!("{:03}", m.municipality);
+                    let place =
+                        municipality::lookup(m.municipality).map_or(code.clone(), |x| format!("{code} {}", x.name));
+                    let message = render(lang, key, &[("desk", &m.desk_id), ("municipality", &place)]);
+                    DuplicateView {
+                        kind,
+                        record_id: String::new(),
+                        source: "registry",
+                        message,
+                        desk_id: Some(m.desk_id),
+                    }
+                })
+                .collect();
+            (RegistryCheck { state: "matched", message: render(lang, "shell.lookup.matched", &[]) }, found)
+        }
+        Err(skranke_core::Error::Sync(SyncError::Unreachable { .. })) => {
+            (RegistryCheck { state: "offline", message: render(lang, "shell.lookup.offline", &[]) }, Vec::new())
+        }
+        Err(e) => {
+            let message = render(lang, "shell.lookup.failed", &[("reason", &e.message(lang))]);
+            (RegistryCheck { state: "failed", message }, Vec::new())
+        }
+    }
 }
 
 /// Issues a number to the applicant (clerk) and prints the handout: the
@@ -176,6 +238,12 @@ pub async fn issue(
     shell.with_session(|store, signed, lang| {
         let parsed = Applicant::from_json(&applicant.to_string(), lang).map_err(UiError::fields)?;
         let (printer, printer_name) = handout::printer(store, lang)?;
+        // An enrolled desk asks the registry first (a short deadline) and
+        // falls back to its lease; a training desk has no registry.
+        let client =
+            if store.is_training() { None } else { Some(sync::client_for(store).map_err(|e| UiError::core(lang, e))?) };
+        let online = client.as_ref().map(HttpAllocator::new);
+        let allocator = online.as_ref().map(|a| a as &dyn OnlineAllocator);
         let out = store
             .issue_with_handout(
                 &signed.session,
@@ -183,11 +251,18 @@ pub async fn issue(
                 Local::now().date_naive(),
                 Utc::now(),
                 lang,
-                None,
+                allocator,
                 Delivery::Print(printer.as_ref()),
                 &mut OsRandom,
             )
             .map_err(|e| UiError::core(lang, e))?;
+        if let Some(online) = &online {
+            // The registry's clock as the answer told it; the record is committed either way.
+            let _ = online.remember(store);
+            if out.issued.source.code() == "online" {
+                shell.update_link(|l| l.online = Some(true));
+            }
+        }
         let issued = out.issued;
         let (print, failed) = handout::outcome(out.handout, printer_name, lang);
         let delivery_error = failed.map(|e| e.message);
@@ -214,7 +289,12 @@ pub async fn issue(
 pub async fn records_search(shell: State<'_, Shell>, query: String) -> UiResult<Vec<RecordRow>> {
     shell.with_session(|store, signed, lang| {
         let hits = store.search_records(&signed.session, &query).map_err(|e| UiError::core(lang, e))?;
-        Ok(hits.into_iter().map(row).collect())
+        let mut rows = Vec::with_capacity(hits.len());
+        for hit in hits {
+            let state = sync_state(store, &hit.summary.record_id, lang)?;
+            rows.push(row(hit, state));
+        }
+        Ok(rows)
     })
 }
 
@@ -226,8 +306,8 @@ pub async fn record_detail(shell: State<'_, Shell>, record_id: String) -> UiResu
 
 fn detail(store: &mut Store, signed: &crate::state::Signed, id: &str, lang: Lang) -> UiResult<RecordView> {
     let d = store.record(&signed.session, id.trim()).map_err(|e| UiError::core(lang, e))?;
-    let queued = store.record_queued(id.trim()).map_err(|e| UiError::core(lang, e))?;
-    Ok(view(d, queued))
+    let state = sync_state(store, id.trim(), lang)?;
+    Ok(view(d, state))
 }
 
 /// Voids a record (supervisor: the core checks), with a reason and optionally
@@ -251,11 +331,36 @@ pub async fn record_void(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use skranke_core::protocol::LookupMatch;
+
+    fn answer(matches: Vec<LookupMatch>) -> Result<LookupResponse, skranke_core::Error> {
+        Ok(LookupResponse { matches, registry_time: Utc::now() })
+    }
 
     #[test]
-    fn a_training_record_never_shows_as_waiting_to_sync() {
-        assert_eq!(sync_state(true, true), "training");
-        assert_eq!(sync_state(false, true), "queued");
-        assert_eq!(sync_state(false, false), "synced");
+    fn a_registry_match_names_the_desk_and_municipality_that_hold_it() {
+        let m = LookupMatch { kind: MatchKind::Document, desk_id: "D-851-4".into(), municipality: 851 };
+        let (check, found) = registry_check(answer(vec![m]), Lang::En);
+        assert_eq!(check.state, "matched");
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].kind, found[0].source), ("document", "registry"));
+        assert!(found[0].message.contains("D-851-4"), "{}", found[0].message);
+        assert!(found[0].message.contains("Aalborg"), "{}", found[0].message);
+    }
+
+    #[test]
+    fn an_unreachable_registry_leaves_only_the_local_check_and_says_so() {
+        let gone = Err(SyncError::Unreachable { detail: "connection refused".into() }.into());
+        let (check, found) = registry_check(gone, Lang::En);
+        assert_eq!(check.state, "offline");
+        assert!(found.is_empty());
+        assert!(!check.message.starts_with("shell."), "{}", check.message);
+    }
+
+    #[test]
+    fn no_match_at_the_registry_is_a_clear_answer() {
+        let (check, found) = registry_check(answer(Vec::new()), Lang::Da);
+        assert_eq!(check.state, "clear");
+        assert!(found.is_empty());
     }
 }

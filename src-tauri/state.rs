@@ -10,6 +10,7 @@ use skranke_core::i18n::Lang;
 use skranke_core::keystore::OsKeyStore;
 use skranke_core::staff::Session;
 use skranke_core::store::{Store, StoreError};
+use skranke_core::sync::SyncReport;
 use skranke_core::Error;
 
 use crate::error::{UiError, UiResult};
@@ -35,10 +36,29 @@ pub struct Inner {
     pub signed: Option<Signed>,
 }
 
+/// What the shell remembers about the registry between commands: whether it
+/// answered last time, whether a sync runs now, and the last run's outcome.
+#[derive(Debug, Clone, Default)]
+pub struct Link {
+    /// `None` until something asked the registry since start.
+    pub online: Option<bool>,
+    pub syncing: bool,
+    pub last_report: Option<SyncReport>,
+    /// The last failed run's sentence (cleared by a good run).
+    pub last_error: Option<String>,
+}
+
 pub struct Shell {
     lang: Mutex<Lang>,
     pub data_dir: PathBuf,
     pub inner: Mutex<Inner>,
+    /// The sync's own connection to the desk's store: a sync waits on the
+    /// network for minutes at worst, and must not hold `inner` (the clerk's
+    /// acts) meanwhile. SQLite's `BEGIN IMMEDIATE` orders the two writers, as
+    /// it does for `skranke sync` run beside the open app. Locked only by the
+    /// sync, so it also keeps two runs from overlapping.
+    pub sync_store: Mutex<Option<Store>>,
+    link: Mutex<Link>,
 }
 
 impl Shell {
@@ -48,7 +68,23 @@ impl Shell {
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
             .unwrap_or_else(skranke_core::desk::default_data_dir);
-        Shell { lang: Mutex::new(Lang::default()), data_dir, inner: Mutex::new(Inner::default()) }
+        Shell {
+            lang: Mutex::new(Lang::default()),
+            data_dir,
+            inner: Mutex::new(Inner::default()),
+            sync_store: Mutex::new(None),
+            link: Mutex::new(Link::default()),
+        }
+    }
+
+    pub fn link(&self) -> Link {
+        self.link.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    pub fn update_link(&self, f: impl FnOnce(&mut Link)) {
+        if let Ok(mut l) = self.link.lock() {
+            f(&mut l);
+        }
     }
 
     pub fn lang(&self) -> Lang {

@@ -96,8 +96,17 @@ export interface MrzScan {
 export interface DuplicateView {
   /** `document`: the same identity document (the same person); `person`: name and birth date match (a review). */
   kind: "document" | "person";
+  /** This desk's record; empty for a registry match (the registry names only the desk). */
   record_id: string;
   source: "local" | "registry";
+  message: string;
+  /** A registry match: the desk that holds it. */
+  desk_id?: string | null;
+}
+
+/** Whether the registry was asked before issuing: `offline` means only the local check ran. */
+export interface RegistryCheck {
+  state: "clear" | "matched" | "offline" | "failed";
   message: string;
 }
 
@@ -107,6 +116,8 @@ export interface ApplicantCheck {
   /** Advice that does not stop issuing (e.g. another municipality's job centre is competent). */
   notices: FieldError[];
   duplicates: DuplicateView[];
+  /** Set when the registry was asked (enrolled desk, going on to review). */
+  registry?: RegistryCheck | null;
 }
 
 /** The applicant as the core's JSON (issue 3's shape), built from the form's values. */
@@ -151,7 +162,8 @@ export interface PrintResult {
 }
 
 export type RecordStatus = "issued" | "received" | "registered" | "voided";
-export type SyncState = "queued" | "synced" | "refused" | "training";
+/** Where a record stands with the registry (the core's RecordSyncState). */
+export type SyncState = "queued" | "accepted" | "registered" | "refused" | "training";
 
 export interface RecordRow {
   record_id: string;
@@ -176,30 +188,67 @@ export interface RecordView extends RecordRow {
   personal_data: boolean;
 }
 
+/** The applicant's document shown again to reprint a record whose personal data was erased. */
+export interface PresentedDocument {
+  number: string;
+  issuing_state: string | null;
+  surname: string;
+  given_names: string;
+}
+
 export interface RefusedEvent {
   event_id: string;
+  kind: string;
   record_id: string | null;
-  verdict: "conflict" | "invalid";
+  verdict: "conflict" | "invalid" | "unsendable";
+  /** The registry's reason as a sentence. */
   reason: string;
+  refused_at: string;
 }
 
 export interface DuplicateNotice {
-  record_id: string;
-  other_record_id: string;
-  kind: "document" | "person";
+  id: number;
+  /** `duplicate_document`, `duplicate_review`, `number_conflict`, … */
+  kind: string;
+  record_id: string | null;
+  other_record_id: string | null;
+  other_desk_id: string | null;
   message: string;
+  created_at: string;
+  /** A duplicate person: a supervisor decides which number survives. */
+  duplicate: boolean;
+  /** This desk's record's status (`issued`, `voided`), if the desk has it. */
+  record_status: string | null;
+  replaced_by: string | null;
+}
+
+/** What the last sync run did. */
+export interface SyncCounts {
+  uploaded: number;
+  accepted: number;
+  already_held: number;
+  refused: number;
+  pending: number;
 }
 
 export interface SyncView {
   training: boolean;
   enrolled: boolean;
-  /** null: never tried since start. */
+  /** null: not asked since start. */
   online: boolean | null;
+  /** A sync (background or "sync now") runs now. */
+  syncing: boolean;
+  /** Record events waiting for the registry's answer. */
   queued: number;
   oldest_unsynced: string | null;
+  oldest_age_secs: number | null;
   reserve_left: number;
   reserve_low: boolean;
   last_sync: string | null;
+  last_report: SyncCounts | null;
+  last_error: string | null;
+  clock_behind: boolean;
+  retired: boolean;
   refused: RefusedEvent[];
   notices: DuplicateNotice[];
 }
@@ -258,11 +307,13 @@ export const api = {
   changePassword: (current: string, newPassword: string) =>
     call<StaffView>("change_password", { current, newPassword }),
   mrzScan: (text: string) => call<MrzScan>("mrz_scan", { text }),
-  checkApplicant: (applicant: ApplicantJson) => call<ApplicantCheck>("applicant_check", { applicant }),
+  /** `registry`: also ask the registry (going on to review; audited there, so never while typing). */
+  checkApplicant: (applicant: ApplicantJson, registry = false) => call<ApplicantCheck>("applicant_check", { applicant, registry }),
   issue: (applicant: ApplicantJson, duplicateReviewed: boolean) =>
     call<IssuedView>("issue", { applicant, duplicateReviewed }),
   handoutPreview: (applicant: ApplicantJson) => call<HandoutPreview>("handout_preview", { applicant }),
-  reprint: (recordId: string) => call<PrintResult>("record_reprint", { recordId }),
+  reprint: (recordId: string, document?: PresentedDocument) =>
+    call<PrintResult>("record_reprint", { recordId, document: document ?? null }),
   searchRecords: (query: string) => call<RecordRow[]>("records_search", { query }),
   record: (recordId: string) => call<RecordView>("record_detail", { recordId }),
   voidRecord: (recordId: string, reason: string, replacedBy: string) =>

@@ -282,6 +282,7 @@ export class App implements Ctx {
     }
     el.className = `online-indicator ${cls}`;
     el.replaceChildren(h("span", { class: "dot", "aria-hidden": "true" }), t(key));
+    if (s?.syncing) el.append(" · ", t("sync.syncing_now"));
     if (s && s.queued > 0) el.append(" · ", t("online.queued", { count: String(s.queued) }));
   }
 

@@ -7,10 +7,11 @@ use std::process::ExitCode;
 use chrono::Utc;
 use serde::Serialize;
 use skranke_core::credentials::OsRandom;
-use skranke_core::handout::{Delivered, Delivery, HandedOut};
+use skranke_core::handout::{Delivered, Delivery, HandedOut, HandoutError};
 use skranke_core::i18n::{self, Lang};
 use skranke_core::print::Printer;
-use skranke_core::store::Store;
+use skranke_core::retention::PresentedDocument;
+use skranke_core::store::{Store, StoreError};
 use skranke_core::Error;
 
 use crate::session;
@@ -110,12 +111,42 @@ struct ReprintJson<'a> {
     handout: &'static str,
 }
 
-/// `skranke reprint ID (--print | --pdf OUT.pdf) [--json]`.
+/// The identity document shown again, for the reprint of a record whose
+/// personal data was erased (`core::retention`); ignored otherwise.
+#[derive(clap::Args)]
+pub struct DocumentArgs {
+    /// The applicant's document number (needed once the record's personal data is erased).
+    #[arg(long, value_name = "NUMBER", requires = "surname")]
+    document: Option<String>,
+    /// The document's issuing state, ISO alpha-2 (optional: the number is checked against every state).
+    #[arg(long, value_name = "XX", requires = "document")]
+    issuing_state: Option<String>,
+    /// The surname as the document prints it (for the handout; not stored).
+    #[arg(long, requires = "document")]
+    surname: Option<String>,
+    /// The given names as the document prints it (for the handout; not stored).
+    #[arg(long, requires = "document")]
+    given_names: Option<String>,
+}
+
+impl DocumentArgs {
+    pub fn presented(self) -> Option<PresentedDocument> {
+        Some(PresentedDocument {
+            number: self.document?,
+            issuing_state: self.issuing_state,
+            surname: self.surname.unwrap_or_default(),
+            given_names: self.given_names.unwrap_or_default(),
+        })
+    }
+}
+
+/// `skranke reprint ID (--print | --pdf OUT.pdf) [--json] [--document NUMBER --surname NAME ...]`.
 pub fn reprint(
     dir: &Path,
     staff: Option<&str>,
     id: &str,
     target: &Target,
+    presented: Option<PresentedDocument>,
     json: bool,
     lang: Lang,
 ) -> Result<ExitCode, Error> {
@@ -123,7 +154,23 @@ pub fn reprint(
     let staff_session = session::sign_in(&mut store, staff, lang)?;
     let output = target.open(&store)?;
     let today = chrono::Local::now().date_naive();
-    let handed = store.reprint(&staff_session, id.trim(), today, Utc::now(), output.delivery(), &mut OsRandom)?;
+    let id = id.trim();
+    let handed = store
+        .reprint_presenting(
+            &staff_session,
+            id,
+            presented.as_ref(),
+            today,
+            Utc::now(),
+            lang,
+            output.delivery(),
+            &mut OsRandom,
+        )
+        .inspect_err(|e| {
+            if matches!(e, Error::Store(StoreError::Handout(HandoutError::ApplicantErased { .. }))) {
+                eprintln!("skranke: {}", i18n::render(lang, "retention.cli.need_document", &[("record_id", id)]));
+            }
+        })?;
     if json {
         session::print_json(&ReprintJson {
             record_id: &handed.record_id,

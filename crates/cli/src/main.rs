@@ -19,6 +19,7 @@ mod handout;
 mod issue;
 mod lease;
 mod mrz_parse;
+mod purge;
 mod records;
 mod report;
 mod session;
@@ -102,6 +103,23 @@ enum Command {
         #[arg(long, value_name = "OUT.pdf")]
         pdf: Option<PathBuf>,
         /// One JSON object: {"record_id", "username", "handout"}. Never the password.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        document: handout::DocumentArgs,
+        /// Staff member acting (password from SKRANKE_STAFF_PASSWORD or a prompt).
+        #[arg(long, env = "SKRANKE_STAFF")]
+        staff: Option<String>,
+    },
+    /// Erase personal data now (supervisor): records the registry confirmed
+    /// more than 30 days ago (training desks: issued more than 30 days ago).
+    /// Records older than that which the registry has not confirmed are kept
+    /// and listed. The desk also does this by itself at every start and sync.
+    Purge {
+        /// Show what would be erased and flagged; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// One JSON object: {"dry_run", "retention_days", "erased": [...], "flagged": [...]}; IDs and dates only.
         #[arg(long)]
         json: bool,
         /// Staff member acting (password from SKRANKE_STAFF_PASSWORD or a prompt).
@@ -394,9 +412,16 @@ fn main() -> ExitCode {
         Command::Issue { applicant, print: _, pdf, json, staff } => {
             issue::run(&dir(), staff.as_deref(), &applicant, &handout::Target::from_args(pdf), json, lang)
         }
-        Command::Reprint { id, print: _, pdf, json, staff } => {
-            handout::reprint(&dir(), staff.as_deref(), &id, &handout::Target::from_args(pdf), json, lang)
-        }
+        Command::Reprint { id, print: _, pdf, json, document, staff } => handout::reprint(
+            &dir(),
+            staff.as_deref(),
+            &id,
+            &handout::Target::from_args(pdf),
+            document.presented(),
+            json,
+            lang,
+        ),
+        Command::Purge { dry_run, json, staff } => purge::run(&dir(), staff.as_deref(), dry_run, json, lang),
         Command::Settings { command: SettingsCommand::Get { key, json, staff } } => {
             settings::get(&dir(), staff.as_deref(), key.as_deref(), json, lang)
         }

@@ -36,7 +36,15 @@ pub fn fail(e: &Error, lang: Lang) -> ExitCode {
 
 /// Opens the desk in `dir` and tells staff what the rollback guard found.
 pub fn open(dir: &Path, lang: Lang) -> Result<Store, Error> {
-    let store = Store::open(dir, Box::new(OsKeyStore), Utc::now())?;
+    tell_guard(Store::open(dir, Box::new(OsKeyStore), Utc::now())?, lang)
+}
+
+/// [`open`] without the automatic retention run (`skranke purge` runs it itself).
+pub fn open_without_retention(dir: &Path, lang: Lang) -> Result<Store, Error> {
+    tell_guard(Store::open_without_retention(dir, Box::new(OsKeyStore), Utc::now())?, lang)
+}
+
+fn tell_guard(store: Store, lang: Lang) -> Result<Store, Error> {
     let key = match store.guard_outcome() {
         GuardOutcome::InStep => None,
         GuardOutcome::CaughtUp => Some("store.guard.caught_up"),

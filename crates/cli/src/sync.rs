@@ -79,6 +79,10 @@ pub fn status(dir: &Path, json: bool, lang: Lang) -> Result<ExitCode, Error> {
             println!("{}", i18n::text(lang, key));
         }
     }
+    if !status.retention_flagged.is_empty() {
+        let count = status.retention_flagged.len().to_string();
+        println!("{}", i18n::render(lang, "retention.cli.status_flagged", &[("count", &count)]));
+    }
     for r in &status.refused {
         println!(
             "{}",

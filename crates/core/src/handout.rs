@@ -45,6 +45,7 @@ use crate::i18n::{self, Lang};
 use crate::issue::{push_outbox_keyed, Intake, IssueAttachment, Issued};
 use crate::letter::{render_handout, HandoutData, PrivacyContacts};
 use crate::print::Printer;
+use crate::retention::{self, PresentedDocument};
 use crate::staff::{self, Role, Session};
 use crate::store::{timestamp, DeskContext, Store, StoreError};
 use crate::Error;
@@ -86,6 +87,10 @@ pub enum HandoutError {
     /// The applicant's data was erased: a reprint needs the document again.
     #[error("record {record_id} has no applicant data")]
     ApplicantErased { record_id: String },
+    /// The document presented for a reprint after erasure was refused: each
+    /// problem names its field (`document.number` when it is another document).
+    #[error("document refused: {}", .errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>().join(", "))]
+    DocumentRefused { errors: Vec<crate::FieldError> },
 }
 
 impl HandoutError {
@@ -100,6 +105,13 @@ impl HandoutError {
             HandoutError::PdfWrite { .. } => "handout.pdf_write",
             HandoutError::RecordVoided { .. } => "handout.record_voided",
             HandoutError::ApplicantErased { .. } => "handout.applicant_erased",
+            HandoutError::DocumentRefused { errors } => {
+                if errors.iter().any(|e| e.code == "document_mismatch") {
+                    "retention.document_mismatch"
+                } else {
+                    "retention.document_refused"
+                }
+            }
         }
     }
 
@@ -110,6 +122,7 @@ impl HandoutError {
             self,
             HandoutError::RecordVoided { .. }
                 | HandoutError::ApplicantErased { .. }
+                | HandoutError::DocumentRefused { .. }
                 | HandoutError::LoginNumberRefused { .. }
         )
     }
@@ -128,6 +141,10 @@ impl HandoutError {
             }
             HandoutError::RecordVoided { record_id } | HandoutError::ApplicantErased { record_id } => {
                 i18n::render(lang, &key, &[("record_id", record_id)])
+            }
+            // Rendered in the desk's language when found, each naming its field.
+            HandoutError::DocumentRefused { errors } => {
+                errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("\n")
             }
         }
     }
@@ -435,6 +452,7 @@ impl Store {
         let rendered = attachment.out.into_inner().ok_or(StoreError::Database(rusqlite::Error::InvalidQuery))?;
         drop(password);
         let handout = self.deliver(session, &issued.record_id, rendered, delivery, file, now);
+        self.oplog().record_act("record.issued", &issued.record_id, session.staff_id());
         Ok(IssuedWithHandout { issued, notices: valid.notices, handout })
     }
 
@@ -451,10 +469,32 @@ impl Store {
         delivery: Delivery<'_>,
         rng: &mut impl SecureRandom,
     ) -> Result<HandedOut, Error> {
+        self.reprint_presenting(session, record_id, None, today, now, Lang::default(), delivery, rng)
+    }
+
+    /// [`Store::reprint`] for a record whose personal data may have been
+    /// erased (`core::retention`): then the applicant's document must be
+    /// `presented` again; it is checked against the record's keyed document
+    /// hash (a different one is refused naming `document.number`, in
+    /// `lang`), and its names go on the letter without being stored. For a
+    /// record that still has its data, `presented` is ignored.
+    #[allow(clippy::too_many_arguments)]
+    pub fn reprint_presenting(
+        &mut self,
+        session: &Session,
+        record_id: &str,
+        presented: Option<&PresentedDocument>,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+        lang: Lang,
+        delivery: Delivery<'_>,
+        rng: &mut impl SecureRandom,
+    ) -> Result<HandedOut, Error> {
         self.authorize_handout(session, Role::Clerk, "reprint", delivery)?;
         let facts = self.desk_facts()?;
         // Checked here to refuse before any work, and again in the transaction.
-        self.read(|tx, _| record_for_reprint(tx, record_id).map(|_| ()))?;
+        self.read(|tx, ctx| record_for_reprint(tx, ctx, record_id, presented, lang).map(|_| ()))
+            .map_err(refused_as_invalid)?;
         let password = InitialPassword::generate(rng)?;
         let hash = password.hash(rng)?;
         let file = self.prepare_file(delivery)?;
@@ -464,7 +504,7 @@ impl Store {
             if let Delivery::SavePdf(_) = delivery {
                 staff::authorize(tx, session, Role::Supervisor, "save_pdf")?;
             }
-            let record = record_for_reprint(tx, record_id)?;
+            let record = record_for_reprint(tx, ctx, record_id, presented, lang)?;
             let at = timestamp(now);
             let username = match tx
                 .query_row("SELECT username FROM login WHERE record_id = ?1", [record_id], |r| r.get::<_, String>(0))
@@ -513,9 +553,10 @@ impl Store {
             Ok(r) => r,
             Err(e) => {
                 discard_file(file, delivery);
-                return Err(e.into());
+                return Err(refused_as_invalid(e));
             }
         };
+        self.oplog().record_act("record.reprinted", record_id, staff_id);
         Ok(self.deliver(session, record_id, rendered, delivery, file, now))
     }
 
@@ -615,6 +656,15 @@ impl Store {
     }
 }
 
+/// A refused presented document is input that failed validation: it reaches
+/// callers as [`Error::Invalid`], each problem naming its field.
+fn refused_as_invalid(e: StoreError) -> Error {
+    match e {
+        StoreError::Handout(HandoutError::DocumentRefused { errors }) => Error::Invalid(errors),
+        other => other.into(),
+    }
+}
+
 fn discard_file(file: Option<File>, delivery: Delivery<'_>) {
     if let (Some(file), Delivery::SavePdf(path)) = (file, delivery) {
         drop(file);
@@ -638,15 +688,24 @@ struct ReprintRecord {
     person: Person,
 }
 
-fn record_for_reprint(tx: &Transaction<'_>, record_id: &str) -> Result<ReprintRecord, StoreError> {
-    let row: Option<(i64, String, String, String, bool, Option<String>)> = tx
+/// seq, number, birth_date, status, training, applicant, document_key.
+type ReprintRow = (i64, String, String, String, bool, Option<String>, String);
+
+fn record_for_reprint(
+    tx: &Transaction<'_>,
+    ctx: &DeskContext,
+    record_id: &str,
+    presented: Option<&PresentedDocument>,
+    lang: Lang,
+) -> Result<ReprintRecord, StoreError> {
+    let row: Option<ReprintRow> = tx
         .query_row(
-            "SELECT seq, number, birth_date, status, training, applicant FROM record WHERE id = ?1",
+            "SELECT seq, number, birth_date, status, training, applicant, document_key FROM record WHERE id = ?1",
             [record_id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
         )
         .optional()?;
-    let Some((seq, digits, birth, status, training, applicant)) = row else {
+    let Some((seq, digits, birth, status, training, applicant, document_key)) = row else {
         return Err(StoreError::RecordNotFound { record_id: record_id.to_owned() });
     };
     if status != "issued" {
@@ -657,8 +716,17 @@ fn record_for_reprint(tx: &Transaction<'_>, record_id: &str) -> Result<ReprintRe
         let name = printed_name(a["given_names"].as_str().unwrap_or(""), a["surname"].as_str()?);
         (!name.is_empty()).then(|| Person { name, language: a["language"].as_str().map(str::to_owned) })
     });
-    let Some(person) = person else {
-        return Err(StoreError::Handout(HandoutError::ApplicantErased { record_id: record_id.to_owned() }));
+    let person = match (person, presented) {
+        (Some(person), _) => person,
+        // Erased: the document shown again must be the one the record was issued on.
+        (None, Some(doc)) => {
+            let name = retention::check_presented(&ctx.duplicate_key, &document_key, doc, lang)
+                .map_err(|errors| StoreError::Handout(HandoutError::DocumentRefused { errors }))?;
+            Person { name: printed_name(&name.given_names, &name.surname), language: None }
+        }
+        (None, None) => {
+            return Err(StoreError::Handout(HandoutError::ApplicantErased { record_id: record_id.to_owned() }))
+        }
     };
     let number = birth
         .parse::<NaiveDate>()
@@ -1082,6 +1150,7 @@ mod tests {
             HandoutError::RecordVoided { record_id: "T-1-1".into() },
             HandoutError::ApplicantErased { record_id: "T-1-1".into() },
         ];
+        // DocumentRefused carries messages rendered when found (see core::retention's tests).
         for e in all {
             for lang in Lang::ALL {
                 let m = e.message(lang);

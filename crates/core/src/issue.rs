@@ -447,7 +447,7 @@ impl Store {
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }
-        Ok(self.act(|tx, ctx| {
+        self.act(|tx, ctx| {
             staff::authorize(tx, session, Role::Supervisor, "void")?;
             let status: String = tx
                 .query_row("SELECT status FROM record WHERE id = ?1", [id], |r| r.get(0))
@@ -484,7 +484,9 @@ impl Store {
             });
             push_outbox(tx, "voided", id, &payload, now)?;
             Ok(())
-        })?)
+        })?;
+        self.oplog().record_act("record.voided", id, session.staff_id());
+        Ok(())
     }
 
     /// This desk's records, newest first (clerk).

@@ -58,6 +58,57 @@ pub struct OutboxStatus {
     pub oldest_unsent: Option<String>,
 }
 
+/// Where a record stands with the registry, as the desk shows it: the one
+/// answer to "has the registry got it?" for the record list and detail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordSyncState {
+    /// A training record: never leaves the desk.
+    Training,
+    /// The registry refused one of its events: a supervisor must look.
+    Refused,
+    /// An event of it still waits to be answered.
+    Queued,
+    /// The registry holds every event of it (modtaget).
+    Accepted,
+    /// Confirmed downstream in CPR and Jobnet (registreret).
+    Registered,
+}
+
+impl RecordSyncState {
+    /// The rule: a refusal outranks everything (it needs a person), then
+    /// what still waits, then what the registry last said.
+    pub fn of(training: bool, refused: bool, unanswered: bool, registry_state: Option<&str>) -> RecordSyncState {
+        match (training, refused, unanswered, registry_state) {
+            (true, ..) => RecordSyncState::Training,
+            (_, true, ..) => RecordSyncState::Refused,
+            (_, _, true, _) => RecordSyncState::Queued,
+            (_, _, _, Some("registered")) => RecordSyncState::Registered,
+            _ => RecordSyncState::Accepted,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            RecordSyncState::Training => "training",
+            RecordSyncState::Refused => "refused",
+            RecordSyncState::Queued => "queued",
+            RecordSyncState::Accepted => "accepted",
+            RecordSyncState::Registered => "registered",
+        }
+    }
+}
+
+/// A record's status and sync state, without personal data (desk-level).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RecordStanding {
+    pub record_id: String,
+    /// `issued` or `voided`.
+    pub status: String,
+    pub replaced_by: Option<String>,
+    pub sync_state: RecordSyncState,
+}
+
 /// The most records a search returns (newest first).
 pub const SEARCH_LIMIT: usize = 200;
 
@@ -152,7 +203,7 @@ impl Store {
             if matches(query, &summary, &texts) {
                 let queued = self.read(|tx, _| {
                     let n: i64 = tx.query_row(
-                        "SELECT count(*) FROM outbox WHERE record_id = ?1 AND sent_at IS NULL",
+                        "SELECT count(*) FROM outbox WHERE record_id = ?1 AND outcome IS NULL",
                         [&summary.record_id],
                         |r| r.get(0),
                     )?;
@@ -167,11 +218,35 @@ impl Store {
         Ok(hits)
     }
 
-    /// Whether an unsent outbox event of one record waits (desk-level).
+    /// A record's status and where it stands with the registry (desk-level:
+    /// no personal data). `None` when this desk has no such record.
+    pub fn record_standing(&mut self, record_id: &str) -> Result<Option<RecordStanding>, Error> {
+        Ok(self.read(|tx, _| {
+            let row: Option<(String, bool, Option<String>, Option<String>)> = tx
+                .query_row(
+                    "SELECT status, training, replaced_by, registry_state FROM record WHERE id = ?1",
+                    [record_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            let Some((status, training, replaced_by, registry_state)) = row else { return Ok(None) };
+            let refused: i64 =
+                tx.query_row("SELECT count(*) FROM refused_event WHERE record_id = ?1", [record_id], |r| r.get(0))?;
+            let unanswered: i64 = tx.query_row(
+                "SELECT count(*) FROM outbox WHERE record_id = ?1 AND outcome IS NULL",
+                [record_id],
+                |r| r.get(0),
+            )?;
+            let sync_state = RecordSyncState::of(training, refused > 0, unanswered > 0, registry_state.as_deref());
+            Ok(Some(RecordStanding { record_id: record_id.to_string(), status, replaced_by, sync_state }))
+        })?)
+    }
+
+    /// Whether an outbox event of one record waits for the registry's verdict (desk-level).
     pub fn record_queued(&mut self, record_id: &str) -> Result<bool, Error> {
         Ok(self.read(|tx, _| {
             let n: i64 = tx.query_row(
-                "SELECT count(*) FROM outbox WHERE record_id = ?1 AND sent_at IS NULL",
+                "SELECT count(*) FROM outbox WHERE record_id = ?1 AND outcome IS NULL",
                 [record_id],
                 |r| r.get(0),
             )?;
@@ -179,11 +254,12 @@ impl Store {
         })?)
     }
 
-    /// The outbox's unsent events and the oldest one's time (desk-level).
+    /// The outbox's events without the registry's verdict and the oldest one's time
+    /// (desk-level). Refused and unsendable events are on the refused list instead.
     pub fn outbox_status(&mut self) -> Result<OutboxStatus, Error> {
         Ok(self.read(|tx, _| {
             let (queued, oldest_unsent) =
-                tx.query_row("SELECT count(*), min(created_at) FROM outbox WHERE sent_at IS NULL", [], |r| {
+                tx.query_row("SELECT count(*), min(created_at) FROM outbox WHERE outcome IS NULL", [], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })?;
             Ok(OutboxStatus { queued, oldest_unsent })
@@ -256,5 +332,17 @@ mod tests {
         let s = summary("T-AB-1", "856490-4006", "1990-03-25", "2026-11-26T10:00:00Z");
         assert!(matches("  ", &s, &[]));
         assert!(!matches("--", &s, &[]));
+    }
+
+    #[test]
+    fn a_refusal_outranks_waiting_and_waiting_outranks_what_the_registry_said() {
+        use RecordSyncState as S;
+        assert_eq!(S::of(true, true, true, Some("registered")), S::Training);
+        assert_eq!(S::of(false, true, true, Some("registered")), S::Refused);
+        assert_eq!(S::of(false, false, true, Some("registered")), S::Queued);
+        assert_eq!(S::of(false, false, false, Some("registered")), S::Registered);
+        assert_eq!(S::of(false, false, false, Some("received")), S::Accepted);
+        assert_eq!(S::of(false, false, false, Some("voided")), S::Accepted);
+        assert_eq!(S::of(false, false, false, None), S::Accepted);
     }
 }

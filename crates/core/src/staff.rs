@@ -436,15 +436,18 @@ impl Store {
             other => {
                 let staff_id = other.map(|a| a.id);
                 refuse(self, staff_id, if staff_id.is_some() { "disabled" } else { "unknown" })?;
+                self.oplog().sign_in(staff_id, false);
                 return Err(StoreError::SignInRefused.into());
             }
         };
         if let Some(until) = acc.locked_until.filter(|u| *u > now) {
             refuse(self, Some(acc.id), "locked")?;
+            self.oplog().sign_in(Some(acc.id), false);
             return Err(StoreError::AccountLocked { until }.into());
         }
         if !password_ok {
             let locked = self.act(|tx, ctx| record_failure(tx, &ctx.desk_id, acc.id, now))?;
+            self.oplog().sign_in(Some(acc.id), false);
             return Err(match locked {
                 Some(until) => StoreError::AccountLocked { until },
                 None => StoreError::SignInRefused,
@@ -458,6 +461,7 @@ impl Store {
                 Ok(())
             })?;
         }
+        self.oplog().sign_in(Some(acc.id), true);
         Ok(Session { staff_id: acc.id, role: acc.role, must_change: acc.must_change, last_activity: now })
     }
 

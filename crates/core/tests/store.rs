@@ -78,8 +78,13 @@ fn the_store_file_holds_no_readable_personal_data() {
     let issued = store.issue(&s, &intake(424242, date(1988, 3, 9), Sex::Male), now(), None, None).unwrap();
     let digits: String = issued.number.digits().iter().map(|d| char::from(b'0' + d)).collect();
     let scan = |label: &str| {
-        for entry in std::fs::read_dir(dir.path()).unwrap() {
-            let path = entry.unwrap().path();
+        // Every file, including the operational log under `logs/`.
+        let top: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
+        let files = top.into_iter().flat_map(|p| match p.is_dir() {
+            true => std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()).collect(),
+            false => vec![p],
+        });
+        for path in files {
             let bytes = std::fs::read(&path).unwrap();
             for needle in ["Zorbaqwill424242", "QXDOC424242", digits.as_str(), ADMIN, "Borgerservice Nord"] {
                 assert!(

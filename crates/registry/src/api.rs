@@ -12,7 +12,7 @@ mod upload;
 
 use std::time::Instant;
 
-use axum::extract::{FromRequest, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -26,69 +26,141 @@ use skranke_core::lease::{LeaseUnit, RANKS};
 use skranke_core::protocol::{Binding, Problem};
 
 use crate::error::{problem_response, RegistryError, Result};
+use crate::limits::{self, Limited};
 use crate::AppState;
 
 /// The OpenAPI 3 document served at `/openapi.json`.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
-/// One route: method and path as the OpenAPI document spells them.
+/// Who may call a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Access {
+    /// Anyone: `/health`, `/openapi.json`.
+    Public,
+    /// Anyone holding a one-time enrolment code (checked by the handler).
+    Enrolment,
+    /// A request signed by an enrolled desk, which then sees only its own.
+    Desk,
+    /// The downstream consumer with its bearer token.
+    Feed,
+}
+
+/// One route: method and path as the OpenAPI document spells them, who may
+/// call it, and the largest body it reads.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RouteInfo {
     pub method: &'static str,
     pub path: &'static str,
+    pub access: Access,
+    pub body_limit: usize,
 }
 
+/// Body limits: an upload batch is large ([`crate::auth::MAX_BODY_BYTES`],
+/// sized for `MAX_BATCH_EVENTS` events); a sync names at most a few
+/// hundred units, a feed confirmation up to a page of record IDs; every
+/// other request is a handful of fields.
+pub const SMALL_BODY: usize = 8 * 1024;
+pub const SYNC_BODY: usize = 256 * 1024;
+pub const FEED_CONFIRM_BODY: usize = 1024 * 1024;
+
 /// Collects routes and remembers each, so that the OpenAPI test checks the
-/// router actually built rather than a list kept by hand.
+/// router actually built rather than a list kept by hand. Each route gets
+/// its layers in one order: body limit, then authentication, then the rate
+/// limit (which counts per authenticated desk), then the handler.
 struct Routes {
+    state: AppState,
     router: Router<AppState>,
     list: Vec<RouteInfo>,
 }
 
 impl Routes {
-    fn add<H, T>(mut self, method: Method, path: &'static str, handler: H) -> Routes
+    fn add<H, T>(
+        mut self,
+        method: Method,
+        path: &'static str,
+        access: Access,
+        body_limit: usize,
+        limited: Option<Limited>,
+        handler: H,
+    ) -> Routes
     where
         H: axum::handler::Handler<T, AppState>,
         T: 'static,
     {
         let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
-        self.router = self.router.route(path, on(filter, handler));
+        let mut route = on(filter, handler);
+        if let Some(act) = limited {
+            route = route.layer(middleware::from_fn_with_state((self.state.clone(), act), limits::rate_limit));
+        }
+        match access {
+            Access::Desk => {
+                route = route.layer(middleware::from_fn_with_state(self.state.clone(), crate::auth::require_desk));
+            }
+            Access::Feed => {
+                route = route.layer(middleware::from_fn_with_state(self.state.clone(), feed::require_feed));
+            }
+            Access::Public | Access::Enrolment => {}
+        }
+        route = route.layer(middleware::from_fn_with_state(body_limit, limits::body_limit));
+        self.router = self.router.route(path, route);
         let method = if method == Method::POST { "post" } else { "get" };
-        self.list.push(RouteInfo { method, path });
+        self.list.push(RouteInfo { method, path, access, body_limit });
         self
     }
 }
 
 /// The service's router and the list of its routes.
 pub fn router(state: AppState) -> (Router, Vec<RouteInfo>) {
-    let desk = Routes { router: Router::new(), list: Vec::new() }
-        .add(Method::POST, "/v1/allocate", allocate::allocate)
-        .add(Method::POST, "/v1/lease", lease::lease)
-        .add(Method::POST, "/v1/lease/return", lease::give_back)
-        .add(Method::POST, "/v1/events", upload::upload)
-        .add(Method::POST, "/v1/sync", sync::sync)
-        .add(Method::POST, "/v1/lookup", lookup::lookup)
-        .add(Method::GET, "/v1/records/{record_id}", sync::record);
-    let public = Routes { router: Router::new(), list: desk.list }
-        .add(Method::GET, "/health", health)
-        .add(Method::GET, "/openapi.json", openapi)
-        .add(Method::POST, "/v1/enrol", enrol::enrol)
-        .add(Method::GET, "/v1/feed", feed::page)
-        .add(Method::POST, "/v1/feed/confirm", feed::confirm);
-    let signed = desk.router.route_layer(middleware::from_fn_with_state(state.clone(), crate::auth::require_desk));
-    let router =
-        public.router.merge(signed).fallback(not_found).layer(middleware::from_fn(log_request)).with_state(state);
-    (router, public.list)
+    use Access::{Desk, Enrolment, Feed, Public};
+    let post = Method::POST;
+    let get = Method::GET;
+    let routes = Routes { state: state.clone(), router: Router::new(), list: Vec::new() }
+        .add(post.clone(), "/v1/allocate", Desk, SMALL_BODY, Some(Limited::Allocate), allocate::allocate)
+        .add(post.clone(), "/v1/lease", Desk, SMALL_BODY, None, lease::lease)
+        .add(post.clone(), "/v1/lease/return", Desk, SYNC_BODY, None, lease::give_back)
+        .add(post.clone(), "/v1/events", Desk, crate::auth::MAX_BODY_BYTES, None, upload::upload)
+        .add(post.clone(), "/v1/sync", Desk, SYNC_BODY, None, sync::sync)
+        .add(post.clone(), "/v1/lookup", Desk, SMALL_BODY, Some(Limited::Lookup), lookup::lookup)
+        .add(get.clone(), "/v1/records/{record_id}", Desk, SMALL_BODY, None, sync::record)
+        .add(get.clone(), "/health", Public, SMALL_BODY, None, health)
+        .add(get.clone(), "/openapi.json", Public, SMALL_BODY, None, openapi)
+        .add(post.clone(), "/v1/enrol", Enrolment, SMALL_BODY, Some(Limited::Enrol), enrol::enrol)
+        .add(get, "/v1/feed", Feed, SMALL_BODY, None, feed::page)
+        .add(post, "/v1/feed/confirm", Feed, FEED_CONFIRM_BODY, None, feed::confirm);
+    let router = routes
+        .router
+        .fallback(not_found)
+        // The per-route limits above are the only ones; axum's own default
+        // (2 MiB, answered in plain text) would cut uploads short.
+        .layer(DefaultBodyLimit::disable())
+        .layer(middleware::from_fn(log_request))
+        .with_state(state);
+    (router, routes.list)
 }
 
-/// One log line per request: method, route template, status, duration. No
-/// bodies, no query strings, no record content: nothing personal.
+/// The authenticated desk of a request, put on the response by the
+/// authentication middleware so that the request log can name it.
+#[derive(Clone, Debug)]
+pub struct LoggedDesk(pub String);
+
+/// One log line per request: method, route template (never the raw path:
+/// a record ID is a path parameter), status, duration and the desk the
+/// request was authenticated as. No bodies, no query strings, no headers,
+/// no record content: nothing personal.
 async fn log_request(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "-".into());
     let response = next.run(req).await;
-    tracing::info!(%method, route, status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64);
+    let desk = response.extensions().get::<LoggedDesk>().map(|d| d.0.as_str()).unwrap_or("-");
+    tracing::info!(
+        target: "skranke_registry::request",
+        %method,
+        route = %route,
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        desk = %desk,
+    );
     response
 }
 

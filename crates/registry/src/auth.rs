@@ -18,7 +18,8 @@ use skranke_core::protocol::{header, signing_message, MAX_CLOCK_SKEW_SECS};
 use crate::error::{RegistryError, Result};
 use crate::AppState;
 
-/// The largest request body the registry reads.
+/// The largest request body the registry reads (an upload batch; every
+/// other route has a smaller limit, see `api::router`).
 pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// The desk a request was authenticated as; handlers take it as an
@@ -86,11 +87,13 @@ pub async fn require_desk(State(state): State<AppState>, req: Request, next: Nex
 
     let municipality: i32 = row.get(1);
     parts.extensions.insert(Desk {
-        desk_id,
+        desk_id: desk_id.clone(),
         municipality: u16::try_from(municipality).unwrap_or_default(),
         retired: row.get(2),
     });
-    Ok(next.run(Request::from_parts(parts, Body::from(body))).await)
+    let mut response = next.run(Request::from_parts(parts, Body::from(body))).await;
+    response.extensions_mut().insert(crate::api::LoggedDesk(desk_id));
+    Ok(response)
 }
 
 /// Forgets nonces older than twice the skew window: a request that old is

@@ -10,8 +10,11 @@ use tokio_postgres::NoTls;
 use crate::error::{RegistryError, Result};
 
 /// `(version, sql)`, ascending.
-pub const MIGRATIONS: &[(i32, &str)] =
-    &[(1, include_str!("../migrations/0001_initial.sql")), (2, include_str!("../migrations/0002_login_number.sql"))];
+pub const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../migrations/0001_initial.sql")),
+    (2, include_str!("../migrations/0002_login_number.sql")),
+    (3, include_str!("../migrations/0003_retention.sql")),
+];
 
 /// A pool of connections to `database_url` (the registry's PostgreSQL runs
 /// on the same host or a trusted network; TLS to it is the operator's

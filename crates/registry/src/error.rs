@@ -82,6 +82,18 @@ impl RegistryError {
         }
     }
 
+    /// What the service log may say about this error: the code, and for a
+    /// database error only what [`crate::logging::database_error`] keeps.
+    pub fn loggable(&self) -> String {
+        match self {
+            RegistryError::Database(e) => crate::logging::database_error(e),
+            RegistryError::Pool(deadpool_postgres::PoolError::Backend(e)) => crate::logging::database_error(e),
+            RegistryError::Pool(_) => "database pool".into(),
+            RegistryError::Refused { code, .. } => (*code).into(),
+            other => other.to_string(),
+        }
+    }
+
     /// The message for an operator on the host, from the catalogs.
     pub fn message(&self, lang: Lang) -> String {
         let title = i18n::text(lang, &format!("protocol.problem.{}", self.code())).to_string();
@@ -103,7 +115,7 @@ pub fn problem_response(problem: &Problem) -> Response {
 impl IntoResponse for RegistryError {
     fn into_response(self) -> Response {
         if self.status().is_server_error() {
-            tracing::error!(error = %self, "request failed");
+            tracing::error!(error = %self.loggable(), "request failed");
         }
         problem_response(&self.problem())
     }

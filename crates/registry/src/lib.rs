@@ -14,19 +14,22 @@ pub mod api;
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod limits;
+pub mod logging;
 pub mod ops;
+pub mod privacy;
 pub mod testing;
 pub mod tls;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use skranke_core::lease::Block;
 
 pub use error::{RegistryError, Result};
+pub use limits::RateLimit;
 
 /// Tunables of the service, from flags and environment.
 #[derive(Clone, Debug)]
@@ -36,8 +39,12 @@ pub struct Config {
     /// How long an online allocation may take before the registry gives up
     /// and the desk falls back to its lease.
     pub allocate_deadline: Duration,
-    /// Lookups one desk may make per minute.
-    pub lookups_per_minute: u32,
+    /// Lookups per desk.
+    pub lookup_limit: RateLimit,
+    /// Online allocations per desk.
+    pub allocate_limit: RateLimit,
+    /// Refused enrolment attempts per client address.
+    pub enrol_limit: RateLimit,
     /// Bearer token of the downstream feed consumer; `None` disables the feed.
     pub feed_token: Option<String>,
 }
@@ -47,7 +54,9 @@ impl Default for Config {
         Config {
             units_per_desk: 2,
             allocate_deadline: Duration::from_secs(2),
-            lookups_per_minute: 30,
+            lookup_limit: RateLimit::per_second(10.0, 20),
+            allocate_limit: RateLimit::per_second(10.0, 20),
+            enrol_limit: RateLimit::per_minute(5.0, 5),
             feed_token: None,
         }
     }
@@ -65,7 +74,7 @@ pub struct Inner {
     pub block: Block,
     pub config: Config,
     clock: Clock,
-    lookups: Mutex<HashMap<String, (Instant, u32)>>,
+    pub limits: limits::Limits,
 }
 
 impl std::ops::Deref for AppState {
@@ -77,25 +86,13 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     pub fn new(pool: Pool, block: Block, config: Config, clock: Clock) -> AppState {
-        AppState(Arc::new(Inner { pool, block, config, clock, lookups: Mutex::new(HashMap::new()) }))
+        let limits = limits::Limits::new(&config);
+        AppState(Arc::new(Inner { pool, block, config, clock, limits }))
     }
 
     /// The registry's time now.
     pub fn now(&self) -> DateTime<Utc> {
         (self.clock)()
-    }
-
-    /// Counts one lookup for `desk_id`; false when the desk is over its
-    /// per-minute allowance.
-    pub fn allow_lookup(&self, desk_id: &str) -> bool {
-        let Ok(mut map) = self.lookups.lock() else { return false };
-        let now = Instant::now();
-        let entry = map.entry(desk_id.to_string()).or_insert((now, 0));
-        if now.duration_since(entry.0) >= Duration::from_secs(60) {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-        entry.1 <= self.config.lookups_per_minute
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use skranke_core::i18n::{render, Lang};
 use skranke_core::lease::Block;
-use skranke_registry::{api, db, ops, system_clock, tls, AppState, Config, RegistryError};
+use skranke_registry::{api, db, logging, ops, privacy, system_clock, tls, AppState, Config, RateLimit, RegistryError};
 
 #[derive(Parser)]
 #[command(name = "skranke-registry", version = skranke_core::VERSION, about = "Skranke's central registry of administrative personnumre")]
@@ -24,6 +24,10 @@ struct Cli {
     /// Language of messages: da (default) or en.
     #[arg(long, global = true, env = "SKRANKE_LANG", value_parser = parse_lang)]
     lang: Option<Lang>,
+    /// Days personal data is kept after a record is registered (`purge`,
+    /// and `serve` once a day).
+    #[arg(long, global = true, env = "SKRANKE_RETAIN_PERSONAL_DAYS", default_value_t = privacy::DEFAULT_RETAIN_DAYS)]
+    retain_personal_days: u32,
     #[command(subcommand)]
     command: Command,
 }
@@ -56,6 +60,24 @@ enum Command {
         /// Database connections.
         #[arg(long, default_value_t = 16)]
         pool_size: usize,
+        /// Lookups per second per desk (0: no limit).
+        #[arg(long, env = "SKRANKE_LOOKUP_RATE", default_value_t = 10.0)]
+        lookup_rate: f64,
+        /// Lookups one desk may make at once before the rate applies.
+        #[arg(long, env = "SKRANKE_LOOKUP_BURST", default_value_t = 20)]
+        lookup_burst: u32,
+        /// Online allocations per second per desk (0: no limit).
+        #[arg(long, env = "SKRANKE_ALLOCATE_RATE", default_value_t = 10.0)]
+        allocate_rate: f64,
+        /// Online allocations one desk may make at once before the rate applies.
+        #[arg(long, env = "SKRANKE_ALLOCATE_BURST", default_value_t = 20)]
+        allocate_burst: u32,
+        /// Refused enrolment attempts per minute per client address (0: no limit).
+        #[arg(long, env = "SKRANKE_ENROL_PER_MINUTE", default_value_t = 5.0)]
+        enrol_per_minute: f64,
+        /// Refused enrolment attempts one address may make at once.
+        #[arg(long, env = "SKRANKE_ENROL_BURST", default_value_t = 5)]
+        enrol_burst: u32,
     },
     /// Apply pending database migrations.
     Migrate,
@@ -85,6 +107,40 @@ enum Command {
     },
     /// Declare that the database was restored from a backup.
     Restored,
+    /// Erase personal data past the retention period now (`serve` does it daily).
+    Purge {
+        /// Count what would be erased, erase nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Everything held about one person, as JSON (the data subject's access right).
+    ExportPerson {
+        /// The person's personnummer.
+        #[arg(long, required_unless_present = "document")]
+        number: Option<String>,
+        /// The identity document's number (with --issuing-state).
+        #[arg(long, requires = "issuing_state", conflicts_with = "number")]
+        document: Option<String>,
+        /// The document's issuing state, as the desk recorded it.
+        #[arg(long)]
+        issuing_state: Option<String>,
+    },
+    /// Correct one field of a person's record (audited; values are not logged).
+    Correct {
+        #[arg(long)]
+        number: String,
+        /// The record, when the number names more than one.
+        #[arg(long)]
+        record: Option<String>,
+        /// name_document, name_latin, nationality, document.kind, document.issuing_state or document.expiry_date.
+        #[arg(long)]
+        field: String,
+        #[arg(long)]
+        value: String,
+        /// Why (kept in the operator log).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 fn parse_lang(s: &str) -> Result<Lang, String> {
@@ -101,11 +157,8 @@ fn os_user() -> String {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let lang = cli.lang.unwrap_or_default();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    logging::install(std::io::stderr, ansi);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -145,13 +198,21 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
             feed_token,
             units_per_desk,
             allocate_deadline_ms,
+            lookup_rate,
+            lookup_burst,
+            allocate_rate,
+            allocate_burst,
+            enrol_per_minute,
+            enrol_burst,
             ..
         } => {
             let config = Config {
                 units_per_desk,
                 allocate_deadline: Duration::from_millis(allocate_deadline_ms),
                 feed_token,
-                ..Config::default()
+                lookup_limit: RateLimit::per_second(lookup_rate, lookup_burst),
+                allocate_limit: RateLimit::per_second(allocate_rate, allocate_burst),
+                enrol_limit: RateLimit::per_minute(enrol_per_minute, enrol_burst),
             };
             let state = AppState::new(pool, block, config, system_clock());
             let pruner = state.clone();
@@ -159,8 +220,27 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
                 loop {
                     tokio::time::sleep(Duration::from_secs(60)).await;
                     if let Err(e) = skranke_registry::auth::prune_nonces(&pruner).await {
-                        tracing::warn!(error = %e, "nonce pruning failed");
+                        tracing::warn!(error = %e.loggable(), "nonce pruning failed");
                     }
+                }
+            });
+            // Retention runs by itself: a minute after start, then daily.
+            let purger = state.clone();
+            let retain_days = cli.retain_personal_days;
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    match privacy::purge(&purger.pool, "skranke-registry serve", retain_days, purger.now(), false).await
+                    {
+                        Ok(s) => tracing::info!(
+                            records = s.records,
+                            conflicts = s.conflicts,
+                            unconfirmed = s.unconfirmed,
+                            "personal data past retention erased"
+                        ),
+                        Err(e) => tracing::warn!(error = %e.loggable(), "retention purge failed"),
+                    }
+                    tokio::time::sleep(Duration::from_secs(24 * 3600 - 60)).await;
                 }
             });
             let (router, _) = api::router(state);
@@ -171,7 +251,7 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
             match (insecure_http, tls_cert, tls_key) {
                 (true, _, _) => {
                     eprintln!("{}", render(lang, "registry.serving_http", &[("address", &local)]));
-                    axum::serve(listener, router)
+                    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
                         .await
                         .map_err(|e| RegistryError::Io { context: "serve".into(), source: e })?;
                 }
@@ -285,6 +365,47 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
         Command::Restored => {
             ops::mark_restored(&pool, &operator).await?;
             println!("{}", render(lang, "registry.restored", &[]));
+        }
+        Command::Purge { dry_run } => {
+            let s = privacy::purge(&pool, &operator, cli.retain_personal_days, chrono::Utc::now(), dry_run).await?;
+            let key = if dry_run { "registry.purge_dry_run" } else { "registry.purged" };
+            println!(
+                "{}",
+                render(
+                    lang,
+                    key,
+                    &[
+                        ("records", &s.records.to_string()),
+                        ("conflicts", &s.conflicts.to_string()),
+                        ("days", &cli.retain_personal_days.to_string())
+                    ]
+                )
+            );
+            if s.unconfirmed > 0 {
+                eprintln!("{}", render(lang, "registry.purge_unconfirmed", &[("count", &s.unconfirmed.to_string())]));
+            }
+        }
+        Command::ExportPerson { number, document, issuing_state } => {
+            let person = match (number, document, issuing_state) {
+                (Some(n), _, _) => privacy::Person::Number(
+                    skranke_core::cpr::Personnummer::parse(&n, today)
+                        .map_err(|_| RegistryError::bad_field("number"))?,
+                ),
+                (None, Some(number), Some(issuing_state)) => privacy::Person::Document { issuing_state, number },
+                _ => return Err(RegistryError::bad_field("document")),
+            };
+            let export = privacy::export_person(&pool, &operator, &person, chrono::Utc::now()).await?;
+            println!("{}", serde_json::to_string_pretty(&export).unwrap_or_default());
+        }
+        Command::Correct { number, record, field, value, reason } => {
+            let number = skranke_core::cpr::Personnummer::parse(&number, today)
+                .map_err(|_| RegistryError::bad_field("number"))?;
+            let field = privacy::Field::parse(&field).ok_or_else(|| RegistryError::bad_field("field"))?;
+            let done = privacy::correct(&pool, &operator, &number, record.as_deref(), field, &value, &reason).await?;
+            println!(
+                "{}",
+                render(lang, "registry.corrected", &[("record_id", &done.record_id), ("field", done.field)])
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -45,6 +45,11 @@ impl TestDatabase {
         let mut b = [0u8; 6];
         getrandom::fill(&mut b).map_err(|e| e.to_string())?;
         let name = format!("skranke_test_{}", hex::encode(b));
+        // Identifiers cannot be bound parameters: the name is ours (hex), a
+        // template name must be a plain identifier.
+        if template.is_some_and(|t| t.is_empty() || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')) {
+            return Err("a template database name is a plain identifier".into());
+        }
         let sql = match template {
             Some(t) => format!("CREATE DATABASE {name} TEMPLATE {t}"),
             None => format!("CREATE DATABASE {name}"),
@@ -141,7 +146,8 @@ impl LiveRegistry {
             let listener = listener.expect("the registry's port is free again");
             let (router, _) = api::router(state.clone());
             tokio::spawn(async move {
-                let _ = axum::serve(listener, router).await;
+                let service = router.into_make_service_with_connect_info::<SocketAddr>();
+                let _ = axum::serve(listener, service).await;
             });
             state
         });

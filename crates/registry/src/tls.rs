@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
@@ -41,7 +42,7 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<ServerConfig> {
 pub async fn serve_tls(listener: TcpListener, router: Router, config: ServerConfig) -> Result<()> {
     let acceptor = TlsAcceptor::from(Arc::new(config));
     loop {
-        let (stream, _) = match listener.accept().await {
+        let (stream, peer) = match listener.accept().await {
             Ok(conn) => conn,
             Err(e) => {
                 tracing::warn!(error = %e, "accept failed");
@@ -49,7 +50,8 @@ pub async fn serve_tls(listener: TcpListener, router: Router, config: ServerConf
             }
         };
         let acceptor = acceptor.clone();
-        let service = TowerToHyperService::new(router.clone());
+        // The client's address for the per-address enrolment limit.
+        let service = TowerToHyperService::new(router.clone().layer(axum::Extension(ConnectInfo(peer))));
         tokio::spawn(async move {
             let Ok(tls) = acceptor.accept(stream).await else { return };
             let _ = Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(tls), service).await;

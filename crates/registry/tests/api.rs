@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use skranke_core::cpr::{Personnummer, Sex};
 use skranke_core::lease::LeaseUnit;
 use skranke_core::protocol::{audit_genesis, AuditEntry, Event, EventBody, NumberSource, Void};
-use skranke_registry::{ops, Config};
+use skranke_registry::{ops, Config, RateLimit};
 
 #[tokio::test]
 async fn an_enrolment_code_works_exactly_once() {
@@ -75,7 +75,9 @@ async fn unsigned_stale_replayed_and_foreign_signed_requests_are_refused() {
 #[tokio::test]
 async fn online_allocation_gives_modulus_11_numbers_first_never_twice_and_the_same_number_for_a_retry() {
     // A generous deadline: this test is about uniqueness under concurrency on a busy machine.
-    let reg = Registry::with_config(Config { allocate_deadline: Duration::from_secs(60), ..Config::default() }).await;
+    let config =
+        Config { allocate_deadline: Duration::from_secs(60), allocate_limit: RateLimit::OFF, ..Config::default() };
+    let reg = Registry::with_config(config).await;
     let desk = std::sync::Arc::new(reg.desk(101).await);
     let d = date(1985, 3, 14);
     let mut handles = Vec::new();
@@ -111,7 +113,9 @@ async fn an_allocation_that_misses_its_deadline_is_answered_with_a_timeout_so_th
 
 #[tokio::test]
 async fn online_allocation_never_hands_out_a_number_inside_a_unit_bound_to_a_desk() {
-    let reg = Registry::with_config(Config { units_per_desk: 800, ..Config::default() }).await;
+    let reg =
+        Registry::with_config(Config { units_per_desk: 800, allocate_limit: RateLimit::OFF, ..Config::default() })
+            .await;
     let holder = reg.desk(101).await;
     let (s, lease) = holder.lease("all", 800).await;
     assert_eq!(s, StatusCode::OK);
@@ -285,7 +289,7 @@ async fn a_duplicate_document_notifies_both_desks_and_a_supervisors_void_travels
 
 #[tokio::test]
 async fn lookup_says_only_whether_and_where_is_audited_and_rate_limited() {
-    let reg = Registry::with_config(Config { lookups_per_minute: 3, ..Config::default() }).await;
+    let reg = Registry::with_config(Config { lookup_limit: RateLimit::per_minute(3.0, 3), ..Config::default() }).await;
     let mut a = reg.desk(101).await;
     let b = reg.desk(147).await;
     let (_, n) = a.allocate("x", date(1960, 1, 1), Sex::Female).await;

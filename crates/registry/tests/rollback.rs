@@ -67,7 +67,12 @@ fn a_desk_restored_from_an_older_copy_freezes_its_lease_and_every_reused_record_
 
     // The disk is restored from the backup; the OS key store is not.
     for entry in std::fs::read_dir(desk.dir.path()).unwrap() {
-        std::fs::remove_file(entry.unwrap().path()).unwrap();
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            std::fs::remove_dir_all(path).unwrap();
+        } else {
+            std::fs::remove_file(path).unwrap();
+        }
     }
     copy_desk_folder(backup.path(), desk.dir.path());
     desk.reopen();

@@ -156,10 +156,12 @@ export function applicantForm(ctx: Ctx): Screen {
 
   const notices = h("ul", { class: "notices", id: "notices", "aria-live": "polite" });
   const dupes = h("div", { class: "duplicates", id: "duplicates", "aria-live": "polite" });
+  const registryNote = statusLine("registry-note");
+  registryNote.classList.add("hint");
   const formError = alertLine("applicant-error");
   const next = button(t("applicant.continue"), { id: "applicant-continue", primary: true, type: "submit", shortcut: "Enter" });
   const clear = button(t("applicant.clear"), { id: "applicant-clear" });
-  const form = h("form", { class: "form applicant", novalidate: true, "aria-labelledby": "screen-title" }, mrzSet, docSet, personSet, eligSet, contactSet, notices, dupes, formError, h("div", { class: "actions" }, next, clear));
+  const form = h("form", { class: "form applicant", novalidate: true, "aria-labelledby": "screen-title" }, mrzSet, docSet, personSet, eligSet, contactSet, notices, dupes, registryNote, formError, h("div", { class: "actions" }, next, clear));
 
   const values = (): Values => {
     const v: Values = {};
@@ -198,18 +200,26 @@ export function applicantForm(ctx: Ctx): Screen {
     notices.replaceChildren(...check.notices.map((n) => h("li", { class: "notice" }, n.message)));
     dupes.replaceChildren(
       ...check.duplicates.map((d) =>
-        h("div", { class: `duplicate ${d.kind}`, role: "alert" }, h("strong", {}, t(d.kind === "document" ? "dup.document_title" : "dup.person_title")), " ", d.message, " ", t("dup.record", { id: d.record_id })),
+        h(
+          "div",
+          { class: `duplicate ${d.kind} ${d.source}`, role: "alert", "data-source": d.source },
+          h("strong", {}, t(d.kind === "document" ? "dup.document_title" : "dup.person_title")),
+          " ",
+          d.message,
+          d.source === "local" ? ` ${t("dup.record", { id: d.record_id })}` : "",
+        ),
       ),
     );
+    registryNote.textContent = check.registry && check.registry.state !== "matched" ? check.registry.message : "";
     ctx.state.flow.check = check;
   };
 
   let seq = 0;
   let timer: ReturnType<typeof setTimeout> | null = null;
-  const check = async (): Promise<ApplicantCheck | null> => {
+  const check = async (registry = false): Promise<ApplicantCheck | null> => {
     const mine = ++seq;
     try {
-      const result = await api.checkApplicant(applicantJson(values()));
+      const result = await api.checkApplicant(applicantJson(values()), registry);
       if (mine === seq) showCheck(result);
       return result;
     } catch (err) {
@@ -312,6 +322,19 @@ export function applicantForm(ctx: Ctx): Screen {
       formError.textContent = t("dup.blocked");
       next.focus();
       return;
+    }
+    // An enrolled desk asks the registry too, once, as the clerk goes on
+    // (the lookup is audited there): a match elsewhere shows beside the
+    // local warnings; offline, a quiet note says only the local check ran.
+    if (ctx.state.desk && !ctx.state.desk.training) {
+      registryNote.textContent = t("applicant.registry_asking");
+      const asked = await check(true);
+      if (!asked) return;
+      if (asked.duplicates.some((d) => d.kind === "document")) {
+        formError.textContent = t("dup.blocked_registry");
+        next.focus();
+        return;
+      }
     }
     ctx.state.flow.form = values();
     ctx.state.flow.applicant = applicantJson(values());

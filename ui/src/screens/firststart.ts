@@ -3,7 +3,7 @@
 // the first admin account.
 import { api, asCommandError, type DeskInitRequest } from "../api";
 import { t } from "../i18n";
-import { alertLine, button, field, h, showFieldErrors, type Field } from "../dom";
+import { alertLine, button, field, h, showFieldErrors, statusLine, type Field } from "../dom";
 import type { Ctx, Screen } from "../app";
 
 export function firstStart(ctx: Ctx): Screen {
@@ -28,7 +28,8 @@ export function firstStart(ctx: Ctx): Screen {
   const muni = field({ path: "municipality", label: t("first.municipality"), hint: t("first.municipality_hint"), width: "short", inputmode: "numeric", required: true });
   const office = field({ path: "office", label: t("first.office"), width: "long", required: true });
   const deskNo = field({ path: "desk_number", label: t("first.desk_number"), width: "short", inputmode: "numeric", required: true });
-  const place = h("fieldset", { class: "group" }, h("legend", {}, t("first.place")), add(muni, "municipality"), add(office, "office"), add(deskNo, "desk_number"));
+  const placeHint = h("p", { class: "hint", id: "place-from-code", hidden: true }, t("first.place_from_code"));
+  const place = h("fieldset", { class: "group", id: "place-fields" }, h("legend", {}, t("first.place")), placeHint, add(muni, "municipality"), add(office, "office"), add(deskNo, "desk_number"));
 
   const admin = field({ path: "admin_name", label: t("first.admin_name"), width: "medium", autocomplete: "username", required: true });
   const pw = field({ path: "admin_password", label: t("first.admin_password"), hint: t("first.admin_password_hint"), kind: "password", width: "medium", autocomplete: "new-password", required: true });
@@ -37,13 +38,22 @@ export function firstStart(ctx: Ctx): Screen {
 
   const submit = button(t("first.create"), { id: "first-create", primary: true, type: "submit", shortcut: "Enter" });
   const formError = alertLine("first-error");
-  const form = h("form", { class: "form", novalidate: true, "aria-labelledby": "screen-title" }, mode, registry, place, adminSet, formError, h("div", { class: "actions" }, submit));
+  const progress = statusLine("first-status");
+  const form = h("form", { class: "form", novalidate: true, "aria-labelledby": "screen-title" }, mode, registry, place, adminSet, formError, h("div", { class: "actions" }, submit, progress));
 
   const syncMode = () => {
     const enrolling = enrol.checked;
     url.input.disabled = !enrolling;
     code.input.disabled = !enrolling;
     registry.classList.toggle("inactive", !enrolling);
+    // An enrolled desk's municipality, office and number come with its code.
+    for (const f of [muni, office, deskNo]) {
+      f.input.disabled = enrolling;
+      f.input.required = !enrolling;
+    }
+    place.classList.toggle("inactive", enrolling);
+    placeHint.hidden = !enrolling;
+    submit.textContent = t(enrolling ? "first.enrol" : "first.create");
   };
   training.addEventListener("change", syncMode);
   enrol.addEventListener("change", syncMode);
@@ -71,6 +81,7 @@ export function firstStart(ctx: Ctx): Screen {
     busy = true;
     submit.disabled = true;
     formError.textContent = "";
+    progress.textContent = request.mode === "enrol" ? t("first.enrolling") : "";
     try {
       const desk = await api.deskInit(request);
       ctx.deskReady(desk);
@@ -82,6 +93,7 @@ export function firstStart(ctx: Ctx): Screen {
     } finally {
       busy = false;
       submit.disabled = false;
+      progress.textContent = "";
     }
   });
 

@@ -51,7 +51,7 @@ export function review(ctx: Ctx): Screen {
         "div",
         { class: "duplicate person", id: "dup-list" },
         h("strong", {}, t("dup.person_title")),
-        h("ul", {}, ...personDupes.map((d) => h("li", {}, d.message, " ", t("dup.record", { id: d.record_id })))),
+        h("ul", {}, ...personDupes.map((d) => h("li", {}, d.message, d.record_id ? ` ${t("dup.record", { id: d.record_id })}` : ""))),
         h("div", { class: "check-row" }, confirm, h("label", { for: "dup-reviewed" }, t("dup.reviewed"))),
       )
     : null;
@@ -121,6 +121,8 @@ export function review(ctx: Ctx): Screen {
     h("p", { class: "lead" }, t("review.lead")),
     h("div", { class: "review-columns" }, summary, preview),
     dupBox,
+    // Offline or refused: the clerk knows only this desk's records were checked.
+    check?.registry && ["offline", "failed"].includes(check.registry.state) ? h("p", { class: "hint", id: "review-registry-note" }, check.registry.message) : null,
     error,
     status,
     h("div", { class: "actions" }, issueBtn, backBtn),

@@ -15,8 +15,21 @@ const online: SyncView = {
   reserve_left: 2,
   reserve_low: true,
   last_sync: "2026-11-25T16:00:00Z",
-  refused: [{ event_id: "e-9", record_id: "D-1-9", verdict: "conflict", reason: "The number was issued twice." }],
-  notices: [{ record_id: "D-1-3", other_record_id: "D-7-1", kind: "document", message: "The same passport was used at desk D-7." }],
+  refused: [{ event_id: "e-9", kind: "issued", record_id: "D-1-9", verdict: "conflict", reason: "The number was issued twice.", refused_at: "2026-11-26T09:00:00Z" }],
+  notices: [
+    {
+      id: 4,
+      kind: "duplicate_document",
+      record_id: "D-1-3",
+      other_record_id: "D-7-1",
+      other_desk_id: "D-7",
+      message: "Record D-1-3 and record D-7-1 at desk D-7 were issued on the same identity document.",
+      created_at: "2026-11-26T09:00:00Z",
+      duplicate: true,
+      record_status: "issued",
+      replaced_by: null,
+    },
+  ],
 };
 
 describe("sync panel", () => {

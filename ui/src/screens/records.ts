@@ -1,6 +1,6 @@
 // Records: search this desk's records by name, number, document or date;
 // the detail with reprint (clerk) and void (supervisor), and the sync state.
-import { api, asCommandError, type RecordRow, type RecordView } from "../api";
+import { api, asCommandError, type PresentedDocument, type RecordRow, type RecordView } from "../api";
 import { t } from "../i18n";
 import { alertLine, button, field, formatTime, h, kbd, showFieldErrors, statusLine, type Field } from "../dom";
 import type { Ctx, Screen } from "../app";
@@ -59,7 +59,25 @@ export function recordDetail(ctx: Ctx, params: Record<string, unknown>): Screen 
   const reprintBtn = button(t("record.reprint"), { id: "reprint", primary: true });
   const actions = h("div", { class: "actions" }, reprintBtn);
   const voidArea = h("div", { id: "void-area" });
-  const el = h("section", { class: "screen" }, h("h1", { id: "screen-title" }, t("record.title", { id })), facts, status, error, actions, voidArea);
+  // Shown only for a record whose personal data was erased: the document again.
+  const docArea = h("div", { id: "reprint-document" });
+  const docFields = new Map<string, Field>();
+  const el = h("section", { class: "screen" }, h("h1", { id: "screen-title" }, t("record.title", { id })), facts, status, error, docArea, actions, voidArea);
+
+  const documentForm = () => {
+    docFields.clear();
+    const number = field({ path: "document.number", label: t("reprint_document.number"), hint: t("reprint_document.number_hint"), width: "medium", required: true });
+    const state = field({ path: "document.issuing_state", label: t("reprint_document.issuing_state"), hint: t("reprint_document.issuing_state_hint"), width: "short" });
+    const surname = field({ path: "surname", label: t("reprint_document.surname"), width: "long", required: true });
+    const given = field({ path: "given_names", label: t("reprint_document.given_names"), width: "long" });
+    for (const f of [number, state, surname, given]) docFields.set(f.input.getAttribute("data-path") ?? "", f);
+    docArea.replaceChildren(h("h2", { id: "reprint-document-title" }, t("reprint_document.title")), h("p", {}, t("reprint_document.intro")), number.wrap, state.wrap, surname.wrap, given.wrap);
+  };
+  const presented = (): PresentedDocument | undefined => {
+    if (!docFields.size) return undefined;
+    const v = (path: string) => (docFields.get(path)?.input.value ?? "").trim();
+    return { number: v("document.number"), issuing_state: v("document.issuing_state") || null, surname: v("surname"), given_names: v("given_names") };
+  };
 
   const show = (r: RecordView) => {
     facts.removeAttribute("aria-busy");
@@ -83,6 +101,11 @@ export function recordDetail(ctx: Ctx, params: Record<string, unknown>): Screen 
     const voided = r.status === "voided";
     reprintBtn.disabled = voided;
     if (!r.personal_data) status.textContent = t("record.erased_note");
+    if (!r.personal_data && !voided) documentForm();
+    else {
+      docFields.clear();
+      docArea.replaceChildren();
+    }
     voidArea.replaceChildren();
     if (ctx.can("supervisor") && !voided) voidArea.append(voidForm(r));
   };
@@ -117,14 +140,19 @@ export function recordDetail(ctx: Ctx, params: Record<string, unknown>): Screen 
 
   reprintBtn.addEventListener("click", async () => {
     error.textContent = "";
+    if (docFields.size) showFieldErrors(docFields, [], null);
     status.textContent = t("handout.printing");
     reprintBtn.disabled = true;
     try {
-      const r = await api.reprint(id);
+      const r = await api.reprint(id, presented());
       status.textContent = t("record.reprinted", { printer: r.printer });
     } catch (err) {
       status.textContent = "";
-      error.textContent = asCommandError(err).message;
+      const ce = asCommandError(err);
+      // A refused document names its field: the message goes next to it.
+      const first = docFields.size ? showFieldErrors(docFields, ce.fields, error) : undefined;
+      if (!ce.fields.length || !docFields.size) error.textContent = ce.message;
+      first?.input.focus();
     } finally {
       reprintBtn.disabled = false;
     }

@@ -369,7 +369,9 @@ fn connect(path: &Path, key_hex: &str, create: bool) -> Result<Connection, Store
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Database(rusqlite::Error::InvalidQuery));
     }
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    // secure_delete: erased personal data (core::retention) is overwritten
+    // with zeros, not left in free space inside the (encrypted) pages.
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;")?;
     Ok(conn)
 }
 
@@ -470,8 +472,23 @@ impl Store {
     }
 
     /// Opens the desk in `dir`: reads `desk.json`, takes the keys from the key
-    /// store, opens and migrates the database, and applies the rollback guard.
+    /// store, opens and migrates the database, applies the rollback guard, and
+    /// erases the personal data retention says is due (`core::retention`), so
+    /// that no shell can forget it.
     pub fn open(dir: &Path, keystore: Box<dyn KeyStore>, now: DateTime<Utc>) -> Result<Store, StoreError> {
+        let mut store = Store::open_without_retention(dir, keystore, now)?;
+        store.erase_due(now, crate::retention::DEFAULT_RETENTION_DAYS)?;
+        Ok(store)
+    }
+
+    /// [`Store::open`] without the retention run: for `skranke purge`, which
+    /// runs it itself as a supervisor's act (and must be able to show a dry
+    /// run of what is due).
+    pub fn open_without_retention(
+        dir: &Path,
+        keystore: Box<dyn KeyStore>,
+        now: DateTime<Utc>,
+    ) -> Result<Store, StoreError> {
         let desk = DeskFile::read(dir)?;
         let db_path = dir.join(DB_FILE);
         if !db_path.exists() {
@@ -498,6 +515,7 @@ impl Store {
             pending_guard: None,
         };
         store.guard_outcome = store.apply_guard(now)?;
+        store.oplog().opened(&desk.desk_id, store.guard_outcome);
         Ok(store)
     }
 

@@ -208,5 +208,26 @@ ALTER TABLE staff ADD COLUMN must_change INTEGER NOT NULL DEFAULT 0 CHECK (must_
 ALTER TABLE staff ADD COLUMN password_changed_at TEXT;
 "#;
 
+/// Version 6: retention (`core::retention`). Written on its own branch
+/// while V5 was written on another: at merge it goes after V5.
+const V6: &str = r#"
+-- When the desk learnt at sync that the registry confirmed the record
+-- (registry_state 'registered', or 'voided' for a void it took): the
+-- retention period runs from here. Records confirmed before this version get
+-- the time of the upgrade (the desk did not note it), which only ever keeps
+-- their data longer.
+ALTER TABLE record ADD COLUMN confirmed_at TEXT;
+UPDATE record SET confirmed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+ WHERE registry_state IN ('registered', 'voided');
+
+-- When the personal data (`applicant`, and its copy in the issued outbox
+-- payload) was erased. Number, dates, status and the keyed duplicate hashes stay.
+ALTER TABLE record ADD COLUMN erased_at TEXT;
+
+-- The records retention still has to look at: only those not erased, so the
+-- check at every open costs nothing once the old ones are erased.
+CREATE INDEX record_retained ON record (issued_at) WHERE erased_at IS NULL;
+"#;
+
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];

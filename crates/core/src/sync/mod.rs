@@ -210,6 +210,9 @@ pub struct SyncStatus {
     pub retired: bool,
     pub refused: Vec<RefusedEvent>,
     pub notices: Vec<DeskNotice>,
+    /// Records past the retention period that keep their personal data
+    /// because the registry has not confirmed them (`core::retention`).
+    pub retention_flagged: Vec<crate::retention::FlaggedRecord>,
 }
 
 fn refuse_training(store: &Store) -> Result<(), SyncError> {
@@ -340,13 +343,19 @@ pub fn run(store: &mut Store, client: &RegistryClient) -> Result<SyncReport, Err
     if !report.retired && !report.reconciling {
         report.units_granted += top_up(store, client, Utc::now())?;
     }
-    // The entries of the acts reconciling and topping up just did.
+    // Records the registry confirmed long enough ago lose their personal
+    // data now (core::retention), and the registry hears of it in this run.
+    if !store.erase_due(Utc::now(), crate::retention::DEFAULT_RETENTION_DAYS)?.erased.is_empty() {
+        upload_outbox(store, client, &mut tally)?;
+    }
+    // The entries of the acts reconciling, topping up and erasing just did.
     upload_audit(store, client, &mut tally)?;
     let pending = pending_events(store)?;
     if pending == 0 {
         let now = timestamp(Utc::now());
         store.bookkeeping(|tx, _| state::set(tx, state::key::LAST_SUCCESS, &now))?;
     }
+    store.oplog().synced(tally.uploaded, tally.accepted + tally.already_held, tally.conflict + tally.invalid, pending);
     Ok(SyncReport {
         uploaded: tally.uploaded,
         accepted: tally.accepted,
@@ -529,7 +538,14 @@ fn reconcile(store: &mut Store, client: &RegistryClient) -> Result<SyncReport, E
             if answer.retired {
                 state::set(tx, state::key::RETIRED, "true")?;
             }
-            let mut set_state = tx.prepare_cached("UPDATE record SET registry_state = ?2 WHERE id = ?1")?;
+            // `confirmed_at`: when the desk first learnt the registry confirmed
+            // the record (registered, or its void taken); retention runs from it.
+            let confirmed_at = timestamp(now);
+            let mut set_state = tx.prepare_cached(
+                "UPDATE record SET registry_state = ?2,
+                        confirmed_at = CASE WHEN ?2 IN ('registered', 'voided') THEN coalesce(confirmed_at, ?3) END
+                 WHERE id = ?1",
+            )?;
             let mut states_after = request.states_after;
             for change in &answer.record_states {
                 let code = match change.state {
@@ -537,7 +553,7 @@ fn reconcile(store: &mut Store, client: &RegistryClient) -> Result<SyncReport, E
                     RecordState::Registered => "registered",
                     RecordState::Voided => "voided",
                 };
-                set_state.execute((&change.record_id, code))?;
+                set_state.execute((&change.record_id, code, &confirmed_at))?;
                 states_after = states_after.max(change.sequence);
             }
             state::set(tx, state::key::STATES_AFTER, &states_after.to_string())?;
@@ -683,6 +699,7 @@ pub fn status(store: &mut Store, now: DateTime<Utc>) -> Result<SyncStatus, Error
     let desk_id = store.desk_id().to_string();
     let training = store.is_training();
     let frozen = store.lease_frozen();
+    let retention_flagged = store.retention_flags(now, crate::retention::DEFAULT_RETENTION_DAYS)?;
     Ok(store.read(|tx, _| {
         let oldest: Option<String> = tx
             .query_row("SELECT created_at FROM outbox WHERE outcome IS NULL ORDER BY seq LIMIT 1", [], |r| r.get(0))
@@ -709,6 +726,7 @@ pub fn status(store: &mut Store, now: DateTime<Utc>) -> Result<SyncStatus, Error
             retired: state::get_flag(tx, state::key::RETIRED)?,
             refused: state::refused(tx)?,
             notices: state::notices(tx)?,
+            retention_flagged,
         })
     })?)
 }

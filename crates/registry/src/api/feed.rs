@@ -3,8 +3,10 @@
 //! records `registered`, which desks learn at their next sync. The consumer
 //! authenticates with a bearer token configured on the registry.
 
-use axum::extract::{Query, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -19,6 +21,13 @@ pub struct PageQuery {
     #[serde(default)]
     after: i64,
     limit: Option<i64>,
+}
+
+/// Route middleware of the feed's routes: the consumer's token before
+/// anything else (a body is not even parsed for a caller without it).
+pub async fn require_feed(State(state): State<AppState>, req: Request, next: Next) -> Result<Response> {
+    authorize(&state, req.headers())?;
+    Ok(next.run(req).await)
 }
 
 /// Compares hashes of the tokens, so the time taken says nothing about how
@@ -37,12 +46,7 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<()> {
     Ok(())
 }
 
-pub async fn page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<PageQuery>,
-) -> Result<Json<FeedPage>> {
-    authorize(&state, &headers)?;
+pub async fn page(State(state): State<AppState>, Query(q): Query<PageQuery>) -> Result<Json<FeedPage>> {
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
     let client = state.pool.get().await?;
     let items: Vec<FeedItem> = client
@@ -60,16 +64,14 @@ pub async fn page(
 
 pub async fn confirm(
     State(state): State<AppState>,
-    headers: HeaderMap,
     JsonBody(req): JsonBody<FeedConfirm>,
 ) -> Result<Json<FeedConfirmResponse>> {
-    authorize(&state, &headers)?;
     let client = state.pool.get().await?;
     let n = client
         .execute(
-            "UPDATE records SET state = 'registered', state_seq = nextval('registry_seq')
+            "UPDATE records SET state = 'registered', registered_at = $2, state_seq = nextval('registry_seq')
              WHERE record_id = ANY($1) AND state = 'received'",
-            &[&req.registered],
+            &[&req.registered, &state.now()],
         )
         .await?;
     Ok(Json(FeedConfirmResponse { confirmed: n }))
