@@ -7,6 +7,7 @@ const COMMANDS: &[&str] = &[
     "desk_init",
     "sign_in",
     "sign_out",
+    "change_password",
     "mrz_scan",
     "applicant_check",
     "issue",

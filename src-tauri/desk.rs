@@ -84,6 +84,13 @@ pub async fn desk_status(shell: State<'_, Shell>) -> UiResult<Startup> {
         };
         let prefs = settings::read(store);
         let desk = store.desk_info().map_err(|e| UiError::core(prefs.lang, e))?;
+        // A reloaded window does not revive a session the idle lock has ended
+        // (asking is not activity, so the session is not touched).
+        if inner.signed.as_ref().is_some_and(|s| {
+            skranke_core::staff::idle_expired(s.session.last_activity(), Utc::now(), prefs.idle_lock_minutes)
+        }) {
+            inner.signed = None;
+        }
         Ok(Startup {
             desk: Some(desk.into()),
             session: inner.signed.as_ref().map(|s| s.view.clone()),
@@ -223,10 +230,33 @@ pub async fn sign_in(shell: State<'_, Shell>, name: String, password: String) ->
     shell.with_inner(|inner, lang| {
         let store = inner.store.as_mut().ok_or_else(|| UiError::text(lang, "shell.error.no_desk", &[]))?;
         let session = store.sign_in(&name, &password, Utc::now()).map_err(|e| UiError::core(lang, e))?;
-        let view =
-            StaffView { staff_id: session.staff_id(), name: name.trim().to_string(), role: session.role().code() };
+        let view = StaffView {
+            staff_id: session.staff_id(),
+            name: name.trim().to_string(),
+            role: session.role().code(),
+            must_change: session.must_change(),
+        };
         inner.signed = Some(Signed { session, view: view.clone() });
         Ok(view)
+    })
+}
+
+/// The signed-in staff member changes their own password (the only act of
+/// a session whose password an admin reset).
+#[tauri::command]
+pub async fn change_password(shell: State<'_, Shell>, current: String, new_password: String) -> UiResult<StaffView> {
+    shell.with_session_mut(|store, signed, lang| {
+        store.change_password(&mut signed.session, &current, &new_password, Utc::now(), lang).map_err(|e| {
+            let mut ui = UiError::core(lang, e);
+            for f in &mut ui.fields {
+                if f.field == "old_password" {
+                    f.field = "current_password".into();
+                }
+            }
+            ui
+        })?;
+        signed.view.must_change = signed.session.must_change();
+        Ok(signed.view.clone())
     })
 }
 

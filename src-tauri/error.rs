@@ -4,25 +4,31 @@
 
 use serde::Serialize;
 use skranke_core::i18n::{render, Lang};
+use skranke_core::store::StoreError;
 use skranke_core::{Error, FieldError};
 
 /// A command's refusal as the window receives it (`CommandError` in ui/src/api.ts).
+/// `code` is set for the refusals the window acts on: `locked` (the idle
+/// lock dropped the session: back to sign-in), `account_locked` and
+/// `must_change_password`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct UiError {
     pub message: String,
     pub fields: Vec<FieldError>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
 }
 
 impl UiError {
     /// A sentence from the catalogs.
     pub fn text(lang: Lang, key: &str, args: &[(&str, &str)]) -> UiError {
-        UiError { message: render(lang, key, args), fields: Vec::new() }
+        UiError { message: render(lang, key, args), fields: Vec::new(), code: None }
     }
 
     /// Field problems; the message lists them for screens that show one line.
     pub fn fields(fields: Vec<FieldError>) -> UiError {
         let message = fields.iter().map(|f| f.message.as_str()).collect::<Vec<_>>().join(" ");
-        UiError { message, fields }
+        UiError { message, fields, code: None }
     }
 
     /// One field problem with a catalog sentence.
@@ -32,9 +38,15 @@ impl UiError {
 
     /// The core's error in the desk's language.
     pub fn core(lang: Lang, e: Error) -> UiError {
+        let code = match &e {
+            Error::Store(StoreError::IdleLocked { .. }) => Some("locked"),
+            Error::Store(StoreError::AccountLocked { .. }) => Some("account_locked"),
+            Error::Store(StoreError::PasswordChangeRequired) => Some("must_change_password"),
+            _ => None,
+        };
         match e {
             Error::Invalid(fields) => UiError::fields(fields),
-            other => UiError { message: other.message(lang), fields: Vec::new() },
+            other => UiError { message: other.message(lang), fields: Vec::new(), code },
         }
     }
 }
@@ -57,6 +69,14 @@ mod tests {
         );
         assert_eq!(e.fields.len(), 2);
         assert_eq!(e.message, "First. Second.");
+    }
+
+    #[test]
+    fn the_idle_lock_reaches_the_window_as_the_code_locked() {
+        let e = UiError::core(Lang::En, StoreError::IdleLocked { minutes: 5 }.into());
+        assert_eq!(e.code, Some("locked"));
+        assert!(e.message.contains('5'), "{}", e.message);
+        assert_eq!(UiError::core(Lang::En, StoreError::SignInRefused.into()).code, None);
     }
 
     #[test]

@@ -53,6 +53,7 @@ pub fn scan(text: &str, today: NaiveDate, lang: Lang) -> UiResult<MrzScan> {
     let zone = mrz::parse(text, today).map_err(|e| UiError {
         message: e.message(lang),
         fields: vec![FieldError { field: "mrz".into(), code: e.code().into(), message: e.message(lang) }],
+        code: None,
     })?;
     let problems = zone
         .problems

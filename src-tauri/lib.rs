@@ -63,6 +63,7 @@ pub fn run() {
             desk::desk_init,
             desk::sign_in,
             desk::sign_out,
+            desk::change_password,
             records::applicant_check,
             records::issue,
             records::records_search,

@@ -18,7 +18,7 @@ use tauri::State;
 use crate::error::{UiError, UiResult};
 use crate::state::Shell;
 
-pub const IDLE_DEFAULT: u32 = 5;
+pub const IDLE_DEFAULT: u32 = skranke_core::settings::IDLE_LOCK_DEFAULT;
 pub const LAPSE_DEFAULT: u32 = 14;
 
 /// The settings as the window edits them (`SettingsView`).
@@ -67,7 +67,7 @@ pub fn read(store: &Store) -> Prefs {
     let get = |k: &str| store.setting(k).ok().flatten().unwrap_or_default();
     Prefs {
         lang: Lang::from_code(&get("ui_language")).unwrap_or_default(),
-        idle_lock_minutes: get("idle_lock_minutes").parse().unwrap_or(IDLE_DEFAULT),
+        idle_lock_minutes: store.idle_lock_minutes().unwrap_or(IDLE_DEFAULT),
         printer: get("printer"),
         lapse_days: get("password_lapse_days").parse().unwrap_or(LAPSE_DEFAULT),
         privacy_controller: get("privacy_controller"),
@@ -108,31 +108,25 @@ fn view(p: Prefs) -> SettingsView {
 }
 
 /// Checks the form; every problem names its field. The handout's settings
-/// are the core's (`core::settings`); the window's own two (language, idle
-/// lock) are checked here.
+/// and the idle lock are the core's (`core::settings`); the window's own
+/// language is checked here.
 pub fn validate(input: &SettingsInput, lang: Lang) -> Result<Vec<(&'static str, String)>, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut out = Vec::new();
     let lapse = input.password_lapse_days.map(|d| d.to_string()).unwrap_or_default();
+    let idle = input.idle_lock_minutes.map(|m| m.to_string()).unwrap_or_default();
     for (key, value) in [
         (SettingKey::Printer, input.printer.as_str()),
         (SettingKey::PasswordLapseDays, lapse.as_str()),
         (SettingKey::PrivacyController, input.privacy_controller.as_str()),
         (SettingKey::PrivacyContact, input.privacy_contact.as_str()),
         (SettingKey::PrivacyDpo, input.privacy_dpo.as_str()),
+        (SettingKey::IdleLockMinutes, idle.as_str()),
     ] {
         match skranke_core::settings::validate(key, value, lang) {
             Ok(v) => out.push((key.code(), v)),
             Err(e) => errors.push(e),
         }
-    }
-    match input.idle_lock_minutes {
-        Some(m) if (1..=60).contains(&m) => out.push(("idle_lock_minutes", m.to_string())),
-        _ => errors.push(FieldError {
-            field: "idle_lock_minutes".into(),
-            code: "range".into(),
-            message: render(lang, "shell.error.range", &[("min", "1"), ("max", "60")]),
-        }),
     }
     match Lang::from_code(&input.ui_language) {
         Some(l) => out.push(("ui_language", l.code().to_string())),

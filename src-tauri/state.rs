@@ -21,6 +21,8 @@ pub struct StaffView {
     pub staff_id: i64,
     pub name: String,
     pub role: &'static str,
+    /// An admin reset the password: the window shows the change form first.
+    pub must_change: bool,
 }
 
 pub struct Signed {
@@ -126,11 +128,23 @@ impl Shell {
 
     /// Runs `f` with the store and the signed-in staff member.
     pub fn with_session<T>(&self, f: impl FnOnce(&mut Store, &Signed, Lang) -> UiResult<T>) -> UiResult<T> {
+        self.with_session_mut(|store, signed, lang| f(store, signed, lang))
+    }
+
+    /// Runs `f` with the store and the signed-in staff member, who may change.
+    /// First the core's idle lock: a session idle longer than the desk's
+    /// `idle_lock_minutes` is dropped here and the window gets the code
+    /// `locked`; any other session is marked active now.
+    pub fn with_session_mut<T>(&self, f: impl FnOnce(&mut Store, &mut Signed, Lang) -> UiResult<T>) -> UiResult<T> {
         self.with_inner(|inner, lang| {
             let Inner { store, signed } = inner;
             let store = store.as_mut().ok_or_else(|| UiError::text(lang, "shell.error.no_desk", &[]))?;
-            let signed = signed.as_ref().ok_or_else(|| UiError::text(lang, "shell.error.not_signed_in", &[]))?;
-            f(store, signed, lang)
+            let current = signed.as_mut().ok_or_else(|| UiError::text(lang, "shell.error.not_signed_in", &[]))?;
+            if let Err(e) = store.check_idle(&mut current.session, chrono::Utc::now()) {
+                *signed = None;
+                return Err(UiError::core(lang, e));
+            }
+            f(store, current, lang)
         })
     }
 }

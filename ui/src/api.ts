@@ -15,10 +15,15 @@ export interface FieldError {
   message: string;
 }
 
-/** What every command rejects with. `fields` is empty unless input was refused. */
+/**
+ * What every command rejects with. `fields` is empty unless input was refused.
+ * `code` marks the refusals the window acts on: `locked` (the idle lock ended
+ * the session), `account_locked`, `must_change_password`.
+ */
 export interface CommandError {
   message: string;
   fields: FieldError[];
+  code?: string;
 }
 
 export interface AppInfo {
@@ -41,6 +46,8 @@ export interface StaffView {
   staff_id: number;
   name: string;
   role: Role;
+  /** An admin reset the password: the change form comes before anything else. */
+  must_change?: boolean;
 }
 
 /** What the window needs at start: is there a desk, who is signed in, preferences. */
@@ -266,17 +273,27 @@ export interface SettingsView {
 export function asCommandError(e: unknown): CommandError {
   if (e && typeof e === "object" && typeof (e as CommandError).message === "string" && (e as CommandError).message) {
     const fields = Array.isArray((e as CommandError).fields) ? (e as CommandError).fields : [];
-    return { message: (e as CommandError).message, fields };
+    const code = (e as CommandError).code;
+    return typeof code === "string" ? { message: (e as CommandError).message, fields, code } : { message: (e as CommandError).message, fields };
   }
   if (typeof e === "string" && e.trim()) return { message: t("error.core", { detail: e }), fields: [] };
   return { message: t("error.unknown"), fields: [] };
+}
+
+let sessionLocked: (() => void) | null = null;
+
+/** Who hears that the shell dropped the session to the idle lock (the App). */
+export function onSessionLocked(handler: (() => void) | null): void {
+  sessionLocked = handler;
 }
 
 async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
   try {
     return await invoke<T>(cmd, args);
   } catch (e) {
-    throw asCommandError(e);
+    const err = asCommandError(e);
+    if (err.code === "locked") sessionLocked?.();
+    throw err;
   }
 }
 
@@ -287,6 +304,8 @@ export const api = {
   deskInit: (request: DeskInitRequest) => call<DeskView>("desk_init", { request }),
   signIn: (name: string, password: string) => call<StaffView>("sign_in", { name, password }),
   signOut: () => call<null>("sign_out"),
+  changePassword: (current: string, newPassword: string) =>
+    call<StaffView>("change_password", { current, newPassword }),
   mrzScan: (text: string) => call<MrzScan>("mrz_scan", { text }),
   /** `registry`: also ask the registry (going on to review; audited there, so never while typing). */
   checkApplicant: (applicant: ApplicantJson, registry = false) => call<ApplicantCheck>("applicant_check", { applicant, registry }),

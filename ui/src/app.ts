@@ -1,7 +1,7 @@
 // The window's frame: header (desk, training mark, online state, staff,
 // language), navigation with shortcuts, the screen stack (Esc goes back),
 // and the idle lock. Screens are plain functions that build their DOM.
-import { api, type DeskView, type StaffView, type SyncView, type Role } from "./api";
+import { api, onSessionLocked, type DeskView, type StaffView, type SyncView, type Role } from "./api";
 import { lang, setLang, t, type Lang } from "./i18n";
 import { button, h, kbd } from "./dom";
 
@@ -102,6 +102,9 @@ export class App implements Ctx {
     root.replaceChildren(h("a", { href: "#main", class: "skip-link", id: "skip-link" }), this.header, this.nav, this.main, this.announcer);
     document.addEventListener("keydown", this.keyListener, true);
     for (const ev of ACTIVITY) document.addEventListener(ev, this.activityListener, true);
+    // The shell applies the idle lock too (the core's rule): when it answers
+    // `locked`, the window goes back to sign-in and says why.
+    onSessionLocked(() => this.lock("signin.locked_idle"));
   }
 
   /** Asks the shell what state the desk is in and opens the first screen. */
@@ -119,7 +122,12 @@ export class App implements Ctx {
     }
     this.renderFrame();
     if (!this.state.desk) this.reset("first-start");
-    else if (!this.state.session) this.reset("sign-in");
+    else if (this.state.session?.must_change) {
+      // A reset password: nothing but the change form until it is changed.
+      this.state.session = null;
+      this.renderFrame();
+      this.reset("sign-in", { mustChange: true });
+    } else if (!this.state.session) this.reset("sign-in");
     else this.reset("applicant");
     void this.refreshSync();
     this.syncTimer = setInterval(() => void this.refreshSync(), 30_000);
@@ -129,6 +137,7 @@ export class App implements Ctx {
   stop(): void {
     document.removeEventListener("keydown", this.keyListener, true);
     for (const ev of ACTIVITY) document.removeEventListener(ev, this.activityListener, true);
+    onSessionLocked(null);
     this.current?.dispose?.();
     if (this.syncTimer) clearInterval(this.syncTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);

@@ -127,7 +127,8 @@ enum Command {
         staff: Option<String>,
     },
     /// The desk's settings (admin): printer, password_lapse_days (1-365,
-    /// default 14), privacy_controller, privacy_contact, privacy_dpo.
+    /// default 14), privacy_controller, privacy_contact, privacy_dpo,
+    /// idle_lock_minutes (1-240, default 5).
     Settings {
         #[command(subcommand)]
         command: SettingsCommand,
@@ -207,7 +208,7 @@ enum SyncCommand {
 enum SettingsCommand {
     /// Show one setting, or all of them, with the value in force.
     Get {
-        /// printer, password_lapse_days, privacy_controller, privacy_contact or privacy_dpo.
+        /// printer, password_lapse_days, privacy_controller, privacy_contact, privacy_dpo or idle_lock_minutes.
         key: Option<String>,
         #[arg(long)]
         json: bool,
@@ -331,7 +332,7 @@ enum StaffCommand {
         #[arg(long, env = "SKRANKE_STAFF")]
         staff: Option<String>,
     },
-    /// List the accounts.
+    /// List the accounts: role, active, locked until, must change password.
     List {
         #[arg(long)]
         json: bool,
@@ -341,6 +342,20 @@ enum StaffCommand {
     /// Disable an account.
     Disable {
         name: String,
+        #[arg(long, env = "SKRANKE_STAFF")]
+        staff: Option<String>,
+    },
+    /// Give an account a temporary password (from SKRANKE_NEW_PASSWORD or a
+    /// prompt); it must choose its own at the next sign-in. Also unlocks it.
+    Reset {
+        name: String,
+        #[arg(long, env = "SKRANKE_STAFF")]
+        staff: Option<String>,
+    },
+    /// Change your own password: the current one from SKRANKE_STAFF_PASSWORD
+    /// or a prompt, the new one from SKRANKE_NEW_PASSWORD or a prompt. At
+    /// least 12 characters and hard to guess (a few uncommon words do well).
+    Passwd {
         #[arg(long, env = "SKRANKE_STAFF")]
         staff: Option<String>,
     },
@@ -448,6 +463,10 @@ fn main() -> ExitCode {
         Command::Staff { command: StaffCommand::Disable { name, staff } } => {
             staff::disable(&dir(), staff.as_deref(), &name, lang)
         }
+        Command::Staff { command: StaffCommand::Reset { name, staff } } => {
+            staff::reset(&dir(), staff.as_deref(), &name, lang)
+        }
+        Command::Staff { command: StaffCommand::Passwd { staff } } => staff::passwd(&dir(), staff.as_deref(), lang),
         Command::Audit { command: AuditCommand::Verify { json } } => audit::verify(&dir(), json, lang),
         Command::Sync { json, command: None } => sync::run(&dir(), json, lang),
         Command::Sync { command: Some(SyncCommand::Status { json }), json: outer } => {

@@ -66,16 +66,37 @@ pub fn password(env: &str, prompt: &str) -> Result<String, Error> {
 }
 
 /// Signs in `--staff NAME` with the password from `SKRANKE_STAFF_PASSWORD` or a prompt.
+///
+/// The idle lock: a CLI session lives for one command, so it is checked here
+/// once, right after signing in, with the same core rule the desk app
+/// applies before every command ([`Store::check_idle`]). A command never
+/// waits on staff after this point; one that ever does must call
+/// `check_idle` again before each act.
 pub fn sign_in(store: &mut Store, staff: Option<&str>, lang: Lang) -> Result<Session, Error> {
-    let Some(name) = staff.map(str::trim).filter(|s| !s.is_empty()) else {
-        return Err(Error::Invalid(vec![skranke_core::FieldError {
+    let name = staff_name(staff, lang)?;
+    let pw = password(PASSWORD_ENV, &i18n::render(lang, "staff.prompt.password", &[("name", name)]))?;
+    let mut session = sign_in_with(store, Some(name), &pw, lang)?;
+    store.check_idle(&mut session, Utc::now())?;
+    if session.must_change() {
+        eprintln!("skranke: {}", i18n::text(lang, "staff_policy.cli.must_change"));
+    }
+    Ok(session)
+}
+
+/// Signs in `--staff NAME` with a password already read.
+pub fn sign_in_with(store: &mut Store, staff: Option<&str>, password: &str, lang: Lang) -> Result<Session, Error> {
+    store.sign_in(staff_name(staff, lang)?, password, Utc::now())
+}
+
+/// `--staff NAME`, or a refusal that says how to give it.
+pub fn staff_name(staff: Option<&str>, lang: Lang) -> Result<&str, Error> {
+    staff.map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| {
+        Error::Invalid(vec![skranke_core::FieldError {
             field: "staff".into(),
             code: "staff.missing".into(),
             message: i18n::text(lang, "staff.cli.need_staff").to_string(),
-        }]));
-    };
-    let pw = password(PASSWORD_ENV, &i18n::render(lang, "staff.prompt.password", &[("name", name)]))?;
-    store.sign_in(name, &pw, Utc::now())
+        }])
+    })
 }
 
 /// Prints a value as one line of JSON.

@@ -120,8 +120,10 @@ pub fn validate_setup(setup: &DeskSetup<'_>, lang: Lang) -> Result<(), Vec<Field
             errors.push(field("desk_id", "desk_id_invalid", lang));
         }
     }
+    let municipality_name = crate::municipality::parse_code(m).map_or("", |mu| mu.name);
     if let Err(mut e) = staff::validate_new(
         &NewStaff { name: setup.admin_name, role: Role::Admin, password: setup.admin_password },
+        &[m, municipality_name, office],
         lang,
     ) {
         for fe in &mut e {

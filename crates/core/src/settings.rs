@@ -30,19 +30,28 @@ pub enum SettingKey {
     PrivacyContact,
     /// The data protection officer (databeskyttelsesrådgiver).
     PrivacyDpo,
+    /// Minutes without activity after which a signed-in session locks (1–240, default 5).
+    IdleLockMinutes,
 }
+
+/// The idle lock's accepted minutes: one to four hours' worth.
+pub const IDLE_LOCK_MINUTES_RANGE: std::ops::RangeInclusive<u32> = 1..=240;
+
+/// The idle lock when none is set.
+pub const IDLE_LOCK_DEFAULT: u32 = 5;
 
 /// The longest privacy-notice text accepted, in characters: it has to fit
 /// in the notice of every handout language.
 pub const MAX_TEXT_CHARS: usize = 200;
 
 impl SettingKey {
-    pub const ALL: [SettingKey; 5] = [
+    pub const ALL: [SettingKey; 6] = [
         SettingKey::Printer,
         SettingKey::PasswordLapseDays,
         SettingKey::PrivacyController,
         SettingKey::PrivacyContact,
         SettingKey::PrivacyDpo,
+        SettingKey::IdleLockMinutes,
     ];
 
     /// The key as stored and typed.
@@ -53,6 +62,7 @@ impl SettingKey {
             SettingKey::PrivacyController => "privacy_controller",
             SettingKey::PrivacyContact => "privacy_contact",
             SettingKey::PrivacyDpo => "privacy_dpo",
+            SettingKey::IdleLockMinutes => "idle_lock_minutes",
         }
     }
 
@@ -65,6 +75,7 @@ impl SettingKey {
     pub fn default_value(self) -> Option<String> {
         match self {
             SettingKey::PasswordLapseDays => Some(LapseDays::default().days().to_string()),
+            SettingKey::IdleLockMinutes => Some(IDLE_LOCK_DEFAULT.to_string()),
             _ => None,
         }
     }
@@ -112,6 +123,14 @@ pub fn validate(key: SettingKey, value: &str, lang: Lang) -> Result<String, Fiel
                 Err(problem(name, "lapse_invalid", lang, &[("min", &min), ("max", &max)]))
             }
         },
+        SettingKey::IdleLockMinutes => match parse_idle_minutes(value) {
+            Some(minutes) => Ok(minutes.to_string()),
+            None => {
+                let (min, max) =
+                    (IDLE_LOCK_MINUTES_RANGE.start().to_string(), IDLE_LOCK_MINUTES_RANGE.end().to_string());
+                Err(problem(name, "idle_invalid", lang, &[("min", &min), ("max", &max)]))
+            }
+        },
         SettingKey::PrivacyController | SettingKey::PrivacyContact | SettingKey::PrivacyDpo => {
             let chars = value.chars().count();
             if chars == 0 || chars > MAX_TEXT_CHARS || value.chars().any(char::is_control) {
@@ -129,6 +148,11 @@ pub fn validate(key: SettingKey, value: &str, lang: Lang) -> Result<String, Fiel
             Ok(value.to_owned())
         }
     }
+}
+
+/// Idle-lock minutes as typed: a whole number in [`IDLE_LOCK_MINUTES_RANGE`].
+fn parse_idle_minutes(value: &str) -> Option<u32> {
+    value.trim().parse::<u32>().ok().filter(|m| IDLE_LOCK_MINUTES_RANGE.contains(m))
 }
 
 /// One setting as staff see it.
@@ -182,6 +206,13 @@ impl Store {
         let value = validate(key, value, lang).map_err(|e| Error::Invalid(vec![e]))?;
         self.set_setting(session, key.code(), &value, now)?;
         Ok(value)
+    }
+
+    /// The idle lock in minutes (desk-level). A stored value that no longer
+    /// parses falls back to the default rather than to no lock at all.
+    pub fn idle_lock_minutes(&self) -> Result<u32, Error> {
+        let stored = self.setting(SettingKey::IdleLockMinutes.code())?;
+        Ok(stored.as_deref().and_then(parse_idle_minutes).unwrap_or(IDLE_LOCK_DEFAULT))
     }
 
     /// The settings the handout needs (desk-level: no staff needed to read them).
@@ -258,8 +289,20 @@ mod tests {
     }
 
     #[test]
-    fn only_the_lapse_has_a_default() {
+    fn only_the_lapse_and_the_idle_lock_have_a_default() {
         assert_eq!(SettingKey::PasswordLapseDays.default_value().as_deref(), Some("14"));
+        assert_eq!(SettingKey::IdleLockMinutes.default_value().as_deref(), Some("5"));
         assert_eq!(SettingKey::Printer.default_value(), None);
+    }
+
+    #[test]
+    fn idle_lock_minutes_must_be_a_whole_number_from_1_to_240() {
+        assert_eq!(validate(SettingKey::IdleLockMinutes, " 1 ", Lang::En).unwrap(), "1");
+        assert_eq!(validate(SettingKey::IdleLockMinutes, "240", Lang::En).unwrap(), "240");
+        for bad in ["0", "241", "-5", "2.5", "five", ""] {
+            let e = validate(SettingKey::IdleLockMinutes, bad, Lang::Da).unwrap_err();
+            assert_eq!((e.field.as_str(), e.code.as_str()), ("idle_lock_minutes", "idle_invalid"), "{bad}");
+            assert!(e.message.contains("240"), "{}", e.message);
+        }
     }
 }

@@ -6,10 +6,35 @@
 //! as it is then: a disabled account or a lowered role stops working at once,
 //! even in a session that signed in before. Passwords are kept only as
 //! Argon2id hashes (m = 19 MiB, t = 2, p = 1).
+//!
+//! # Sign-in policy (adgangspolitik)
+//!
+//! - **Lockout.** Five consecutive failed sign-ins lock the account: one
+//!   minute after the fifth failure, doubling with each further failure
+//!   (2, 4, 8, … minutes), never more than 24 hours ([`lock_period`]). While
+//!   locked, even the right password is refused; attempts then do not count
+//!   and do not lengthen the lock. A successful sign-in resets the count, and
+//!   so does an admin's password reset. Failures and locks are audited by
+//!   staff ID. An unknown name is checked against a decoy hash, so it takes
+//!   as long as a wrong password and gets the same refusal; only a name that
+//!   has been locked tells that it exists (staff must see when it unlocks).
+//! - **Passwords.** At least [`MIN_PASSWORD_CHARS`] characters and a zxcvbn
+//!   score of at least [`MIN_PASSWORD_SCORE`], judged with the staff name and
+//!   the desk's municipality and office as words an attacker would try first.
+//! - **Reset.** An admin sets a temporary password; the account must change
+//!   it at the next sign-in. Until then every act is refused
+//!   ([`StoreError::PasswordChangeRequired`]) except
+//!   [`Store::change_password`], which always needs the current password.
+//! - **Idle lock.** A [`Session`] remembers its last activity;
+//!   [`Store::check_idle`] refuses one that was idle longer than the
+//!   `idle_lock_minutes` setting (default 5) and otherwise touches it. The
+//!   desk app calls it before every command; a CLI session lasts one command,
+//!   which checks it once after signing in (a command never waits on staff
+//!   after that).
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +87,8 @@ impl Role {
 pub struct Session {
     staff_id: i64,
     role: Role,
+    must_change: bool,
+    last_activity: DateTime<Utc>,
 }
 
 impl Session {
@@ -73,6 +100,17 @@ impl Session {
     pub fn role(&self) -> Role {
         self.role
     }
+
+    /// Whether the password was set by an admin and must be changed before
+    /// anything else (the acts check the account itself, not this flag).
+    pub fn must_change(&self) -> bool {
+        self.must_change
+    }
+
+    /// When the session last did something (see [`Store::check_idle`]).
+    pub fn last_activity(&self) -> DateTime<Utc> {
+        self.last_activity
+    }
 }
 
 /// A staff account as listed for an admin. No password hash.
@@ -83,6 +121,17 @@ pub struct StaffInfo {
     pub role: Role,
     pub active: bool,
     pub created_at: String,
+    /// The end of the latest lockout (may be past: see [`StaffInfo::locked_at`]).
+    pub locked_until: Option<DateTime<Utc>>,
+    /// The password was reset by an admin and not yet changed.
+    pub must_change: bool,
+}
+
+impl StaffInfo {
+    /// The end of the lock in force at `now`, if any.
+    pub fn locked_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.locked_until.filter(|until| *until > now)
+    }
 }
 
 /// A new account.
@@ -93,7 +142,106 @@ pub struct NewStaff<'a> {
 }
 
 /// The shortest password accepted for a staff account.
-pub const MIN_PASSWORD_CHARS: usize = 10;
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// The lowest zxcvbn score accepted (3: more than 10^8 guesses, "safely
+/// unguessable" against an online attack; 4 is more than 10^10).
+pub const MIN_PASSWORD_SCORE: u8 = 3;
+
+/// Consecutive failed sign-ins that lock an account.
+pub const LOCK_AFTER_FAILURES: u32 = 5;
+
+/// The longest lock: a day, so a forgotten lock never outlasts a shift change.
+pub const MAX_LOCK: Duration = Duration::hours(24);
+
+/// The lock earned by `failures` consecutive failed sign-ins: none below
+/// five, one minute at the fifth, doubling with each further one, at most
+/// [`MAX_LOCK`].
+///
+/// ```
+/// use chrono::Duration;
+/// use skranke_core::staff::lock_period;
+/// assert_eq!(lock_period(4), None);
+/// assert_eq!(lock_period(5), Some(Duration::minutes(1)));
+/// assert_eq!(lock_period(7), Some(Duration::minutes(4)));
+/// assert_eq!(lock_period(40), Some(Duration::hours(24)));
+/// ```
+pub fn lock_period(failures: u32) -> Option<Duration> {
+    let beyond = failures.checked_sub(LOCK_AFTER_FAILURES)?;
+    // 2^11 minutes already exceeds a day, so larger exponents need not be computed.
+    let minutes = 1i64 << beyond.min(11);
+    Some(Duration::minutes(minutes).min(MAX_LOCK))
+}
+
+/// Whether a session last active at `last_activity` has been idle longer
+/// than `minutes` at `now`.
+pub fn idle_expired(last_activity: DateTime<Utc>, now: DateTime<Utc>, minutes: u32) -> bool {
+    now - last_activity > Duration::minutes(i64::from(minutes))
+}
+
+/// The catalog key explaining a zxcvbn warning.
+fn weakness_key(warning: Option<zxcvbn::feedback::Warning>) -> &'static str {
+    use zxcvbn::feedback::Warning as W;
+    match warning {
+        Some(W::StraightRowsOfKeysAreEasyToGuess | W::ShortKeyboardPatternsAreEasyToGuess) => {
+            "staff_policy.weak.keyboard"
+        }
+        Some(W::RepeatsLikeAaaAreEasyToGuess | W::RepeatsLikeAbcAbcAreOnlySlightlyHarderToGuess) => {
+            "staff_policy.weak.repeats"
+        }
+        Some(
+            W::ThisIsATop10Password
+            | W::ThisIsATop100Password
+            | W::ThisIsACommonPassword
+            | W::ThisIsSimilarToACommonlyUsedPassword,
+        ) => "staff_policy.weak.common",
+        Some(W::SequencesLikeAbcAreEasyToGuess) => "staff_policy.weak.sequence",
+        Some(W::RecentYearsAreEasyToGuess | W::DatesAreOftenEasyToGuess) => "staff_policy.weak.dates",
+        Some(W::AWordByItselfIsEasyToGuess) => "staff_policy.weak.word",
+        Some(W::NamesAndSurnamesByThemselvesAreEasyToGuess | W::CommonNamesAndSurnamesAreEasyToGuess) => {
+            "staff_policy.weak.names"
+        }
+        _ => "staff_policy.weak.guessable",
+    }
+}
+
+/// The words an attacker would try first against an account: the staff
+/// name and `context` (the desk's municipality and office), whole and word by word.
+fn user_inputs<'a>(name: &'a str, context: &[&'a str]) -> Vec<&'a str> {
+    let mut words = Vec::new();
+    for text in std::iter::once(name).chain(context.iter().copied()) {
+        let text = text.trim();
+        if text.is_empty() {
+            continue;
+        }
+        words.push(text);
+        words.extend(text.split(|c: char| !c.is_alphanumeric()).filter(|w| w.chars().count() >= 3));
+    }
+    words
+}
+
+/// Checks a password for the account `name` against the policy: long enough,
+/// then strong enough (zxcvbn with the name and `context` as known words).
+/// The refusal names `field` and says why.
+pub fn check_password(field: &str, password: &str, name: &str, context: &[&str], lang: Lang) -> Result<(), FieldError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(FieldError {
+            field: field.into(),
+            code: "staff.password_short".into(),
+            message: i18n::render(lang, "staff.field.password_short", &[("min", &MIN_PASSWORD_CHARS.to_string())]),
+        });
+    }
+    let entropy = zxcvbn::zxcvbn(password, &user_inputs(name, context));
+    if u8::from(entropy.score()) < MIN_PASSWORD_SCORE {
+        let why = i18n::text(lang, weakness_key(entropy.feedback().and_then(|f| f.warning())));
+        return Err(FieldError {
+            field: field.into(),
+            code: "staff.password_weak".into(),
+            message: i18n::render(lang, "staff_policy.field.password_weak", &[("why", why)]),
+        });
+    }
+    Ok(())
+}
 
 fn argon2() -> Argon2<'static> {
     // m = 19 MiB, t = 2, p = 1: the OWASP minimum for Argon2id; constant, so `new` cannot fail.
@@ -118,7 +266,9 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
 }
 
 /// Checks a new account's name and password; every problem names its field.
-pub fn validate_new(new: &NewStaff<'_>, lang: Lang) -> Result<(), Vec<FieldError>> {
+/// `context` holds the desk's municipality and office, words the password
+/// must not lean on (empty when they are not known yet).
+pub fn validate_new(new: &NewStaff<'_>, context: &[&str], lang: Lang) -> Result<(), Vec<FieldError>> {
     let mut errors = Vec::new();
     let name = new.name.trim();
     let chars = name.chars().count();
@@ -129,12 +279,8 @@ pub fn validate_new(new: &NewStaff<'_>, lang: Lang) -> Result<(), Vec<FieldError
             message: i18n::render(lang, "staff.field.name_invalid", &[]),
         });
     }
-    if new.password.chars().count() < MIN_PASSWORD_CHARS {
-        errors.push(FieldError {
-            field: "password".into(),
-            code: "staff.password_short".into(),
-            message: i18n::render(lang, "staff.field.password_short", &[("min", &MIN_PASSWORD_CHARS.to_string())]),
-        });
+    if let Err(e) = check_password("password", new.password, name, context, lang) {
+        errors.push(e);
     }
     if errors.is_empty() {
         Ok(())
@@ -167,13 +313,16 @@ pub(crate) fn insert(
 /// Checks, inside an act's transaction, that the session's account is still
 /// active and holds at least `needed`. `action` names the act for the
 /// refusal message (`staff.action.<action>` in the catalogs).
+/// An account whose password an admin reset is refused every act until it
+/// chose its own, even in a session from before the reset.
 pub(crate) fn authorize(conn: &Connection, session: &Session, needed: Role, action: &str) -> Result<(), StoreError> {
-    let row: Option<(String, bool)> = conn
-        .prepare_cached("SELECT role, active FROM staff WHERE id = ?1")?
-        .query_row([session.staff_id], |r| Ok((r.get(0)?, r.get(1)?)))
+    let row: Option<(String, bool, bool)> = conn
+        .prepare_cached("SELECT role, active, must_change FROM staff WHERE id = ?1")?
+        .query_row([session.staff_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     match row {
-        Some((role, true)) => {
+        Some((_, true, true)) => Err(StoreError::PasswordChangeRequired),
+        Some((role, true, false)) => {
             let role = Role::from_code(&role).unwrap_or(Role::Clerk);
             if role >= needed {
                 Ok(())
@@ -192,39 +341,141 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| hash_password("skranke decoy password").unwrap_or_default())
 }
 
+/// A stored time, or none when it does not parse (never written so by the store).
+fn parse_time(text: Option<String>) -> Option<DateTime<Utc>> {
+    text.and_then(|t| DateTime::parse_from_rfc3339(&t).ok()).map(|t| t.with_timezone(&Utc))
+}
+
+/// The desk's municipality (code and name) and office: words a password
+/// must not lean on.
+fn desk_words(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let (code, office): (String, String) =
+        conn.query_row("SELECT municipality, office FROM desk WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let mut words = vec![code.clone(), office];
+    if let Some(m) = crate::municipality::parse_code(&code) {
+        words.push(m.name.to_string());
+    }
+    Ok(words)
+}
+
+/// One staff row as the sign-in policy needs it.
+struct Account {
+    id: i64,
+    role: Role,
+    hash: String,
+    active: bool,
+    failures: u32,
+    locked_until: Option<DateTime<Utc>>,
+    must_change: bool,
+}
+
+const ACCOUNT_COLUMNS: &str = "id, role, password_hash, active, failed_sign_ins, locked_until, must_change";
+
+fn account(row: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
+    Ok(Account {
+        id: row.get(0)?,
+        role: Role::from_code(&row.get::<_, String>(1)?).unwrap_or(Role::Clerk),
+        hash: row.get(2)?,
+        active: row.get(3)?,
+        failures: u32::try_from(row.get::<_, i64>(4)?).unwrap_or(u32::MAX),
+        locked_until: parse_time(row.get(5)?),
+        must_change: row.get(6)?,
+    })
+}
+
+/// Counts one more failed sign-in for `staff_id` inside the caller's act,
+/// locks the account when the count earns it, and audits either. Returns the
+/// end of the new lock, if one began.
+fn record_failure(
+    tx: &Connection,
+    desk_id: &str,
+    staff_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let failures: i64 = tx.query_row("SELECT failed_sign_ins FROM staff WHERE id = ?1", [staff_id], |r| r.get(0))?;
+    let failures = u32::try_from(failures).unwrap_or(u32::MAX - 1).saturating_add(1);
+    let until = lock_period(failures).map(|p| now + p);
+    tx.execute(
+        "UPDATE staff SET failed_sign_ins = ?1, locked_until = coalesce(?2, locked_until) WHERE id = ?3",
+        (failures, until.map(timestamp), staff_id),
+    )?;
+    let event = match until {
+        Some(until) => Event { staff_id: Some(staff_id), ..Event::desk("staff.locked", now) }
+            .detail(&format!("failures:{failures} until:{}", timestamp(until))),
+        None => Event { staff_id: Some(staff_id), ..Event::desk("staff.sign_in_refused", now) }
+            .detail(&format!("failures:{failures}")),
+    };
+    audit::append(tx, desk_id, &event)?;
+    Ok(until)
+}
+
 impl Store {
-    /// Signs a staff member in. A wrong name, a wrong password and a disabled
-    /// account get the same refusal; each refusal is audited (by staff ID
-    /// when the name exists, never by name).
+    /// Signs a staff member in (see the module's sign-in policy). A wrong
+    /// name, a wrong password and a disabled account get the same refusal; a
+    /// locked account is refused with the end of its lock, whatever the
+    /// password. Each refusal is audited (by staff ID when the name exists,
+    /// never by name).
     pub fn sign_in(&mut self, name: &str, password: &str, now: DateTime<Utc>) -> Result<Session, Error> {
-        let row: Option<(i64, String, String, bool)> = self
+        let row: Option<Account> = self
             .connection()
-            .query_row("SELECT id, role, password_hash, active FROM staff WHERE name = ?1", [name.trim()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
+            .query_row(&format!("SELECT {ACCOUNT_COLUMNS} FROM staff WHERE name = ?1"), [name.trim()], account)
             .optional()
             .map_err(StoreError::from)?;
-        let (hash, known) = match &row {
-            Some((_, _, hash, _)) => (hash.as_str(), true),
-            None => (decoy_hash(), false),
+        // Always one Argon2 verification, whatever the outcome: no path is faster.
+        let hash = row.as_ref().map_or(decoy_hash(), |a| a.hash.as_str());
+        let password_ok = verify_password(hash, password) && row.is_some();
+        let refuse = |store: &mut Store, staff_id: Option<i64>, detail: &str| -> Result<(), StoreError> {
+            store.act(|tx, ctx| {
+                let event = Event { staff_id, ..Event::desk("staff.sign_in_refused", now) }.detail(detail);
+                audit::append(tx, &ctx.desk_id, &event)?;
+                Ok(())
+            })
         };
-        let password_ok = verify_password(hash, password) && known;
-        match row {
-            Some((id, role, _, true)) if password_ok => {
-                self.oplog().sign_in(Some(id), true);
-                Ok(Session { staff_id: id, role: Role::from_code(&role).unwrap_or(Role::Clerk) })
-            }
+        let acc = match row {
+            Some(acc) if acc.active => acc,
             other => {
-                let staff_id = other.map(|(id, ..)| id);
-                self.act(|tx, ctx| {
-                    let event = Event { staff_id, ..Event::desk("staff.sign_in_refused", now) };
-                    audit::append(tx, &ctx.desk_id, &event)?;
-                    Ok(())
-                })?;
+                let staff_id = other.map(|a| a.id);
+                refuse(self, staff_id, if staff_id.is_some() { "disabled" } else { "unknown" })?;
                 self.oplog().sign_in(staff_id, false);
-                Err(StoreError::SignInRefused.into())
+                return Err(StoreError::SignInRefused.into());
             }
+        };
+        if let Some(until) = acc.locked_until.filter(|u| *u > now) {
+            refuse(self, Some(acc.id), "locked")?;
+            self.oplog().sign_in(Some(acc.id), false);
+            return Err(StoreError::AccountLocked { until }.into());
         }
+        if !password_ok {
+            let locked = self.act(|tx, ctx| record_failure(tx, &ctx.desk_id, acc.id, now))?;
+            self.oplog().sign_in(Some(acc.id), false);
+            return Err(match locked {
+                Some(until) => StoreError::AccountLocked { until },
+                None => StoreError::SignInRefused,
+            }
+            .into());
+        }
+        if acc.failures > 0 || acc.locked_until.is_some() {
+            // Resetting the count is bookkeeping: a sign-in is not an act.
+            self.bookkeeping(|tx, _| {
+                tx.execute("UPDATE staff SET failed_sign_ins = 0, locked_until = NULL WHERE id = ?1", [acc.id])?;
+                Ok(())
+            })?;
+        }
+        self.oplog().sign_in(Some(acc.id), true);
+        Ok(Session { staff_id: acc.id, role: acc.role, must_change: acc.must_change, last_activity: now })
+    }
+
+    /// Refuses a session idle longer than the `idle_lock_minutes` setting
+    /// with [`StoreError::IdleLocked`] (the caller drops it and asks for a
+    /// sign-in), else marks it active at `now`. The desk app calls this
+    /// before every command that uses the session.
+    pub fn check_idle(&self, session: &mut Session, now: DateTime<Utc>) -> Result<(), Error> {
+        let minutes = self.idle_lock_minutes()?;
+        if idle_expired(session.last_activity, now, minutes) {
+            return Err(StoreError::IdleLocked { minutes }.into());
+        }
+        session.last_activity = session.last_activity.max(now);
+        Ok(())
     }
 
     /// Adds a staff account (admin).
@@ -235,7 +486,9 @@ impl Store {
         now: DateTime<Utc>,
         lang: Lang,
     ) -> Result<StaffInfo, Error> {
-        validate_new(new, lang).map_err(Error::Invalid)?;
+        let words = desk_words(self.connection())?;
+        let context: Vec<&str> = words.iter().map(String::as_str).collect();
+        validate_new(new, &context, lang).map_err(Error::Invalid)?;
         let hash = hash_password(new.password)?;
         let id = self.act(|tx, ctx| {
             authorize(tx, session, Role::Admin, "manage_staff")?;
@@ -254,6 +507,8 @@ impl Store {
             role: new.role,
             active: true,
             created_at: timestamp(now),
+            locked_until: None,
+            must_change: false,
         })
     }
 
@@ -261,7 +516,9 @@ impl Store {
     pub fn list_staff(&mut self, session: &Session) -> Result<Vec<StaffInfo>, Error> {
         Ok(self.read(|tx, _| {
             authorize(tx, session, Role::Admin, "manage_staff")?;
-            let mut stmt = tx.prepare("SELECT id, name, role, active, created_at FROM staff ORDER BY id")?;
+            let mut stmt = tx.prepare(
+                "SELECT id, name, role, active, created_at, locked_until, must_change FROM staff ORDER BY id",
+            )?;
             let rows = stmt.query_map([], |r| {
                 Ok(StaffInfo {
                     id: r.get(0)?,
@@ -269,6 +526,8 @@ impl Store {
                     role: Role::from_code(&r.get::<_, String>(2)?).unwrap_or(Role::Clerk),
                     active: r.get(3)?,
                     created_at: r.get(4)?,
+                    locked_until: parse_time(r.get(5)?),
+                    must_change: r.get(6)?,
                 })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -301,6 +560,110 @@ impl Store {
             Ok(())
         })?)
     }
+
+    /// Sets a temporary password for the active account `name` (admin): the
+    /// account must change it at its next sign-in, and is unlocked. The
+    /// temporary password meets the same policy as any other.
+    pub fn reset_password(
+        &mut self,
+        session: &Session,
+        name: &str,
+        temporary: &str,
+        now: DateTime<Utc>,
+        lang: Lang,
+    ) -> Result<(), Error> {
+        let name = name.trim();
+        let words = desk_words(self.connection())?;
+        let context: Vec<&str> = words.iter().map(String::as_str).collect();
+        check_password("password", temporary, name, &context, lang).map_err(|e| Error::Invalid(vec![e]))?;
+        let hash = hash_password(temporary)?;
+        Ok(self.act(|tx, ctx| {
+            authorize(tx, session, Role::Admin, "manage_staff")?;
+            let id: i64 = tx
+                .query_row("SELECT id FROM staff WHERE name = ?1 AND active = 1", [name], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| StoreError::StaffNotFound { name: name.to_string() })?;
+            tx.execute(
+                "UPDATE staff SET password_hash = ?1, must_change = 1, failed_sign_ins = 0, locked_until = NULL,
+                 password_changed_at = ?2 WHERE id = ?3",
+                (&hash, timestamp(now), id),
+            )?;
+            audit::append(
+                tx,
+                &ctx.desk_id,
+                &Event::by(session.staff_id, "staff.password_reset", now).detail(&format!("staff:{id}")),
+            )?;
+            Ok(())
+        })?)
+    }
+
+    /// The signed-in staff member changes their own password (`passwd`):
+    /// the current one is required, and a wrong one counts as a failed
+    /// sign-in. The only act a session with a reset password may do.
+    pub fn change_password(
+        &mut self,
+        session: &mut Session,
+        current: &str,
+        new: &str,
+        now: DateTime<Utc>,
+        lang: Lang,
+    ) -> Result<(), Error> {
+        let row: Option<(String, Account)> = self
+            .connection()
+            .query_row(&format!("SELECT {ACCOUNT_COLUMNS}, name FROM staff WHERE id = ?1"), [session.staff_id], |r| {
+                Ok((r.get(7)?, account(r)?))
+            })
+            .optional()
+            .map_err(StoreError::from)?;
+        let Some((name, acc)) = row.filter(|(_, a)| a.active) else {
+            return Err(StoreError::SignInRefused.into());
+        };
+        if let Some(until) = acc.locked_until.filter(|u| *u > now) {
+            return Err(StoreError::AccountLocked { until }.into());
+        }
+        let words = desk_words(self.connection())?;
+        let context: Vec<&str> = words.iter().map(String::as_str).collect();
+        let mut problems = Vec::new();
+        if let Err(e) = check_password("new_password", new, &name, &context, lang) {
+            problems.push(e);
+        } else if new == current {
+            problems.push(FieldError {
+                field: "new_password".into(),
+                code: "staff.password_unchanged".into(),
+                message: i18n::text(lang, "staff_policy.field.password_unchanged").to_string(),
+            });
+        }
+        if !verify_password(&acc.hash, current) {
+            if let Some(until) = self.act(|tx, ctx| record_failure(tx, &ctx.desk_id, acc.id, now))? {
+                return Err(StoreError::AccountLocked { until }.into());
+            }
+            problems.insert(
+                0,
+                FieldError {
+                    field: "old_password".into(),
+                    code: "staff.old_password_wrong".into(),
+                    message: i18n::text(lang, "staff_policy.field.old_password_wrong").to_string(),
+                },
+            );
+        }
+        if !problems.is_empty() {
+            return Err(Error::Invalid(problems));
+        }
+        let hash = hash_password(new)?;
+        self.act(|tx, ctx| {
+            tx.execute(
+                "UPDATE staff SET password_hash = ?1, must_change = 0, failed_sign_ins = 0, locked_until = NULL,
+                 password_changed_at = ?2 WHERE id = ?3 AND active = 1",
+                (&hash, timestamp(now), acc.id),
+            )?;
+            audit::append(tx, &ctx.desk_id, &Event::by(acc.id, "staff.password_changed", now))?;
+            Ok(())
+        })?;
+        session.must_change = false;
+        session.role = acc.role;
+        session.last_activity = session.last_activity.max(now);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -328,9 +691,65 @@ mod tests {
 
     #[test]
     fn a_new_account_needs_a_name_and_a_long_enough_password() {
-        let errs = validate_new(&NewStaff { name: " ", role: Role::Clerk, password: "short" }, Lang::En).unwrap_err();
+        let errs =
+            validate_new(&NewStaff { name: " ", role: Role::Clerk, password: "short" }, &[], Lang::En).unwrap_err();
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["name", "password"]);
-        assert!(validate_new(&NewStaff { name: "Ana", role: Role::Clerk, password: "long enough!" }, Lang::En).is_ok());
+        assert_eq!(errs[1].code, "staff.password_short");
+        assert!(errs[1].message.contains("12"), "{}", errs[1].message);
+        let ok = NewStaff { name: "Ana", role: Role::Clerk, password: "quiet lantern orbit 42" };
+        assert!(validate_new(&ok, &[], Lang::En).is_ok());
+    }
+
+    #[test]
+    fn eleven_characters_are_too_short_even_when_random() {
+        let e = check_password("password", "Xq7#vL9!pR2", "Ana", &[], Lang::En).unwrap_err();
+        assert_eq!((e.field.as_str(), e.code.as_str()), ("password", "staff.password_short"));
+        assert!(check_password("password", "Xq7#vL9!pR2z", "Ana", &[], Lang::En).is_ok());
+    }
+
+    #[test]
+    fn a_long_but_guessable_password_is_refused_naming_the_field_and_why() {
+        for weak in ["password1234", "aaaaaaaaaaaaaaaa", "qwertyuiopasdf", "123456789012"] {
+            let e = check_password("new_password", weak, "Ana", &[], Lang::En).unwrap_err();
+            assert_eq!((e.field.as_str(), e.code.as_str()), ("new_password", "staff.password_weak"), "{weak}");
+            assert!(e.message.starts_with("This password is too easy to guess: "), "{}", e.message);
+            assert!(!e.message.contains("staff_policy."), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn the_staff_name_and_the_desk_count_as_guessable_words() {
+        let pw = "Borgerservice Nord 101";
+        assert!(check_password("password", pw, "Ana", &[], Lang::En).is_ok());
+        let e = check_password("password", pw, "Ana", &["101", "Borgerservice Nord"], Lang::En).unwrap_err();
+        assert_eq!(e.code, "staff.password_weak");
+        assert!(check_password("password", "zorbaqwill101", "Ana", &[], Lang::En).is_ok());
+        assert!(check_password("password", "zorbaqwill101", "Zorbaqwill", &[], Lang::En).is_err());
+    }
+
+    #[test]
+    fn the_fifth_failure_locks_for_a_minute_and_each_further_one_doubles_up_to_a_day() {
+        for n in 0..LOCK_AFTER_FAILURES {
+            assert_eq!(lock_period(n), None, "{n}");
+        }
+        assert_eq!(lock_period(5), Some(Duration::minutes(1)));
+        assert_eq!(lock_period(6), Some(Duration::minutes(2)));
+        assert_eq!(lock_period(10), Some(Duration::minutes(32)));
+        assert_eq!(lock_period(15), Some(Duration::minutes(1024)));
+        assert_eq!(lock_period(16), Some(MAX_LOCK));
+        assert_eq!(lock_period(u32::MAX), Some(MAX_LOCK));
+        for n in 5..40 {
+            assert!(lock_period(n + 1) >= lock_period(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn a_session_is_idle_only_after_more_than_the_set_minutes() {
+        let t0 = DateTime::from_timestamp(1_795_000_000, 0).unwrap();
+        assert!(!idle_expired(t0, t0 + Duration::minutes(5), 5));
+        assert!(idle_expired(t0, t0 + Duration::minutes(5) + Duration::seconds(1), 5));
+        // A clock that went back is not idleness.
+        assert!(!idle_expired(t0, t0 - Duration::hours(1), 5));
     }
 }

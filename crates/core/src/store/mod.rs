@@ -73,6 +73,15 @@ pub enum StoreError {
     StaffNotFound { name: String },
     #[error("the last active admin cannot be disabled")]
     LastAdmin,
+    /// Too many failed sign-ins (see core::staff's sign-in policy).
+    #[error("the account is locked until {until}")]
+    AccountLocked { until: DateTime<Utc> },
+    /// An admin reset the password: only changing it is allowed.
+    #[error("the password must be changed first")]
+    PasswordChangeRequired,
+    /// The session was idle longer than the `idle_lock_minutes` setting.
+    #[error("the desk locked after {minutes} idle minutes")]
+    IdleLocked { minutes: u32 },
     #[error("already issued here as {record_id} (same identity document)")]
     DuplicateDocument { record_id: String },
     #[error("already issued here as {record_id} (same name, birth date and nationality)")]
@@ -123,6 +132,9 @@ impl StoreError {
             StoreError::StaffExists { .. } => "staff.exists",
             StoreError::StaffNotFound { .. } => "staff.not_found",
             StoreError::LastAdmin => "staff.last_admin",
+            StoreError::AccountLocked { .. } => "staff.account_locked",
+            StoreError::PasswordChangeRequired => "staff.must_change_password",
+            StoreError::IdleLocked { .. } => "staff.locked",
             StoreError::DuplicateDocument { .. } => "issue.duplicate_document",
             StoreError::DuplicatePerson { .. } => "issue.duplicate_person",
             StoreError::LeaseExhausted { .. } => "issue.lease_exhausted",
@@ -188,7 +200,15 @@ impl StoreError {
             StoreError::SchemaTooNew { found, known } => {
                 vec![("found", found.to_string()), ("known", known.to_string())]
             }
-            StoreError::SignInRefused | StoreError::LastAdmin | StoreError::DeskRetired => vec![],
+            StoreError::SignInRefused
+            | StoreError::LastAdmin
+            | StoreError::DeskRetired
+            | StoreError::PasswordChangeRequired => vec![],
+            // Staff read the time on the desk's clock.
+            StoreError::AccountLocked { until } => {
+                vec![("until", until.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string())]
+            }
+            StoreError::IdleLocked { minutes } => vec![("minutes", minutes.to_string())],
             StoreError::ClockBehind { registry_time } => vec![("registry_time", registry_time.clone())],
             StoreError::Forbidden { action, needed } => {
                 vec![

@@ -198,8 +198,17 @@ DROP INDEX outbox_unsent;
 CREATE INDEX outbox_unanswered ON outbox (seq) WHERE outcome IS NULL;
 "#;
 
-/// Version 6: retention (`core::retention`). Written on its own branch
-/// while V5 was written on another: at merge it goes after V5.
+/// Version 5: the sign-in policy (see core::staff). Consecutive failed
+/// sign-ins and the end of the lock they caused; whether the password was set
+/// by an admin and must be changed before anything else; when it last changed.
+const V5: &str = r#"
+ALTER TABLE staff ADD COLUMN failed_sign_ins INTEGER NOT NULL DEFAULT 0 CHECK (failed_sign_ins >= 0);
+ALTER TABLE staff ADD COLUMN locked_until TEXT;
+ALTER TABLE staff ADD COLUMN must_change INTEGER NOT NULL DEFAULT 0 CHECK (must_change IN (0, 1));
+ALTER TABLE staff ADD COLUMN password_changed_at TEXT;
+"#;
+
+/// Version 6: retention (`core::retention`).
 const V6: &str = r#"
 -- When the desk learnt at sync that the registry confirmed the record
 -- (registry_state 'registered', or 'voided' for a void it took): the
@@ -219,8 +228,7 @@ ALTER TABLE record ADD COLUMN erased_at TEXT;
 CREATE INDEX record_retained ON record (issued_at) WHERE erased_at IS NULL;
 "#;
 
-/// Version 7 (written while V5 and V6 were written on other branches: at
-/// merge it goes after them): the name index of record search
+/// Version 7: the name index of record search
 /// (`core::query`). Each record has rows `seq * 4 + k` (k = 0, 1, 2: the
 /// printed name, its Latin form, the document number, folded to lower-case
 /// letters and digits; k = 3 empty, marking the record as indexed).
@@ -244,5 +252,5 @@ BEGIN
 END;
 "#;
 
-/// Every migration, oldest first. V5 (sign-in policy) is written on its own branch and goes before V6.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V6, V7];
+/// Every migration, oldest first.
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];

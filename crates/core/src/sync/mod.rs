@@ -280,8 +280,10 @@ pub fn enrol(
     now: DateTime<Utc>,
     lang: Lang,
 ) -> Result<(Store, EnrolResponse), Error> {
+    // The municipality and office come with the registry's answer; desk::init checks against them too.
     staff::validate_new(
         &staff::NewStaff { name: enrolment.admin_name, role: Role::Admin, password: enrolment.admin_password },
+        &[],
         lang,
     )
     .map_err(|mut e| {

@@ -1,0 +1,219 @@
+//! `skranke staff add|list|disable|reset|passwd` end to end through the real
+//! binary, on the real OS key store (scripts/test.sh runs the tests inside a
+//! Secret Service session).
+#![cfg(target_os = "linux")]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+const ADMIN_PW: &str = "tundra violin quarry 58";
+const CLERK_PW: &str = "saffron glacier pillow 23";
+const TEMP_PW: &str = "velvet harbour mosaic 7";
+const CHOSEN_PW: &str = "copper meadow lantern 19";
+
+fn skranke(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_skranke"));
+    cmd.args(["--lang", "en"])
+        .args(args)
+        .env("SKRANKE_DATA_DIR", dir)
+        .env_remove("SKRANKE_LANG")
+        .env_remove("SKRANKE_STAFF")
+        .env_remove("SKRANKE_STAFF_PASSWORD")
+        .env_remove("SKRANKE_NEW_STAFF_PASSWORD")
+        .env_remove("SKRANKE_NEW_PASSWORD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("skranke starts");
+    drop(child.stdin.take().map(|mut p| p.write_all(b"")));
+    child.wait_with_output().unwrap()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[track_caller]
+fn ok(o: &Output) -> String {
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(o));
+    text(o).0
+}
+
+#[track_caller]
+fn refused(o: &Output) -> String {
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(o));
+    text(o).1
+}
+
+fn admin() -> Vec<(&'static str, &'static str)> {
+    vec![("SKRANKE_STAFF", "Ada"), ("SKRANKE_STAFF_PASSWORD", ADMIN_PW)]
+}
+
+fn clerk(pw: &'static str) -> Vec<(&'static str, &'static str)> {
+    vec![("SKRANKE_STAFF", "Carl"), ("SKRANKE_STAFF_PASSWORD", pw)]
+}
+
+/// A training desk with the admin Ada and the clerk Carl; returns the desk ID.
+fn desk_with_clerk(dir: &Path) -> String {
+    let init = ["desk", "init", "--municipality", "101", "--office", "Borgerservice Nord", "--desk", "3"];
+    let mut args = init.to_vec();
+    args.extend(["--training", "--admin", "Ada"]);
+    ok(&skranke(dir, &args, &[("SKRANKE_STAFF_PASSWORD", ADMIN_PW)]));
+    let mut env = admin();
+    env.push(("SKRANKE_NEW_STAFF_PASSWORD", CLERK_PW));
+    let out = ok(&skranke(dir, &["staff", "add", "Carl", "--role", "clerk"], &env));
+    assert!(out.contains("Added Carl as clerk"), "{out}");
+    let desk: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("desk.json")).unwrap()).unwrap();
+    desk["desk_id"].as_str().unwrap().to_string()
+}
+
+fn listed(dir: &Path) -> Vec<Value> {
+    let out = ok(&skranke(dir, &["staff", "list", "--json"], &admin()));
+    serde_json::from_str::<Vec<Value>>(&out).unwrap()
+}
+
+fn carl(dir: &Path) -> Value {
+    listed(dir).into_iter().find(|s| s["name"] == "Carl").unwrap()
+}
+
+fn forget(desk_id: &str) {
+    skranke_core::desk::forget_keys(&skranke_core::keystore::OsKeyStore, desk_id).unwrap();
+}
+
+#[test]
+fn staff_add_refuses_a_weak_password_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk_id = desk_with_clerk(dir.path());
+    let mut env = admin();
+    env.push(("SKRANKE_NEW_STAFF_PASSWORD", "password1234"));
+    let err = refused(&skranke(dir.path(), &["staff", "add", "Dora", "--role", "clerk"], &env));
+    assert!(err.contains("password: This password is too easy to guess"), "{err}");
+    let mut env = admin();
+    env.push(("SKRANKE_NEW_STAFF_PASSWORD", "short"));
+    let err = refused(&skranke(dir.path(), &["staff", "add", "Dora", "--role", "clerk"], &env));
+    assert!(err.contains("password: ") && err.contains("12"), "{err}");
+    assert_eq!(listed(dir.path()).len(), 2, "no account was added");
+    forget(&desk_id);
+}
+
+#[test]
+fn staff_list_shows_role_active_locked_until_and_must_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk_id = desk_with_clerk(dir.path());
+    let out = ok(&skranke(dir.path(), &["staff", "list"], &admin()));
+    let row = out.lines().find(|l| l.contains("Carl")).unwrap().to_string();
+    assert_eq!(row.split('\t').skip(2).collect::<Vec<_>>(), ["clerk", "active", "-", "-"], "{row}");
+    for _ in 0..5 {
+        refused(&skranke(dir.path(), &["records", "list"], &clerk("wrong password for carl")));
+    }
+    let out = ok(&skranke(dir.path(), &["staff", "list"], &admin()));
+    let row = out.lines().find(|l| l.contains("Carl")).unwrap().to_string();
+    assert!(row.contains("\tlocked until "), "{row}");
+    let v = carl(dir.path());
+    assert_eq!(
+        (v["role"].as_str(), v["active"].as_bool(), v["must_change"].as_bool()),
+        (Some("clerk"), Some(true), Some(false))
+    );
+    assert!(v["locked_until"].is_string(), "{v}");
+    forget(&desk_id);
+}
+
+#[test]
+fn a_locked_clerk_is_refused_with_the_right_password_and_told_when_it_unlocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk_id = desk_with_clerk(dir.path());
+    for i in 0..4 {
+        let err = refused(&skranke(dir.path(), &["records", "list"], &clerk("wrong password for carl")));
+        assert!(err.contains("wrong name or password"), "attempt {i}: {err}");
+    }
+    let err = refused(&skranke(dir.path(), &["records", "list"], &clerk("wrong password for carl")));
+    assert!(err.contains("locked") && err.contains("unlocks at"), "{err}");
+    let err = refused(&skranke(dir.path(), &["records", "list"], &clerk(CLERK_PW)));
+    assert!(err.contains("unlocks at"), "{err}");
+    forget(&desk_id);
+}
+
+#[test]
+fn staff_disable_stops_the_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk_id = desk_with_clerk(dir.path());
+    ok(&skranke(dir.path(), &["records", "list"], &clerk(CLERK_PW)));
+    let out = ok(&skranke(dir.path(), &["staff", "disable", "Carl"], &admin()));
+    assert!(out.contains("Disabled Carl"), "{out}");
+    assert_eq!(carl(dir.path())["active"], false);
+    refused(&skranke(dir.path(), &["records", "list"], &clerk(CLERK_PW)));
+    forget(&desk_id);
+}
+
+#[test]
+fn staff_reset_forces_a_change_and_passwd_makes_the_account_usable_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk_id = desk_with_clerk(dir.path());
+    // A clerk may not reset anyone.
+    let mut env = clerk(CLERK_PW);
+    env.push(("SKRANKE_NEW_PASSWORD", TEMP_PW));
+    refused(&skranke(dir.path(), &["staff", "reset", "Ada"], &env));
+    let mut env = admin();
+    env.push(("SKRANKE_NEW_PASSWORD", TEMP_PW));
+    let out = ok(&skranke(dir.path(), &["staff", "reset", "Carl"], &env));
+    assert!(out.contains("temporary password for Carl"), "{out}");
+    assert_eq!(carl(dir.path())["must_change"], true);
+    // The old password is gone; the temporary one may do nothing but passwd.
+    refused(&skranke(dir.path(), &["records", "list"], &clerk(CLERK_PW)));
+    let err = refused(&skranke(dir.path(), &["records", "list"], &clerk(TEMP_PW)));
+    assert!(err.contains("Choose your own password first"), "{err}");
+    let mut env = clerk(TEMP_PW);
+    env.push(("SKRANKE_NEW_PASSWORD", CHOSEN_PW));
+    let out = ok(&skranke(dir.path(), &["staff", "passwd"], &env));
+    assert!(out.contains("password of Carl is changed"), "{out}");
+    assert_eq!(carl(dir.path())["must_change"], false);
+    ok(&skranke(dir.path(), &["records", "list"], &clerk(CHOSEN_PW)));
+    forget(&desk_id);
+}
+
+#[test]
+fn staff_passwd_needs_the_current_password_and_a_strong_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk_id = desk_with_clerk(dir.path());
+    let mut env = clerk("not the current one!");
+    env.push(("SKRANKE_NEW_PASSWORD", CHOSEN_PW));
+    refused(&skranke(dir.path(), &["staff", "passwd"], &env));
+    let mut env = clerk(CLERK_PW);
+    env.push(("SKRANKE_NEW_PASSWORD", "carlcarlcarl"));
+    let err = refused(&skranke(dir.path(), &["staff", "passwd"], &env));
+    assert!(err.contains("new_password: This password is too easy to guess"), "{err}");
+    ok(&skranke(dir.path(), &["records", "list"], &clerk(CLERK_PW)));
+    let help = ok(&skranke(dir.path(), &["staff", "passwd", "--help"], &[]));
+    assert!(help.contains("SKRANKE_NEW_PASSWORD"), "{help}");
+    forget(&desk_id);
+}
+
+#[test]
+fn check_idle_refuses_a_session_older_than_the_desks_limit() {
+    use chrono::{Duration, Utc};
+    use skranke_core::keystore::OsKeyStore;
+    use skranke_core::store::{Store, StoreError};
+    let dir = tempfile::tempdir().unwrap();
+    let desk_id = desk_with_clerk(dir.path());
+    ok(&skranke(dir.path(), &["settings", "set", "idle_lock_minutes", "2"], &admin()));
+    let err = refused(&skranke(dir.path(), &["settings", "set", "idle_lock_minutes", "241"], &admin()));
+    assert!(err.contains("idle_lock_minutes") && err.contains("240"), "{err}");
+    // The CLI's session lives for one command; the rule it checks is the core's.
+    let t = Utc::now();
+    let mut store = Store::open(dir.path(), Box::new(OsKeyStore), t).unwrap();
+    let mut session = store.sign_in("Carl", CLERK_PW, t).unwrap();
+    store.check_idle(&mut session, t + Duration::minutes(2)).unwrap();
+    let late = t + Duration::minutes(4) + Duration::seconds(1);
+    match store.check_idle(&mut session, late) {
+        Err(skranke_core::Error::Store(StoreError::IdleLocked { minutes: 2 })) => {}
+        other => panic!("expected the idle lock, got {other:?}"),
+    }
+    drop(store);
+    forget(&desk_id);
+}
