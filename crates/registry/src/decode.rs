@@ -42,7 +42,8 @@ impl SignedHeaders {
     pub fn read<'a>(header: impl Fn(&str) -> Option<&'a str>, now: i64) -> Result<SignedHeaders> {
         let get = |name: &str| header(name).ok_or(RegistryError::unauthorized("auth.missing"));
         let desk_id = get(header::DESK)?.to_string();
-        let timestamp: i64 = get(header::TIMESTAMP)?.parse().map_err(|_| RegistryError::unauthorized("auth.missing"))?;
+        let timestamp: i64 =
+            get(header::TIMESTAMP)?.parse().map_err(|_| RegistryError::unauthorized("auth.missing"))?;
         let nonce = get(header::NONCE)?.to_string();
         if !(16..=64).contains(&nonce.len()) || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(RegistryError::unauthorized("auth.missing"));
