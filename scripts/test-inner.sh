@@ -16,6 +16,9 @@ cargo test --workspace --doc --quiet
 say "Dependency policy (licences, bans, sources)"
 cargo deny --log-level error check bans licenses sources
 
+say "Fuzzing: 20 s per target"
+bash "$ROOT/scripts/fuzz.sh" 20
+
 say "UI unit tests"
 npx vitest run
 

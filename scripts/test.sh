@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 ensure_npm
-for tool in tauri-driver cargo-deny; do
+for tool in tauri-driver cargo-deny cargo-fuzz; do
   if [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/$tool" ]; then
     say "Installing $tool"
     cargo install "$tool" --locked --quiet

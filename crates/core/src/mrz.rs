@@ -471,9 +471,12 @@ fn read(format: MrzFormat, code: &str, state: &str, s: &Slices<'_>, today: Naive
 
     // TD1 document numbers longer than 9 characters overflow into the
     // optional data: `<` stands in the check digit's place, and the rest of
-    // the number follows, ending with the real check digit.
+    // the number follows, ending with the real check digit. Only a number
+    // field full of characters overflows: one with fillers (or none at all,
+    // `<` as its check digit) ends there, and the optional data is just that.
     let mut optional = trim_fillers(s.optional).to_string();
-    let document_number = if format == MrzFormat::Td1 && s.number_cd == b'<' && !optional.is_empty() {
+    let overflows = s.number_cd == b'<' && !s.number.contains('<') && !optional.is_empty();
+    let document_number = if format == MrzFormat::Td1 && overflows {
         let (overflow, rest) = optional.split_once('<').unwrap_or((optional.as_str(), ""));
         let (tail, cd) = match overflow.len() {
             0 => ("", b'<'),
@@ -907,6 +910,21 @@ mod tests {
         let broken = with_char(&refs, 0, cd_pos, next_digit(refs[0].as_bytes()[cd_pos]));
         let problems = parse(&broken, today()).unwrap().problems;
         assert!(problems.contains(&MrzProblem::CheckDigit(MrzField::DocumentNumber)), "{problems:?}");
+    }
+
+    /// Found by the `mrz` fuzz target: a TD1 zone without a document number
+    /// (fillers, `<` as check digit) and with optional data was read as an
+    /// overflowing number, so writing it back gave another zone.
+    #[test]
+    fn a_td1_zone_without_a_document_number_keeps_its_optional_data() {
+        let zone = "I<UTO<<<<<<<<<<<<<A<<<<<<<<<A<\n7408122F1204159UTO<<<<<<<<<<<0\nERIKSSON<<ANNA<MARIA<<<<<<<<<<";
+        let mrz = parse(zone, today()).unwrap();
+        assert_eq!(mrz.fields.document_number, "");
+        assert_eq!(mrz.fields.optional_data, "<<<A<<<<<<<<<A");
+        assert!(!mrz.problems.contains(&MrzProblem::CheckDigit(MrzField::DocumentNumber)), "{:?}", mrz.problems);
+        let written = format(&mrz.fields).unwrap();
+        assert_eq!(written[0], zone.lines().next().unwrap());
+        assert_eq!(parse(&written.join("\n"), today()).unwrap().fields, mrz.fields);
     }
 
     #[test]

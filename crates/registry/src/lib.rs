@@ -13,6 +13,7 @@ pub mod alloc;
 pub mod api;
 pub mod auth;
 pub mod db;
+pub mod decode;
 pub mod error;
 pub mod limits;
 pub mod logging;
