@@ -54,7 +54,8 @@ pub async fn require_desk(State(state): State<AppState>, req: Request, next: Nex
     }
     let signature: [u8; 64] =
         hex_array(header_str(&parts, header::SIGNATURE)?).ok_or(RegistryError::unauthorized("auth.signature"))?;
-    if (state.now().timestamp() - timestamp).abs() > MAX_CLOCK_SKEW_SECS {
+    // abs_diff: a hostile timestamp (i64::MIN) must not overflow.
+    if state.now().timestamp().abs_diff(timestamp) > MAX_CLOCK_SKEW_SECS.unsigned_abs() {
         return Err(RegistryError::unauthorized("auth.stale"));
     }
 

@@ -27,6 +27,10 @@ pub async fn sync(
     Extension(desk): Extension<Desk>,
     JsonBody(req): JsonBody<SyncRequest>,
 ) -> Result<Json<SyncAnswer>> {
+    // The cursor is the registry's own sequence: never negative, and one past it must exist.
+    if !(0..i64::MAX).contains(&req.highest_sequence_seen) {
+        return Err(RegistryError::bad_field("highest_sequence_seen"));
+    }
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&UNIT_LOCK]).await?;
