@@ -57,4 +57,16 @@ say "Running the tests"
 rm -rf "$RUN_DIR/xdg-data"
 mkdir -p "$RUN_DIR/xdg-data"
 export XDG_DATA_HOME="$RUN_DIR/xdg-data"
+# Should the key-store daemon die mid-run (gnome-keyring has been seen to
+# under concurrent tests), D-Bus would start a locked one that waits for a
+# password prompt forever. This service file, which the session bus reads
+# before the system's, starts it unlocked instead.
+mkdir -p "$XDG_DATA_HOME/dbus-1/services"
+cat >"$RUN_DIR/secret-service.sh" <<'SERVICE'
+#!/bin/sh
+echo -n "skranke-test" | exec gnome-keyring-daemon --unlock --foreground --components=secrets
+SERVICE
+chmod +x "$RUN_DIR/secret-service.sh"
+printf '[D-BUS Service]\nName=org.freedesktop.secrets\nExec=%s\n' "$RUN_DIR/secret-service.sh" \
+  >"$XDG_DATA_HOME/dbus-1/services/org.freedesktop.secrets.service"
 dbus-run-session -- bash "$ROOT/scripts/test-inner.sh"
