@@ -299,8 +299,7 @@ impl Store {
             let queued: std::collections::HashSet<String> = {
                 // Queued means unanswered (sent or not), as in the record's sync state;
                 // the partial index on `outcome IS NULL` finds them.
-                let mut stmt =
-                    tx.prepare_cached("SELECT DISTINCT record_id FROM outbox WHERE outcome IS NULL")?;
+                let mut stmt = tx.prepare_cached("SELECT DISTINCT record_id FROM outbox WHERE outcome IS NULL")?;
                 let rows = stmt.query_map([], |r| r.get::<_, Option<String>>(0))?;
                 rows.filter_map(|r| r.transpose()).collect::<Result<_, _>>()?
             };
