@@ -4,26 +4,11 @@
 //! The binary uses the real clock, so the records here expire far in the
 //! future and were born long ago.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
 
 use serde_json::{json, Value};
 
-fn skranke(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_skranke"))
-        .args(args)
-        .env_remove("SKRANKE_LANG")
-        .env_remove("SKRANKE_DESK_MUNICIPALITY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("skranke starts");
-    let mut pipe = child.stdin.take().unwrap();
-    pipe.write_all(stdin).unwrap();
-    drop(pipe);
-    child.wait_with_output().unwrap()
-}
+use common::run;
 
 fn record() -> Value {
     json!({
@@ -49,7 +34,7 @@ fn check_stdin(args: &[&str], input: &[u8]) -> (Option<i32>, Value) {
     let mut all = vec!["--lang", "en", "applicant", "check", "--json"];
     all.extend_from_slice(args);
     all.push("-");
-    let out = skranke(&all, input);
+    let out = run(&all, input);
     let text = String::from_utf8(out.stdout).unwrap();
     (out.status.code(), serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON: {text}: {e}")))
 }
@@ -76,7 +61,7 @@ impl Drop for TempFile {
 #[test]
 fn a_valid_record_from_a_file_exits_0_with_no_errors() {
     let file = TempFile::new("valid.json", record().to_string().as_bytes());
-    let out = skranke(&["applicant", "check", "--json", file.0.to_str().unwrap()], b"");
+    let out = run(&["applicant", "check", "--json", file.0.to_str().unwrap()], b"");
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["valid"], true);
@@ -154,8 +139,8 @@ fn human_output_is_danish_by_default_and_english_on_request() {
     let mut r = record();
     r["document"]["original_seen"] = json!(false);
     let body = r.to_string();
-    let da = skranke(&["applicant", "check", "-"], body.as_bytes());
-    let en = skranke(&["--lang", "en", "applicant", "check", "-"], body.as_bytes());
+    let da = run(&["applicant", "check", "-"], body.as_bytes());
+    let en = run(&["--lang", "en", "applicant", "check", "-"], body.as_bytes());
     assert_eq!((da.status.code(), en.status.code()), (Some(1), Some(1)));
     let (da, en) = (String::from_utf8(da.stdout).unwrap(), String::from_utf8(en.stdout).unwrap());
     assert!(da.contains("document.original_seen") && da.contains("originale"), "{da}");
@@ -164,7 +149,7 @@ fn human_output_is_danish_by_default_and_english_on_request() {
 
 #[test]
 fn a_missing_file_is_a_read_failure_with_exit_2() {
-    let out = skranke(&["--lang", "en", "applicant", "check", "/nonexistent/skranke/applicant.json"], b"");
+    let out = run(&["--lang", "en", "applicant", "check", "/nonexistent/skranke/applicant.json"], b"");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("/nonexistent/skranke/applicant.json"), "{err}");

@@ -1,25 +1,12 @@
 //! `skranke cpr check` run as a real process: arguments, standard input,
 //! JSON output, language and exit status.
 
+mod common;
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-fn skranke(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_skranke"))
-        .args(args)
-        .env_remove("SKRANKE_LANG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("skranke starts");
-    let mut pipe = child.stdin.take().unwrap();
-    if let Some(input) = stdin {
-        pipe.write_all(input.as_bytes()).unwrap();
-    }
-    drop(pipe);
-    child.wait_with_output().unwrap()
-}
+use common::run;
 
 fn json_lines(out: &Output) -> Vec<serde_json::Value> {
     String::from_utf8(out.stdout.clone())
@@ -31,7 +18,7 @@ fn json_lines(out: &Output) -> Vec<serde_json::Value> {
 
 #[test]
 fn json_output_for_a_valid_number_has_exactly_the_documented_fields() {
-    let out = skranke(&["cpr", "check", "--json", "0101651234"], None);
+    let out = run(&["cpr", "check", "--json", "0101651234"], b"");
     assert_eq!(out.status.code(), Some(0));
     let lines = json_lines(&out);
     assert_eq!(
@@ -45,7 +32,7 @@ fn json_output_for_a_valid_number_has_exactly_the_documented_fields() {
 
 #[test]
 fn an_invalid_input_nulls_the_fields_explains_itself_and_exits_1() {
-    let out = skranke(&["--lang", "en", "cpr", "check", "--json", "650165-1234"], None);
+    let out = run(&["--lang", "en", "cpr", "check", "--json", "650165-1234"], b"");
     assert_eq!(out.status.code(), Some(1));
     let v = &json_lines(&out)[0];
     assert_eq!(v["valid"], false);
@@ -58,7 +45,7 @@ fn an_invalid_input_nulls_the_fields_explains_itself_and_exits_1() {
 
 #[test]
 fn standard_input_is_read_line_by_line_in_order_and_crlf_is_tolerated() {
-    let out = skranke(&["cpr", "check", "--json"], Some("070761-4285\r\nfoo\n\n0101651234\n"));
+    let out = run(&["cpr", "check", "--json"], "070761-4285\r\nfoo\n\n0101651234\n".as_bytes());
     assert_eq!(out.status.code(), Some(1), "one invalid input makes the status 1");
     let lines = json_lines(&out);
     let inputs: Vec<&str> = lines.iter().map(|v| v["input"].as_str().unwrap()).collect();
@@ -72,7 +59,7 @@ fn standard_input_is_read_line_by_line_in_order_and_crlf_is_tolerated() {
 
 #[test]
 fn every_valid_input_gives_status_0() {
-    let out = skranke(&["cpr", "check"], Some("070761-4285\n010165-1234\n"));
+    let out = run(&["cpr", "check"], "070761-4285\n010165-1234\n".as_bytes());
     assert_eq!(out.status.code(), Some(0));
 }
 
@@ -80,10 +67,10 @@ fn every_valid_input_gives_status_0() {
 fn hostile_input_is_escaped_into_valid_json() {
     // Arguments cannot hold NUL; standard input can.
     let nasty = "\"; DROP TABLE x;--\u{202e}\\";
-    let out = skranke(&["cpr", "check", "--json", nasty], None);
+    let out = run(&["cpr", "check", "--json", nasty], b"");
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(json_lines(&out)[0]["input"], nasty);
-    let out = skranke(&["cpr", "check", "--json"], Some("0101651234\u{0}\n"));
+    let out = run(&["cpr", "check", "--json"], "0101651234\u{0}\n".as_bytes());
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(json_lines(&out)[0]["input"], "0101651234\u{0}");
 }
@@ -107,19 +94,19 @@ fn invalid_utf8_on_stdin_is_an_invalid_line_not_a_crash() {
 
 #[test]
 fn human_output_is_danish_by_default_and_english_on_request() {
-    let da = skranke(&["cpr", "check", "0101651234"], None);
+    let da = run(&["cpr", "check", "0101651234"], b"");
     let da = String::from_utf8(da.stdout).unwrap();
     assert!(da.contains("gyldigt 010165-1234") && da.contains("kvinde"), "{da}");
-    let en = skranke(&["--lang", "en", "cpr", "check", "0101651234"], None);
+    let en = run(&["--lang", "en", "cpr", "check", "0101651234"], b"");
     let en = String::from_utf8(en.stdout).unwrap();
     assert!(en.contains("valid 010165-1234") && en.contains("female"), "{en}");
 }
 
 #[test]
 fn a_usage_error_exits_2() {
-    assert_eq!(skranke(&["cpr", "check", "--no-such-flag"], None).status.code(), Some(2));
-    assert_eq!(skranke(&["--lang", "sv", "cpr", "check", "0101651234"], None).status.code(), Some(2));
-    assert_eq!(skranke(&["cpr"], None).status.code(), Some(2));
+    assert_eq!(run(&["cpr", "check", "--no-such-flag"], b"").status.code(), Some(2));
+    assert_eq!(run(&["--lang", "sv", "cpr", "check", "0101651234"], b"").status.code(), Some(2));
+    assert_eq!(run(&["cpr"], b"").status.code(), Some(2));
 }
 
 #[test]
@@ -128,7 +115,7 @@ fn a_large_input_checked_in_parallel_keeps_input_order() {
     let inputs: Vec<String> = (0..200_000u32)
         .map(|i| if i % 7 == 0 { format!("bad{i}") } else { format!("0101{:02}-{:04}", 40 + i % 50, i % 4_000) })
         .collect();
-    let out = skranke(&["cpr", "check", "--json"], Some(&(inputs.join("\n") + "\n")));
+    let out = run(&["cpr", "check", "--json"], (inputs.join("\n") + "\n").as_bytes());
     assert_eq!(out.status.code(), Some(1));
     let lines = json_lines(&out);
     assert_eq!(lines.len(), inputs.len());

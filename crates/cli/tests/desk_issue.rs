@@ -2,42 +2,19 @@
 //! OS key store (scripts/test.sh runs the tests inside a Secret Service session).
 #![cfg(target_os = "linux")]
 
-use std::io::Write;
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use serde_json::{json, Value};
 
+use common::{at_desk, text};
+
 const ADMIN_PW: &str = "admin password 1";
 
-fn skranke(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_skranke"));
-    cmd.args(["--lang", "en"])
-        .args(args)
-        .env("SKRANKE_DATA_DIR", dir)
-        .env_remove("SKRANKE_LANG")
-        .env_remove("SKRANKE_STAFF")
-        .env_remove("SKRANKE_STAFF_PASSWORD")
-        .env_remove("SKRANKE_NEW_STAFF_PASSWORD")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("skranke starts");
-    let mut pipe = child.stdin.take().unwrap();
-    pipe.write_all(stdin).unwrap();
-    drop(pipe);
-    child.wait_with_output().unwrap()
-}
-
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
-
 fn init(dir: &Path) -> String {
-    let o = skranke(
+    let o = at_desk(
         dir,
         &[
             "desk",
@@ -57,7 +34,7 @@ fn init(dir: &Path) -> String {
     );
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     // The handout's privacy notice needs the controller before anything is issued.
-    let o = skranke(dir, &["settings", "set", "privacy_controller", "Københavns Kommune"], &as_admin(), b"");
+    let o = at_desk(dir, &["settings", "set", "privacy_controller", "Københavns Kommune"], &as_admin(), b"");
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     let desk: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("desk.json")).unwrap()).unwrap();
     desk["desk_id"].as_str().unwrap().to_string()
@@ -93,7 +70,7 @@ fn issue_json_prints_the_record_and_the_training_number_matches_the_applicant() 
     let desk_id = init(dir.path());
     let input = applicant("Eriksson", "L898902C3").to_string();
     let pdf = pdf_arg(dir.path(), 1);
-    let o = skranke(dir.path(), &["issue", "--applicant", "-", "--pdf", &pdf, "--json"], &as_admin(), input.as_bytes());
+    let o = at_desk(dir.path(), &["issue", "--applicant", "-", "--pdf", &pdf, "--json"], &as_admin(), input.as_bytes());
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     let v: Value = serde_json::from_str(&text(&o).0).unwrap();
     let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
@@ -111,17 +88,17 @@ fn issue_json_prints_the_record_and_the_training_number_matches_the_applicant() 
 
     // Again: a clear refusal naming the record, exit 1, nothing stored.
     let pdf = pdf_arg(dir.path(), 2);
-    let o = skranke(dir.path(), &["issue", "--applicant", "-", "--pdf", &pdf, "--json"], &as_admin(), input.as_bytes());
+    let o = at_desk(dir.path(), &["issue", "--applicant", "-", "--pdf", &pdf, "--json"], &as_admin(), input.as_bytes());
     assert!(!Path::new(&pdf).exists(), "the refused issue leaves no file");
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).1.contains(&format!("{desk_id}-1")), "{:?}", text(&o));
 
-    let o = skranke(dir.path(), &["records", "list", "--json"], &as_admin(), b"");
+    let o = at_desk(dir.path(), &["records", "list", "--json"], &as_admin(), b"");
     let list: Value = serde_json::from_str(&text(&o).0).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
-    let o = skranke(dir.path(), &["records", "show", &format!("{desk_id}-1")], &as_admin(), b"");
+    let o = at_desk(dir.path(), &["records", "show", &format!("{desk_id}-1")], &as_admin(), b"");
     assert!(text(&o).0.contains("Eriksson") && text(&o).0.contains("TRAINING"));
-    let o = skranke(dir.path(), &["audit", "verify"], &[], b"");
+    let o = at_desk(dir.path(), &["audit", "verify"], &[], b"");
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     forget(&desk_id);
 }
@@ -136,14 +113,14 @@ fn invalid_applicants_exit_1_with_every_field_named_and_nothing_stored() {
     let file = dir.path().join("bad.json");
     std::fs::write(&file, bad.to_string()).unwrap();
     let pdf = pdf_arg(dir.path(), 1);
-    let o = skranke(dir.path(), &["issue", "--applicant", file.to_str().unwrap(), "--pdf", &pdf], &as_admin(), b"");
+    let o = at_desk(dir.path(), &["issue", "--applicant", file.to_str().unwrap(), "--pdf", &pdf], &as_admin(), b"");
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o).1;
     assert!(err.contains("nationality") && err.contains("document.expiry_date"), "{err}");
     assert!(!Path::new(&pdf).exists());
-    let o = skranke(dir.path(), &["issue", "--applicant", "-", "--pdf", &pdf], &as_admin(), b"{not json");
+    let o = at_desk(dir.path(), &["issue", "--applicant", "-", "--pdf", &pdf], &as_admin(), b"{not json");
     assert_eq!(o.status.code(), Some(1));
-    let o = skranke(dir.path(), &["lease", "status", "--json"], &[], b"");
+    let o = at_desk(dir.path(), &["lease", "status", "--json"], &[], b"");
     let status: Value = serde_json::from_str(&text(&o).0).unwrap();
     assert_eq!(status["issued_from_lease"], 0);
     forget(&desk_id);
@@ -156,12 +133,12 @@ fn a_clerk_cannot_void_and_a_supervisor_can() {
     for (name, role) in [("Carl", "clerk"), ("Sofie", "supervisor")] {
         let mut env = as_admin().to_vec();
         env.push(("SKRANKE_NEW_STAFF_PASSWORD", "staff password 1"));
-        let o = skranke(dir.path(), &["staff", "add", name, "--role", role], &env, b"");
+        let o = at_desk(dir.path(), &["staff", "add", name, "--role", role], &env, b"");
         assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     }
     let clerk = [("SKRANKE_STAFF", "Carl"), ("SKRANKE_STAFF_PASSWORD", "staff password 1")];
     let pdf = pdf_arg(dir.path(), 1);
-    let o = skranke(
+    let o = at_desk(
         dir.path(),
         &["issue", "--applicant", "-", "--pdf", &pdf, "--json"],
         &as_admin(),
@@ -170,15 +147,15 @@ fn a_clerk_cannot_void_and_a_supervisor_can() {
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     std::fs::remove_file(&pdf).unwrap();
     let id = format!("{desk_id}-1");
-    let o = skranke(dir.path(), &["void", &id, "--reason", "wrong person"], &clerk, b"");
+    let o = at_desk(dir.path(), &["void", &id, "--reason", "wrong person"], &clerk, b"");
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).1.contains("supervisor"), "{:?}", text(&o));
     let sup = [("SKRANKE_STAFF", "Sofie"), ("SKRANKE_STAFF_PASSWORD", "staff password 1")];
-    let o = skranke(dir.path(), &["void", &id, "--reason", "wrong person"], &sup, b"");
+    let o = at_desk(dir.path(), &["void", &id, "--reason", "wrong person"], &sup, b"");
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
-    let o = skranke(dir.path(), &["staff", "disable", "Carl"], &as_admin(), b"");
+    let o = at_desk(dir.path(), &["staff", "disable", "Carl"], &as_admin(), b"");
     assert_eq!(o.status.code(), Some(0));
-    let o = skranke(dir.path(), &["records", "list"], &clerk, b"");
+    let o = at_desk(dir.path(), &["records", "list"], &clerk, b"");
     assert_eq!(o.status.code(), Some(1), "a disabled account cannot sign in");
     forget(&desk_id);
 }
@@ -203,7 +180,7 @@ fn an_unavailable_key_store_is_a_clear_error_with_exit_2() {
 #[test]
 fn a_folder_without_a_desk_says_how_to_create_one() {
     let dir = tempfile::tempdir().unwrap();
-    let o = skranke(dir.path(), &["lease", "status"], &[], b"");
+    let o = at_desk(dir.path(), &["lease", "status"], &[], b"");
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("skranke desk init"));
 }

@@ -9,43 +9,21 @@
 //! printer produced.
 #![cfg(target_os = "linux")]
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use skranke_core::credentials::{PasswordHash, ALPHABET};
 
+use common::{at_desk, ok, text};
+
 const ADMIN_PW: &str = "admin password 1";
 const STAFF_PW: &str = "staff password 1";
 const QUEUE: &str = "skranke-test";
-
-fn skranke(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_skranke"));
-    cmd.args(["--lang", "en"])
-        .args(args)
-        .env("SKRANKE_DATA_DIR", dir)
-        .env_remove("SKRANKE_LANG")
-        .env_remove("SKRANKE_STAFF")
-        .env_remove("SKRANKE_STAFF_PASSWORD")
-        .env_remove("SKRANKE_NEW_STAFF_PASSWORD")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("skranke starts");
-    let mut pipe = child.stdin.take().unwrap();
-    pipe.write_all(stdin).unwrap();
-    drop(pipe);
-    child.wait_with_output().unwrap()
-}
-
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
 
 fn as_admin() -> Vec<(&'static str, &'static str)> {
     vec![("SKRANKE_STAFF", "Ada"), ("SKRANKE_STAFF_PASSWORD", ADMIN_PW)]
@@ -55,27 +33,23 @@ fn as_staff(name: &'static str) -> Vec<(&'static str, &'static str)> {
     vec![("SKRANKE_STAFF", name), ("SKRANKE_STAFF_PASSWORD", STAFF_PW)]
 }
 
-fn ok(o: &Output) {
-    assert_eq!(o.status.code(), Some(0), "{:?}", text(o));
-}
-
 /// A training desk with its privacy controller set, a supervisor Sofie and
 /// a clerk Carl. Returns the desk ID.
 fn desk(dir: &Path) -> String {
     let args = ["desk", "init", "--municipality", "101", "--office", "Borgerservice Nord", "--desk", "3"];
-    let o = skranke(
+    let o = at_desk(
         dir,
         &[&args[..], &["--training", "--admin", "Ada"]].concat(),
         &[("SKRANKE_STAFF_PASSWORD", ADMIN_PW)],
         b"",
     );
     ok(&o);
-    ok(&skranke(dir, &["settings", "set", "privacy_controller", "Københavns Kommune"], &as_admin(), b""));
-    ok(&skranke(dir, &["settings", "set", "privacy_contact", "borgerservice@kk.dk"], &as_admin(), b""));
+    ok(&at_desk(dir, &["settings", "set", "privacy_controller", "Københavns Kommune"], &as_admin(), b""));
+    ok(&at_desk(dir, &["settings", "set", "privacy_contact", "borgerservice@kk.dk"], &as_admin(), b""));
     for (name, role) in [("Sofie", "supervisor"), ("Carl", "clerk")] {
         let mut env = as_admin();
         env.push(("SKRANKE_NEW_STAFF_PASSWORD", STAFF_PW));
-        ok(&skranke(dir, &["staff", "add", name, "--role", role], &env, b""));
+        ok(&at_desk(dir, &["staff", "add", name, "--role", role], &env, b""));
     }
     let desk: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("desk.json")).unwrap()).unwrap();
     desk["desk_id"].as_str().unwrap().to_string()
@@ -159,7 +133,7 @@ fn a_supervisors_pdf_holds_number_username_and_name_and_no_output_holds_the_pass
     let desk_id = desk(dir.path());
     let pdf = dir.path().join("handout.pdf");
     let input = applicant("Łukasz", "Żółć", "EA1234567", "pl");
-    let o = skranke(
+    let o = at_desk(
         dir.path(),
         &["issue", "--applicant", "-", "--pdf", pdf.to_str().unwrap(), "--json"],
         &as_staff("Sofie"),
@@ -192,7 +166,7 @@ fn a_supervisors_pdf_holds_number_username_and_name_and_no_output_holds_the_pass
     assert!(!events[0].1.to_string().contains(&password.replace(' ', "")));
 
     // Human output: the username, never the password.
-    let o = skranke(
+    let o = at_desk(
         dir.path(),
         &["issue", "--applicant", "-", "--pdf", pdf.to_str().unwrap()],
         &as_staff("Sofie"),
@@ -214,7 +188,7 @@ fn a_clerks_pdf_is_refused_with_exit_1_and_nothing_is_issued_or_written() {
     let desk_id = desk(dir.path());
     let pdf = dir.path().join("handout.pdf");
     let input = applicant("Jan", "Nowak", "EA1234567", "pl");
-    let o = skranke(
+    let o = at_desk(
         dir.path(),
         &["issue", "--applicant", "-", "--pdf", pdf.to_str().unwrap()],
         &as_staff("Carl"),
@@ -223,12 +197,12 @@ fn a_clerks_pdf_is_refused_with_exit_1_and_nothing_is_issued_or_written() {
     assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
     assert!(text(&o).1.contains("supervisor"), "{:?}", text(&o));
     assert!(!pdf.exists());
-    let o = skranke(dir.path(), &["records", "list", "--json"], &as_admin(), b"");
+    let o = at_desk(dir.path(), &["records", "list", "--json"], &as_admin(), b"");
     assert_eq!(serde_json::from_str::<Value>(&text(&o).0).unwrap().as_array().unwrap().len(), 0);
     // Neither flag, or both: a usage error.
-    let o = skranke(dir.path(), &["issue", "--applicant", "-"], &as_staff("Carl"), input.as_bytes());
+    let o = at_desk(dir.path(), &["issue", "--applicant", "-"], &as_staff("Carl"), input.as_bytes());
     assert_eq!(o.status.code(), Some(2));
-    let o = skranke(
+    let o = at_desk(
         dir.path(),
         &["issue", "--applicant", "-", "--print", "--pdf", "x.pdf"],
         &as_staff("Carl"),
@@ -236,10 +210,10 @@ fn a_clerks_pdf_is_refused_with_exit_1_and_nothing_is_issued_or_written() {
     );
     assert_eq!(o.status.code(), Some(2));
     // Printing without a printer set: a setup problem, exit 2, nothing issued.
-    let o = skranke(dir.path(), &["issue", "--applicant", "-", "--print"], &as_staff("Carl"), input.as_bytes());
+    let o = at_desk(dir.path(), &["issue", "--applicant", "-", "--print"], &as_staff("Carl"), input.as_bytes());
     assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
     assert!(text(&o).1.contains("skranke settings set printer"), "{:?}", text(&o));
-    let o = skranke(dir.path(), &["records", "list", "--json"], &as_admin(), b"");
+    let o = at_desk(dir.path(), &["records", "list", "--json"], &as_admin(), b"");
     assert_eq!(serde_json::from_str::<Value>(&text(&o).0).unwrap().as_array().unwrap().len(), 0);
     forget(&desk_id);
 }
@@ -250,7 +224,7 @@ fn a_reprint_makes_a_new_password_and_the_old_one_stops_verifying() {
     let desk_id = desk(dir.path());
     let (first, second) = (dir.path().join("first.pdf"), dir.path().join("second.pdf"));
     let input = applicant("Ștefan", "Dumitrașcu", "EA1234567", "ro");
-    let o = skranke(
+    let o = at_desk(
         dir.path(),
         &["issue", "--applicant", "-", "--pdf", first.to_str().unwrap(), "--json"],
         &as_staff("Sofie"),
@@ -263,12 +237,12 @@ fn a_reprint_makes_a_new_password_and_the_old_one_stops_verifying() {
     std::fs::remove_file(&first).unwrap();
 
     // A clerk may not save a reprint as a PDF.
-    let o = skranke(dir.path(), &["reprint", &id, "--pdf", second.to_str().unwrap()], &as_staff("Carl"), b"");
+    let o = at_desk(dir.path(), &["reprint", &id, "--pdf", second.to_str().unwrap()], &as_staff("Carl"), b"");
     assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
     assert!(!second.exists());
 
     let o =
-        skranke(dir.path(), &["reprint", &id, "--pdf", second.to_str().unwrap(), "--json"], &as_staff("Sofie"), b"");
+        at_desk(dir.path(), &["reprint", &id, "--pdf", second.to_str().unwrap(), "--json"], &as_staff("Sofie"), b"");
     ok(&o);
     let r: Value = serde_json::from_str(&text(&o).0).unwrap();
     assert_eq!(
@@ -291,11 +265,11 @@ fn a_reprint_makes_a_new_password_and_the_old_one_stops_verifying() {
     let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(kinds, ["issued", "reprinted"]);
     assert_eq!(events[1].1["password_hash"], current.0.as_str());
-    let o = skranke(dir.path(), &["audit", "verify"], &[], b"");
+    let o = at_desk(dir.path(), &["audit", "verify"], &[], b"");
     ok(&o);
     // A voided record is not reprinted.
-    ok(&skranke(dir.path(), &["void", &id, "--reason", "duplicate"], &as_staff("Sofie"), b""));
-    let o = skranke(dir.path(), &["reprint", &id, "--pdf", second.to_str().unwrap()], &as_staff("Sofie"), b"");
+    ok(&at_desk(dir.path(), &["void", &id, "--reason", "duplicate"], &as_staff("Sofie"), b""));
+    let o = at_desk(dir.path(), &["reprint", &id, "--pdf", second.to_str().unwrap()], &as_staff("Sofie"), b"");
     assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
     assert!(!second.exists());
     forget(&desk_id);
@@ -306,8 +280,8 @@ fn a_print_that_fails_after_the_commit_exits_2_names_the_record_and_a_reprint_re
     let dir = tempfile::tempdir().unwrap();
     let desk_id = desk(dir.path());
     // A queue that does not exist: lp refuses the job (as it would with CUPS down).
-    ok(&skranke(dir.path(), &["settings", "set", "printer", "skranke-no-such-queue"], &as_admin(), b""));
-    let o = skranke(
+    ok(&at_desk(dir.path(), &["settings", "set", "printer", "skranke-no-such-queue"], &as_admin(), b""));
+    let o = at_desk(
         dir.path(),
         &["issue", "--applicant", "-", "--print", "--json"],
         &as_staff("Carl"),
@@ -320,13 +294,13 @@ fn a_print_that_fails_after_the_commit_exits_2_names_the_record_and_a_reprint_re
     let err = text(&o).1;
     assert!(err.contains(&format!("skranke reprint {id} --print")) && err.contains("did NOT come out"), "{err}");
     // The record and its login are committed; its one hash is marked undelivered.
-    let o = skranke(dir.path(), &["records", "list", "--json"], &as_admin(), b"");
+    let o = at_desk(dir.path(), &["records", "list", "--json"], &as_admin(), b"");
     assert_eq!(serde_json::from_str::<Value>(&text(&o).0).unwrap().as_array().unwrap().len(), 1);
     let hashes = stored_hashes(dir.path(), &id);
     assert_eq!(hashes.len(), 1);
 
     let pdf = dir.path().join("again.pdf");
-    ok(&skranke(dir.path(), &["reprint", &id, "--pdf", pdf.to_str().unwrap()], &as_staff("Sofie"), b""));
+    ok(&at_desk(dir.path(), &["reprint", &id, "--pdf", pdf.to_str().unwrap()], &as_staff("Sofie"), b""));
     let password = password_in(&pdftotext(&std::fs::read(&pdf).unwrap()));
     std::fs::remove_file(&pdf).unwrap();
     let hashes = stored_hashes(dir.path(), &id);
@@ -339,27 +313,27 @@ fn a_print_that_fails_after_the_commit_exits_2_names_the_record_and_a_reprint_re
 fn settings_are_admin_only_checked_and_named_in_every_refusal() {
     let dir = tempfile::tempdir().unwrap();
     let desk_id = desk(dir.path());
-    let o = skranke(dir.path(), &["settings", "set", "password_lapse_days", "30"], &as_staff("Sofie"), b"");
+    let o = at_desk(dir.path(), &["settings", "set", "password_lapse_days", "30"], &as_staff("Sofie"), b"");
     assert_eq!(o.status.code(), Some(1), "a supervisor is not an admin");
-    let o = skranke(dir.path(), &["settings", "set", "password_lapse_days", "366"], &as_admin(), b"");
+    let o = at_desk(dir.path(), &["settings", "set", "password_lapse_days", "366"], &as_admin(), b"");
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).1.contains("password_lapse_days") && text(&o).1.contains("365"), "{:?}", text(&o));
-    let o = skranke(dir.path(), &["settings", "set", "printer", "two words"], &as_admin(), b"");
+    let o = at_desk(dir.path(), &["settings", "set", "printer", "two words"], &as_admin(), b"");
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).1.contains("printer"), "{:?}", text(&o));
-    let o = skranke(dir.path(), &["settings", "get", "colour"], &as_admin(), b"");
+    let o = at_desk(dir.path(), &["settings", "get", "colour"], &as_admin(), b"");
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("colour") && text(&o).1.contains("privacy_dpo"), "{:?}", text(&o));
 
-    let o = skranke(dir.path(), &["settings", "get", "password_lapse_days", "--json"], &as_admin(), b"");
+    let o = at_desk(dir.path(), &["settings", "get", "password_lapse_days", "--json"], &as_admin(), b"");
     ok(&o);
     assert_eq!(
         serde_json::from_str::<Value>(&text(&o).0).unwrap(),
         json!({"key": "password_lapse_days", "value": "14", "default": true})
     );
-    ok(&skranke(dir.path(), &["settings", "set", "password_lapse_days", " 30 "], &as_admin(), b""));
-    ok(&skranke(dir.path(), &["settings", "set", "privacy_dpo", "dpo@kk.dk"], &as_admin(), b""));
-    let o = skranke(dir.path(), &["settings", "get", "--json"], &as_admin(), b"");
+    ok(&at_desk(dir.path(), &["settings", "set", "password_lapse_days", " 30 "], &as_admin(), b""));
+    ok(&at_desk(dir.path(), &["settings", "set", "privacy_dpo", "dpo@kk.dk"], &as_admin(), b""));
+    let o = at_desk(dir.path(), &["settings", "get", "--json"], &as_admin(), b"");
     let all: Value = serde_json::from_str(&text(&o).0).unwrap();
     let find = |k: &str| all.as_array().unwrap().iter().find(|s| s["key"] == k).unwrap().clone();
     assert_eq!(find("password_lapse_days"), json!({"key": "password_lapse_days", "value": "30", "default": false}));
@@ -368,7 +342,7 @@ fn settings_are_admin_only_checked_and_named_in_every_refusal() {
 
     // The handout says 30 days now.
     let pdf = dir.path().join("h.pdf");
-    ok(&skranke(
+    ok(&at_desk(
         dir.path(),
         &["issue", "--applicant", "-", "--pdf", pdf.to_str().unwrap()],
         &as_admin(),
@@ -478,7 +452,7 @@ fn printing_through_cups_then_no_plaintext_password_remains_anywhere_on_disk() {
     let since = std::time::SystemTime::now() - Duration::from_secs(2);
     let dir = tempfile::tempdir().unwrap();
     let desk_id = desk(dir.path());
-    ok(&skranke(dir.path(), &["settings", "set", "printer", QUEUE], &as_admin(), b""));
+    ok(&at_desk(dir.path(), &["settings", "set", "printer", QUEUE], &as_admin(), b""));
     // The program's own temp folder (TMPDIR, which lp inherits too) is one
     // the test can scan whole; the shared /tmp is scanned as well below.
     let tmp = dir.path().join("tmp");
@@ -490,7 +464,7 @@ fn printing_through_cups_then_no_plaintext_password_remains_anywhere_on_disk() {
     // A clerk prints. (The PostScript round trip in CUPS keeps Latin-1 text
     // extractable, so the printed name is Danish; other scripts are checked
     // on the supervisor's PDF above.)
-    let o = skranke(
+    let o = at_desk(
         dir.path(),
         &["issue", "--applicant", "-", "--print"],
         &clerk,
@@ -500,7 +474,7 @@ fn printing_through_cups_then_no_plaintext_password_remains_anywhere_on_disk() {
     let out = text(&o).0;
     let job = job_id(&out);
     let username = out.split("Jobnet username: ").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
-    let o = skranke(dir.path(), &["records", "list", "--json"], &as_admin(), b"");
+    let o = at_desk(dir.path(), &["records", "list", "--json"], &as_admin(), b"");
     let records: Value = serde_json::from_str(&text(&o).0).unwrap();
     let (id, number) =
         (records[0]["record_id"].as_str().unwrap().to_owned(), records[0]["number"].as_str().unwrap().to_owned());
@@ -528,7 +502,7 @@ fn printing_through_cups_then_no_plaintext_password_remains_anywhere_on_disk() {
 
     // A supervisor saves one as a PDF: checked, then removed.
     let pdf = dir.path().join("saved.pdf");
-    ok(&skranke(
+    ok(&at_desk(
         dir.path(),
         &["issue", "--applicant", "-", "--pdf", pdf.to_str().unwrap()],
         &supervisor,

@@ -1,35 +1,18 @@
 //! `skranke mrz parse` run as a real process: standard input, the documented
 //! JSON object, language and exit status.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
 
 use serde_json::{json, Value};
+
+use common::run;
 
 const TD3: [&str; 2] = ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"];
 const TD1: [&str; 3] =
     ["I<UTOD231458907<<<<<<<<<<<<<<<", "7408122F1204159UTO<<<<<<<<<<<6", "ERIKSSON<<ANNA<MARIA<<<<<<<<<<"];
 
-fn skranke(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_skranke"))
-        .args(args)
-        .env_remove("SKRANKE_LANG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("skranke starts");
-    let mut pipe = child.stdin.take().unwrap();
-    // The binary stops reading at its input limit; a closed pipe is its right.
-    if let Err(e) = pipe.write_all(stdin) {
-        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
-    }
-    drop(pipe);
-    child.wait_with_output().unwrap()
-}
-
 fn parse_json(zone: &str) -> (Option<i32>, Value) {
-    let out = skranke(&["--lang", "en", "mrz", "parse", "--json"], zone.as_bytes());
+    let out = run(&["--lang", "en", "mrz", "parse", "--json"], zone.as_bytes());
     let text = String::from_utf8(out.stdout).unwrap();
     (out.status.code(), serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON: {text}: {e}")))
 }
@@ -83,7 +66,7 @@ fn each_broken_check_digit_is_named_and_exits_1() {
 #[test]
 fn input_that_is_no_zone_nulls_every_field_and_exits_1() {
     for input in [&b""[..], b"hello\n", b"'; DROP TABLE records;--\n", b"P<UTO\x00\xff\n"] {
-        let out = skranke(&["--lang", "en", "mrz", "parse", "--json"], input);
+        let out = run(&["--lang", "en", "mrz", "parse", "--json"], input);
         assert_eq!(out.status.code(), Some(1), "{input:?}");
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["valid"], false);
@@ -94,7 +77,7 @@ fn input_that_is_no_zone_nulls_every_field_and_exits_1() {
 
 #[test]
 fn a_huge_input_is_refused_quickly() {
-    let out = skranke(&["mrz", "parse", "--json"], &vec![b'<'; 100 * 1024]);
+    let out = run(&["mrz", "parse", "--json"], &vec![b'<'; 100 * 1024]);
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["errors"][0]["code"], "shape");
@@ -103,8 +86,8 @@ fn a_huge_input_is_refused_quickly() {
 #[test]
 fn human_output_follows_the_language() {
     let zone = TD3.join("\n");
-    let da = String::from_utf8(skranke(&["mrz", "parse"], zone.as_bytes()).stdout).unwrap();
-    let en = String::from_utf8(skranke(&["--lang", "en", "mrz", "parse"], zone.as_bytes()).stdout).unwrap();
+    let da = String::from_utf8(run(&["mrz", "parse"], zone.as_bytes()).stdout).unwrap();
+    let en = String::from_utf8(run(&["--lang", "en", "mrz", "parse"], zone.as_bytes()).stdout).unwrap();
     assert!(da.contains("Efternavn: ERIKSSON"), "{da}");
     assert!(en.contains("Surname: ERIKSSON"), "{en}");
     assert!(en.contains("1974-08-12"));

@@ -6,13 +6,16 @@
 //! (so that a missing log fails too).
 #![cfg(target_os = "linux")]
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 
-use serde_json::{json, Value};
+use serde_json::json;
 use skranke_registry::testing::LiveRegistry;
+
+use common::{at_desk, ok, ok_json};
 
 const STAFF: &str = "Wilhelmina";
 const PASSWORD: &str = "Kvartsur-Brombær-Zebra-4711";
@@ -22,33 +25,6 @@ const PEOPLE: [(&str, &str, &str, &str, &str, &str); 2] = [
     ("Ieva", "Žemaitytė", "ZEMAITYTE", "LT7733991", "ieva.zemaityte@example.lt", "+37060012345"),
     ("Gintaras", "Kvedaravičius", "KVEDARAVICIUS", "LT7733992", "gintaras.kv@example.lt", "+37060067890"),
 ];
-
-fn skranke(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_skranke"));
-    cmd.args(["--lang", "en"])
-        .args(args)
-        .env("SKRANKE_DATA_DIR", dir)
-        .env_remove("SKRANKE_LANG")
-        .env_remove("SKRANKE_STAFF")
-        .env_remove("SKRANKE_STAFF_PASSWORD")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("skranke starts");
-    let mut pipe = child.stdin.take().unwrap();
-    pipe.write_all(stdin).unwrap();
-    drop(pipe);
-    child.wait_with_output().unwrap()
-}
-
-fn ok(o: &Output) -> Value {
-    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    assert_eq!(o.status.code(), Some(0), "{out} {err}");
-    serde_json::from_str(out.trim()).unwrap_or(Value::Null)
-}
 
 fn applicant(p: &(&str, &str, &str, &str, &str, &str)) -> String {
     json!({
@@ -98,20 +74,20 @@ fn after_a_full_scenario_no_desk_or_registry_log_holds_a_name_document_contact_o
     let code = reg.enrolment_code(851, 4);
     let as_staff = [("SKRANKE_STAFF", STAFF), ("SKRANKE_STAFF_PASSWORD", PASSWORD)];
 
-    ok(&skranke(
+    ok(&at_desk(
         dir.path(),
         &["desk", "init", "--registry", &reg.url(), "--enrolment-code", &code, "--admin", STAFF],
         &[("SKRANKE_STAFF_PASSWORD", PASSWORD)],
         b"",
     ));
-    let desk = ok(&skranke(dir.path(), &["desk", "show", "--json"], &[], b""));
+    let desk = ok_json(&at_desk(dir.path(), &["desk", "show", "--json"], &[], b""));
     let desk_id = desk["desk_id"].as_str().unwrap().to_string();
-    ok(&skranke(dir.path(), &["settings", "set", "privacy_controller", "Aalborg Kommune"], &as_staff, b""));
+    ok(&at_desk(dir.path(), &["settings", "set", "privacy_controller", "Aalborg Kommune"], &as_staff, b""));
 
     let mut records = Vec::new();
     for p in &PEOPLE {
         let pdf = pdfs.path().join(format!("{}.pdf", p.3));
-        let issued = ok(&skranke(
+        let issued = ok_json(&at_desk(
             dir.path(),
             &["issue", "--applicant", "-", "--pdf", pdf.to_str().unwrap(), "--json"],
             &as_staff,
@@ -119,11 +95,11 @@ fn after_a_full_scenario_no_desk_or_registry_log_holds_a_name_document_contact_o
         ));
         records.push(issued["record_id"].as_str().unwrap().to_string());
     }
-    ok(&skranke(dir.path(), &["sync", "--json"], &[], b""));
+    ok(&at_desk(dir.path(), &["sync", "--json"], &[], b""));
     let again = pdfs.path().join("reprint.pdf");
-    ok(&skranke(dir.path(), &["reprint", &records[0], "--pdf", again.to_str().unwrap()], &as_staff, b""));
-    ok(&skranke(dir.path(), &["void", &records[1], "--reason", "clerk_error"], &as_staff, b""));
-    let wrong = skranke(
+    ok(&at_desk(dir.path(), &["reprint", &records[0], "--pdf", again.to_str().unwrap()], &as_staff, b""));
+    ok(&at_desk(dir.path(), &["void", &records[1], "--reason", "clerk_error"], &as_staff, b""));
+    let wrong = at_desk(
         dir.path(),
         &["records", "list"],
         &[("SKRANKE_STAFF", STAFF), ("SKRANKE_STAFF_PASSWORD", "Not-The-Password-99")],
@@ -131,9 +107,9 @@ fn after_a_full_scenario_no_desk_or_registry_log_holds_a_name_document_contact_o
     );
     assert_eq!(wrong.status.code(), Some(1), "a wrong password is refused");
     let someone = [("SKRANKE_STAFF", "Gintaras"), ("SKRANKE_STAFF_PASSWORD", PASSWORD)];
-    let nobody = skranke(dir.path(), &["records", "list"], &someone, b"");
+    let nobody = at_desk(dir.path(), &["records", "list"], &someone, b"");
     assert_eq!(nobody.status.code(), Some(1), "an unknown name is refused");
-    let synced = ok(&skranke(dir.path(), &["sync", "--json"], &[], b""));
+    let synced = ok_json(&at_desk(dir.path(), &["sync", "--json"], &[], b""));
     assert_eq!(synced["pending"], 0, "{synced}");
 
     // A lookup before issuing again, as the desk window makes it.

@@ -4,46 +4,19 @@
 //! days would) so that retention has something due without waiting a month.
 #![cfg(target_os = "linux")]
 
-use std::io::Write;
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use serde_json::{json, Value};
 use skranke_core::keystore::OsKeyStore;
 use skranke_core::store::Store;
 
+use common::{at_desk, ok, text};
+
 const ADMIN_PW: &str = "admin password 1";
 const STAFF_PW: &str = "staff password 1";
-
-fn skranke(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_skranke"));
-    cmd.args(["--lang", "en"])
-        .args(args)
-        .env("SKRANKE_DATA_DIR", dir)
-        .env_remove("SKRANKE_LANG")
-        .env_remove("SKRANKE_STAFF")
-        .env_remove("SKRANKE_STAFF_PASSWORD")
-        .env_remove("SKRANKE_NEW_STAFF_PASSWORD")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("skranke starts");
-    let mut pipe = child.stdin.take().unwrap();
-    pipe.write_all(stdin).unwrap();
-    drop(pipe);
-    child.wait_with_output().unwrap()
-}
-
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
-
-fn ok(o: &Output) {
-    assert_eq!(o.status.code(), Some(0), "{:?}", text(o));
-}
 
 fn as_admin() -> Vec<(&'static str, &'static str)> {
     vec![("SKRANKE_STAFF", "Ada"), ("SKRANKE_STAFF_PASSWORD", ADMIN_PW)]
@@ -56,17 +29,17 @@ fn as_clerk() -> Vec<(&'static str, &'static str)> {
 /// A training desk with its privacy controller set and a clerk Carl. Returns the desk ID.
 fn desk(dir: &Path) -> String {
     let args = ["desk", "init", "--municipality", "101", "--office", "Borgerservice Nord", "--desk", "3"];
-    let o = skranke(
+    let o = at_desk(
         dir,
         &[&args[..], &["--training", "--admin", "Ada"]].concat(),
         &[("SKRANKE_STAFF_PASSWORD", ADMIN_PW)],
         b"",
     );
     ok(&o);
-    ok(&skranke(dir, &["settings", "set", "privacy_controller", "Københavns Kommune"], &as_admin(), b""));
+    ok(&at_desk(dir, &["settings", "set", "privacy_controller", "Københavns Kommune"], &as_admin(), b""));
     let mut env = as_admin();
     env.push(("SKRANKE_NEW_STAFF_PASSWORD", STAFF_PW));
-    ok(&skranke(dir, &["staff", "add", "Carl", "--role", "clerk"], &env, b""));
+    ok(&at_desk(dir, &["staff", "add", "Carl", "--role", "clerk"], &env, b""));
     let desk: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("desk.json")).unwrap()).unwrap();
     desk["desk_id"].as_str().unwrap().to_string()
 }
@@ -85,7 +58,7 @@ fn applicant(surname: &str, doc: &str) -> String {
 
 fn issue(dir: &Path, surname: &str, doc: &str) -> String {
     let pdf = dir.join(format!("{surname}.pdf"));
-    let o = skranke(
+    let o = at_desk(
         dir,
         &["issue", "--applicant", "-", "--pdf", pdf.to_str().unwrap(), "--json"],
         &as_admin(),
@@ -127,11 +100,11 @@ fn purge_dry_run_changes_nothing_purge_erases_the_due_record_and_a_reprint_then_
     backdate(dir, &old, 31);
 
     // A clerk may not purge.
-    let o = skranke(dir, &["purge", "--dry-run"], &as_clerk(), b"");
+    let o = at_desk(dir, &["purge", "--dry-run"], &as_clerk(), b"");
     assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
 
     // Dry run: reports the due record, by ID only, and changes nothing.
-    let o = skranke(dir, &["purge", "--dry-run", "--json"], &as_admin(), b"");
+    let o = at_desk(dir, &["purge", "--dry-run", "--json"], &as_admin(), b"");
     ok(&o);
     let (out, _) = text(&o);
     let report: Value = serde_json::from_str(&out).unwrap();
@@ -147,24 +120,24 @@ fn purge_dry_run_changes_nothing_purge_erases_the_due_record_and_a_reprint_then_
     }
 
     // The purge itself, human output.
-    let o = skranke(dir, &["purge"], &as_admin(), b"");
+    let o = at_desk(dir, &["purge"], &as_admin(), b"");
     ok(&o);
     let (out, _) = text(&o);
     assert!(out.contains(&old) && out.contains("Erased personal data of 1 record"), "{out}");
     assert!(!out.contains(&young) && !out.contains("Kowalski"));
     assert!(!has_applicant(dir, &old));
     assert!(has_applicant(dir, &young));
-    let o = skranke(dir, &["records", "show", &old, "--json"], &as_admin(), b"");
+    let o = at_desk(dir, &["records", "show", &old, "--json"], &as_admin(), b"");
     ok(&o);
     assert!(!text(&o).0.contains("Kowalski"));
 
     // A reprint without the document: refused, and the message says what to give.
     let pdf = |n: &str| dir.join(format!("reprint-{n}.pdf"));
-    let o = skranke(dir, &["reprint", &old, "--pdf", pdf("none").to_str().unwrap()], &as_admin(), b"");
+    let o = at_desk(dir, &["reprint", &old, "--pdf", pdf("none").to_str().unwrap()], &as_admin(), b"");
     assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
     assert!(text(&o).1.contains("--document"), "{:?}", text(&o));
     // Another document: refused naming the field, nothing written.
-    let o = skranke(
+    let o = at_desk(
         dir,
         &["reprint", &old, "--pdf", pdf("wrong").to_str().unwrap(), "--document", "EA7654321", "--surname", "Kowalski"],
         &as_admin(),
@@ -174,7 +147,7 @@ fn purge_dry_run_changes_nothing_purge_erases_the_due_record_and_a_reprint_then_
     assert!(text(&o).1.contains("document.number"), "{:?}", text(&o));
     assert!(!pdf("wrong").exists());
     // The same document: the handout carries the names shown again.
-    let o = skranke(
+    let o = at_desk(
         dir,
         &[
             "reprint",

@@ -3,53 +3,18 @@
 //! Secret Service session).
 #![cfg(target_os = "linux")]
 
-use std::io::Write;
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
+
+use common::{at_desk, ok, refused};
 
 const ADMIN_PW: &str = "tundra violin quarry 58";
 const CLERK_PW: &str = "saffron glacier pillow 23";
 const TEMP_PW: &str = "velvet harbour mosaic 7";
 const CHOSEN_PW: &str = "copper meadow lantern 19";
-
-fn skranke(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_skranke"));
-    cmd.args(["--lang", "en"])
-        .args(args)
-        .env("SKRANKE_DATA_DIR", dir)
-        .env_remove("SKRANKE_LANG")
-        .env_remove("SKRANKE_STAFF")
-        .env_remove("SKRANKE_STAFF_PASSWORD")
-        .env_remove("SKRANKE_NEW_STAFF_PASSWORD")
-        .env_remove("SKRANKE_NEW_PASSWORD")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("skranke starts");
-    drop(child.stdin.take().map(|mut p| p.write_all(b"")));
-    child.wait_with_output().unwrap()
-}
-
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
-
-#[track_caller]
-fn ok(o: &Output) -> String {
-    assert_eq!(o.status.code(), Some(0), "{:?}", text(o));
-    text(o).0
-}
-
-#[track_caller]
-fn refused(o: &Output) -> String {
-    assert_eq!(o.status.code(), Some(1), "{:?}", text(o));
-    text(o).1
-}
 
 fn admin() -> Vec<(&'static str, &'static str)> {
     vec![("SKRANKE_STAFF", "Ada"), ("SKRANKE_STAFF_PASSWORD", ADMIN_PW)]
@@ -64,17 +29,17 @@ fn desk_with_clerk(dir: &Path) -> String {
     let init = ["desk", "init", "--municipality", "101", "--office", "Borgerservice Nord", "--desk", "3"];
     let mut args = init.to_vec();
     args.extend(["--training", "--admin", "Ada"]);
-    ok(&skranke(dir, &args, &[("SKRANKE_STAFF_PASSWORD", ADMIN_PW)]));
+    ok(&at_desk(dir, &args, &[("SKRANKE_STAFF_PASSWORD", ADMIN_PW)], b""));
     let mut env = admin();
     env.push(("SKRANKE_NEW_STAFF_PASSWORD", CLERK_PW));
-    let out = ok(&skranke(dir, &["staff", "add", "Carl", "--role", "clerk"], &env));
+    let out = ok(&at_desk(dir, &["staff", "add", "Carl", "--role", "clerk"], &env, b""));
     assert!(out.contains("Added Carl as clerk"), "{out}");
     let desk: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("desk.json")).unwrap()).unwrap();
     desk["desk_id"].as_str().unwrap().to_string()
 }
 
 fn listed(dir: &Path) -> Vec<Value> {
-    let out = ok(&skranke(dir, &["staff", "list", "--json"], &admin()));
+    let out = ok(&at_desk(dir, &["staff", "list", "--json"], &admin(), b""));
     serde_json::from_str::<Vec<Value>>(&out).unwrap()
 }
 
@@ -92,11 +57,11 @@ fn staff_add_refuses_a_weak_password_naming_the_field() {
     let desk_id = desk_with_clerk(dir.path());
     let mut env = admin();
     env.push(("SKRANKE_NEW_STAFF_PASSWORD", "password1234"));
-    let err = refused(&skranke(dir.path(), &["staff", "add", "Dora", "--role", "clerk"], &env));
+    let err = refused(&at_desk(dir.path(), &["staff", "add", "Dora", "--role", "clerk"], &env, b""));
     assert!(err.contains("password: This password is too easy to guess"), "{err}");
     let mut env = admin();
     env.push(("SKRANKE_NEW_STAFF_PASSWORD", "short"));
-    let err = refused(&skranke(dir.path(), &["staff", "add", "Dora", "--role", "clerk"], &env));
+    let err = refused(&at_desk(dir.path(), &["staff", "add", "Dora", "--role", "clerk"], &env, b""));
     assert!(err.contains("password: ") && err.contains("12"), "{err}");
     assert_eq!(listed(dir.path()).len(), 2, "no account was added");
     forget(&desk_id);
@@ -106,13 +71,13 @@ fn staff_add_refuses_a_weak_password_naming_the_field() {
 fn staff_list_shows_role_active_locked_until_and_must_change() {
     let dir = tempfile::tempdir().unwrap();
     let desk_id = desk_with_clerk(dir.path());
-    let out = ok(&skranke(dir.path(), &["staff", "list"], &admin()));
+    let out = ok(&at_desk(dir.path(), &["staff", "list"], &admin(), b""));
     let row = out.lines().find(|l| l.contains("Carl")).unwrap().to_string();
     assert_eq!(row.split('\t').skip(2).collect::<Vec<_>>(), ["clerk", "active", "-", "-"], "{row}");
     for _ in 0..5 {
-        refused(&skranke(dir.path(), &["records", "list"], &clerk("wrong password for carl")));
+        refused(&at_desk(dir.path(), &["records", "list"], &clerk("wrong password for carl"), b""));
     }
-    let out = ok(&skranke(dir.path(), &["staff", "list"], &admin()));
+    let out = ok(&at_desk(dir.path(), &["staff", "list"], &admin(), b""));
     let row = out.lines().find(|l| l.contains("Carl")).unwrap().to_string();
     assert!(row.contains("\tlocked until "), "{row}");
     let v = carl(dir.path());
@@ -129,12 +94,12 @@ fn a_locked_clerk_is_refused_with_the_right_password_and_told_when_it_unlocks() 
     let dir = tempfile::tempdir().unwrap();
     let desk_id = desk_with_clerk(dir.path());
     for i in 0..4 {
-        let err = refused(&skranke(dir.path(), &["records", "list"], &clerk("wrong password for carl")));
+        let err = refused(&at_desk(dir.path(), &["records", "list"], &clerk("wrong password for carl"), b""));
         assert!(err.contains("wrong name or password"), "attempt {i}: {err}");
     }
-    let err = refused(&skranke(dir.path(), &["records", "list"], &clerk("wrong password for carl")));
+    let err = refused(&at_desk(dir.path(), &["records", "list"], &clerk("wrong password for carl"), b""));
     assert!(err.contains("locked") && err.contains("unlocks at"), "{err}");
-    let err = refused(&skranke(dir.path(), &["records", "list"], &clerk(CLERK_PW)));
+    let err = refused(&at_desk(dir.path(), &["records", "list"], &clerk(CLERK_PW), b""));
     assert!(err.contains("unlocks at"), "{err}");
     forget(&desk_id);
 }
@@ -143,11 +108,11 @@ fn a_locked_clerk_is_refused_with_the_right_password_and_told_when_it_unlocks() 
 fn staff_disable_stops_the_account() {
     let dir = tempfile::tempdir().unwrap();
     let desk_id = desk_with_clerk(dir.path());
-    ok(&skranke(dir.path(), &["records", "list"], &clerk(CLERK_PW)));
-    let out = ok(&skranke(dir.path(), &["staff", "disable", "Carl"], &admin()));
+    ok(&at_desk(dir.path(), &["records", "list"], &clerk(CLERK_PW), b""));
+    let out = ok(&at_desk(dir.path(), &["staff", "disable", "Carl"], &admin(), b""));
     assert!(out.contains("Disabled Carl"), "{out}");
     assert_eq!(carl(dir.path())["active"], false);
-    refused(&skranke(dir.path(), &["records", "list"], &clerk(CLERK_PW)));
+    refused(&at_desk(dir.path(), &["records", "list"], &clerk(CLERK_PW), b""));
     forget(&desk_id);
 }
 
@@ -158,22 +123,22 @@ fn staff_reset_forces_a_change_and_passwd_makes_the_account_usable_again() {
     // A clerk may not reset anyone.
     let mut env = clerk(CLERK_PW);
     env.push(("SKRANKE_NEW_PASSWORD", TEMP_PW));
-    refused(&skranke(dir.path(), &["staff", "reset", "Ada"], &env));
+    refused(&at_desk(dir.path(), &["staff", "reset", "Ada"], &env, b""));
     let mut env = admin();
     env.push(("SKRANKE_NEW_PASSWORD", TEMP_PW));
-    let out = ok(&skranke(dir.path(), &["staff", "reset", "Carl"], &env));
+    let out = ok(&at_desk(dir.path(), &["staff", "reset", "Carl"], &env, b""));
     assert!(out.contains("temporary password for Carl"), "{out}");
     assert_eq!(carl(dir.path())["must_change"], true);
     // The old password is gone; the temporary one may do nothing but passwd.
-    refused(&skranke(dir.path(), &["records", "list"], &clerk(CLERK_PW)));
-    let err = refused(&skranke(dir.path(), &["records", "list"], &clerk(TEMP_PW)));
+    refused(&at_desk(dir.path(), &["records", "list"], &clerk(CLERK_PW), b""));
+    let err = refused(&at_desk(dir.path(), &["records", "list"], &clerk(TEMP_PW), b""));
     assert!(err.contains("Choose your own password first"), "{err}");
     let mut env = clerk(TEMP_PW);
     env.push(("SKRANKE_NEW_PASSWORD", CHOSEN_PW));
-    let out = ok(&skranke(dir.path(), &["staff", "passwd"], &env));
+    let out = ok(&at_desk(dir.path(), &["staff", "passwd"], &env, b""));
     assert!(out.contains("password of Carl is changed"), "{out}");
     assert_eq!(carl(dir.path())["must_change"], false);
-    ok(&skranke(dir.path(), &["records", "list"], &clerk(CHOSEN_PW)));
+    ok(&at_desk(dir.path(), &["records", "list"], &clerk(CHOSEN_PW), b""));
     forget(&desk_id);
 }
 
@@ -183,13 +148,13 @@ fn staff_passwd_needs_the_current_password_and_a_strong_new_one() {
     let desk_id = desk_with_clerk(dir.path());
     let mut env = clerk("not the current one!");
     env.push(("SKRANKE_NEW_PASSWORD", CHOSEN_PW));
-    refused(&skranke(dir.path(), &["staff", "passwd"], &env));
+    refused(&at_desk(dir.path(), &["staff", "passwd"], &env, b""));
     let mut env = clerk(CLERK_PW);
     env.push(("SKRANKE_NEW_PASSWORD", "carlcarlcarl"));
-    let err = refused(&skranke(dir.path(), &["staff", "passwd"], &env));
+    let err = refused(&at_desk(dir.path(), &["staff", "passwd"], &env, b""));
     assert!(err.contains("new_password: This password is too easy to guess"), "{err}");
-    ok(&skranke(dir.path(), &["records", "list"], &clerk(CLERK_PW)));
-    let help = ok(&skranke(dir.path(), &["staff", "passwd", "--help"], &[]));
+    ok(&at_desk(dir.path(), &["records", "list"], &clerk(CLERK_PW), b""));
+    let help = ok(&at_desk(dir.path(), &["staff", "passwd", "--help"], &[], b""));
     assert!(help.contains("SKRANKE_NEW_PASSWORD"), "{help}");
     forget(&desk_id);
 }
@@ -201,8 +166,8 @@ fn check_idle_refuses_a_session_older_than_the_desks_limit() {
     use skranke_core::store::{Store, StoreError};
     let dir = tempfile::tempdir().unwrap();
     let desk_id = desk_with_clerk(dir.path());
-    ok(&skranke(dir.path(), &["settings", "set", "idle_lock_minutes", "2"], &admin()));
-    let err = refused(&skranke(dir.path(), &["settings", "set", "idle_lock_minutes", "241"], &admin()));
+    ok(&at_desk(dir.path(), &["settings", "set", "idle_lock_minutes", "2"], &admin(), b""));
+    let err = refused(&at_desk(dir.path(), &["settings", "set", "idle_lock_minutes", "241"], &admin(), b""));
     assert!(err.contains("idle_lock_minutes") && err.contains("240"), "{err}");
     // The CLI's session lives for one command; the rule it checks is the core's.
     let t = Utc::now();

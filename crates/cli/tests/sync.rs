@@ -3,39 +3,14 @@
 //! (on loopback, over a real PostgreSQL) and the real OS key store.
 #![cfg(target_os = "linux")]
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod common;
 
 use serde_json::{json, Value};
 use skranke_registry::testing::LiveRegistry;
 
+use common::{at_desk, ok_json, text};
+
 const ADMIN_PW: &str = "admin password 1";
-
-fn skranke(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_skranke"));
-    cmd.args(["--lang", "en"])
-        .args(args)
-        .env("SKRANKE_DATA_DIR", dir)
-        .env_remove("SKRANKE_LANG")
-        .env_remove("SKRANKE_STAFF")
-        .env_remove("SKRANKE_STAFF_PASSWORD")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("skranke starts");
-    let mut pipe = child.stdin.take().unwrap();
-    pipe.write_all(stdin).unwrap();
-    drop(pipe);
-    child.wait_with_output().unwrap()
-}
-
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
-}
 
 fn applicant(surname: &str, doc: &str) -> String {
     json!({
@@ -49,11 +24,6 @@ fn applicant(surname: &str, doc: &str) -> String {
     .to_string()
 }
 
-fn json_of(o: &Output) -> Value {
-    assert_eq!(o.status.code(), Some(0), "{:?}", text(o));
-    serde_json::from_str(text(o).0.trim()).unwrap()
-}
-
 #[test]
 fn an_enrolled_desk_issues_online_with_the_lease_behind_it_and_syncs_from_the_command_line() {
     let mut reg = LiveRegistry::start();
@@ -61,61 +31,61 @@ fn an_enrolled_desk_issues_online_with_the_lease_behind_it_and_syncs_from_the_co
     let code = reg.enrolment_code(851, 7);
     let url = reg.url();
     let pw = [("SKRANKE_STAFF_PASSWORD", ADMIN_PW)];
-    let o = skranke(
+    let o = at_desk(
         dir.path(),
         &["desk", "init", "--registry", &url, "--enrolment-code", &code, "--admin", "Ada"],
         &pw,
         b"",
     );
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
-    let shown = json_of(&skranke(dir.path(), &["desk", "show", "--json"], &[], b""));
+    let shown = ok_json(&at_desk(dir.path(), &["desk", "show", "--json"], &[], b""));
     assert_eq!((shown["municipality"].as_str(), shown["desk_number"].as_u64()), (Some("851"), Some(7)));
     assert_eq!(shown["training"], false);
     let desk_id = shown["desk_id"].as_str().unwrap().to_string();
 
     let staff = [("SKRANKE_STAFF", "Ada"), ("SKRANKE_STAFF_PASSWORD", ADMIN_PW)];
     // The handout needs the municipality's privacy notice; the admin saves it as a PDF.
-    let o = skranke(dir.path(), &["settings", "set", "privacy_controller", "Aalborg Kommune"], &staff, b"");
+    let o = at_desk(dir.path(), &["settings", "set", "privacy_controller", "Aalborg Kommune"], &staff, b"");
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     let pdfs = tempfile::tempdir().unwrap();
     let issue = |surname: &str, doc: &str| {
         let pdf = pdfs.path().join(format!("{surname}.pdf"));
         let pdf = pdf.to_str().unwrap();
-        skranke(
+        at_desk(
             dir.path(),
             &["issue", "--applicant", "-", "--pdf", pdf, "--json"],
             &staff,
             applicant(surname, doc).as_bytes(),
         )
     };
-    let online = json_of(&issue("Kazlauskas", "LT1000001"));
+    let online = ok_json(&issue("Kazlauskas", "LT1000001"));
     reg.down();
-    let offline = json_of(&issue("Jankauskas", "LT1000002"));
+    let offline = ok_json(&issue("Jankauskas", "LT1000002"));
     assert_ne!(online["number"], offline["number"]);
 
     // Unreachable: exit 2, everything stays queued.
-    let o = skranke(dir.path(), &["sync", "--json"], &[], b"");
+    let o = at_desk(dir.path(), &["sync", "--json"], &[], b"");
     assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
-    let status = json_of(&skranke(dir.path(), &["sync", "status", "--json"], &[], b""));
+    let status = ok_json(&at_desk(dir.path(), &["sync", "status", "--json"], &[], b""));
     assert!(status["queued_events"].as_u64().unwrap() >= 2, "{status}");
     assert!(status["oldest_unsynced_age_secs"].as_i64().is_some());
 
     reg.up();
-    let report = json_of(&skranke(dir.path(), &["sync", "--json"], &[], b""));
+    let report = ok_json(&at_desk(dir.path(), &["sync", "--json"], &[], b""));
     let mut keys: Vec<&str> = report.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort_unstable();
     assert_eq!(keys, ["accepted", "already_held", "conflict", "invalid", "pending", "uploaded"]);
     assert_eq!(report["pending"], 0, "{report}");
     assert_eq!(report["accepted"], report["uploaded"]);
     assert_eq!(reg.count(&format!("SELECT count(*) FROM records WHERE desk_id = '{desk_id}'")), 2);
-    let again = json_of(&skranke(dir.path(), &["sync", "--json"], &[], b""));
+    let again = ok_json(&at_desk(dir.path(), &["sync", "--json"], &[], b""));
     assert_eq!((again["uploaded"].as_u64(), again["pending"].as_u64()), (Some(0), Some(0)));
 
-    let status = json_of(&skranke(dir.path(), &["sync", "status", "--json"], &[], b""));
+    let status = ok_json(&at_desk(dir.path(), &["sync", "status", "--json"], &[], b""));
     assert_eq!(status["queued_events"], 0);
     assert!(status["last_success"].is_string());
     assert_eq!(status["refused"], json!([]));
-    let human = skranke(dir.path(), &["sync", "status"], &[], b"");
+    let human = at_desk(dir.path(), &["sync", "status"], &[], b"");
     assert!(text(&human).0.contains(&desk_id), "{:?}", text(&human));
 
     skranke_core::desk::forget_keys(&skranke_core::keystore::OsKeyStore, &desk_id).unwrap();
@@ -125,14 +95,14 @@ fn an_enrolled_desk_issues_online_with_the_lease_behind_it_and_syncs_from_the_co
 #[test]
 fn a_training_desk_refuses_to_sync_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
-    let o = skranke(
+    let o = at_desk(
         dir.path(),
         &["desk", "init", "--municipality", "101", "--office", "Nord", "--desk", "1", "--training", "--admin", "Ada"],
         &[("SKRANKE_STAFF_PASSWORD", ADMIN_PW)],
         b"",
     );
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
-    let o = skranke(dir.path(), &["sync"], &[], b"");
+    let o = at_desk(dir.path(), &["sync"], &[], b"");
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).1.contains("training desk"), "{:?}", text(&o));
     let desk: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("desk.json")).unwrap()).unwrap();
@@ -142,7 +112,7 @@ fn a_training_desk_refuses_to_sync_with_a_clear_message() {
 #[test]
 fn desk_init_needs_either_a_registry_or_training() {
     let dir = tempfile::tempdir().unwrap();
-    let o = skranke(dir.path(), &["desk", "init", "--admin", "Ada"], &[("SKRANKE_STAFF_PASSWORD", ADMIN_PW)], b"");
+    let o = at_desk(dir.path(), &["desk", "init", "--admin", "Ada"], &[("SKRANKE_STAFF_PASSWORD", ADMIN_PW)], b"");
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("--registry"), "{:?}", text(&o));
     assert!(!dir.path().join("desk.json").exists());

@@ -32,8 +32,22 @@ pub async fn sync(
         return Err(RegistryError::bad_field("highest_sequence_seen"));
     }
     let mut client = state.pool.get().await?;
-    let tx = client.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&UNIT_LOCK]).await?;
+    // An ordinary sync only reads the unit bindings, so it shares the unit
+    // lock with online allocations. Noticing a restore or re-binding units
+    // while reconciling changes them, and takes the lock alone. The guess
+    // made before locking is checked again under the lock.
+    let mut exclusive = must_rebind(&client, &req).await?;
+    let tx = loop {
+        let tx = client.transaction().await?;
+        let lock =
+            if exclusive { "SELECT pg_advisory_xact_lock($1)" } else { "SELECT pg_advisory_xact_lock_shared($1)" };
+        tx.execute(lock, &[&UNIT_LOCK]).await?;
+        if exclusive || !must_rebind(&tx, &req).await? {
+            break tx;
+        }
+        tx.rollback().await?;
+        exclusive = true;
+    };
     let sequence = crate::db::sequence(&tx).await?;
     if req.highest_sequence_seen > sequence {
         tracing::warn!(desk_id = desk.desk_id, seen = req.highest_sequence_seen, sequence, "registry restored");
@@ -93,6 +107,13 @@ pub async fn sync(
     };
     tx.commit().await?;
     Ok(Json(answer))
+}
+
+/// Whether this sync may change unit bindings: the desk has seen a higher
+/// sequence than the registry has (a restore), or the registry reconciles.
+async fn must_rebind(client: &impl GenericClient, req: &SyncRequest) -> Result<bool> {
+    let sequence = crate::db::sequence(client).await?;
+    Ok(req.highest_sequence_seen > sequence || super::reconciling(client).await?)
 }
 
 /// After a restore: units the desk reports holding are bound to it again

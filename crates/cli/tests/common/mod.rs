@@ -1,0 +1,78 @@
+//! What the CLI tests share: running the real `skranke` binary with an
+//! environment that holds nothing of the caller's `SKRANKE_*` settings, and
+//! reading what it answered. Each test file pulls this in with `mod common;`
+//! and uses only part of it.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// `skranke` with its environment cleared of every `SKRANKE_*` variable.
+fn command() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_skranke"));
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("SKRANKE_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd
+}
+
+/// Starts `cmd`, writes `stdin` and closes it, and waits for the answer.
+/// A command may stop reading early (at its input limit): a closed pipe is
+/// its right, not a test failure.
+fn finish(mut cmd: Command, stdin: &[u8]) -> Output {
+    let mut child = cmd.spawn().expect("skranke starts");
+    let mut pipe = child.stdin.take().expect("stdin is piped");
+    if let Err(e) = pipe.write_all(stdin) {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+    }
+    drop(pipe);
+    child.wait_with_output().expect("skranke finishes")
+}
+
+/// A command that needs no desk (`cpr check`, `mrz parse`, `applicant check`),
+/// in the language it is told (Danish unless `--lang` says otherwise).
+pub fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut cmd = command();
+    cmd.args(args);
+    finish(cmd, stdin)
+}
+
+/// A command against the desk in `dir`, in English, with `env` added (staff
+/// name and passwords, printer overrides).
+pub fn at_desk(dir: &Path, args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
+    let mut cmd = command();
+    cmd.args(["--lang", "en"]).args(args).env("SKRANKE_DATA_DIR", dir).envs(env.iter().copied());
+    finish(cmd, stdin)
+}
+
+/// Standard output and standard error as text.
+pub fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// Standard output of a command that must have succeeded (exit 0).
+#[track_caller]
+pub fn ok(o: &Output) -> String {
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(o));
+    text(o).0
+}
+
+/// The JSON a command printed on success (exit 0).
+#[track_caller]
+pub fn ok_json(o: &Output) -> Value {
+    let out = ok(o);
+    serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+}
+
+/// Standard error of a command that must have been refused (exit 1).
+#[track_caller]
+pub fn refused(o: &Output) -> String {
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(o));
+    text(o).1
+}
