@@ -20,10 +20,9 @@ use axum::routing::{on, MethodFilter};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use deadpool_postgres::GenericClient;
-use serde::de::DeserializeOwned;
 use skranke_core::cpr::Personnummer;
 use skranke_core::lease::{LeaseUnit, RANKS};
-use skranke_core::protocol::{Binding, Problem};
+use skranke_core::protocol::Binding;
 
 use crate::error::{problem_response, RegistryError, Result};
 use crate::limits::{self, Limited};
@@ -178,34 +177,25 @@ async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
-/// A JSON body whose parse errors leave as problem documents naming what
-/// was wrong (axum's own `Json` answers in plain text).
-pub struct JsonBody<T>(pub T);
+/// A request body decoded and checked by [`crate::decode`] before the
+/// handler runs: the handlers run exactly the code the `registry_request`
+/// fuzz target runs. Refusals leave as problem documents naming what was
+/// wrong (axum's own `Json` answers in plain text); serde's message, which
+/// names the field and position, goes to the caller only, never to the log.
+pub struct Checked<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+impl<T: crate::decode::Decode> FromRequest<AppState> for Checked<T> {
     type Rejection = Response;
 
-    async fn from_request(req: Request, state: &S) -> std::result::Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &AppState) -> std::result::Result<Self, Self::Rejection> {
         let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|_| {
             problem_response(&RegistryError::refused(StatusCode::PAYLOAD_TOO_LARGE, "request.too_large").problem())
         })?;
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
-            // serde's message names the field and position; it is sent to
-            // the caller only, never logged.
-            let problem: Problem =
-                RegistryError::refused_with(StatusCode::BAD_REQUEST, "request.json", e.to_string()).problem();
-            problem_response(&problem)
-        })
+        T::decode(&bytes, state.now().date_naive()).map(Checked).map_err(IntoResponse::into_response)
     }
 }
 
-/// Idempotency keys: 1 to 200 printable ASCII characters.
-pub fn check_key(key: &str) -> Result<()> {
-    if key.is_empty() || key.len() > 200 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(RegistryError::bad_field("idempotency_key"));
-    }
-    Ok(())
-}
+pub use crate::decode::check_key;
 
 /// A number as stored: ten digits, no dash.
 pub fn stored(number: &Personnummer) -> String {

@@ -12,9 +12,9 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
-use ed25519_dalek::{Signature, VerifyingKey};
-use skranke_core::protocol::{header, signing_message, MAX_CLOCK_SKEW_SECS};
+use skranke_core::protocol::MAX_CLOCK_SKEW_SECS;
 
+use crate::decode::SignedHeaders;
 use crate::error::{RegistryError, Result};
 use crate::AppState;
 
@@ -31,54 +31,30 @@ pub struct Desk {
     pub retired: bool,
 }
 
-fn header_str<'a>(req: &'a axum::http::request::Parts, name: &str) -> Result<&'a str> {
-    req.headers.get(name).and_then(|v| v.to_str().ok()).ok_or(RegistryError::unauthorized("auth.missing"))
-}
-
-fn hex_array<const N: usize>(s: &str) -> Option<[u8; N]> {
-    let bytes = hex::decode(s).ok()?;
-    bytes.try_into().ok()
-}
-
 pub async fn require_desk(State(state): State<AppState>, req: Request, next: Next) -> Result<Response> {
     let (mut parts, body) = req.into_parts();
     let body = to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| RegistryError::refused(StatusCode::PAYLOAD_TOO_LARGE, "request.too_large"))?;
-    let desk_id = header_str(&parts, header::DESK)?.to_string();
-    let timestamp: i64 =
-        header_str(&parts, header::TIMESTAMP)?.parse().map_err(|_| RegistryError::unauthorized("auth.missing"))?;
-    let nonce = header_str(&parts, header::NONCE)?.to_string();
-    if !(16..=64).contains(&nonce.len()) || !nonce.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(RegistryError::unauthorized("auth.missing"));
-    }
-    let signature: [u8; 64] =
-        hex_array(header_str(&parts, header::SIGNATURE)?).ok_or(RegistryError::unauthorized("auth.signature"))?;
-    // abs_diff: a hostile timestamp (i64::MIN) must not overflow.
-    if state.now().timestamp().abs_diff(timestamp) > MAX_CLOCK_SKEW_SECS.unsigned_abs() {
-        return Err(RegistryError::unauthorized("auth.stale"));
-    }
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let signed = SignedHeaders::read(header, state.now().timestamp())?;
 
     let client = state.pool.get().await?;
     let row = client
-        .query_opt("SELECT public_key, municipality, retired_at IS NOT NULL FROM desks WHERE desk_id = $1", &[&desk_id])
+        .query_opt(
+            "SELECT public_key, municipality, retired_at IS NOT NULL FROM desks WHERE desk_id = $1",
+            &[&signed.desk_id],
+        )
         .await?
         .ok_or(RegistryError::unauthorized("auth.signature"))?;
     let public_key: Vec<u8> = row.get(0);
-    let key = public_key
-        .try_into()
-        .ok()
-        .and_then(|k: [u8; 32]| VerifyingKey::from_bytes(&k).ok())
-        .ok_or(RegistryError::unauthorized("auth.signature"))?;
     let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let message = signing_message(parts.method.as_str(), path, timestamp, &nonce, &body);
-    key.verify_strict(&message, &Signature::from_bytes(&signature))
-        .map_err(|_| RegistryError::unauthorized("auth.signature"))?;
+    signed.verify(&public_key, parts.method.as_str(), path, &body)?;
 
     let fresh = client
         .execute(
             "INSERT INTO request_nonces (desk_id, nonce) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&desk_id, &nonce],
+            &[&signed.desk_id, &signed.nonce],
         )
         .await?;
     if fresh == 0 {
@@ -88,12 +64,12 @@ pub async fn require_desk(State(state): State<AppState>, req: Request, next: Nex
 
     let municipality: i32 = row.get(1);
     parts.extensions.insert(Desk {
-        desk_id: desk_id.clone(),
+        desk_id: signed.desk_id.clone(),
         municipality: u16::try_from(municipality).unwrap_or_default(),
         retired: row.get(2),
     });
     let mut response = next.run(Request::from_parts(parts, Body::from(body))).await;
-    response.extensions_mut().insert(crate::api::LoggedDesk(desk_id));
+    response.extensions_mut().insert(crate::api::LoggedDesk(signed.desk_id));
     Ok(response)
 }
 

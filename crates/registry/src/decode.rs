@@ -4,8 +4,9 @@
 //!
 //! Pure functions over bytes and strings, so that hostile input can be fed to
 //! them directly: the `registry_request` fuzz target (`fuzz/`) runs them
-//! without a server or PostgreSQL. The error codes are the ones the
-//! middleware and the handlers answer with.
+//! without a server or PostgreSQL. They are the code that serves: the auth
+//! middleware reads and verifies with [`SignedHeaders`], and every handler
+//! takes its body through `api::Checked`, which calls [`Decode`].
 //!
 //! Where a handler computes with a decoded number (a timestamp, a sequence),
 //! the check here also refuses the values the computation cannot take
@@ -166,6 +167,52 @@ pub fn lookup(body: &[u8]) -> Result<LookupRequest> {
 /// `POST /v1/feed/confirm`.
 pub fn feed_confirm(body: &[u8]) -> Result<FeedConfirm> {
     json(body)
+}
+
+/// `POST /v1/enrol` decoded: the request and the public key it presents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Enrolment {
+    pub request: EnrolRequest,
+    pub public_key: [u8; 32],
+}
+
+/// A request body a handler takes, decoded and checked as above (the
+/// handlers' extractor, `api::Checked`, calls this). `today` is the
+/// registry's date.
+pub trait Decode: Sized {
+    fn decode(body: &[u8], today: NaiveDate) -> Result<Self>;
+}
+
+impl Decode for Enrolment {
+    fn decode(body: &[u8], _today: NaiveDate) -> Result<Self> {
+        enrol(body).map(|(request, public_key)| Enrolment { request, public_key })
+    }
+}
+
+impl Decode for AllocateRequest {
+    fn decode(body: &[u8], today: NaiveDate) -> Result<Self> {
+        allocate(body, today)
+    }
+}
+
+/// The routes whose check does not depend on the date.
+macro_rules! decode_with {
+    ($($ty:ty => $f:ident),* $(,)?) => {$(
+        impl Decode for $ty {
+            fn decode(body: &[u8], _today: NaiveDate) -> Result<Self> {
+                $f(body)
+            }
+        }
+    )*};
+}
+
+decode_with! {
+    LeaseRequest => lease,
+    ReturnRequest => give_back,
+    UploadRequest => upload,
+    SyncRequest => sync,
+    LookupRequest => lookup,
+    FeedConfirm => feed_confirm,
 }
 
 /// A decoded request body, by route.

@@ -7,10 +7,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use skranke_core::cpr::Personnummer;
-use skranke_core::lease::{encodable, LeaseUnit};
+use skranke_core::lease::LeaseUnit;
 use skranke_core::protocol::{AllocateRequest, AllocateResponse};
 
-use super::{check_key, from_stored, may_hand_out, stored, unit, JsonBody, UNIT_LOCK};
+use super::{from_stored, may_hand_out, stored, unit, Checked, UNIT_LOCK};
 use crate::alloc::online_candidates;
 use crate::auth::Desk;
 use crate::error::{RegistryError, Result};
@@ -23,12 +23,8 @@ const TRIES_PER_ATTEMPT: usize = 16;
 pub async fn allocate(
     State(state): State<AppState>,
     Extension(desk): Extension<Desk>,
-    JsonBody(req): JsonBody<AllocateRequest>,
+    Checked(req): Checked<AllocateRequest>,
 ) -> Result<Json<AllocateResponse>> {
-    check_key(&req.idempotency_key)?;
-    if !encodable(req.birth_date) || req.birth_date > state.now().date_naive() {
-        return Err(RegistryError::bad_field("birth_date"));
-    }
     let deadline = state.config.allocate_deadline;
     let number = tokio::time::timeout(deadline, draw(&state, &desk, &req))
         .await

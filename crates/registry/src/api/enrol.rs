@@ -3,22 +3,17 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use ed25519_dalek::VerifyingKey;
-use skranke_core::protocol::{EnrolRequest, EnrolResponse};
+use skranke_core::protocol::EnrolResponse;
 
-use super::JsonBody;
+use super::Checked;
+use crate::decode::Enrolment;
 use crate::error::{RegistryError, Result};
 use crate::{ops, AppState};
 
 pub async fn enrol(
     State(state): State<AppState>,
-    JsonBody(req): JsonBody<EnrolRequest>,
+    Checked(Enrolment { request: req, public_key: key }): Checked<Enrolment>,
 ) -> Result<Json<EnrolResponse>> {
-    let key: [u8; 32] = hex::decode(req.public_key.trim())
-        .ok()
-        .and_then(|k| k.try_into().ok())
-        .filter(|k: &[u8; 32]| VerifyingKey::from_bytes(k).is_ok())
-        .ok_or_else(|| RegistryError::bad_field("public_key"))?;
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     // Claiming the code and creating the desk commit together: a code is

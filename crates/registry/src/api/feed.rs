@@ -12,7 +12,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use skranke_core::protocol::{FeedConfirm, FeedConfirmResponse, FeedItem, FeedPage};
 
-use super::JsonBody;
+use super::Checked;
 use crate::error::{RegistryError, Result};
 use crate::AppState;
 
@@ -64,7 +64,7 @@ pub async fn page(State(state): State<AppState>, Query(q): Query<PageQuery>) -> 
 
 pub async fn confirm(
     State(state): State<AppState>,
-    JsonBody(req): JsonBody<FeedConfirm>,
+    Checked(req): Checked<FeedConfirm>,
 ) -> Result<Json<FeedConfirmResponse>> {
     let client = state.pool.get().await?;
     let n = client

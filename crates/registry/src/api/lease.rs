@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use skranke_core::protocol::{LeaseRequest, LeaseResponse, ReturnRequest, ReturnResponse};
 
-use super::{bindings, check_key, may_hand_out, records_held, unit, JsonBody, UNIT_LOCK};
+use super::{bindings, may_hand_out, records_held, unit, Checked, UNIT_LOCK};
 use crate::auth::Desk;
 use crate::error::{RegistryError, Result};
 use crate::AppState;
@@ -39,9 +39,8 @@ async fn store_answer<T: Serialize>(client: &impl GenericClient, desk: &Desk, ke
 pub async fn lease(
     State(state): State<AppState>,
     Extension(desk): Extension<Desk>,
-    JsonBody(req): JsonBody<LeaseRequest>,
+    Checked(req): Checked<LeaseRequest>,
 ) -> Result<Json<LeaseResponse>> {
-    check_key(&req.idempotency_key)?;
     let mut client = state.pool.get().await?;
     if let Some(answer) = stored_answer(&client, &desk, &req.idempotency_key).await? {
         return Ok(Json(answer));
@@ -78,9 +77,8 @@ pub async fn lease(
 pub async fn give_back(
     State(state): State<AppState>,
     Extension(desk): Extension<Desk>,
-    JsonBody(req): JsonBody<ReturnRequest>,
+    Checked(req): Checked<ReturnRequest>,
 ) -> Result<Json<ReturnResponse>> {
-    check_key(&req.idempotency_key)?;
     let mut client = state.pool.get().await?;
     if let Some(answer) = stored_answer(&client, &desk, &req.idempotency_key).await? {
         return Ok(Json(answer));

@@ -6,21 +6,16 @@ use axum::extract::State;
 use axum::{Extension, Json};
 use skranke_core::protocol::{LookupMatch, LookupRequest, LookupResponse, MatchKind};
 
-use super::JsonBody;
+use super::Checked;
 use crate::auth::Desk;
-use crate::error::{RegistryError, Result};
+use crate::error::Result;
 use crate::AppState;
 
 pub async fn lookup(
     State(state): State<AppState>,
     Extension(desk): Extension<Desk>,
-    JsonBody(req): JsonBody<LookupRequest>,
+    Checked(req): Checked<LookupRequest>,
 ) -> Result<Json<LookupResponse>> {
-    let valid = |k: &Option<String>| k.as_ref().is_none_or(|k| !k.is_empty() && k.len() <= 256);
-    if !valid(&req.document_key) || !valid(&req.person_key) || (req.document_key.is_none() && req.person_key.is_none())
-    {
-        return Err(RegistryError::bad_field("document_key"));
-    }
     let client = state.pool.get().await?;
     let rows = client
         .query(

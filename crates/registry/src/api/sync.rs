@@ -14,7 +14,7 @@ use axum::{Extension, Json};
 use deadpool_postgres::GenericClient;
 use skranke_core::protocol::{Notice, RecordState, RecordStateChange, SyncAnswer, SyncRequest};
 
-use super::{bindings, records_held, unit, JsonBody, UNIT_LOCK};
+use super::{bindings, records_held, unit, Checked, UNIT_LOCK};
 use crate::auth::Desk;
 use crate::error::{RegistryError, Result};
 use crate::AppState;
@@ -25,12 +25,8 @@ const STATES_PER_ANSWER: i64 = 5000;
 pub async fn sync(
     State(state): State<AppState>,
     Extension(desk): Extension<Desk>,
-    JsonBody(req): JsonBody<SyncRequest>,
+    Checked(req): Checked<SyncRequest>,
 ) -> Result<Json<SyncAnswer>> {
-    // The cursor is the registry's own sequence: never negative, and one past it must exist.
-    if !(0..i64::MAX).contains(&req.highest_sequence_seen) {
-        return Err(RegistryError::bad_field("highest_sequence_seen"));
-    }
     let mut client = state.pool.get().await?;
     // An ordinary sync only reads the unit bindings, so it shares the unit
     // lock with online allocations. Noticing a restore or re-binding units

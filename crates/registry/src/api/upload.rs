@@ -20,7 +20,6 @@
 use std::collections::HashMap;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::{Extension, Json};
 use chrono::NaiveDate;
 use deadpool_postgres::Transaction;
@@ -29,22 +28,19 @@ use skranke_core::cpr::Personnummer;
 use skranke_core::lease::LeaseUnit;
 use skranke_core::protocol::{
     audit_genesis, AuditEntry, Event, EventBody, EventResult, IssuedRecord, NumberSource, Outcome, UploadRequest,
-    UploadResponse, MAX_BATCH_EVENTS,
+    UploadResponse,
 };
 
-use super::{check_key, reconciling, stored, JsonBody};
+use super::{check_key, reconciling, stored, Checked};
 use crate::auth::Desk;
-use crate::error::{RegistryError, Result};
+use crate::error::Result;
 use crate::AppState;
 
 pub async fn upload(
     State(state): State<AppState>,
     Extension(desk): Extension<Desk>,
-    JsonBody(req): JsonBody<UploadRequest>,
+    Checked(req): Checked<UploadRequest>,
 ) -> Result<Json<UploadResponse>> {
-    if req.events.len() > MAX_BATCH_EVENTS {
-        return Err(RegistryError::refused(StatusCode::PAYLOAD_TOO_LARGE, "upload.batch_too_large"));
-    }
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock(7003, hashtext($1))", &[&desk.desk_id]).await?;
