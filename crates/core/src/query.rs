@@ -220,6 +220,23 @@ fn index_new_records(tx: &rusqlite::Transaction<'_>) -> Result<(), crate::store:
     Ok(())
 }
 
+/// Whether an outbox event of the record waits for the registry's verdict
+/// (sent or not): what "queued" means in a record's sync state, in the
+/// search hits ([`unanswered_records`]) and in the outbox status.
+fn unanswered(tx: &rusqlite::Transaction<'_>, record_id: &str) -> rusqlite::Result<bool> {
+    tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM outbox WHERE record_id = ?1 AND outcome IS NULL)")?
+        .query_row([record_id], |r| r.get(0))
+}
+
+/// The records with an event waiting for the registry's verdict, as
+/// [`unanswered`] counts them (the partial index on `outcome IS NULL`
+/// finds them).
+fn unanswered_records(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<std::collections::HashSet<String>> {
+    let mut stmt = tx.prepare_cached("SELECT DISTINCT record_id FROM outbox WHERE outcome IS NULL")?;
+    let rows = stmt.query_map([], |r| r.get::<_, Option<String>>(0))?;
+    rows.filter_map(|r| r.transpose()).collect()
+}
+
 impl Store {
     /// The issued records of this desk that share a duplicate key with an
     /// applicant (clerk). Voided records do not count, as in issuing.
@@ -296,13 +313,7 @@ impl Store {
                     candidates.insert(seq?);
                 }
             }
-            let queued: std::collections::HashSet<String> = {
-                // Queued means unanswered (sent or not), as in the record's sync state;
-                // the partial index on `outcome IS NULL` finds them.
-                let mut stmt = tx.prepare_cached("SELECT DISTINCT record_id FROM outbox WHERE outcome IS NULL")?;
-                let rows = stmt.query_map([], |r| r.get::<_, Option<String>>(0))?;
-                rows.filter_map(|r| r.transpose()).collect::<Result<_, _>>()?
-            };
+            let queued = unanswered_records(tx)?;
             let mut hits = Vec::new();
             let sql = format!("SELECT {SUMMARY_COLUMNS}, applicant FROM record WHERE seq = ?1");
             let mut stmt = tx.prepare_cached(&sql)?;
@@ -339,26 +350,15 @@ impl Store {
             let Some((status, training, replaced_by, registry_state)) = row else { return Ok(None) };
             let refused: i64 =
                 tx.query_row("SELECT count(*) FROM refused_event WHERE record_id = ?1", [record_id], |r| r.get(0))?;
-            let unanswered: i64 = tx.query_row(
-                "SELECT count(*) FROM outbox WHERE record_id = ?1 AND outcome IS NULL",
-                [record_id],
-                |r| r.get(0),
-            )?;
-            let sync_state = RecordSyncState::of(training, refused > 0, unanswered > 0, registry_state.as_deref());
+            let sync_state =
+                RecordSyncState::of(training, refused > 0, unanswered(tx, record_id)?, registry_state.as_deref());
             Ok(Some(RecordStanding { record_id: record_id.to_string(), status, replaced_by, sync_state }))
         })?)
     }
 
     /// Whether an outbox event of one record waits for the registry's verdict (desk-level).
     pub fn record_queued(&mut self, record_id: &str) -> Result<bool, Error> {
-        Ok(self.read(|tx, _| {
-            let n: i64 = tx.query_row(
-                "SELECT count(*) FROM outbox WHERE record_id = ?1 AND outcome IS NULL",
-                [record_id],
-                |r| r.get(0),
-            )?;
-            Ok(n > 0)
-        })?)
+        Ok(self.read(|tx, _| Ok(unanswered(tx, record_id)?))?)
     }
 
     /// The outbox's events without the registry's verdict and the oldest one's time
