@@ -47,9 +47,50 @@ fn mrz_scan(shell: State<'_, Shell>, text: String) -> UiResult<intake::MrzScan> 
     intake::scan(&text, Local::now().date_naive(), shell.lang())
 }
 
+/// Every Argon2id hash (a 19 MiB block, on whichever thread runs the
+/// command) would otherwise raise glibc's dynamic mmap threshold: the next
+/// blocks then come from per-thread arenas that keep them after the free.
+/// A fixed threshold (which also turns the dynamic one off) makes each such
+/// block a mapping of its own, given back to the system when freed.
+/// Measured in docs/PERFORMANCE.md (PSS after 20 issues).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn give_back_large_blocks() {
+    // SAFETY: mallopt only sets an allocator parameter; it is called before
+    // any other thread of this process exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
+/// WebKit's defaults suit a browser: a page cache for back/forward and a
+/// large memory cache. The desk is one page that never navigates, so
+/// neither is kept (WebKit's "document viewer" cache model).
+#[cfg(target_os = "linux")]
+fn lean_webview(window: &tauri::WebviewWindow) {
+    let _ = window.with_webview(|webview| {
+        use webkit2gtk::{SettingsExt, WebContextExt, WebViewExt};
+        let view = webview.inner();
+        if let Some(context) = view.context() {
+            context.set_cache_model(webkit2gtk::CacheModel::DocumentViewer);
+        }
+        if let Some(settings) = WebViewExt::settings(&view) {
+            settings.set_enable_page_cache(false);
+        }
+    });
+}
+
 /// Builds and runs the desk application.
 pub fn run() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    give_back_large_blocks();
     tauri::Builder::default()
+        .setup(|_app| {
+            #[cfg(target_os = "linux")]
+            if let Some(window) = tauri::Manager::get_webview_window(_app, "main") {
+                lean_webview(&window);
+            }
+            Ok(())
+        })
         .manage(Shell::new())
         .setup(|app| {
             sync::start_background(app.handle().clone());
