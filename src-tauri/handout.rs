@@ -124,6 +124,7 @@ pub async fn record_reprint(
                 &mut OsRandom,
             )
             .map_err(|e| UiError::core(lang, e))?;
+        crate::give_back_freed_memory();
         match outcome(handed, name, lang) {
             (result, None) => Ok(result),
             (_, Some(e)) => Err(e),

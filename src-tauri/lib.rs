@@ -62,21 +62,18 @@ fn give_back_large_blocks() {
     }
 }
 
-/// WebKit's defaults suit a browser: a page cache for back/forward and a
-/// large memory cache. The desk is one page that never navigates, so
-/// neither is kept (WebKit's "document viewer" cache model).
-#[cfg(target_os = "linux")]
-fn lean_webview(window: &tauri::WebviewWindow) {
-    let _ = window.with_webview(|webview| {
-        use webkit2gtk::{SettingsExt, WebContextExt, WebViewExt};
-        let view = webview.inner();
-        if let Some(context) = view.context() {
-            context.set_cache_model(webkit2gtk::CacheModel::DocumentViewer);
-        }
-        if let Some(settings) = WebViewExt::settings(&view) {
-            settings.set_enable_page_cache(false);
-        }
-    });
+/// Hands the memory freed by a command that built a handout (the PDF's font
+/// subsetting and layout allocate many small blocks on whichever worker
+/// thread ran it) back to the system, instead of keeping it in that
+/// thread's malloc arena until the next such command. Measured in
+/// docs/PERFORMANCE.md (PSS after 20 issues).
+pub(crate) fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory of the allocator's own
+    // arenas; it takes the arenas' locks like any allocation does.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Builds and runs the desk application.
@@ -84,13 +81,6 @@ pub fn run() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     give_back_large_blocks();
     tauri::Builder::default()
-        .setup(|_app| {
-            #[cfg(target_os = "linux")]
-            if let Some(window) = tauri::Manager::get_webview_window(_app, "main") {
-                lean_webview(&window);
-            }
-            Ok(())
-        })
         .manage(Shell::new())
         .setup(|app| {
             sync::start_background(app.handle().clone());

@@ -265,6 +265,7 @@ pub async fn issue(
         }
         let issued = out.issued;
         let (print, failed) = handout::outcome(out.handout, printer_name, lang);
+        crate::give_back_freed_memory();
         let delivery_error = failed.map(|e| e.message);
         Ok(IssuedView {
             record_id: issued.record_id,
