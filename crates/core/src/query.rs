@@ -237,6 +237,75 @@ fn unanswered_records(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<std::c
     rows.filter_map(|r| r.transpose()).collect()
 }
 
+/// The records a query could name by ID, number or date (the cases of
+/// [`matches`] other than a name), each through an index.
+fn direct_candidates(
+    tx: &rusqlite::Transaction<'_>,
+    q: &str,
+    folded: &str,
+    desk_id: &str,
+    out: &mut std::collections::BTreeSet<i64>,
+) -> rusqlite::Result<()> {
+    let mut add = |sql: &str, param: &str| -> rusqlite::Result<()> {
+        let mut stmt = tx.prepare_cached(sql)?;
+        for seq in stmt.query_map([param], |r| r.get::<_, i64>(0))? {
+            out.insert(seq?);
+        }
+        Ok(())
+    };
+    // A date or its prefix (YYYY, YYYY-MM, YYYY-MM-DD): '~' sorts after
+    // every digit and the dash, so the range holds exactly that prefix.
+    if q.len() >= 4 && q.chars().all(|c| c.is_ascii_digit() || c == '-') {
+        add("SELECT seq FROM record WHERE birth_date >= ?1 AND birth_date < ?1 || '~'", q)?;
+        add("SELECT seq FROM record WHERE issued_at >= ?1 AND issued_at < ?1 || '~'", q)?;
+    }
+    // A number with or without its dash: stored as ten digits, and shown
+    // on a training desk with 60 added to the day (first digit + 6).
+    if folded.len() == 10 && folded.bytes().all(|b| b.is_ascii_digit()) {
+        add("SELECT seq FROM record WHERE number = ?1", folded)?;
+        if let Some(first @ b'6'..=b'9') = folded.bytes().next() {
+            let stored = format!("{}{}", char::from(first - 6), &folded[1..]);
+            add("SELECT seq FROM record WHERE number = ?1 AND training = 1", &stored)?;
+        }
+    }
+    // A record ID is `{desk ID}-{seq}`.
+    if let Some(seq) = folded.strip_prefix(desk_id).and_then(|n| n.parse::<i64>().ok()) {
+        out.insert(seq);
+    }
+    Ok(())
+}
+
+/// The records whose name index rows hold every word of the query, newest
+/// first, without repeats. A word of three characters or more is a phrase
+/// of trigrams, which the index answers by itself (a substring of the
+/// folded text, as `LIKE '%word%'` would find it, without reading the
+/// text); a query of only shorter words can only be looked for in every
+/// row's text.
+fn name_candidates(tx: &rusqlite::Transaction<'_>, q: &str) -> rusqlite::Result<Vec<i64>> {
+    let words: Vec<String> = q.split_whitespace().map(fold).filter(|w| !w.is_empty()).collect();
+    let (long, short): (Vec<&String>, Vec<&String>) = words.iter().partition(|w| w.chars().count() >= 3);
+    let (sql, params): (String, Vec<String>) = if long.is_empty() {
+        let like = vec!["folded LIKE ?"; short.len()].join(" AND ");
+        let sql = format!("SELECT rowid / {INDEX_ROWS} FROM record_search WHERE {like} ORDER BY rowid DESC");
+        (sql, short.iter().map(|w| format!("%{w}%")).collect())
+    } else {
+        // Folded words hold letters and digits only; quotes are doubled all the same.
+        let phrase = long.iter().map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect::<Vec<_>>().join(" AND ");
+        let sql =
+            format!("SELECT rowid / {INDEX_ROWS} FROM record_search WHERE record_search MATCH ?1 ORDER BY rowid DESC");
+        (sql, vec![phrase])
+    };
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let mut seqs: Vec<i64> = Vec::new();
+    for seq in stmt.query_map(rusqlite::params_from_iter(params), |r| r.get::<_, i64>(0))? {
+        let seq = seq?;
+        if seqs.last() != Some(&seq) {
+            seqs.push(seq);
+        }
+    }
+    Ok(seqs)
+}
+
 impl Store {
     /// The issued records of this desk that share a duplicate key with an
     /// applicant (clerk). Voided records do not count, as in issuing.
@@ -285,39 +354,39 @@ impl Store {
             staff::authorize(tx, session, Role::Clerk, "see_records")?;
             let q = query.trim();
             let folded = fold(q);
-            let mut candidates = std::collections::BTreeSet::new();
+            // Candidates come from two sources, each newest first: the name
+            // index and the records an ID, number or date can name. They are
+            // merged and each is checked with `matches`, until the limit.
+            let mut direct = std::collections::BTreeSet::new();
+            let mut by_name = None;
             if q.is_empty() {
                 let mut stmt = tx.prepare_cached("SELECT seq FROM record ORDER BY seq DESC LIMIT ?1")?;
                 for seq in stmt.query_map([SEARCH_LIMIT as i64], |r| r.get::<_, i64>(0))? {
-                    candidates.insert(seq?);
+                    direct.insert(seq?);
                 }
             } else if !folded.is_empty() {
-                let looks_like_date = q.len() >= 4 && q.chars().all(|c| c.is_ascii_digit() || c == '-');
-                let could_be_number = folded.len() == 10 && folded.bytes().all(|b| b.is_ascii_digit());
-                if looks_like_date || could_be_number || folded.starts_with(&desk_id) {
-                    let sql = format!("SELECT {SUMMARY_COLUMNS}, seq FROM record");
-                    let mut stmt = tx.prepare_cached(&sql)?;
-                    let mut rows = stmt.query([])?;
-                    while let Some(r) = rows.next()? {
-                        if matches(q, &summary(r)?, &[]) {
-                            candidates.insert(r.get::<_, i64>(8)?);
-                        }
-                    }
-                }
-                let words: Vec<String> = q.split_whitespace().map(fold).filter(|w| !w.is_empty()).collect();
-                let like = vec!["folded LIKE ?"; words.len()].join(" AND ");
-                let mut stmt =
-                    tx.prepare_cached(&format!("SELECT DISTINCT rowid / 4 FROM record_search WHERE {like}"))?;
-                let patterns = words.iter().map(|w| format!("%{w}%"));
-                for seq in stmt.query_map(rusqlite::params_from_iter(patterns), |r| r.get::<_, i64>(0))? {
-                    candidates.insert(seq?);
-                }
+                direct_candidates(tx, q, &folded, &desk_id, &mut direct)?;
+                by_name = Some(name_candidates(tx, q)?);
             }
             let queued = unanswered_records(tx)?;
             let mut hits = Vec::new();
             let sql = format!("SELECT {SUMMARY_COLUMNS}, applicant FROM record WHERE seq = ?1");
             let mut stmt = tx.prepare_cached(&sql)?;
-            for seq in candidates.into_iter().rev() {
+            let mut direct = direct.into_iter().rev().peekable();
+            let mut by_name = by_name.map(|c| c.into_iter().peekable());
+            loop {
+                let from_index = by_name.as_mut().and_then(|c| c.peek().copied());
+                let seq = match (from_index, direct.peek().copied()) {
+                    (None, None) => break,
+                    (Some(a), Some(b)) if a == b => {
+                        direct.next();
+                        by_name.as_mut().and_then(Iterator::next)
+                    }
+                    (Some(a), Some(b)) if b > a => direct.next(),
+                    (Some(_), _) => by_name.as_mut().and_then(Iterator::next),
+                    (None, Some(_)) => direct.next(),
+                };
+                let Some(seq) = seq else { break };
                 let Some((summary, applicant)) =
                     stmt.query_row([seq], |r| Ok((summary(r)?, r.get::<_, Option<String>>(8)?))).optional()?
                 else {
@@ -493,6 +562,43 @@ mod tests {
             let c = store.issue(&s, &intake("Greta", "Müller", "C03Z22V69", 3), now(), None, None).unwrap();
             assert_eq!(ids(&store.search_records(&s, "Müller").unwrap()), [c.record_id.as_str(), a.record_id.as_str()]);
             assert_eq!(ids(&store.search_records(&s, "1990-03-03").unwrap()), [c.record_id.as_str()]);
+        }
+
+        #[test]
+        fn search_finds_a_record_by_its_id_its_issue_day_and_a_name_part_shorter_than_three_letters() {
+            let dir = tempfile::tempdir().unwrap();
+            let setup = DeskSetup {
+                kind: DeskKind::Training,
+                municipality: "101",
+                office: "Borgerservice",
+                desk_number: 1,
+                admin_name: "Ada",
+                admin_password: "a long enough password",
+            };
+            let mut store = desk::init(dir.path(), Box::new(MemoryKeyStore::new()), &setup, now(), Lang::En).unwrap();
+            let s = store.sign_in("Ada", "a long enough password", now()).unwrap();
+            let later = now() + chrono::Days::new(40);
+            let a = store.issue(&s, &intake("Jürgen", "Li", "C01X00T47", 1), now(), None, None).unwrap();
+            let s = store.sign_in("Ada", "a long enough password", later).unwrap();
+            let b = store.issue(&s, &intake("Anna", "Schmidt", "C02Y11U58", 2), later, None, None).unwrap();
+            let search = |store: &mut crate::store::Store, q: &str| -> Vec<String> {
+                ids(&store.search_records(&s, q).unwrap()).into_iter().map(String::from).collect()
+            };
+            // The record ID in any case, with or without its dashes.
+            assert_eq!(search(&mut store, &a.record_id.to_lowercase()), [a.record_id.as_str()]);
+            assert_eq!(search(&mut store, &b.record_id.replace('-', "")), [b.record_id.as_str()]);
+            // The issue day, its month, its year.
+            let day = later.format("%Y-%m-%d").to_string();
+            assert_eq!(search(&mut store, &day), [b.record_id.as_str()]);
+            assert_eq!(search(&mut store, &day[..7]), [b.record_id.as_str()]);
+            assert_eq!(now().format("%Y").to_string(), day[..4], "both issued in one year");
+            assert_eq!(search(&mut store, &day[..4]), [b.record_id.as_str(), a.record_id.as_str()]);
+            // "Li" is shorter than a trigram: found without the index's phrase query.
+            assert_eq!(search(&mut store, "li"), [a.record_id.as_str()]);
+            assert_eq!(search(&mut store, "jü li"), [a.record_id.as_str()]);
+            // A number shown with the day + 60 of a training desk; its stored form is not what the clerk sees.
+            assert_eq!(search(&mut store, &b.display_number.replace('-', "")), [b.record_id.as_str()]);
+            assert!(store.search_records(&s, "c03z").unwrap().is_empty());
         }
 
         #[test]

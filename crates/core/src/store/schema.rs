@@ -232,8 +232,9 @@ CREATE INDEX record_retained ON record (issued_at) WHERE erased_at IS NULL;
 /// (`core::query`). Each record has rows `seq * 4 + k` (k = 0, 1, 2: the
 /// printed name, its Latin form, the document number, folded to lower-case
 /// letters and digits; k = 3 empty, marking the record as indexed).
-/// Trigrams let `LIKE '%part%'` use the index, so a search by name reads a
-/// few index pages instead of every record. The search fills it up to the
+/// Trigrams make a part of a name a phrase query on the index (see
+/// `core::query`), so a search by name reads a few index pages instead of
+/// every record. The search fills it up to the
 /// newest record; when a record's personal data changes or is erased, the
 /// triggers take its rows out at once (and mark it to be indexed again if
 /// data is left), whoever made the change.
@@ -252,5 +253,11 @@ BEGIN
 END;
 "#;
 
+/// Version 8: record search by issue date (`core::query`) reads the records
+/// of that day through an index instead of every record.
+const V8: &str = r#"
+CREATE INDEX record_issued_at ON record (issued_at);
+"#;
+
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
