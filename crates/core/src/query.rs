@@ -516,6 +516,19 @@ mod tests {
             DateTime::from_timestamp(1_780_000_000, 0).unwrap()
         }
 
+        /// A training desk whose admin is Ada ("a long enough password").
+        fn training_desk(dir: &std::path::Path) -> crate::store::Store {
+            let setup = DeskSetup {
+                kind: DeskKind::Training,
+                municipality: "101",
+                office: "Borgerservice",
+                desk_number: 1,
+                admin_name: "Ada",
+                admin_password: "a long enough password",
+            };
+            desk::init(dir, Box::new(MemoryKeyStore::new()), &setup, now(), Lang::En).unwrap()
+        }
+
         fn intake(given: &str, surname: &str, doc: &str, day: u32) -> Intake {
             let v = serde_json::json!({
               "given_names": given, "surname": surname, "birth_date": format!("1990-03-{day:02}"), "sex": "F",
@@ -537,15 +550,7 @@ mod tests {
         #[test]
         fn search_finds_names_documents_and_numbers_newest_first_and_sees_records_issued_after_an_earlier_search() {
             let dir = tempfile::tempdir().unwrap();
-            let setup = DeskSetup {
-                kind: DeskKind::Training,
-                municipality: "101",
-                office: "Borgerservice",
-                desk_number: 1,
-                admin_name: "Ada",
-                admin_password: "a long enough password",
-            };
-            let mut store = desk::init(dir.path(), Box::new(MemoryKeyStore::new()), &setup, now(), Lang::En).unwrap();
+            let mut store = training_desk(dir.path());
             let s = store.sign_in("Ada", "a long enough password", now()).unwrap();
             let a = store.issue(&s, &intake("Jürgen", "Müller", "C01X00T47", 1), now(), None, None).unwrap();
             let b = store.issue(&s, &intake("Anna", "Schmidt", "C02Y11U58", 2), now(), None, None).unwrap();
@@ -567,15 +572,7 @@ mod tests {
         #[test]
         fn search_finds_a_record_by_its_id_its_issue_day_and_a_name_part_shorter_than_three_letters() {
             let dir = tempfile::tempdir().unwrap();
-            let setup = DeskSetup {
-                kind: DeskKind::Training,
-                municipality: "101",
-                office: "Borgerservice",
-                desk_number: 1,
-                admin_name: "Ada",
-                admin_password: "a long enough password",
-            };
-            let mut store = desk::init(dir.path(), Box::new(MemoryKeyStore::new()), &setup, now(), Lang::En).unwrap();
+            let mut store = training_desk(dir.path());
             let s = store.sign_in("Ada", "a long enough password", now()).unwrap();
             let later = now() + chrono::Days::new(40);
             let a = store.issue(&s, &intake("Jürgen", "Li", "C01X00T47", 1), now(), None, None).unwrap();
@@ -604,15 +601,7 @@ mod tests {
         #[test]
         fn erased_personal_data_leaves_the_name_index_at_once_and_changed_data_is_found_by_its_new_name() {
             let dir = tempfile::tempdir().unwrap();
-            let setup = DeskSetup {
-                kind: DeskKind::Training,
-                municipality: "101",
-                office: "Borgerservice",
-                desk_number: 1,
-                admin_name: "Ada",
-                admin_password: "a long enough password",
-            };
-            let mut store = desk::init(dir.path(), Box::new(MemoryKeyStore::new()), &setup, now(), Lang::En).unwrap();
+            let mut store = training_desk(dir.path());
             let s = store.sign_in("Ada", "a long enough password", now()).unwrap();
             let a = store.issue(&s, &intake("Jürgen", "Müller", "C01X00T47", 1), now(), None, None).unwrap();
             let b = store.issue(&s, &intake("Anna", "Schmidt", "C02Y11U58", 2), now(), None, None).unwrap();
