@@ -125,7 +125,7 @@ fn work(
 ) -> Vec<(Kind, Duration)> {
     let mut out = Vec::with_capacity(rounds * 3);
     let start = Instant::now() + offset;
-    let mut note = |kind: Kind, t: Instant, r: Result<(), String>, out: &mut Vec<(Kind, Duration)>| match r {
+    let note = |kind: Kind, t: Instant, r: Result<(), String>, out: &mut Vec<(Kind, Duration)>| match r {
         Ok(()) => out.push((kind, t.elapsed())),
         Err(e) => {
             failed.fetch_add(1, Ordering::Relaxed);
