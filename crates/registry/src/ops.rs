@@ -42,7 +42,13 @@ pub fn code_hash(code: &str) -> String {
     sha256_hex(normal.as_bytes())
 }
 
-async fn record(client: &impl GenericClient, operator: &str, action: &str, detail: serde_json::Value) -> Result<()> {
+/// Writes one entry of the operator log (who did what, never the values).
+pub(crate) async fn record(
+    client: &impl GenericClient,
+    operator: &str,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<()> {
     client
         .execute(
             "INSERT INTO operator_log (operator, action, detail) VALUES ($1, $2, $3)",

@@ -22,6 +22,7 @@ use skranke_core::protocol::registry_duplicate_key;
 
 use crate::api::{from_stored, stored};
 use crate::error::{RegistryError, Result};
+use crate::ops;
 use axum::http::StatusCode;
 
 /// Default retention of personal data after a record is registered.
@@ -44,16 +45,6 @@ pub struct PurgeSummary {
 /// The moment before which personal data is due for erasure.
 pub fn cutoff(now: DateTime<Utc>, retain_days: u32) -> DateTime<Utc> {
     now.checked_sub_days(Days::new(u64::from(retain_days))).unwrap_or(DateTime::<Utc>::MIN_UTC)
-}
-
-async fn log(client: &impl GenericClient, operator: &str, action: &str, detail: Value) -> Result<()> {
-    client
-        .execute(
-            "INSERT INTO operator_log (operator, action, detail) VALUES ($1, $2, $3)",
-            &[&operator, &action, &detail],
-        )
-        .await?;
-    Ok(())
 }
 
 /// Erases the personal data of every record registered more than
@@ -134,7 +125,7 @@ pub async fn purge(
     };
     let mut detail = serde_json::to_value(&summary).unwrap_or_default();
     detail["retain_days"] = json!(retain_days);
-    log(&tx, operator, "purge", detail).await?;
+    ops::record(&tx, operator, "purge", detail).await?;
     tx.commit().await?;
     Ok(summary)
 }
@@ -264,7 +255,7 @@ pub async fn export_person(pool: &Pool, operator: &str, person: &Person, now: Da
             })
         })
         .collect();
-    log(&tx, operator, "export_person", json!({ "record_ids": ids, "conflicts": conflicts.len() })).await?;
+    ops::record(&tx, operator, "export_person", json!({ "record_ids": ids, "conflicts": conflicts.len() })).await?;
     tx.commit().await?;
     Ok(json!({
         "exported_at": now,
@@ -436,7 +427,8 @@ pub async fn correct(
         &[&record_id],
     )
     .await?;
-    log(&tx, operator, "correct", json!({ "record_id": record_id, "field": field.name(), "reason": reason })).await?;
+    ops::record(&tx, operator, "correct", json!({ "record_id": record_id, "field": field.name(), "reason": reason }))
+        .await?;
     tx.commit().await?;
     Ok(Correction { record_id, field: field.name() })
 }
