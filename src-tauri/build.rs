@@ -22,6 +22,10 @@ const COMMANDS: &[&str] = &[
     "report_default_path",
     "settings_get",
     "settings_save",
+    "staff_list",
+    "staff_add",
+    "staff_reset",
+    "staff_disable",
 ];
 
 fn main() {

@@ -9,6 +9,7 @@ mod intake;
 mod panels;
 mod records;
 mod settings;
+mod staff;
 mod state;
 mod sync;
 
@@ -108,6 +109,10 @@ pub fn run() {
             panels::report_default_path,
             settings::settings_get,
             settings::settings_save,
+            staff::staff_list,
+            staff::staff_add,
+            staff::staff_reset,
+            staff::staff_disable,
         ])
         .run(tauri::generate_context!())
         .unwrap_or_else(|e| {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts a throwaway PostgreSQL 15 cluster for the registry's tests and prints
 # `export DATABASE_URL=...` for the caller to eval. Idempotent: a cluster that
-# is already running is reused. Writes RUN_DIR/stop-postgres.sh, which stops it.
+# is already running is reused. Writes RUN_DIR/stop-postgres.sh, which stops
+# it and removes its data directory (a throwaway cluster leaves nothing).
 #
 #   eval "$(bash scripts/ci/postgres.sh [RUN_DIR])"
 #
@@ -52,6 +53,7 @@ if [ "\$(id -u)" = 0 ]; then
 else
   "$BIN/pg_ctl" -D "$DATA" -m fast stop
 fi
+rm -rf "$DATA"
 STOP
 
 echo "export DATABASE_URL=postgres://postgres@127.0.0.1:$PORT/postgres"

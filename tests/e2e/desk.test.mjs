@@ -1,7 +1,8 @@
 // The whole desk in the real window: first start as a training desk, sign
 // in, issue for a scanned TD3 passport, the handout, records (find, reprint,
 // void), the refusals (expired document, Danish national, duplicate), and
-// every main screen photographed and checked with axe-core.
+// a clerk added by the admin who must choose their own password, and every
+// main screen photographed and checked with axe-core.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -200,6 +201,36 @@ test("sync panel, day report and settings open and pass the accessibility check"
   await browser.waitUntil(async () => /\S/.test((await text(browser, "#settings-status")) + (await text(browser, "#settings-error"))), { timeout: 15000 });
   assert.equal(await text(browser, "#settings-error"), "");
   assert.match(await text(browser, "#settings-status"), /saved/);
+});
+
+test("the admin adds a clerk, who must choose their own password at first sign-in and sees no admin screen", async () => {
+  const { browser } = app;
+  const first = "velvet harbour mosaic 7";
+  const chosen = "copper meadow lantern 19";
+  await (await browser.$("#nav-staff")).click();
+  await screen(browser, "staff");
+  await waitText(browser, "#staff-table", new RegExp(ADMIN));
+  await fill(browser, "#f-name", "karin");
+  await fill(browser, "#f-password", first);
+  await browser.keys("Enter");
+  await waitText(browser, "#staff-status", /karin/, 30000);
+  assert.equal(await text(browser, "#staff-add-error"), "");
+  assert.match(await text(browser, '#staff-table tr[data-staff="karin"] .staff-state'), /new password/);
+  a11y["staff"] = await record(browser, "staff");
+
+  await (await browser.$("#lock")).click();
+  await screen(browser, "sign-in");
+  await fill(browser, "#f-name", "karin");
+  await fill(browser, "#f-password", first);
+  await browser.keys("Enter");
+  await (await browser.$("#change-form")).waitForExist({ timeout: 30000 });
+  a11y["sign-in-change"] = await record(browser, "sign-in-change");
+  await fill(browser, "#f-new_password", chosen);
+  await fill(browser, "#f-new_password_repeat", chosen);
+  await browser.keys("Enter");
+  await screen(browser, "applicant", 30000);
+  assert.equal(await (await browser.$("#nav-staff")).isExisting(), false, "a clerk has no staff screen");
+  assert.equal(await (await browser.$("#nav-settings")).isExisting(), false, "a clerk has no settings screen");
 });
 
 test("Lock returns to sign-in", async () => {

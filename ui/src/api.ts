@@ -269,6 +269,28 @@ export interface SettingsView {
   idle_lock_minutes: number;
 }
 
+/** One staff account as the staff screen lists it; never a password. */
+export interface StaffRow {
+  staff_id: number;
+  name: string;
+  role: Role;
+  active: boolean;
+  created_at: string;
+  /** The end of a lock in force now. */
+  locked_until: string | null;
+  /** The password is temporary (first or reset) and not yet changed. */
+  must_change: boolean;
+  /** The signed-in admin's own account. */
+  me: boolean;
+}
+
+/** The add form: a first password the new member must change. */
+export interface StaffInput {
+  name: string;
+  role: Role;
+  password: string;
+}
+
 /** A rejection as a CommandError whatever the shell or the IPC layer threw. */
 export function asCommandError(e: unknown): CommandError {
   if (e && typeof e === "object" && typeof (e as CommandError).message === "string" && (e as CommandError).message) {
@@ -325,4 +347,8 @@ export const api = {
   reportPath: (date: string, format: "csv" | "pdf") => call<string>("report_default_path", { date, format }),
   settings: () => call<SettingsView>("settings_get"),
   saveSettings: (settings: SettingsView) => call<SettingsView>("settings_save", { settings }),
+  staffList: () => call<StaffRow[]>("staff_list"),
+  staffAdd: (staff: StaffInput) => call<StaffRow[]>("staff_add", { staff }),
+  staffReset: (name: string, password: string) => call<StaffRow[]>("staff_reset", { name, password }),
+  staffDisable: (name: string) => call<StaffRow[]>("staff_disable", { name }),
 };

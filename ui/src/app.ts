@@ -15,7 +15,8 @@ export type ScreenName =
   | "record"
   | "sync"
   | "report"
-  | "settings";
+  | "settings"
+  | "staff";
 
 export interface Screen {
   el: HTMLElement;
@@ -75,6 +76,7 @@ export const NAV: NavItem[] = [
   { screen: "sync", key: "nav.sync", shortcut: "Alt+Y", code: "KeyY", role: "clerk" },
   { screen: "report", key: "nav.report", shortcut: "Alt+D", code: "KeyD", role: "supervisor" },
   { screen: "settings", key: "nav.settings", shortcut: "Alt+I", code: "KeyI", role: "admin" },
+  { screen: "staff", key: "nav.staff", shortcut: "Alt+P", code: "KeyP", role: "admin" },
 ];
 
 /** Builds the frame inside `root` and runs the desk UI. */

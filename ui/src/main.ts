@@ -9,6 +9,7 @@ import { recordDetail, records } from "./screens/records";
 import { syncPanel } from "./screens/sync";
 import { dayReport } from "./screens/report";
 import { settings } from "./screens/settings";
+import { staffScreen } from "./screens/staff";
 
 export const SCREENS: Record<ScreenName, ScreenFactory> = {
   "first-start": firstStart,
@@ -21,6 +22,7 @@ export const SCREENS: Record<ScreenName, ScreenFactory> = {
   sync: syncPanel,
   report: dayReport,
   settings,
+  staff: staffScreen,
 };
 
 /** Shows the core's version in the footer, asked from the Rust side. */

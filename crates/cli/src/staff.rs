@@ -22,7 +22,7 @@ pub fn add(dir: &Path, staff: Option<&str>, name: &str, role: Role, lang: Lang) 
     let admin = session::sign_in(&mut store, staff, lang)?;
     let password =
         session::password(NEW_PASSWORD_ENV, &i18n::render(lang, "staff.prompt.new_password", &[("name", name)]))?;
-    let info = store.add_staff(&admin, &NewStaff { name, role, password: &password }, Utc::now(), lang)?;
+    let info = store.add_staff(&admin, &NewStaff { name, role, password: &password, temporary: false }, Utc::now(), lang)?;
     let role = i18n::text(lang, info.role.message_key());
     println!(
         "{}",

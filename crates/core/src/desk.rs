@@ -122,7 +122,7 @@ pub fn validate_setup(setup: &DeskSetup<'_>, lang: Lang) -> Result<(), Vec<Field
     }
     let municipality_name = crate::municipality::parse_code(m).map_or("", |mu| mu.name);
     if let Err(mut e) = staff::validate_new(
-        &NewStaff { name: setup.admin_name, role: Role::Admin, password: setup.admin_password },
+        &NewStaff { name: setup.admin_name, role: Role::Admin, password: setup.admin_password, temporary: false },
         &[m, municipality_name, office],
         lang,
     ) {
@@ -182,7 +182,7 @@ pub fn init(
                 login_number,
             ),
         )?;
-        let admin = staff::insert(tx, setup.admin_name, Role::Admin, &admin_hash, now)?;
+        let admin = staff::insert(tx, setup.admin_name, Role::Admin, &admin_hash, false, now)?;
         crate::alloc::insert_units(tx, &units, source, now)?;
         let detail = format!("admin:staff:{admin} units:{} training:{training}", units.len());
         audit::append(tx, &ctx.desk_id, &Event::desk("desk.initialised", now).detail(&detail))?;

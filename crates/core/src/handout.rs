@@ -777,7 +777,7 @@ mod tests {
     }
 
     fn staff(store: &mut Store, admin: &Session, name: &str, role: Role) -> Session {
-        store.add_staff(admin, &NewStaff { name, role, password: PW }, now(), Lang::En).unwrap();
+        store.add_staff(admin, &NewStaff { name, role, password: PW, temporary: false }, now(), Lang::En).unwrap();
         store.sign_in(name, PW, now()).unwrap()
     }
 

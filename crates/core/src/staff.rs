@@ -139,6 +139,9 @@ pub struct NewStaff<'a> {
     pub name: &'a str,
     pub role: Role,
     pub password: &'a str,
+    /// The password is a first one that somebody else chose (an admin at
+    /// the desk): the account must change it at its first sign-in.
+    pub temporary: bool,
 }
 
 /// The shortest password accepted for a staff account.
@@ -296,6 +299,7 @@ pub(crate) fn insert(
     name: &str,
     role: Role,
     password_hash: &str,
+    must_change: bool,
     now: DateTime<Utc>,
 ) -> Result<i64, StoreError> {
     let name = name.trim();
@@ -304,8 +308,8 @@ pub(crate) fn insert(
         return Err(StoreError::StaffExists { name: name.to_string() });
     }
     conn.execute(
-        "INSERT INTO staff (name, role, password_hash, active, created_at) VALUES (?1, ?2, ?3, 1, ?4)",
-        (name, role.code(), password_hash, timestamp(now)),
+        "INSERT INTO staff (name, role, password_hash, active, created_at, must_change) VALUES (?1, ?2, ?3, 1, ?4, ?5)",
+        (name, role.code(), password_hash, timestamp(now), must_change),
     )?;
     Ok(conn.last_insert_rowid())
 }
@@ -492,12 +496,12 @@ impl Store {
         let hash = hash_password(new.password)?;
         let id = self.act(|tx, ctx| {
             authorize(tx, session, Role::Admin, "manage_staff")?;
-            let id = insert(tx, new.name, new.role, &hash, now)?;
+            let id = insert(tx, new.name, new.role, &hash, new.temporary, now)?;
             audit::append(
                 tx,
                 &ctx.desk_id,
                 &Event::by(session.staff_id, "staff.added", now)
-                    .detail(&format!("staff:{id} role:{}", new.role.code())),
+                    .detail(&format!("staff:{id} role:{} temporary:{}", new.role.code(), new.temporary)),
             )?;
             Ok(id)
         })?;
@@ -508,7 +512,7 @@ impl Store {
             active: true,
             created_at: timestamp(now),
             locked_until: None,
-            must_change: false,
+            must_change: new.temporary,
         })
     }
 
@@ -692,12 +696,12 @@ mod tests {
     #[test]
     fn a_new_account_needs_a_name_and_a_long_enough_password() {
         let errs =
-            validate_new(&NewStaff { name: " ", role: Role::Clerk, password: "short" }, &[], Lang::En).unwrap_err();
+            validate_new(&NewStaff { name: " ", role: Role::Clerk, password: "short", temporary: false }, &[], Lang::En).unwrap_err();
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["name", "password"]);
         assert_eq!(errs[1].code, "staff.password_short");
         assert!(errs[1].message.contains("12"), "{}", errs[1].message);
-        let ok = NewStaff { name: "Ana", role: Role::Clerk, password: "quiet lantern orbit 42" };
+        let ok = NewStaff { name: "Ana", role: Role::Clerk, password: "quiet lantern orbit 42", temporary: false };
         assert!(validate_new(&ok, &[], Lang::En).is_ok());
     }
 

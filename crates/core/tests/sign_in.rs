@@ -119,7 +119,7 @@ fn weak_and_short_passwords_are_refused_naming_the_field() {
     let add = |store: &mut skranke_core::store::Store, pw: &str| {
         fields(
             store
-                .add_staff(&a, &NewStaff { name: CLERK, role: Role::Clerk, password: pw }, now(), Lang::En)
+                .add_staff(&a, &NewStaff { name: CLERK, role: Role::Clerk, password: pw, temporary: false }, now(), Lang::En)
                 .unwrap_err(),
         )
     };
@@ -158,6 +158,29 @@ fn a_reset_forces_a_change_and_the_forced_session_cannot_issue() {
     store.change_password(&mut forced, TEMPORARY, CHOSEN, now(), Lang::En).unwrap();
     assert!(!forced.must_change());
     store.issue(&forced, &intake, now(), None, None).unwrap();
+    assert!(!store.sign_in(CLERK, CHOSEN, now()).unwrap().must_change());
+}
+
+#[test]
+fn an_account_added_with_a_temporary_password_must_change_it_before_its_first_act() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _ks) = training_desk(dir.path());
+    let a = admin(&mut store);
+    let added = store
+        .add_staff(&a, &NewStaff { name: CLERK, role: Role::Clerk, password: TEMPORARY, temporary: true }, now(), Lang::En)
+        .unwrap();
+    assert!(added.must_change, "the returned account says its password is temporary");
+    assert!(store.list_staff(&a).unwrap().iter().any(|s| s.name == CLERK && s.must_change));
+    let detail: String = store
+        .connection()
+        .query_row("SELECT detail FROM audit WHERE action = 'staff.added'", [], |r| r.get(0))
+        .unwrap();
+    assert!(detail.ends_with("temporary:true"), "{detail}");
+    let mut first = store.sign_in(CLERK, TEMPORARY, now()).unwrap();
+    assert!(first.must_change());
+    let e = store_err(store.issue(&first, &intake(1, date(1980, 1, 1), Sex::Male), now(), None, None).unwrap_err());
+    assert!(matches!(e, StoreError::PasswordChangeRequired), "{e:?}");
+    store.change_password(&mut first, TEMPORARY, CHOSEN, now(), Lang::En).unwrap();
     assert!(!store.sign_in(CLERK, CHOSEN, now()).unwrap().must_change());
 }
 

@@ -54,7 +54,7 @@ pub fn admin(store: &mut Store) -> Session {
 /// Adds a staff member with `role` and signs them in.
 pub fn staff(store: &mut Store, name: &str, role: Role) -> Session {
     let a = admin(store);
-    store.add_staff(&a, &NewStaff { name, role, password: PASSWORD }, now(), Lang::En).unwrap();
+    store.add_staff(&a, &NewStaff { name, role, password: PASSWORD, temporary: false }, now(), Lang::En).unwrap();
     store.sign_in(name, PASSWORD, now()).unwrap()
 }
 
