@@ -203,6 +203,47 @@ test("sync panel, day report and settings open and pass the accessibility check"
   assert.match(await text(browser, "#settings-status"), /saved/);
 });
 
+test("at the smallest window, 1024 × 700, every screen fits its width, opens at its top, and the menu stays on one line", async () => {
+  const { browser } = app;
+  await browser.setWindowSize(1024, 700);
+  await browser.waitUntil(async () => (await browser.execute(() => window.innerWidth)) <= 1024, { timeout: 10000, timeoutMsg: "the window did not shrink" });
+  try {
+    // English now, then Danish (the longer words), then back to English.
+    for (const language of ["en", "da"]) {
+      if (language === "da") await (await browser.$("#lang-toggle")).click();
+      for (const name of ["applicant", "records", "sync", "report", "settings", "staff"]) {
+        // Scrolled to the bottom of the last screen, the next one still opens at its top.
+        await browser.execute(() => window.scrollTo(0, document.documentElement.scrollHeight));
+        await (await browser.$(`#nav-${name}`)).click();
+        await screen(browser, name);
+        await sleep(300);
+        const m = await browser.execute(() => {
+          const nav = [...document.querySelectorAll(".nav-item")].map((b) => b.getBoundingClientRect().top);
+          return {
+            scroll: document.documentElement.scrollWidth,
+            width: document.documentElement.clientWidth,
+            navRows: new Set(nav.map((t) => Math.round(t))).size,
+            scrolled: window.scrollY,
+            // The outermost elements that stick out, to name in a failure.
+            over: [...document.querySelectorAll("body *")]
+              .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+              .filter((e) => !(e.parentElement && e.parentElement.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5))
+              .slice(0, 5)
+              .map((e) => `${e.tagName.toLowerCase()}${e.id ? "#" + e.id : ""}${e.className && typeof e.className === "string" ? "." + e.className.split(" ").join(".") : ""}`),
+          };
+        });
+        assert.ok(m.scroll <= m.width, `${name} (${language}) is wider than the window: ${m.scroll} > ${m.width} (${m.over.join(", ")})`);
+        assert.equal(m.navRows, 1, `the menu wraps on ${name} (${language})`);
+        assert.equal(m.scrolled, 0, `${name} (${language}) opened scrolled down by ${m.scrolled} px, the menu out of sight`);
+        if (name === "applicant") await record(browser, `applicant-1024x700-${language}`);
+      }
+    }
+  } finally {
+    if ((await browser.execute(() => document.documentElement.lang)) === "da") await (await browser.$("#lang-toggle")).click();
+    await browser.setWindowSize(1200, 800);
+  }
+});
+
 test("the admin adds a clerk, who must choose their own password at first sign-in and sees no admin screen", async () => {
   const { browser } = app;
   const first = "velvet harbour mosaic 7";

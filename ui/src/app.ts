@@ -219,6 +219,8 @@ export class App implements Ctx {
     this.current = screen;
     this.main.dataset.screen = top.name;
     this.main.replaceChildren(screen.el);
+    // A screen opens at its top, whatever the last one was scrolled to.
+    if (document.scrollingElement) document.scrollingElement.scrollTop = 0;
     document.title = `${t(screen.title)} · ${t("app.name")}${this.state.desk?.training ? ` · ${t("app.training")}` : ""}`;
     this.renderNavState(top.name);
     this.announcer.textContent = t(screen.title);
@@ -236,13 +238,14 @@ export class App implements Ctx {
     const lockBtn = staff ? button(t("nav.lock"), { id: "lock", shortcut: "Alt+L" }) : null;
     lockBtn?.classList.add("ghost");
     lockBtn?.addEventListener("click", () => this.lock());
+    const staffLabel = staff ? t("app.staff_label", { name: staff.name, role: t(`role.${staff.role}`) }) : null;
     const parts: Array<Node | null> = [
       h("span", { class: "app-name", id: "app-name" }, t("app.name")),
       desk?.training ? h("span", { class: "training-mark", id: "training-mark" }, t("app.training")) : null,
       desk ? h("span", { class: "desk-label", id: "desk-label", title: desk.desk_id }, t("app.desk_label", { office: desk.office, desk: String(desk.desk_number) })) : null,
       h("span", { class: "spacer" }),
       h("span", { id: "online", class: "online-indicator", role: "status" }),
-      staff ? h("span", { class: "staff", id: "staff-label" }, t("app.staff_label", { name: staff.name, role: t(`role.${staff.role}`) })) : null,
+      staffLabel ? h("span", { class: "staff", id: "staff-label", title: staffLabel }, staffLabel) : null,
       langBtn,
       lockBtn,
     ];
