@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use skranke_core::credentials::{PasswordHash, ALPHABET};
 
-use common::{at_desk, ok, text};
+use common::{at_desk, ok, text, training_desk};
 
 const ADMIN_PW: &str = "admin password 1";
 const STAFF_PW: &str = "staff password 1";
@@ -33,26 +33,11 @@ fn as_staff(name: &'static str) -> Vec<(&'static str, &'static str)> {
     vec![("SKRANKE_STAFF", name), ("SKRANKE_STAFF_PASSWORD", STAFF_PW)]
 }
 
-/// A training desk with its privacy controller set, a supervisor Sofie and
-/// a clerk Carl. Returns the desk ID.
+/// A training desk with its privacy notice set, a supervisor Sofie and a
+/// clerk Carl. Returns the desk ID.
 fn desk(dir: &Path) -> String {
-    let args = ["desk", "init", "--municipality", "101", "--office", "Borgerservice Nord", "--desk", "3"];
-    let o = at_desk(
-        dir,
-        &[&args[..], &["--training", "--admin", "Ada"]].concat(),
-        &[("SKRANKE_STAFF_PASSWORD", ADMIN_PW)],
-        b"",
-    );
-    ok(&o);
-    ok(&at_desk(dir, &["settings", "set", "privacy_controller", "Københavns Kommune"], &as_admin(), b""));
-    ok(&at_desk(dir, &["settings", "set", "privacy_contact", "borgerservice@kk.dk"], &as_admin(), b""));
-    for (name, role) in [("Sofie", "supervisor"), ("Carl", "clerk")] {
-        let mut env = as_admin();
-        env.push(("SKRANKE_NEW_STAFF_PASSWORD", STAFF_PW));
-        ok(&at_desk(dir, &["staff", "add", name, "--role", role], &env, b""));
-    }
-    let desk: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("desk.json")).unwrap()).unwrap();
-    desk["desk_id"].as_str().unwrap().to_string()
+    let settings = [("privacy_controller", "Københavns Kommune"), ("privacy_contact", "borgerservice@kk.dk")];
+    training_desk(dir, ADMIN_PW, &settings, &[("Sofie", "supervisor"), ("Carl", "clerk")], STAFF_PW)
 }
 
 fn applicant(given: &str, surname: &str, doc: &str, language: &str) -> String {

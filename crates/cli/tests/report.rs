@@ -6,7 +6,7 @@ mod common;
 
 use serde_json::{json, Value};
 
-use common::{at_desk, ok};
+use common::{at_desk, ok, training_desk};
 
 const ADMIN_PW: &str = "admin password 1";
 const CLERK_PW: &str = "clerk password 1";
@@ -27,18 +27,8 @@ fn applicant(surname: &str, doc: &str) -> Value {
 fn the_day_report_lists_minimal_columns_for_supervisors_only() {
     let dir = tempfile::tempdir().unwrap();
     let admin = [("SKRANKE_STAFF", "Ada"), ("SKRANKE_STAFF_PASSWORD", ADMIN_PW)];
-    let init =
-        ["desk", "init", "--municipality", "101", "--office", "Nord", "--desk", "3", "--training", "--admin", "Ada"];
-    ok(&at_desk(dir.path(), &init, &[("SKRANKE_STAFF_PASSWORD", ADMIN_PW)], b""));
-    let desk: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("desk.json")).unwrap()).unwrap();
-    let desk_id = desk["desk_id"].as_str().unwrap().to_string();
-    ok(&at_desk(
-        dir.path(),
-        &["staff", "add", "Carl", "--role", "clerk"],
-        &[admin[0], admin[1], ("SKRANKE_NEW_STAFF_PASSWORD", CLERK_PW)],
-        b"",
-    ));
-    ok(&at_desk(dir.path(), &["settings", "set", "privacy_controller", "Københavns Kommune"], &admin, b""));
+    let settings = [("privacy_controller", "Københavns Kommune")];
+    let desk_id = training_desk(dir.path(), ADMIN_PW, &settings, &[("Carl", "clerk")], CLERK_PW);
     let pdfs = tempfile::tempdir().unwrap();
     let mut ids = Vec::new();
     for (surname, doc) in [("Eriksson", "L898902C3"), ("Larsson", "L111111C1")] {

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use skranke_core::keystore::OsKeyStore;
 use skranke_core::store::Store;
 
-use common::{at_desk, ok, text};
+use common::{at_desk, ok, text, training_desk};
 
 const ADMIN_PW: &str = "admin password 1";
 const STAFF_PW: &str = "staff password 1";
@@ -28,20 +28,7 @@ fn as_clerk() -> Vec<(&'static str, &'static str)> {
 
 /// A training desk with its privacy controller set and a clerk Carl. Returns the desk ID.
 fn desk(dir: &Path) -> String {
-    let args = ["desk", "init", "--municipality", "101", "--office", "Borgerservice Nord", "--desk", "3"];
-    let o = at_desk(
-        dir,
-        &[&args[..], &["--training", "--admin", "Ada"]].concat(),
-        &[("SKRANKE_STAFF_PASSWORD", ADMIN_PW)],
-        b"",
-    );
-    ok(&o);
-    ok(&at_desk(dir, &["settings", "set", "privacy_controller", "Københavns Kommune"], &as_admin(), b""));
-    let mut env = as_admin();
-    env.push(("SKRANKE_NEW_STAFF_PASSWORD", STAFF_PW));
-    ok(&at_desk(dir, &["staff", "add", "Carl", "--role", "clerk"], &env, b""));
-    let desk: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("desk.json")).unwrap()).unwrap();
-    desk["desk_id"].as_str().unwrap().to_string()
+    training_desk(dir, ADMIN_PW, &[("privacy_controller", "Københavns Kommune")], &[("Carl", "clerk")], STAFF_PW)
 }
 
 fn applicant(surname: &str, doc: &str) -> String {

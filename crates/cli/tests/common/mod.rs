@@ -76,3 +76,33 @@ pub fn refused(o: &Output) -> String {
     assert_eq!(o.status.code(), Some(1), "{:?}", text(o));
     text(o).1
 }
+
+/// The admin of [`training_desk`].
+pub const ADMIN: &str = "Ada";
+
+/// A training desk in `dir` (municipality 101, Borgerservice Nord, desk 3)
+/// made through the binary as IT staff would: admin [`ADMIN`] with
+/// `admin_password`, then each setting of `settings` and each staff member
+/// of `staff` (name, role) with `staff_password`. Returns the desk ID.
+pub fn training_desk(
+    dir: &Path,
+    admin_password: &str,
+    settings: &[(&str, &str)],
+    staff: &[(&str, &str)],
+    staff_password: &str,
+) -> String {
+    let init = ["desk", "init", "--municipality", "101", "--office", "Borgerservice Nord", "--desk", "3"];
+    let admin_only = [("SKRANKE_STAFF_PASSWORD", admin_password)];
+    ok(&at_desk(dir, &[&init[..], &["--training", "--admin", ADMIN]].concat(), &admin_only, b""));
+    let admin = [("SKRANKE_STAFF", ADMIN), ("SKRANKE_STAFF_PASSWORD", admin_password)];
+    for (key, value) in settings {
+        ok(&at_desk(dir, &["settings", "set", key, value], &admin, b""));
+    }
+    for (name, role) in staff {
+        let env = [admin[0], admin[1], ("SKRANKE_NEW_STAFF_PASSWORD", staff_password)];
+        ok(&at_desk(dir, &["staff", "add", name, "--role", role], &env, b""));
+    }
+    let desk: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("desk.json")).expect("desk.json"))
+        .expect("desk.json is JSON");
+    desk["desk_id"].as_str().expect("desk_id").to_string()
+}
