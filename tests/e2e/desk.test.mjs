@@ -258,6 +258,14 @@ test("the admin adds a clerk, who must choose their own password at first sign-i
   assert.equal(await text(browser, "#staff-add-error"), "");
   assert.match(await text(browser, '#staff-table tr[data-staff="karin"] .staff-state'), /new password/);
   a11y["staff"] = await record(browser, "staff");
+  // The temporary-password form opens under the list, passes axe too, and Esc closes it.
+  const reset = await browser.$('#staff-table tr[data-staff="karin"] button[id^="staff-reset-"]');
+  await reset.click();
+  await browser.waitUntil(async () => (await browser.execute(() => document.activeElement?.id)) === "f-temporary_password", { timeout: 10000 });
+  a11y["staff-reset"] = await record(browser, "staff-reset");
+  await browser.keys("Escape");
+  await screen(browser, "staff");
+  assert.equal(await (await browser.$("#staff-action")).isDisplayed(), false);
 
   await (await browser.$("#lock")).click();
   await screen(browser, "sign-in");

@@ -92,7 +92,7 @@ describe("staff screen", () => {
     const m = await openStaff([me, anne]);
     m.on("staff_reset", () => [me, { ...anne, must_change: true }]);
     $("#staff-reset-2").click();
-    expect(document.activeElement?.id).toBe("f-reset-password");
+    expect(document.activeElement?.id).toBe("f-temporary_password");
     expect($("#staff-reset-title").textContent).toBe("Temporary password for anne");
     key(document.activeElement!, "Escape");
     await settle();
@@ -101,12 +101,28 @@ describe("staff screen", () => {
     expect($("#screen-title").textContent).toBe("Staff");
 
     $("#staff-reset-2").click();
-    type("#f-reset-password", "copper meadow lantern 19");
-    submit("#f-reset-password");
+    type("#f-temporary_password", "copper meadow lantern 19");
+    submit("#f-temporary_password");
     await settle();
     expect(m.called("staff_reset")).toEqual([{ name: "anne", password: "copper meadow lantern 19" }]);
     expect(row("anne").querySelector(".staff-state")!.textContent).toBe("Must choose a new password");
     expect($("#staff-status").textContent).toMatch(/^anne has a temporary password/);
+  });
+
+  it("puts a refused temporary password next to its own field, whose ids are not the add form's", async () => {
+    const m = await openStaff([me, anne]);
+    m.on("staff_reset", () => {
+      throw { message: "x", fields: [{ field: "password", code: "staff.password_weak", message: "Too easy to guess." }] };
+    });
+    $("#staff-reset-2").click();
+    type("#f-temporary_password", "qwertyuiop12");
+    submit("#f-temporary_password");
+    await settle();
+    expect($("#f-temporary_password-error").textContent).toBe("Too easy to guess.");
+    expect($("#f-password-error").textContent).toBe("");
+    expect(document.activeElement?.id).toBe("f-temporary_password");
+    const ids = [...document.querySelectorAll("[id]")].map((e) => e.id);
+    expect(ids.length).toBe(new Set(ids).size);
   });
 
   it("disables only after a confirmation that starts on Cancel, and shows the core's refusal", async () => {

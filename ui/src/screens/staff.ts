@@ -24,7 +24,7 @@ export function staffScreen(_ctx: Ctx): Screen {
   const table = h("table", { class: "records", id: "staff-table", "aria-labelledby": "staff-table-caption", "aria-busy": "true" });
   // One place below the table for the action on one account: a temporary
   // password form or the confirmation of a disable. Esc closes it.
-  const action = h("div", { id: "staff-action", class: "group" });
+  const action = h("div", { id: "staff-action", class: "action-panel" });
   action.hidden = true;
   let closeAction: (() => void) | null = null;
 
@@ -114,9 +114,8 @@ export function staffScreen(_ctx: Ctx): Screen {
 
   const openReset = (s: StaffRow, back: HTMLElement) => {
     const fields = new Map<string, Field>();
-    const pw = field({ path: "password", label: t("staff.temporary_password"), hint: t("staff.temporary_password_hint"), kind: "password", autocomplete: "new-password", width: "medium", required: true });
-    pw.input.id = "f-reset-password";
-    pw.wrap.querySelector("label")!.setAttribute("for", "f-reset-password");
+    // Its own ids beside the add form's password field; the core names it `password`.
+    const pw = field({ path: "temporary_password", label: t("staff.temporary_password"), hint: t("staff.temporary_password_hint"), kind: "password", autocomplete: "new-password", width: "medium", required: true });
     fields.set("password", pw);
     const formError = alertLine("staff-reset-error");
     const save = button(t("staff.reset_save"), { id: "staff-reset-save", primary: true, type: "submit", shortcut: "Enter" });
