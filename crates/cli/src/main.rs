@@ -329,6 +329,10 @@ enum StaffCommand {
         name: String,
         #[arg(long, value_parser = parse_role)]
         role: Role,
+        /// The password is a first one for its owner, who must choose their
+        /// own at the first sign-in (as the desk app's Staff screen does).
+        #[arg(long)]
+        temporary: bool,
         #[arg(long, env = "SKRANKE_STAFF")]
         staff: Option<String>,
     },
@@ -454,8 +458,8 @@ fn main() -> ExitCode {
             report::run(&dir(), staff.as_deref(), &day, format, &out, lang)
         }
         Command::Lease { command: LeaseCommand::Status { json } } => lease::status(&dir(), json, lang),
-        Command::Staff { command: StaffCommand::Add { name, role, staff } } => {
-            staff::add(&dir(), staff.as_deref(), &name, role, lang)
+        Command::Staff { command: StaffCommand::Add { name, role, temporary, staff } } => {
+            staff::add(&dir(), staff.as_deref(), &name, role, temporary, lang)
         }
         Command::Staff { command: StaffCommand::List { json, staff } } => {
             staff::list(&dir(), staff.as_deref(), json, lang)

@@ -17,17 +17,22 @@ pub const NEW_PASSWORD_ENV: &str = "SKRANKE_NEW_STAFF_PASSWORD";
 /// The environment variable that holds the new password of `reset` and `passwd`.
 pub const CHANGED_PASSWORD_ENV: &str = "SKRANKE_NEW_PASSWORD";
 
-pub fn add(dir: &Path, staff: Option<&str>, name: &str, role: Role, lang: Lang) -> Result<ExitCode, Error> {
+/// Adds an account; with `temporary`, its owner must choose their own
+/// password at the first sign-in.
+pub fn add(dir: &Path, staff: Option<&str>, name: &str, role: Role, temporary: bool, lang: Lang) -> Result<ExitCode, Error> {
     let mut store = session::open(dir, lang)?;
     let admin = session::sign_in(&mut store, staff, lang)?;
     let password =
         session::password(NEW_PASSWORD_ENV, &i18n::render(lang, "staff.prompt.new_password", &[("name", name)]))?;
-    let info = store.add_staff(&admin, &NewStaff { name, role, password: &password, temporary: false }, Utc::now(), lang)?;
+    let info = store.add_staff(&admin, &NewStaff { name, role, password: &password, temporary }, Utc::now(), lang)?;
     let role = i18n::text(lang, info.role.message_key());
     println!(
         "{}",
         i18n::render(lang, "staff.cli.added", &[("name", &info.name), ("role", role), ("id", &info.id.to_string())])
     );
+    if info.must_change {
+        println!("{}", i18n::render(lang, "staff.cli.added_temporary", &[("name", &info.name)]));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

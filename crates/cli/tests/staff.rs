@@ -143,6 +143,29 @@ fn staff_reset_forces_a_change_and_passwd_makes_the_account_usable_again() {
 }
 
 #[test]
+fn staff_add_temporary_makes_the_new_member_choose_their_own_password_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let desk_id = desk_with_clerk(dir.path());
+    let mut env = admin();
+    env.push(("SKRANKE_NEW_STAFF_PASSWORD", TEMP_PW));
+    let out = ok(&at_desk(dir.path(), &["staff", "add", "Dora", "--role", "clerk", "--temporary"], &env, b""));
+    assert!(out.contains("Dora must choose their own password at the first sign-in"), "{out}");
+    let dora = listed(dir.path()).into_iter().find(|s| s["name"] == "Dora").unwrap();
+    assert_eq!(dora["must_change"], true);
+    // Carl, added without --temporary, keeps the password he was given.
+    assert_eq!(carl(dir.path())["must_change"], false);
+    let as_dora = |pw: &'static str| vec![("SKRANKE_STAFF", "Dora"), ("SKRANKE_STAFF_PASSWORD", pw)];
+    let err = refused(&at_desk(dir.path(), &["records", "list"], &as_dora(TEMP_PW), b""));
+    assert!(err.contains("An admin set a temporary password for you"), "{err}");
+    assert!(err.contains("Choose your own password first"), "{err}");
+    let mut env = as_dora(TEMP_PW);
+    env.push(("SKRANKE_NEW_PASSWORD", CHOSEN_PW));
+    ok(&at_desk(dir.path(), &["staff", "passwd"], &env, b""));
+    ok(&at_desk(dir.path(), &["records", "list"], &as_dora(CHOSEN_PW), b""));
+    forget(&desk_id);
+}
+
+#[test]
 fn staff_passwd_needs_the_current_password_and_a_strong_new_one() {
     let dir = tempfile::tempdir().unwrap();
     let desk_id = desk_with_clerk(dir.path());

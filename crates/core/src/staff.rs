@@ -123,7 +123,8 @@ pub struct StaffInfo {
     pub created_at: String,
     /// The end of the latest lockout (may be past: see [`StaffInfo::locked_at`]).
     pub locked_until: Option<DateTime<Utc>>,
-    /// The password was reset by an admin and not yet changed.
+    /// The password is temporary (an admin set it when adding or resetting the
+    /// account) and not yet changed by its owner.
     pub must_change: bool,
 }
 
