@@ -244,7 +244,7 @@ test("at the smallest window, 1024 × 700, every screen fits its width, opens at
   }
 });
 
-test("the admin adds a clerk, who must choose their own password at first sign-in and sees no admin screen", async () => {
+test("the admin adds a clerk, who must choose their own password at first sign-in, sees no admin screen, and changes it later herself", async () => {
   const { browser } = app;
   const first = "velvet harbour mosaic 7";
   const chosen = "copper meadow lantern 19";
@@ -280,6 +280,18 @@ test("the admin adds a clerk, who must choose their own password at first sign-i
   await screen(browser, "applicant", 30000);
   assert.equal(await (await browser.$("#nav-staff")).isExisting(), false, "a clerk has no staff screen");
   assert.equal(await (await browser.$("#nav-settings")).isExisting(), false, "a clerk has no settings screen");
+
+  // Later she changes it again herself, from her name in the header.
+  await (await browser.$("#staff-label")).click();
+  await screen(browser, "password");
+  a11y["password"] = await record(browser, "password");
+  await fill(browser, "#f-current_password", chosen);
+  await fill(browser, "#f-new_password", "amber quiver hollow 64");
+  await fill(browser, "#f-new_password_repeat", "amber quiver hollow 64");
+  await browser.keys("Enter");
+  await waitText(browser, "#password-status", /changed/, 30000);
+  await (await browser.$("#lock")).click();
+  await signIn(browser, "karin", "amber quiver hollow 64");
 });
 
 test("Lock returns to sign-in", async () => {

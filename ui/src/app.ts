@@ -16,7 +16,8 @@ export type ScreenName =
   | "sync"
   | "report"
   | "settings"
-  | "staff";
+  | "staff"
+  | "password";
 
 export interface Screen {
   el: HTMLElement;
@@ -238,14 +239,19 @@ export class App implements Ctx {
     const lockBtn = staff ? button(t("nav.lock"), { id: "lock", shortcut: "Alt+L" }) : null;
     lockBtn?.classList.add("ghost");
     lockBtn?.addEventListener("click", () => this.lock());
+    // The signed-in member's name opens the change of their own password.
     const staffLabel = staff ? t("app.staff_label", { name: staff.name, role: t(`role.${staff.role}`) }) : null;
+    const staffButton = staffLabel
+      ? h("button", { type: "button", class: "staff", id: "staff-label", title: `${t("app.change_password")} (Alt+K)`, "aria-label": `${staffLabel}: ${t("app.change_password")}`, "aria-keyshortcuts": "Alt+K" }, staffLabel)
+      : null;
+    staffButton?.addEventListener("click", () => this.openFromNav("password"));
     const parts: Array<Node | null> = [
       h("span", { class: "app-name", id: "app-name" }, t("app.name")),
       desk?.training ? h("span", { class: "training-mark", id: "training-mark" }, t("app.training")) : null,
       desk ? h("span", { class: "desk-label", id: "desk-label", title: desk.desk_id }, t("app.desk_label", { office: desk.office, desk: String(desk.desk_number) })) : null,
       h("span", { class: "spacer" }),
       h("span", { id: "online", class: "online-indicator", role: "status" }),
-      staffLabel ? h("span", { class: "staff", id: "staff-label", title: staffLabel }, staffLabel) : null,
+      staffButton,
       langBtn,
       lockBtn,
     ];
@@ -321,6 +327,11 @@ export class App implements Ctx {
       if (e.code === "KeyL") {
         e.preventDefault();
         this.lock();
+        return;
+      }
+      if (e.code === "KeyK") {
+        e.preventDefault();
+        this.openFromNav("password");
         return;
       }
       const item = NAV.find((n) => n.code === e.code);

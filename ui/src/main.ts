@@ -10,6 +10,7 @@ import { syncPanel } from "./screens/sync";
 import { dayReport } from "./screens/report";
 import { settings } from "./screens/settings";
 import { staffScreen } from "./screens/staff";
+import { passwordScreen } from "./screens/password";
 
 export const SCREENS: Record<ScreenName, ScreenFactory> = {
   "first-start": firstStart,
@@ -23,6 +24,7 @@ export const SCREENS: Record<ScreenName, ScreenFactory> = {
   report: dayReport,
   settings,
   staff: staffScreen,
+  password: passwordScreen,
 };
 
 /** Shows the core's version in the footer, asked from the Rust side. */

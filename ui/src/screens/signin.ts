@@ -23,7 +23,7 @@ export function signIn(ctx: Ctx, params: Record<string, unknown>): Screen {
 
   /** Replaces the sign-in form with the change form; `current` is the password just typed, if any. */
   const askForChange = (current: string | null) => {
-    const change = changeForm(ctx, current);
+    const change = changeForm(current, (staff) => ctx.signedIn(staff));
     title.textContent = t("signin.change_title");
     notice.textContent = t("signin.change_lead");
     form.replaceWith(change.form);
@@ -63,10 +63,12 @@ export function signIn(ctx: Ctx, params: Record<string, unknown>): Screen {
 }
 
 /**
- * The change of a reset password: the new one twice, and the current one
- * unless it was just typed. Field problems come from the core, next to their field.
+ * A change of one's own password: the new one twice, and the current one
+ * unless it was just typed (a temporary password at sign-in). Field problems
+ * come from the core, next to their field; `done` gets the signed-in staff
+ * member once the core took the new password.
  */
-function changeForm(ctx: Ctx, known: string | null): { form: HTMLFormElement; focus: () => void } {
+export function changeForm(known: string | null, done: (staff: StaffView) => void): { form: HTMLFormElement; focus: () => void } {
   const fields = new Map<string, Field>();
   const current = known === null ? field({ path: "current_password", label: t("signin.current_password"), kind: "password", autocomplete: "current-password", width: "medium", required: true }) : null;
   const next = field({ path: "new_password", label: t("signin.new_password"), hint: t("signin.new_password_hint"), kind: "password", autocomplete: "new-password", width: "medium", required: true });
@@ -91,7 +93,9 @@ function changeForm(ctx: Ctx, known: string | null): { form: HTMLFormElement; fo
     error.textContent = "";
     try {
       const staff: StaffView = await api.changePassword(current ? current.input.value : (known ?? ""), next.input.value);
-      ctx.signedIn(staff);
+      for (const f of fields.values()) f.input.value = "";
+      showFieldErrors(fields, [], error);
+      done(staff);
     } catch (err) {
       const ce = asCommandError(err);
       if (ce.code === "locked") return;
