@@ -1,7 +1,7 @@
 // Small DOM helpers: elements, labelled fields with a reserved error line,
 // and the announcements screen readers need. No framework (see ARCHITECTURE.md).
 import { t } from "./i18n";
-import type { FieldError } from "./api";
+import { asCommandError, type CommandError, type FieldError } from "./api";
 
 type Attrs = Record<string, string | boolean | number | undefined | null>;
 type Child = Node | string | null | undefined | false;
@@ -133,6 +133,40 @@ export function showFieldErrors(fields: Map<string, Field>, errors: FieldError[]
   }
   if (rest) rest.textContent = unplaced.join(" ");
   return first;
+}
+
+/**
+ * Shows a command's refusal on a form: each field problem next to its field,
+ * any other sentence in `rest`. Focus goes to the first field in error, else
+ * to `fallback`. Returns the refusal for callers that act on its code.
+ */
+export function showRefusal(fields: Map<string, Field>, err: unknown, rest: HTMLElement, fallback: HTMLElement): CommandError {
+  const ce = asCommandError(err);
+  const first = showFieldErrors(fields, ce.fields, rest);
+  if (!ce.fields.length) rest.textContent = ce.message;
+  (first?.input ?? fallback).focus();
+  return ce;
+}
+
+/**
+ * Runs `run` when the form is submitted (Enter or its submit button), one
+ * submission at a time: `submit` is disabled until `run` has finished, so a
+ * second Enter on a slow command does nothing.
+ */
+export function onSubmit(form: HTMLFormElement, submit: HTMLButtonElement, run: () => Promise<void>): void {
+  let busy = false;
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (busy) return;
+    busy = true;
+    submit.disabled = true;
+    try {
+      await run();
+    } finally {
+      busy = false;
+      submit.disabled = false;
+    }
+  });
 }
 
 /** A status line that screen readers announce politely. */

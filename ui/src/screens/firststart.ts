@@ -1,9 +1,9 @@
 // First start: a training desk (no registry, numbers with day + 60) or a desk
 // enrolled with the registry; its municipality, office and desk number; and
 // the first admin account.
-import { api, asCommandError, type DeskInitRequest } from "../api";
+import { api, type DeskInitRequest } from "../api";
 import { t } from "../i18n";
-import { alertLine, button, field, h, showFieldErrors, statusLine, type Field } from "../dom";
+import { alertLine, button, field, h, showFieldErrors, showRefusal, statusLine, type Field } from "../dom";
 import type { Ctx, Screen } from "../app";
 
 export function firstStart(ctx: Ctx): Screen {
@@ -86,10 +86,7 @@ export function firstStart(ctx: Ctx): Screen {
       const desk = await api.deskInit(request);
       ctx.deskReady(desk);
     } catch (err) {
-      const ce = asCommandError(err);
-      const first = showFieldErrors(fields, ce.fields, formError);
-      if (!ce.fields.length) formError.textContent = ce.message;
-      (first?.input ?? submit).focus();
+      showRefusal(fields, err, formError, submit);
     } finally {
       busy = false;
       submit.disabled = false;

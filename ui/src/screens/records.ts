@@ -2,7 +2,7 @@
 // the detail with reprint (clerk) and void (supervisor), and the sync state.
 import { api, asCommandError, type PresentedDocument, type RecordRow, type RecordView } from "../api";
 import { t } from "../i18n";
-import { alertLine, button, field, formatTime, h, kbd, showFieldErrors, statusLine, type Field } from "../dom";
+import { alertLine, button, field, formatTime, h, kbd, showFieldErrors, showRefusal, statusLine, type Field } from "../dom";
 import type { Ctx, Screen } from "../app";
 
 export function records(ctx: Ctx, params: Record<string, unknown>): Screen {
@@ -129,10 +129,7 @@ export function recordDetail(ctx: Ctx, params: Record<string, unknown>): Screen 
         void ctx.refreshSync();
         reprintBtn.focus();
       } catch (err) {
-        const ce = asCommandError(err);
-        const first = showFieldErrors(fields, ce.fields, formError);
-        if (!ce.fields.length) formError.textContent = ce.message;
-        (first?.input ?? confirmBtn).focus();
+        showRefusal(fields, err, formError, confirmBtn);
       }
     });
     return form;

@@ -1,9 +1,9 @@
 // The day report (supervisor): this desk's records of a day as CSV or PDF,
 // with reference, number, time, staff ID and state only. The core writes it
 // and audits it; the same as `skranke report --day DATE (--csv|--pdf) OUT`.
-import { api, asCommandError } from "../api";
+import { api } from "../api";
 import { t } from "../i18n";
-import { alertLine, button, field, h, showFieldErrors, statusLine, today, type Field } from "../dom";
+import { alertLine, button, field, h, showFieldErrors, showRefusal, statusLine, today, type Field } from "../dom";
 import type { Ctx, Screen } from "../app";
 
 export function dayReport(_ctx: Ctx): Screen {
@@ -40,10 +40,7 @@ export function dayReport(_ctx: Ctx): Screen {
       showFieldErrors(fields, [], null);
       status.textContent = t("report.saved", { count: String(r.rows), path: r.path });
     } catch (err) {
-      const ce = asCommandError(err);
-      const first = showFieldErrors(fields, ce.fields, error);
-      if (!ce.fields.length) error.textContent = ce.message;
-      (first?.input ?? submit).focus();
+      showRefusal(fields, err, error, submit);
     }
   });
   const el = h("section", { class: "screen narrow" }, h("h1", { id: "screen-title" }, t("report.title")), h("p", { class: "lead" }, t("report.lead")), form, status);

@@ -2,7 +2,7 @@
 // privacy-notice details, the UI language and the idle lock.
 import { api, asCommandError, type SettingsView } from "../api";
 import { setLang, t } from "../i18n";
-import { alertLine, button, field, h, showFieldErrors, statusLine, type Field } from "../dom";
+import { alertLine, button, field, h, showFieldErrors, showRefusal, statusLine, type Field } from "../dom";
 import type { Ctx, Screen } from "../app";
 
 export function settings(ctx: Ctx): Screen {
@@ -67,10 +67,7 @@ export function settings(ctx: Ctx): Screen {
       loadedLanguage = saved.ui_language;
       status.textContent = t("settings.saved");
     } catch (err) {
-      const ce = asCommandError(err);
-      const firstBad = showFieldErrors(fields, ce.fields, error);
-      if (!ce.fields.length) error.textContent = ce.message;
-      (firstBad?.input ?? form).focus();
+      showRefusal(fields, err, error, form);
     }
   });
 

@@ -4,7 +4,7 @@
 // A password an admin reset must be changed here before anything else.
 import { api, asCommandError, type StaffView } from "../api";
 import { t } from "../i18n";
-import { alertLine, button, field, h, showFieldErrors, statusLine, type Field } from "../dom";
+import { alertLine, button, field, h, onSubmit, showFieldErrors, showRefusal, statusLine, type Field } from "../dom";
 import type { Ctx, Screen } from "../app";
 
 export function signIn(ctx: Ctx, params: Record<string, unknown>): Screen {
@@ -79,17 +79,12 @@ export function changeForm(known: string | null, done: (staff: StaffView) => voi
   const submit = button(t("signin.change_submit"), { id: "change-submit", primary: true, type: "submit", shortcut: "Enter" });
   const error = alertLine("change-error");
   const form = h("form", { class: "form", id: "change-form", novalidate: true, "aria-labelledby": "screen-title" }, current?.wrap ?? null, next.wrap, again.wrap, error, h("div", { class: "actions" }, submit)) as HTMLFormElement;
-  let busy = false;
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    if (busy) return;
+  onSubmit(form, submit, async () => {
     if (next.input.value !== again.input.value) {
       showFieldErrors(fields, [{ field: "new_password_repeat", code: "mismatch", message: t("signin.password_mismatch") }], error);
       again.input.focus();
       return;
     }
-    busy = true;
-    submit.disabled = true;
     error.textContent = "";
     try {
       const staff: StaffView = await api.changePassword(current ? current.input.value : (known ?? ""), next.input.value);
@@ -97,16 +92,11 @@ export function changeForm(known: string | null, done: (staff: StaffView) => voi
       showFieldErrors(fields, [], error);
       done(staff);
     } catch (err) {
-      const ce = asCommandError(err);
-      if (ce.code === "locked") return;
-      const first = showFieldErrors(fields, ce.fields, error);
-      if (!ce.fields.length) error.textContent = ce.message;
+      // The idle lock took the session: the App shows sign-in instead.
+      if (asCommandError(err).code === "locked") return;
       next.input.value = "";
       again.input.value = "";
-      (first ?? next).input.focus();
-    } finally {
-      busy = false;
-      submit.disabled = false;
+      showRefusal(fields, err, error, next.input);
     }
   });
   return { form, focus: () => (current ?? next).input.focus() };

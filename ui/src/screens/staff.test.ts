@@ -66,6 +66,22 @@ describe("staff screen", () => {
     expect(document.activeElement?.id).toBe("f-name");
   });
 
+  it("sends one add however often Enter is pressed while the core works", async () => {
+    const m = await openStaff([me]);
+    let finish: (v: StaffRow[]) => void = () => undefined;
+    m.on("staff_add", () => new Promise<StaffRow[]>((resolve) => (finish = resolve)));
+    type("#f-name", "karin");
+    type("#f-password", "velvet harbour mosaic 7");
+    submit("#f-name");
+    submit("#f-name");
+    await settle();
+    expect(($("#staff-add") as HTMLButtonElement).disabled).toBe(true);
+    finish([me, { ...anne, name: "karin", must_change: true }]);
+    await settle();
+    expect(m.called("staff_add")).toHaveLength(1);
+    expect(($("#staff-add") as HTMLButtonElement).disabled).toBe(false);
+  });
+
   it("puts a refused password and a taken name next to their fields, and keeps no password typed", async () => {
     const m = await openStaff([me, anne]);
     m.on("staff_add", () => {

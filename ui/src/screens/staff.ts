@@ -5,7 +5,7 @@
 // The core checks the role and audits each change.
 import { api, asCommandError, type Role, type StaffRow } from "../api";
 import { t } from "../i18n";
-import { alertLine, button, field, formatTime, h, showFieldErrors, statusLine, type Field } from "../dom";
+import { alertLine, button, field, formatTime, h, onSubmit, showFieldErrors, showRefusal, statusLine, type Field } from "../dom";
 import type { Ctx, Screen } from "../app";
 
 const ROLES: Role[] = ["clerk", "supervisor", "admin"];
@@ -122,24 +122,13 @@ export function staffScreen(_ctx: Ctx): Screen {
     const cancel = button(t("common.cancel"), { id: "staff-reset-cancel", shortcut: "Esc" });
     const form = h("form", { class: "form", novalidate: true, "aria-labelledby": "staff-reset-title" }, h("h2", { id: "staff-reset-title" }, t("staff.reset_title", { name: s.name })), pw.wrap, formError, h("div", { class: "actions" }, save, " ", cancel));
     cancel.addEventListener("click", () => closeAction?.());
-    let busy = false;
-    form.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      if (busy) return;
-      busy = true;
-      save.disabled = true;
+    onSubmit(form, save, async () => {
       try {
         const list = await api.staffReset(s.name, pw.input.value);
         done(list, t("staff.reset_done", { name: s.name }));
       } catch (err) {
-        const ce = asCommandError(err);
         pw.input.value = "";
-        const first = showFieldErrors(fields, ce.fields, formError);
-        if (!ce.fields.length) formError.textContent = ce.message;
-        (first?.input ?? pw.input).focus();
-      } finally {
-        busy = false;
-        save.disabled = false;
+        showRefusal(fields, err, formError, pw.input);
       }
     });
     showAction(form, back, pw.input);
@@ -167,12 +156,7 @@ export function staffScreen(_ctx: Ctx): Screen {
     showAction(box, back, cancel);
   };
 
-  let adding = false;
-  addForm.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    if (adding) return;
-    adding = true;
-    addSubmit.disabled = true;
+  onSubmit(addForm, addSubmit, async () => {
     addError.textContent = "";
     const who = name.input.value.trim();
     try {
@@ -184,14 +168,8 @@ export function staffScreen(_ctx: Ctx): Screen {
       done(list, t("staff.add_done", { name: who }));
       name.input.focus();
     } catch (err) {
-      const ce = asCommandError(err);
       password.input.value = "";
-      const first = showFieldErrors(addFields, ce.fields, addError);
-      if (!ce.fields.length) addError.textContent = ce.message;
-      (first?.input ?? name.input).focus();
-    } finally {
-      adding = false;
-      addSubmit.disabled = false;
+      showRefusal(addFields, err, addError, name.input);
     }
   });
 

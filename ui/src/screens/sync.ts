@@ -3,7 +3,7 @@
 // supervisor decides a duplicate here), and "sync now" with its progress.
 import { api, asCommandError, type DuplicateNotice, type SyncView } from "../api";
 import { t } from "../i18n";
-import { alertLine, button, field, formatTime, h, showFieldErrors, statusLine, type Field } from "../dom";
+import { alertLine, button, field, formatTime, h, showRefusal, statusLine, type Field } from "../dom";
 import type { Ctx, Screen } from "../app";
 
 /** An age in seconds as the panel shows it: minutes, hours or days. */
@@ -106,10 +106,7 @@ export function syncPanel(ctx: Ctx): Screen {
         status.textContent = t("sync.decided_now", { record: n.record_id ?? "", other });
         show(await api.syncStatus());
       } catch (err) {
-        const ce = asCommandError(err);
-        const first = showFieldErrors(fields, ce.fields, formError);
-        if (!ce.fields.length) formError.textContent = ce.message;
-        (first?.input ?? voidBtn).focus();
+        showRefusal(fields, err, formError, voidBtn);
       }
     });
     return form;
