@@ -72,11 +72,9 @@ pub fn parse_role(role: &str, lang: Lang) -> Result<Role, UiError> {
 /// name when adding); anything else stays the core's sentence.
 fn on_name(lang: Lang, e: Error) -> UiError {
     match e {
-        Error::Store(ref s @ StoreError::StaffExists { .. }) => UiError::fields(vec![FieldError {
-            field: "name".into(),
-            code: s.code().into(),
-            message: e.message(lang),
-        }]),
+        Error::Store(ref s @ StoreError::StaffExists { .. }) => {
+            UiError::fields(vec![FieldError { field: "name".into(), code: s.code().into(), message: e.message(lang) }])
+        }
         other => UiError::core(lang, other),
     }
 }
@@ -104,7 +102,9 @@ pub async fn staff_add(shell: State<'_, Shell>, staff: StaffInput) -> UiResult<V
 #[tauri::command]
 pub async fn staff_reset(shell: State<'_, Shell>, name: String, password: String) -> UiResult<Vec<StaffRow>> {
     shell.with_session(|store, signed, lang| {
-        store.reset_password(&signed.session, &name, &password, Utc::now(), lang).map_err(|e| UiError::core(lang, e))?;
+        store
+            .reset_password(&signed.session, &name, &password, Utc::now(), lang)
+            .map_err(|e| UiError::core(lang, e))?;
         rows(store, signed, lang)
     })
 }

@@ -19,7 +19,14 @@ pub const CHANGED_PASSWORD_ENV: &str = "SKRANKE_NEW_PASSWORD";
 
 /// Adds an account; with `temporary`, its owner must choose their own
 /// password at the first sign-in.
-pub fn add(dir: &Path, staff: Option<&str>, name: &str, role: Role, temporary: bool, lang: Lang) -> Result<ExitCode, Error> {
+pub fn add(
+    dir: &Path,
+    staff: Option<&str>,
+    name: &str,
+    role: Role,
+    temporary: bool,
+    lang: Lang,
+) -> Result<ExitCode, Error> {
     let mut store = session::open(dir, lang)?;
     let admin = session::sign_in(&mut store, staff, lang)?;
     let password =

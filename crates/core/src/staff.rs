@@ -501,8 +501,11 @@ impl Store {
             audit::append(
                 tx,
                 &ctx.desk_id,
-                &Event::by(session.staff_id, "staff.added", now)
-                    .detail(&format!("staff:{id} role:{} temporary:{}", new.role.code(), new.temporary)),
+                &Event::by(session.staff_id, "staff.added", now).detail(&format!(
+                    "staff:{id} role:{} temporary:{}",
+                    new.role.code(),
+                    new.temporary
+                )),
             )?;
             Ok(id)
         })?;
@@ -696,8 +699,12 @@ mod tests {
 
     #[test]
     fn a_new_account_needs_a_name_and_a_long_enough_password() {
-        let errs =
-            validate_new(&NewStaff { name: " ", role: Role::Clerk, password: "short", temporary: false }, &[], Lang::En).unwrap_err();
+        let errs = validate_new(
+            &NewStaff { name: " ", role: Role::Clerk, password: "short", temporary: false },
+            &[],
+            Lang::En,
+        )
+        .unwrap_err();
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["name", "password"]);
         assert_eq!(errs[1].code, "staff.password_short");

@@ -119,7 +119,12 @@ fn weak_and_short_passwords_are_refused_naming_the_field() {
     let add = |store: &mut skranke_core::store::Store, pw: &str| {
         fields(
             store
-                .add_staff(&a, &NewStaff { name: CLERK, role: Role::Clerk, password: pw, temporary: false }, now(), Lang::En)
+                .add_staff(
+                    &a,
+                    &NewStaff { name: CLERK, role: Role::Clerk, password: pw, temporary: false },
+                    now(),
+                    Lang::En,
+                )
                 .unwrap_err(),
         )
     };
@@ -167,7 +172,12 @@ fn an_account_added_with_a_temporary_password_must_change_it_before_its_first_ac
     let (mut store, _ks) = training_desk(dir.path());
     let a = admin(&mut store);
     let added = store
-        .add_staff(&a, &NewStaff { name: CLERK, role: Role::Clerk, password: TEMPORARY, temporary: true }, now(), Lang::En)
+        .add_staff(
+            &a,
+            &NewStaff { name: CLERK, role: Role::Clerk, password: TEMPORARY, temporary: true },
+            now(),
+            Lang::En,
+        )
         .unwrap();
     assert!(added.must_change, "the returned account says its password is temporary");
     assert!(store.list_staff(&a).unwrap().iter().any(|s| s.name == CLERK && s.must_change));

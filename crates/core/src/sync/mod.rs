@@ -282,7 +282,12 @@ pub fn enrol(
 ) -> Result<(Store, EnrolResponse), Error> {
     // The municipality and office come with the registry's answer; desk::init checks against them too.
     staff::validate_new(
-        &staff::NewStaff { name: enrolment.admin_name, role: Role::Admin, password: enrolment.admin_password, temporary: false },
+        &staff::NewStaff {
+            name: enrolment.admin_name,
+            role: Role::Admin,
+            password: enrolment.admin_password,
+            temporary: false,
+        },
         &[],
         lang,
     )
