@@ -39,22 +39,15 @@ fn check_stdin(args: &[&str], input: &[u8]) -> (Option<i32>, Value) {
     (out.status.code(), serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON: {text}: {e}")))
 }
 
-/// A file in the test's own temporary directory, removed when dropped.
-struct TempFile(std::path::PathBuf);
+/// A file in a temporary directory of its own; both go when it is dropped.
+struct TempFile(std::path::PathBuf, #[allow(dead_code)] tempfile::TempDir);
 
 impl TempFile {
     fn new(name: &str, contents: &[u8]) -> TempFile {
-        let dir = std::env::temp_dir().join(format!("skranke-applicant-check-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
+        let dir = tempfile::Builder::new().prefix("skranke-applicant-check-").tempdir().unwrap();
+        let path = dir.path().join(name);
         std::fs::write(&path, contents).unwrap();
-        TempFile(path)
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        TempFile(path, dir)
     }
 }
 
