@@ -542,22 +542,17 @@ impl Store {
         })?)
     }
 
-    /// Disables an account (admin). The last active admin stays.
+    /// Disables an account (admin), never the admin's own: so the desk
+    /// always keeps an active admin, since only another one can disable it.
     pub fn disable_staff(&mut self, session: &Session, name: &str, now: DateTime<Utc>) -> Result<(), Error> {
         Ok(self.act(|tx, ctx| {
             authorize(tx, session, Role::Admin, "manage_staff")?;
-            let (id, role): (i64, String) = tx
-                .query_row("SELECT id, role FROM staff WHERE name = ?1 AND active = 1", [name.trim()], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+            let id: i64 = tx
+                .query_row("SELECT id FROM staff WHERE name = ?1 AND active = 1", [name.trim()], |r| r.get(0))
                 .optional()?
                 .ok_or_else(|| StoreError::StaffNotFound { name: name.trim().to_string() })?;
-            if role == Role::Admin.code() {
-                let admins: i64 =
-                    tx.query_row("SELECT count(*) FROM staff WHERE role = 'admin' AND active = 1", [], |r| r.get(0))?;
-                if admins <= 1 {
-                    return Err(StoreError::LastAdmin);
-                }
+            if id == session.staff_id {
+                return Err(StoreError::DisableSelf);
             }
             tx.execute("UPDATE staff SET active = 0 WHERE id = ?1", [id])?;
             audit::append(

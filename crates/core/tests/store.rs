@@ -314,7 +314,9 @@ fn a_disabled_account_cannot_act_even_in_a_session_from_before() {
     let err = store_err(store.issue(&clerk, &intake(1, date(1980, 1, 1), Sex::Male), now(), None, None).unwrap_err());
     assert!(matches!(err, StoreError::SignInRefused));
     assert!(matches!(store_err(store.sign_in("Clara Clerk", PASSWORD, now()).unwrap_err()), StoreError::SignInRefused));
-    assert!(matches!(store_err(store.disable_staff(&a, ADMIN, now()).unwrap_err()), StoreError::LastAdmin));
+    // Nobody disables their own account, so the last active admin stays;
+    // another admin may disable an admin.
+    assert!(matches!(store_err(store.disable_staff(&a, ADMIN, now()).unwrap_err()), StoreError::DisableSelf));
     // Only an admin manages staff.
     let sup = staff(&mut store, "Sven Supervisor", Role::Supervisor);
     assert!(matches!(
@@ -323,6 +325,10 @@ fn a_disabled_account_cannot_act_even_in_a_session_from_before() {
     ));
     let names: Vec<String> = store.list_staff(&a).unwrap().into_iter().map(|s| s.name).collect();
     assert_eq!(names, [ADMIN, "Clara Clerk", "Sven Supervisor"]);
+    let second = staff(&mut store, "Adam Admin", Role::Admin);
+    store.disable_staff(&second, ADMIN, now()).unwrap();
+    let last = store_err(store.disable_staff(&second, "Adam Admin", now()).unwrap_err());
+    assert!(matches!(last, StoreError::DisableSelf), "{last:?}");
 }
 
 #[test]

@@ -4,6 +4,17 @@ import { $, clerk, key, mockShell, settle, startApp, submit, type } from "../tes
 
 afterEach(() => clearMocks());
 
+/** Opens the screen with Alt+K, fills the three fields and submits them. */
+async function change(current: string, next: string, repeat: string): Promise<void> {
+  key(document.body, "k", { altKey: true, code: "KeyK" });
+  await settle();
+  type("#f-current_password", current);
+  type("#f-new_password", next);
+  type("#f-new_password_repeat", repeat);
+  submit("#f-new_password");
+  await settle();
+}
+
 describe("change your own password", () => {
   it("opens from the name in the header and from Alt+K, with the current password first", async () => {
     mockShell({ session: clerk });
@@ -28,13 +39,7 @@ describe("change your own password", () => {
     const m = mockShell({ session: clerk });
     m.on("change_password", () => clerk);
     await startApp();
-    key(document.body, "k", { altKey: true, code: "KeyK" });
-    await settle();
-    type("#f-current_password", "saffron glacier pillow 23");
-    type("#f-new_password", "copper meadow lantern 19");
-    type("#f-new_password_repeat", "copper meadow lantern 19");
-    submit("#f-new_password");
-    await settle();
+    await change("saffron glacier pillow 23", "copper meadow lantern 19", "copper meadow lantern 19");
     expect(m.called("change_password")).toEqual([{ current: "saffron glacier pillow 23", newPassword: "copper meadow lantern 19" }]);
     expect($("#password-status").textContent).toBe("Your password is changed. Use the new one from your next sign-in.");
     expect($("#main").dataset.screen).toBe("password");
@@ -49,13 +54,7 @@ describe("change your own password", () => {
       throw { message: "x", fields: [{ field: "current_password", code: "staff.password_wrong", message: "The current password is wrong." }] };
     });
     await startApp();
-    key(document.body, "k", { altKey: true, code: "KeyK" });
-    await settle();
-    type("#f-current_password", "not it at all, sorry");
-    type("#f-new_password", "copper meadow lantern 19");
-    type("#f-new_password_repeat", "copper meadow lantern 91");
-    submit("#f-new_password");
-    await settle();
+    await change("not it at all, sorry", "copper meadow lantern 19", "copper meadow lantern 91");
     expect(m.called("change_password")).toHaveLength(0);
     expect($("#f-new_password_repeat-error").textContent).toBe("The two new passwords are not the same.");
     type("#f-new_password_repeat", "copper meadow lantern 19");

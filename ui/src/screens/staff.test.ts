@@ -145,7 +145,7 @@ describe("staff screen", () => {
     const m = await openStaff([me, anne]);
     let allow = false;
     m.on("staff_disable", () => {
-      if (!allow) throw { message: "The last active admin cannot be disabled.", fields: [] };
+      if (!allow) throw { message: "You cannot disable your own account: another admin can.", fields: [] };
       return [me, { ...anne, active: false }];
     });
     $("#staff-disable-2").click();
@@ -153,7 +153,7 @@ describe("staff screen", () => {
     expect(m.called("staff_disable")).toHaveLength(0);
     $("#staff-disable-confirm").click();
     await settle();
-    expect($("#staff-disable-error").textContent).toBe("The last active admin cannot be disabled.");
+    expect($("#staff-disable-error").textContent).toBe("You cannot disable your own account: another admin can.");
     allow = true;
     $("#staff-disable-confirm").click();
     await settle();

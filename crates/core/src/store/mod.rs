@@ -71,8 +71,10 @@ pub enum StoreError {
     StaffExists { name: String },
     #[error("no staff member {name}")]
     StaffNotFound { name: String },
-    #[error("the last active admin cannot be disabled")]
-    LastAdmin,
+    /// Also what keeps the last active admin: only another active admin
+    /// could disable it.
+    #[error("a staff member cannot disable their own account")]
+    DisableSelf,
     /// Too many failed sign-ins (see core::staff's sign-in policy).
     #[error("the account is locked until {until}")]
     AccountLocked { until: DateTime<Utc> },
@@ -131,7 +133,7 @@ impl StoreError {
             StoreError::Forbidden { .. } => "staff.forbidden",
             StoreError::StaffExists { .. } => "staff.exists",
             StoreError::StaffNotFound { .. } => "staff.not_found",
-            StoreError::LastAdmin => "staff.last_admin",
+            StoreError::DisableSelf => "staff.disable_self",
             StoreError::AccountLocked { .. } => "staff.account_locked",
             StoreError::PasswordChangeRequired => "staff.must_change_password",
             StoreError::IdleLocked { .. } => "staff.locked",
@@ -201,7 +203,7 @@ impl StoreError {
                 vec![("found", found.to_string()), ("known", known.to_string())]
             }
             StoreError::SignInRefused
-            | StoreError::LastAdmin
+            | StoreError::DisableSelf
             | StoreError::DeskRetired
             | StoreError::PasswordChangeRequired => vec![],
             // Staff read the time on the desk's clock.
