@@ -94,8 +94,16 @@ fn coded(lang: Lang, prefix: &str, code: &str, args: &[(&str, &str)]) -> String 
 
 fn refused_view(r: sync::RefusedEvent, lang: Lang) -> RefusedEvent {
     let reason = r.reason.as_deref().unwrap_or(&r.outcome).to_string();
+    let reason = match (r.outcome.as_str(), reason.split_once(':')) {
+        // CPR or Jobnet refused the record: who, why, and what to do.
+        ("refused_downstream", Some((system, code))) => {
+            let system = render(lang, &format!("shell.downstream_system.{system}"), &[]);
+            render(lang, "shell.refused_downstream", &[("system", &system), ("code", code)])
+        }
+        _ => coded(lang, "shell.refused", &reason, &[]),
+    };
     RefusedEvent {
-        reason: coded(lang, "shell.refused", &reason, &[]),
+        reason,
         event_id: r.idempotency_key,
         kind: r.kind,
         record_id: r.record_id,

@@ -163,7 +163,7 @@ export interface PrintResult {
 
 export type RecordStatus = "issued" | "received" | "registered" | "voided";
 /** Where a record stands with the registry (the core's RecordSyncState). */
-export type SyncState = "queued" | "accepted" | "registered" | "refused" | "training";
+export type SyncState = "queued" | "accepted" | "registered" | "refused" | "refused_downstream" | "training";
 
 export interface RecordRow {
   record_id: string;

@@ -5,8 +5,11 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use chrono::Utc;
+use serde::Serialize;
 use skranke_core::i18n::{self, Lang};
 use skranke_core::issue::RecordSummary;
+use skranke_core::query::RecordSyncState;
+use skranke_core::store::Store;
 use skranke_core::Error;
 
 use crate::session;
@@ -19,7 +22,26 @@ fn status_text(lang: Lang, status: &str) -> String {
     i18n::text(lang, &format!("issue.status.{status}")).to_string()
 }
 
-fn row(lang: Lang, r: &RecordSummary) -> String {
+/// Where a record stands with the registry (queued, accepted, registered,
+/// refused by the registry, refused downstream, training), as the desk
+/// window shows it: the core's one rule, `RecordSyncState::of`.
+fn standing(store: &mut Store, record_id: &str) -> Result<RecordSyncState, Error> {
+    Ok(store.record_standing(record_id)?.map_or(RecordSyncState::Queued, |s| s.sync_state))
+}
+
+fn standing_text(lang: Lang, s: RecordSyncState) -> String {
+    i18n::render(lang, &format!("issue.cli.standing.{}", s.code()), &[])
+}
+
+/// A record as `--json` prints it: the summary and its standing.
+#[derive(Serialize)]
+struct Listed<'a, T: Serialize> {
+    #[serde(flatten)]
+    record: &'a T,
+    standing: RecordSyncState,
+}
+
+fn row(lang: Lang, r: &RecordSummary, standing: RecordSyncState) -> String {
     let training = if r.training { i18n::text(lang, "issue.cli.training_mark") } else { "" };
     i18n::render(
         lang,
@@ -32,6 +54,7 @@ fn row(lang: Lang, r: &RecordSummary) -> String {
             ("status", &status_text(lang, &r.status)),
             ("issued_at", &r.issued_at),
             ("training", training),
+            ("standing", &standing_text(lang, standing)),
         ],
     )
 }
@@ -40,13 +63,16 @@ pub fn list(dir: &Path, staff: Option<&str>, json: bool, lang: Lang) -> Result<E
     let mut store = session::open(dir, lang)?;
     let s = session::sign_in(&mut store, staff, lang)?;
     let records = store.records(&s)?;
+    let standings = records.iter().map(|r| standing(&mut store, &r.record_id)).collect::<Result<Vec<_>, _>>()?;
     if json {
-        session::print_json(&records);
+        let listed: Vec<Listed<'_, RecordSummary>> =
+            records.iter().zip(&standings).map(|(record, &standing)| Listed { record, standing }).collect();
+        session::print_json(&listed);
     } else if records.is_empty() {
         println!("{}", i18n::text(lang, "issue.cli.no_records"));
     } else {
-        for r in &records {
-            println!("{}", row(lang, r));
+        for (r, &st) in records.iter().zip(&standings) {
+            println!("{}", row(lang, r, st));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -56,8 +82,9 @@ pub fn show(dir: &Path, staff: Option<&str>, id: &str, json: bool, lang: Lang) -
     let mut store = session::open(dir, lang)?;
     let s = session::sign_in(&mut store, staff, lang)?;
     let r = store.record(&s, id)?;
+    let st = standing(&mut store, id)?;
     if json {
-        session::print_json(&r);
+        session::print_json(&Listed { record: &r, standing: st });
         return Ok(ExitCode::SUCCESS);
     }
     let sum = &r.summary;
@@ -75,6 +102,7 @@ pub fn show(dir: &Path, staff: Option<&str>, id: &str, json: bool, lang: Lang) -
                 ("issued_at", &sum.issued_at),
                 ("issued_by", &r.issued_by.to_string()),
                 ("source", &sum.source),
+                ("standing", &standing_text(lang, st)),
             ]
         )
     );

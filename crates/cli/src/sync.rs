@@ -84,6 +84,19 @@ pub fn status(dir: &Path, json: bool, lang: Lang) -> Result<ExitCode, Error> {
         println!("{}", i18n::render(lang, "retention.cli.status_flagged", &[("count", &count)]));
     }
     for r in &status.refused {
+        // CPR or Jobnet refused the record: who, why and what to do.
+        if let ("refused_downstream", Some((system, code))) =
+            (r.outcome.as_str(), r.reason.as_deref().and_then(|x| x.split_once(':')))
+        {
+            let system = i18n::render(lang, &format!("shell.downstream_system.{system}"), &[]);
+            let record = r.record_id.as_deref().unwrap_or(none);
+            let what = i18n::render(lang, "shell.refused_downstream", &[("system", &system), ("code", code)]);
+            println!(
+                "{}",
+                i18n::render(lang, "sync.cli.refused_downstream_line", &[("record", record), ("what", &what)])
+            );
+            continue;
+        }
         println!(
             "{}",
             i18n::render(

@@ -11,15 +11,14 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use skranke_core::credentials::{PasswordHash, ALPHABET};
+use skranke_core::credentials::PasswordHash;
 
-use common::{at_desk, ok, text, training_desk};
+use common::{at_desk, ok, password_in, pdftotext, text, training_desk};
 
 const ADMIN_PW: &str = "admin password 1";
 const STAFF_PW: &str = "staff password 1";
@@ -54,30 +53,6 @@ fn applicant(given: &str, surname: &str, doc: &str, language: &str) -> String {
 
 fn forget(desk_id: &str) {
     skranke_core::desk::forget_keys(&skranke_core::keystore::OsKeyStore, desk_id).unwrap();
-}
-
-fn pdftotext(pdf: &[u8]) -> String {
-    let mut child = Command::new("pdftotext")
-        .args(["-enc", "UTF-8", "-", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("pdftotext (poppler-utils) is installed");
-    child.stdin.take().unwrap().write_all(pdf).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "pdftotext could not read the PDF");
-    String::from_utf8_lossy(&out.stdout).split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// The one password on a handout: four groups of four characters of the
-/// credentials alphabet, in a row.
-fn password_in(text: &str) -> String {
-    let is_group = |w: &&str| w.len() == 4 && w.bytes().all(|b| ALPHABET.contains(&b));
-    let words: Vec<&str> = text.split(' ').collect();
-    let found: Vec<String> = words.windows(4).filter(|w| w.iter().all(is_group)).map(|w| w.join(" ")).collect();
-    assert_eq!(found.len(), 1, "expected exactly one password on the handout, found {found:?} in:\n{text}");
-    found.into_iter().next().unwrap()
 }
 
 /// The stored hashes of a record's login, oldest first: (PHC, superseded).
@@ -146,7 +121,8 @@ fn a_supervisors_pdf_holds_number_username_and_name_and_no_output_holds_the_pass
     assert!(hashes[0].0.verify(&password));
     let events = outbox(dir.path(), id);
     assert_eq!(events[0].0, "issued");
-    assert_eq!(events[0].1["username"], username);
+    // The key the wire reads (`protocol::IssuedRecord::jobnet_username`).
+    assert_eq!(events[0].1["jobnet_username"], username);
     assert_eq!(events[0].1["password_hash"], hashes[0].0.as_str());
     assert!(!events[0].1.to_string().contains(&password.replace(' ', "")));
 

@@ -311,7 +311,8 @@ impl IssueAttachment for LoginAttachment<'_> {
     fn outbox_fields(&self) -> serde_json::Map<String, serde_json::Value> {
         let mut fields = serde_json::Map::new();
         if let Some(r) = self.out.borrow().as_ref() {
-            fields.insert("username".into(), r.username.as_str().into());
+            // The wire's name (`protocol::IssuedRecord::jobnet_username`).
+            fields.insert("jobnet_username".into(), r.username.as_str().into());
             fields.insert("password_hash".into(), self.hash.as_str().into());
         }
         fields
@@ -529,7 +530,7 @@ impl Store {
             let payload = serde_json::json!({
                 "record_id": record_id,
                 "desk_id": ctx.desk_id,
-                "username": username.as_str(),
+                "jobnet_username": username.as_str(),
                 "password_hash": hash.as_str(),
                 "supersedes": superseded.is_some(),
                 "reprinted_at": at,
@@ -862,14 +863,16 @@ mod tests {
         assert_eq!(jobs.len(), 1);
         assert_eq!(jobs[0].0, id);
         assert!(jobs[0].1.starts_with(b"%PDF"));
-        // The stored hash verifies the printed password; the outbox carries hash and username.
+        // The stored hash verifies the printed password; the event the
+        // registry receives carries hash and username (read through the
+        // wire form, so a key the wire does not read fails here).
         let password = password_of(11);
         assert!(current_hash(&store, &id).verify(&password));
-        let payload: String =
-            store.connection().query_row("SELECT payload FROM outbox WHERE kind = 'issued'", [], |r| r.get(0)).unwrap();
-        let payload: serde_json::Value = serde_json::from_str(&payload).unwrap();
-        assert_eq!(payload["username"], out.handout.username.as_str());
-        assert_eq!(payload["password_hash"], current_hash(&store, &id).as_str());
+        let row = crate::sync::outbox::unsent(store.connection(), 10).unwrap().into_iter().find(|p| p.kind == "issued");
+        let event = crate::sync::outbox::wire_event(&row.unwrap()).unwrap();
+        let crate::protocol::EventBody::Issued(sent) = event.body else { panic!("an issued event") };
+        assert_eq!(sent.jobnet_username, out.handout.username.as_str());
+        assert_eq!(sent.password_hash, current_hash(&store, &id).as_str());
         // Not the password, in either form, anywhere in the store's text.
         let text = everything_stored_as_text(&store);
         assert!(!text.contains(&password) && !text.contains(&password.replace(' ', "")));

@@ -294,6 +294,8 @@ pub struct IssuedRecord {
     /// Keyed hash of birth date, nationality and Latin name: a match only
     /// opens a review.
     pub person_key: String,
+    /// The Jobnet username printed on the handout. Empty only for a record
+    /// issued before logins existed; its login follows in a reprint.
     pub jobnet_username: String,
     /// Argon2id PHC string; the plain password never leaves the desk.
     pub password_hash: String,
@@ -305,6 +307,24 @@ pub struct Reprint {
     pub record_id: String,
     pub reprinted_at: DateTime<Utc>,
     pub password_hash: String,
+    /// The login the new password belongs to. Absent in reprints from desks
+    /// before this field existed (their content hashes stay as they were).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobnet_username: Option<String>,
+}
+
+/// A `login_amended` event: the login of a record whose `issued` event
+/// reached the registry without it (desks before the username fix sent an
+/// empty `jobnet_username`). Its own kind and idempotency key
+/// (`<record id>/login`), so it never conflicts with the original event; it
+/// only fills what is missing and goes down the feed as a correction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginAmendment {
+    pub record_id: String,
+    pub jobnet_username: String,
+    /// The record's current Argon2id hash (a later reprint's, if any).
+    pub password_hash: String,
+    pub amended_at: DateTime<Utc>,
 }
 
 /// A `voided` event. The number stays used for ever.
@@ -378,6 +398,7 @@ pub enum EventBody {
     Reprinted(Reprint),
     Voided(Void),
     Erased(Erasure),
+    LoginAmended(LoginAmendment),
     Audit(AuditEntry),
 }
 
@@ -389,6 +410,7 @@ impl EventBody {
             EventBody::Reprinted(_) => "reprinted",
             EventBody::Voided(_) => "voided",
             EventBody::Erased(_) => "erased",
+            EventBody::LoginAmended(_) => "login_amended",
             EventBody::Audit(_) => "audit",
         }
     }
@@ -400,6 +422,7 @@ impl EventBody {
             EventBody::Reprinted(r) => Some(&r.record_id),
             EventBody::Voided(v) => Some(&v.record_id),
             EventBody::Erased(e) => Some(&e.record_id),
+            EventBody::LoginAmended(l) => Some(&l.record_id),
             EventBody::Audit(a) => a.record_id.as_deref(),
         }
     }
@@ -512,6 +535,62 @@ pub struct RecordStateChange {
     pub state: RecordState,
     /// Registry sequence of the change; the next `states_after`.
     pub sequence: i64,
+    /// CPR or Jobnet refused the record (its state stays `received`: a
+    /// desk from before refusals existed reads the answer as before). Absent
+    /// when nothing downstream refused it, or a later event cleared it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downstream_refusal: Option<DownstreamRefusalState>,
+}
+
+/// The downstream system that refused a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DownstreamSystem {
+    Cpr,
+    Jobnet,
+}
+
+impl DownstreamSystem {
+    pub fn code(self) -> &'static str {
+        match self {
+            DownstreamSystem::Cpr => "cpr",
+            DownstreamSystem::Jobnet => "jobnet",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<DownstreamSystem> {
+        match code {
+            "cpr" => Some(DownstreamSystem::Cpr),
+            "jobnet" => Some(DownstreamSystem::Jobnet),
+            _ => None,
+        }
+    }
+}
+
+/// What a desk learns of a downstream refusal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownstreamRefusalState {
+    pub system: DownstreamSystem,
+    /// The consumer's reason code ([`valid_reason_code`]).
+    pub reason: String,
+    pub refused_at: DateTime<Utc>,
+}
+
+/// A reason code from the feed's consumer: a lower-case letter, then up to
+/// 39 lower-case letters, digits or `_` (it is shown to staff and stored, so
+/// it is never free text).
+///
+/// ```
+/// use skranke_core::protocol::valid_reason_code;
+/// assert!(valid_reason_code("name_invalid"));
+/// assert!(!valid_reason_code("Name invalid"));
+/// assert!(!valid_reason_code(""));
+/// ```
+pub fn valid_reason_code(code: &str) -> bool {
+    let mut bytes = code.bytes();
+    matches!(bytes.next(), Some(b'a'..=b'z'))
+        && code.len() <= 40
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// Something a supervisor at the desk must see.
@@ -584,14 +663,31 @@ pub struct LookupResponse {
 
 // --------------------------------------------------------------- downstream
 
-/// One item of the outbound feed to CPR and Jobnet.
+/// Where a record was issued, as the feed's consumer needs it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeskPlace {
+    pub desk_id: String,
+    /// Kommunekode of the desk's municipality.
+    pub municipality: u16,
+    pub office: String,
+    pub desk_number: u32,
+}
+
+/// One item of the outbound feed to CPR and Jobnet. Its `payload` is the
+/// event's own body (an [`IssuedRecord`], a [`Reprint`], a [`Void`], a
+/// [`LoginAmendment`]) or an operator's correction (`corrected`:
+/// `record_id` and `person`); `/openapi.json` gives each kind's schema.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedItem {
     /// The cursor: strictly increasing.
     pub seq: i64,
     pub record_id: String,
-    /// `issued`, `reprinted` or `voided`.
+    /// `issued`, `reprinted`, `voided`, `login_amended` or `corrected`.
     pub kind: String,
+    /// The registry erased the record's personal data (retention): the
+    /// payload keeps its record ID, number and dates only.
+    pub erased: bool,
+    pub desk: DeskPlace,
     pub payload: Value,
 }
 
@@ -603,16 +699,31 @@ pub struct FeedPage {
     pub next_after: i64,
 }
 
-/// `POST /v1/feed/confirm`: the consumer registered these records.
+/// `POST /v1/feed/confirm`: the consumer registered these records, and
+/// CPR or Jobnet refused those.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedConfirm {
     pub registered: Vec<String>,
+    #[serde(default)]
+    pub refused: Vec<DownstreamRefusal>,
+}
+
+/// One record CPR or Jobnet would not take.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DownstreamRefusal {
+    pub record_id: String,
+    pub system: DownstreamSystem,
+    /// A reason code ([`valid_reason_code`]), e.g. `username_taken`.
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedConfirmResponse {
     /// Records newly marked registered (confirming twice is harmless).
     pub confirmed: u64,
+    /// Refusals newly recorded (the same refusal twice is recorded once).
+    #[serde(default)]
+    pub refused: u64,
 }
 
 // -------------------------------------------------------------------- errors
@@ -657,6 +768,40 @@ mod tests {
             jobnet_username: "abc".into(),
             password_hash: "$argon2id$...".into(),
         })
+    }
+
+    #[test]
+    fn a_reprint_without_a_username_hashes_as_it_did_before_the_field_existed() {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let old = EventBody::Reprinted(Reprint {
+            record_id: "D1-1".into(),
+            reprinted_at: at,
+            password_hash: "h".into(),
+            jobnet_username: None,
+        });
+        let json = serde_json::to_value(&old).unwrap();
+        assert_eq!(json["payload"].as_object().unwrap().len(), 3, "no new key: {json}");
+        let with = EventBody::Reprinted(Reprint {
+            record_id: "D1-1".into(),
+            reprinted_at: at,
+            password_hash: "h".into(),
+            jobnet_username: Some("u".into()),
+        });
+        assert_ne!(old.content_hash(), with.content_hash());
+    }
+
+    #[test]
+    fn a_sync_answer_without_refusals_reads_as_before_and_one_with_a_refusal_carries_it() {
+        let old: RecordStateChange =
+            serde_json::from_str(r#"{"record_id":"D1-1","state":"received","sequence":4}"#).unwrap();
+        assert_eq!(old.downstream_refusal, None);
+        assert!(!serde_json::to_string(&old).unwrap().contains("downstream_refusal"));
+        let refused: RecordStateChange = serde_json::from_str(
+            r#"{"record_id":"D1-1","state":"received","sequence":5,
+                "downstream_refusal":{"system":"jobnet","reason":"username_taken","refused_at":"2026-12-01T10:00:00Z"}}"#,
+        )
+        .unwrap();
+        assert_eq!(refused.downstream_refusal.unwrap().system, DownstreamSystem::Jobnet);
     }
 
     #[test]

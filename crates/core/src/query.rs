@@ -61,7 +61,7 @@ pub struct OutboxStatus {
 /// Where a record stands with the registry, as the desk shows it: the one
 /// answer to "has the registry got it?" for the record list and detail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum RecordSyncState {
     /// A training record: never leaves the desk.
     Training,
@@ -69,6 +69,9 @@ pub enum RecordSyncState {
     Refused,
     /// An event of it still waits to be answered.
     Queued,
+    /// The registry holds it, but CPR or Jobnet refused it: a supervisor
+    /// corrects and reprints, or voids.
+    RefusedDownstream,
     /// The registry holds every event of it (modtaget).
     Accepted,
     /// Confirmed downstream in CPR and Jobnet (registreret).
@@ -76,14 +79,23 @@ pub enum RecordSyncState {
 }
 
 impl RecordSyncState {
-    /// The rule: a refusal outranks everything (it needs a person), then
-    /// what still waits, then what the registry last said.
-    pub fn of(training: bool, refused: bool, unanswered: bool, registry_state: Option<&str>) -> RecordSyncState {
-        match (training, refused, unanswered, registry_state) {
+    /// The rule: the registry's refusal outranks everything (it needs a
+    /// person), then what still waits (a reprint sent after a downstream
+    /// refusal is the answer to it), then a downstream refusal, then what the
+    /// registry last said.
+    pub fn of(
+        training: bool,
+        refused: bool,
+        unanswered: bool,
+        refused_downstream: bool,
+        registry_state: Option<&str>,
+    ) -> RecordSyncState {
+        match (training, refused, unanswered, refused_downstream, registry_state) {
             (true, ..) => RecordSyncState::Training,
             (_, true, ..) => RecordSyncState::Refused,
-            (_, _, true, _) => RecordSyncState::Queued,
-            (_, _, _, Some("registered")) => RecordSyncState::Registered,
+            (_, _, true, ..) => RecordSyncState::Queued,
+            (_, _, _, true, _) => RecordSyncState::RefusedDownstream,
+            (.., Some("registered")) => RecordSyncState::Registered,
             _ => RecordSyncState::Accepted,
         }
     }
@@ -93,6 +105,7 @@ impl RecordSyncState {
             RecordSyncState::Training => "training",
             RecordSyncState::Refused => "refused",
             RecordSyncState::Queued => "queued",
+            RecordSyncState::RefusedDownstream => "refused_downstream",
             RecordSyncState::Accepted => "accepted",
             RecordSyncState::Registered => "registered",
         }
@@ -409,18 +422,24 @@ impl Store {
     /// no personal data). `None` when this desk has no such record.
     pub fn record_standing(&mut self, record_id: &str) -> Result<Option<RecordStanding>, Error> {
         Ok(self.read(|tx, _| {
-            let row: Option<(String, bool, Option<String>, Option<String>)> = tx
+            let row: Option<(String, bool, Option<String>, Option<String>, bool)> = tx
                 .query_row(
-                    "SELECT status, training, replaced_by, registry_state FROM record WHERE id = ?1",
+                    "SELECT status, training, replaced_by, registry_state, refused_downstream_by IS NOT NULL
+                     FROM record WHERE id = ?1",
                     [record_id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )
                 .optional()?;
-            let Some((status, training, replaced_by, registry_state)) = row else { return Ok(None) };
+            let Some((status, training, replaced_by, registry_state, downstream)) = row else { return Ok(None) };
             let refused: i64 =
                 tx.query_row("SELECT count(*) FROM refused_event WHERE record_id = ?1", [record_id], |r| r.get(0))?;
-            let sync_state =
-                RecordSyncState::of(training, refused > 0, unanswered(tx, record_id)?, registry_state.as_deref());
+            let sync_state = RecordSyncState::of(
+                training,
+                refused > 0,
+                unanswered(tx, record_id)?,
+                downstream,
+                registry_state.as_deref(),
+            );
             Ok(Some(RecordStanding { record_id: record_id.to_string(), status, replaced_by, sync_state }))
         })?)
     }
@@ -634,12 +653,14 @@ mod tests {
     #[test]
     fn a_refusal_outranks_waiting_and_waiting_outranks_what_the_registry_said() {
         use RecordSyncState as S;
-        assert_eq!(S::of(true, true, true, Some("registered")), S::Training);
-        assert_eq!(S::of(false, true, true, Some("registered")), S::Refused);
-        assert_eq!(S::of(false, false, true, Some("registered")), S::Queued);
-        assert_eq!(S::of(false, false, false, Some("registered")), S::Registered);
-        assert_eq!(S::of(false, false, false, Some("received")), S::Accepted);
-        assert_eq!(S::of(false, false, false, Some("voided")), S::Accepted);
-        assert_eq!(S::of(false, false, false, None), S::Accepted);
+        assert_eq!(S::of(true, true, true, true, Some("registered")), S::Training);
+        assert_eq!(S::of(false, true, true, true, Some("registered")), S::Refused);
+        assert_eq!(S::of(false, false, true, true, Some("registered")), S::Queued);
+        assert_eq!(S::of(false, false, false, true, Some("received")), S::RefusedDownstream);
+        assert_eq!(S::of(false, false, false, false, Some("registered")), S::Registered);
+        assert_eq!(S::of(false, false, false, false, Some("received")), S::Accepted);
+        assert_eq!(S::of(false, false, false, false, Some("voided")), S::Accepted);
+        assert_eq!(S::of(false, false, false, false, None), S::Accepted);
+        assert_eq!(serde_json::to_value(S::RefusedDownstream).unwrap(), "refused_downstream");
     }
 }

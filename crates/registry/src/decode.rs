@@ -17,6 +17,7 @@ use chrono::NaiveDate;
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::de::DeserializeOwned;
 use skranke_core::lease::{encodable, RANKS};
+use skranke_core::protocol::valid_reason_code;
 use skranke_core::protocol::{
     header, signing_message, AllocateRequest, EnrolRequest, FeedConfirm, LeaseRequest, LookupRequest, ReturnRequest,
     SyncRequest, UploadRequest, MAX_BATCH_EVENTS, MAX_CLOCK_SKEW_SECS,
@@ -164,9 +165,26 @@ pub fn lookup(body: &[u8]) -> Result<LookupRequest> {
     Ok(req)
 }
 
-/// `POST /v1/feed/confirm`.
+/// `POST /v1/feed/confirm`: record IDs of plain form and reason codes
+/// (never free text: they are stored and shown to desk staff).
 pub fn feed_confirm(body: &[u8]) -> Result<FeedConfirm> {
-    json(body)
+    let req: FeedConfirm = json(body)?;
+    let well_formed = |id: &str| !id.is_empty() && id.len() <= 200 && id.bytes().all(|b| b.is_ascii_graphic());
+    if req.registered.len() + req.refused.len() > 10_000 {
+        return Err(RegistryError::bad_field("registered"));
+    }
+    if !req.registered.iter().all(|id| well_formed(id)) {
+        return Err(RegistryError::bad_field("registered"));
+    }
+    for r in &req.refused {
+        if !well_formed(&r.record_id) {
+            return Err(RegistryError::bad_field("refused.record_id"));
+        }
+        if !valid_reason_code(&r.reason) {
+            return Err(RegistryError::bad_field("refused.reason"));
+        }
+    }
+    Ok(req)
 }
 
 /// `POST /v1/enrol` decoded: the request and the public key it presents.

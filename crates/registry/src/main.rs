@@ -356,7 +356,9 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
                             ("units_bound", &s.units_bound.to_string()),
                             ("units_free", &s.units_free.to_string()),
                             ("online", &s.online_allocations.to_string()),
-                            ("conflicts", &s.conflicts.to_string())
+                            ("conflicts", &s.conflicts.to_string()),
+                            ("refused_cpr", &s.refused_downstream_cpr.to_string()),
+                            ("refused_jobnet", &s.refused_downstream_jobnet.to_string())
                         ]
                     )
                 );

@@ -1,9 +1,12 @@
 //! Test support, shared by this crate's tests, the CLI's tests and the sync
-//! benchmark: a throwaway PostgreSQL database, and the service serving plain
+//! benchmark: a throwaway PostgreSQL database, the service serving plain
 //! HTTP on a loopback port in a runtime of its own, so that stopping it kills
-//! every connection and every request in flight, as a killed process would.
+//! every connection and every request in flight, as a killed process would,
+//! and a fault-injecting proxy to put in front of it ([`proxy`]).
 //!
 //! Not for production: nothing here is used by `serve`.
+
+pub mod proxy;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -63,6 +66,21 @@ impl TestDatabase {
             client.batch_execute(&sql).await.map_err(|e| e.to_string())
         })?;
         Ok(TestDatabase { admin_url, name, url })
+    }
+}
+
+impl TestDatabase {
+    /// Runs a script of plain SQL statements (a `pg_dump --inserts` file,
+    /// say) on this database.
+    pub fn execute(&self, sql: &str) {
+        let (url, sql) = (self.url.clone(), sql.to_string());
+        runtime()
+            .block_on(async move {
+                let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+                tokio::spawn(conn);
+                client.batch_execute(&sql).await
+            })
+            .expect("the SQL runs");
     }
 }
 

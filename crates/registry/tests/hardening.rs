@@ -136,6 +136,7 @@ async fn every_documented_route_refuses_unsigned_requests_and_another_desks_key_
             record_id: rid.clone(),
             reprinted_at: chrono::Utc::now(),
             password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            jobnet_username: None,
         }),
     );
     let (_, answer) = b.upload(&[void, reprint]).await;

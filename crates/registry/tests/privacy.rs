@@ -65,6 +65,7 @@ async fn purge_erases_names_document_and_password_hash_after_retention_keeps_num
             record_id: old.clone(),
             reprinted_at: Utc::now(),
             password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$UmVwcmludA".into(),
+            jobnet_username: None,
         }),
     );
     assert_eq!(outcomes(&a.upload(&[reprint]).await.1), ["accepted"]);

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
+use skranke_core::credentials::ALPHABET;
 
 /// `skranke` with its environment cleared of every `SKRANKE_*` variable.
 fn command() -> Command {
@@ -105,4 +106,30 @@ pub fn training_desk(
     let desk: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("desk.json")).expect("desk.json"))
         .expect("desk.json is JSON");
     desk["desk_id"].as_str().expect("desk_id").to_string()
+}
+
+/// The text of a PDF as poppler's `pdftotext` reads it, words separated by
+/// single spaces.
+pub fn pdftotext(pdf: &[u8]) -> String {
+    let mut child = Command::new("pdftotext")
+        .args(["-enc", "UTF-8", "-", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("pdftotext (poppler-utils) is installed");
+    child.stdin.take().unwrap().write_all(pdf).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "pdftotext could not read the PDF");
+    String::from_utf8_lossy(&out.stdout).split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The one password on a handout: four groups of four characters of the
+/// credentials alphabet, in a row.
+pub fn password_in(text: &str) -> String {
+    let is_group = |w: &&str| w.len() == 4 && w.bytes().all(|b| ALPHABET.contains(&b));
+    let words: Vec<&str> = text.split(' ').collect();
+    let found: Vec<String> = words.windows(4).filter(|w| w.iter().all(is_group)).map(|w| w.join(" ")).collect();
+    assert_eq!(found.len(), 1, "expected exactly one password on the handout, found {found:?} in:\n{text}");
+    found.into_iter().next().unwrap()
 }

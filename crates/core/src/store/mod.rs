@@ -184,7 +184,13 @@ impl StoreError {
             StoreError::Handout(e) => return e.message(lang),
             _ => {}
         }
-        let key = format!("{}.error", self.code());
+        let key = match self {
+            // These name the platform's own key store (Credential Manager on Windows).
+            StoreError::KeyStoreUnavailable { .. }
+            | StoreError::KeyMissing { .. }
+            | StoreError::GuardPending { .. } => crate::keystore::Platform::CURRENT.message_key(self.code()),
+            _ => format!("{}.error", self.code()),
+        };
         let role_text = |r: &Role| i18n::text(lang, r.message_key()).to_string();
         let args: Vec<(&str, String)> = match self {
             StoreError::NoDesk { dir } | StoreError::DeskExists { dir } => vec![("dir", dir.display().to_string())],
@@ -387,6 +393,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
         tx.execute_batch(sql)?;
+        schema::rust_step(i + 1, &tx)?;
         tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
         tx.commit()?;
     }

@@ -259,5 +259,67 @@ const V8: &str = r#"
 CREATE INDEX record_issued_at ON record (issued_at);
 "#;
 
+/// Version 9: what CPR or Jobnet refused (the registry tells at sync), and
+/// the login backfill ([`backfill_logins`], run in Rust right after this SQL
+/// in the same transaction).
+const V9: &str = r#"
+-- Set while CPR or Jobnet refuses the record: the system (cpr, jobnet), the
+-- consumer's reason code and when; cleared when the registry says the
+-- refusal no longer stands (a reprint or correction went down the feed).
+ALTER TABLE record ADD COLUMN refused_downstream_by TEXT CHECK (refused_downstream_by IN ('cpr', 'jobnet'));
+ALTER TABLE record ADD COLUMN refused_downstream_reason TEXT;
+ALTER TABLE record ADD COLUMN refused_downstream_at TEXT;
+"#;
+
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+
+/// The part of a migration that SQL cannot do, by the version it brings
+/// the schema to; run in that migration's transaction, after its SQL.
+pub(crate) fn rust_step(version: usize, tx: &rusqlite::Transaction<'_>) -> Result<(), super::StoreError> {
+    match version {
+        9 => backfill_logins(tx),
+        _ => Ok(()),
+    }
+}
+
+/// Desks before version 9 wrote the login into the `issued` outbox payload
+/// under `username`, which the wire did not read: the registry received
+/// those records with an empty `jobnet_username`. For every such record the
+/// registry has answered, this queues a `login_amended` event (its own kind
+/// and key, `<record id>/login`, so it never conflicts with the original)
+/// with the username and the current hash. Rows still unanswered need
+/// nothing: the wire reads the old key too and sends them complete.
+/// Training desks never sync and get nothing.
+fn backfill_logins(tx: &rusqlite::Transaction<'_>) -> Result<(), super::StoreError> {
+    let mut stmt = tx.prepare(
+        "SELECT o.record_id, l.username, h.hash, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         FROM outbox o
+         JOIN desk d ON d.id = 1 AND d.training = 0
+         JOIN login l ON l.record_id = o.record_id
+         JOIN login_hash h ON h.record_id = o.record_id AND h.superseded_at IS NULL
+         WHERE o.kind = 'issued' AND o.outcome IN ('accepted', 'already_held')
+           AND coalesce(CASE WHEN json_valid(o.payload) THEN json_extract(o.payload, '$.jobnet_username') END, '') = ''
+           AND NOT EXISTS (SELECT 1 FROM outbox a WHERE a.idempotency_key = o.record_id || '/login')
+         ORDER BY o.seq",
+    )?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    drop(stmt);
+    for (record_id, username, hash, at) in rows {
+        let payload = serde_json::json!({
+            "record_id": record_id,
+            "jobnet_username": username,
+            "password_hash": hash,
+            "amended_at": at,
+        });
+        let now = chrono::DateTime::parse_from_rfc3339(&at)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .unwrap_or_else(|_| chrono::Utc::now());
+        crate::issue::push_outbox_keyed(tx, &format!("{record_id}/login"), "login_amended", &record_id, &payload, now)?;
+    }
+    Ok(())
+}

@@ -36,7 +36,7 @@
 
 mod allocator;
 mod client;
-mod outbox;
+pub(crate) mod outbox;
 mod state;
 
 use std::collections::{HashMap, HashSet};
@@ -546,9 +546,12 @@ fn reconcile(store: &mut Store, client: &RegistryClient) -> Result<SyncReport, E
             // `confirmed_at`: when the desk first learnt the registry confirmed
             // the record (registered, or its void taken); retention runs from it.
             let confirmed_at = timestamp(now);
+            // A downstream refusal stands until the registry's next state
+            // for the record says otherwise.
             let mut set_state = tx.prepare_cached(
                 "UPDATE record SET registry_state = ?2,
-                        confirmed_at = CASE WHEN ?2 IN ('registered', 'voided') THEN coalesce(confirmed_at, ?3) END
+                        confirmed_at = CASE WHEN ?2 IN ('registered', 'voided') THEN coalesce(confirmed_at, ?3) END,
+                        refused_downstream_by = ?4, refused_downstream_reason = ?5, refused_downstream_at = ?6
                  WHERE id = ?1",
             )?;
             let mut states_after = request.states_after;
@@ -558,7 +561,16 @@ fn reconcile(store: &mut Store, client: &RegistryClient) -> Result<SyncReport, E
                     RecordState::Registered => "registered",
                     RecordState::Voided => "voided",
                 };
-                set_state.execute((&change.record_id, code, &confirmed_at))?;
+                let refusal =
+                    change.downstream_refusal.as_ref().filter(|r| crate::protocol::valid_reason_code(&r.reason));
+                set_state.execute((
+                    &change.record_id,
+                    code,
+                    &confirmed_at,
+                    refusal.map(|r| r.system.code()),
+                    refusal.map(|r| r.reason.as_str()),
+                    refusal.map(|r| timestamp(r.refused_at)),
+                ))?;
                 states_after = states_after.max(change.sequence);
             }
             state::set(tx, state::key::STATES_AFTER, &states_after.to_string())?;

@@ -14,8 +14,8 @@ use serde_json::Value;
 use crate::applicant::Applicant;
 use crate::cpr::Personnummer;
 use crate::protocol::{
-    AuditEntry, DocumentSummary, Erasure, Event, EventBody, EventResult, IssuedRecord, NumberSource, Outcome,
-    PersonRecord, Reprint, Void,
+    AuditEntry, DocumentSummary, Erasure, Event, EventBody, EventResult, IssuedRecord, LoginAmendment, NumberSource,
+    Outcome, PersonRecord, Reprint, Void,
 };
 use crate::store::{timestamp, StoreError};
 
@@ -93,11 +93,24 @@ fn issued(p: &Value) -> Option<IssuedRecord> {
         },
         document_key: text(&p["registry_document_key"])?,
         person_key: text(&p["registry_person_key"])?,
-        // Filled by the credentials attachment when it writes the login into
-        // the issuing transaction; empty until a desk issues logins.
-        jobnet_username: text(&p["jobnet_username"]).unwrap_or_default(),
+        jobnet_username: login_username(p).unwrap_or_default(),
         password_hash: text(&p["password_hash"]).unwrap_or_default(),
     })
+}
+
+/// The login's username in a stored payload. Desks before the fix wrote it
+/// under `username` (and sent an empty `jobnet_username`): a row of theirs
+/// still waiting is sent complete. Empty only for a record without a login.
+fn login_username(p: &Value) -> Option<String> {
+    text(&p["jobnet_username"]).or_else(|| text(&p["username"])).filter(|u| !u.is_empty())
+}
+
+/// The `reprinted` payload as the registry receives it, with the login it
+/// belongs to (read from the legacy key too).
+fn reprint(p: &Value) -> Option<Reprint> {
+    let mut r: Reprint = serde_json::from_value(p.clone()).ok()?;
+    r.jobnet_username = login_username(p);
+    Some(r)
 }
 
 /// The wire event for an outbox row, or the reason it cannot be sent (an
@@ -108,10 +121,11 @@ pub(crate) fn wire_event(p: &Pending) -> Result<Event, &'static str> {
     let body = match p.kind.as_str() {
         "issued" => EventBody::Issued(issued(&payload).ok_or("payload_unreadable")?),
         "voided" => EventBody::Voided(serde_json::from_value::<Void>(payload).map_err(|_| "payload_unreadable")?),
-        "reprinted" => {
-            EventBody::Reprinted(serde_json::from_value::<Reprint>(payload).map_err(|_| "payload_unreadable")?)
-        }
+        "reprinted" => EventBody::Reprinted(reprint(&payload).ok_or("payload_unreadable")?),
         "erased" => EventBody::Erased(serde_json::from_value::<Erasure>(payload).map_err(|_| "payload_unreadable")?),
+        "login_amended" => EventBody::LoginAmended(
+            serde_json::from_value::<LoginAmendment>(payload).map_err(|_| "payload_unreadable")?,
+        ),
         _ => return Err("kind_unknown"),
     };
     if body.record_id() != Some(p.record_id.as_str()) {

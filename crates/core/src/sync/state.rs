@@ -77,16 +77,26 @@ pub struct RefusedEvent {
     pub idempotency_key: String,
     pub kind: String,
     pub record_id: Option<String>,
-    /// `conflict`, `invalid` or `unsendable`.
+    /// `conflict`, `invalid` or `unsendable`; `refused_downstream` when CPR
+    /// or Jobnet refused the record.
     pub outcome: String,
-    /// The registry's reason code (`number_conflict`, `number_not_held`, …).
+    /// The registry's reason code (`number_conflict`, `number_not_held`, …);
+    /// for a downstream refusal `<system>:<code>` (`jobnet:username_taken`).
     pub reason: Option<String>,
     pub refused_at: String,
 }
 
+/// The supervisor's list: events the registry refused, and records CPR or
+/// Jobnet refused downstream (outcome `refused_downstream`, reason
+/// `<system>:<code>`, keyed by the record's `issued` event), oldest first.
 pub(crate) fn refused(conn: &Connection) -> Result<Vec<RefusedEvent>, StoreError> {
     let mut stmt = conn.prepare(
-        "SELECT idempotency_key, kind, record_id, outcome, reason, refused_at FROM refused_event ORDER BY refused_at, idempotency_key",
+        "SELECT idempotency_key, kind, record_id, outcome, reason, refused_at FROM refused_event
+         UNION ALL
+         SELECT id || '/issued', 'issued', id, 'refused_downstream',
+                refused_downstream_by || ':' || refused_downstream_reason, refused_downstream_at
+         FROM record WHERE refused_downstream_by IS NOT NULL
+         ORDER BY 6, 1",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok(RefusedEvent {

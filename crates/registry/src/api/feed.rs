@@ -1,7 +1,8 @@
 //! The outbound feed to CPR and Jobnet: `GET /v1/feed?after=N` pages
 //! through accepted events in receipt order, `POST /v1/feed/confirm` marks
-//! records `registered`, which desks learn at their next sync. The consumer
-//! authenticates with a bearer token configured on the registry.
+//! records `registered` or refused by CPR or Jobnet, which desks learn at
+//! their next sync. The consumer authenticates with a bearer token
+//! configured on the registry.
 
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -10,7 +11,7 @@ use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use skranke_core::protocol::{FeedConfirm, FeedConfirmResponse, FeedItem, FeedPage};
+use skranke_core::protocol::{DeskPlace, FeedConfirm, FeedConfirmResponse, FeedItem, FeedPage};
 
 use super::Checked;
 use crate::error::{RegistryError, Result};
@@ -46,33 +47,71 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<()> {
     Ok(())
 }
 
+/// A page of the feed, each item with the place of the desk that issued
+/// the record and whether the registry has erased its personal data.
 pub async fn page(State(state): State<AppState>, Query(q): Query<PageQuery>) -> Result<Json<FeedPage>> {
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
     let client = state.pool.get().await?;
     let items: Vec<FeedItem> = client
         .query(
-            "SELECT seq, record_id, kind, payload FROM feed WHERE seq > $1 ORDER BY seq LIMIT $2",
+            "SELECT f.seq, f.record_id, f.kind, f.payload, r.personal_erased_at IS NOT NULL,
+                    d.desk_id, d.municipality, d.office, d.desk_number
+             FROM feed f JOIN records r USING (record_id) JOIN desks d ON d.desk_id = r.desk_id
+             WHERE f.seq > $1 ORDER BY f.seq LIMIT $2",
             &[&q.after, &limit],
         )
         .await?
         .iter()
-        .map(|r| FeedItem { seq: r.get(0), record_id: r.get(1), kind: r.get(2), payload: r.get(3) })
+        .map(|r| FeedItem {
+            seq: r.get(0),
+            record_id: r.get(1),
+            kind: r.get(2),
+            payload: r.get(3),
+            erased: r.get(4),
+            desk: DeskPlace {
+                desk_id: r.get(5),
+                municipality: u16::try_from(r.get::<_, i32>(6)).unwrap_or_default(),
+                office: r.get(7),
+                desk_number: u32::try_from(r.get::<_, i32>(8)).unwrap_or_default(),
+            },
+        })
         .collect();
     let next_after = items.last().map_or(q.after, |i| i.seq);
     Ok(Json(FeedPage { items, next_after }))
 }
 
+/// The consumer's answer: records CPR and Jobnet registered, and records one
+/// of them refused (with a reason code). A refusal is kept on the record,
+/// moves its `state_seq` (the desk learns it at sync) and stands until a
+/// reprint, a login amendment or a registration; a registered record is
+/// never refused afterwards. Both are idempotent.
 pub async fn confirm(
     State(state): State<AppState>,
     Checked(req): Checked<FeedConfirm>,
 ) -> Result<Json<FeedConfirmResponse>> {
-    let client = state.pool.get().await?;
-    let n = client
+    let mut client = state.pool.get().await?;
+    let tx = client.transaction().await?;
+    let now = state.now();
+    let confirmed = tx
         .execute(
-            "UPDATE records SET state = 'registered', registered_at = $2, state_seq = nextval('registry_seq')
+            "UPDATE records SET state = 'registered', registered_at = $2, state_seq = nextval('registry_seq'),
+                    refused_downstream_by = NULL, refused_downstream_reason = NULL, refused_downstream_at = NULL
              WHERE record_id = ANY($1) AND state = 'received'",
-            &[&req.registered, &state.now()],
+            &[&req.registered, &now],
         )
         .await?;
-    Ok(Json(FeedConfirmResponse { confirmed: n }))
+    let mut refused = 0;
+    for r in &req.refused {
+        refused += tx
+            .execute(
+                "UPDATE records SET refused_downstream_by = $2, refused_downstream_reason = $3,
+                        refused_downstream_at = $4, state_seq = nextval('registry_seq')
+                 WHERE record_id = $1 AND state = 'received'
+                   AND (refused_downstream_by IS DISTINCT FROM $2 OR refused_downstream_reason IS DISTINCT FROM $3)",
+                &[&r.record_id, &r.system.code(), &r.reason, &now],
+            )
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(Json(FeedConfirmResponse { confirmed, refused }))
 }

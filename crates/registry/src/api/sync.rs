@@ -12,7 +12,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use deadpool_postgres::GenericClient;
-use skranke_core::protocol::{Notice, RecordState, RecordStateChange, SyncAnswer, SyncRequest};
+use skranke_core::protocol::{
+    DownstreamRefusalState, DownstreamSystem, Notice, RecordState, RecordStateChange, SyncAnswer, SyncRequest,
+};
 
 use super::{bindings, records_held, unit, Checked, UNIT_LOCK};
 use crate::auth::Desk;
@@ -81,13 +83,20 @@ pub async fn sync(
 
     let record_states = tx
         .query(
-            "SELECT record_id, state, state_seq FROM records
-             WHERE desk_id = $1 AND state_seq > $2 ORDER BY state_seq LIMIT $3",
+            "SELECT record_id, state, state_seq, refused_downstream_by, refused_downstream_reason, refused_downstream_at
+             FROM records WHERE desk_id = $1 AND state_seq > $2 ORDER BY state_seq LIMIT $3",
             &[&desk.desk_id, &req.states_after, &STATES_PER_ANSWER],
         )
         .await?
         .iter()
-        .filter_map(|r| Some(RecordStateChange { record_id: r.get(0), state: state_of(r.get(1))?, sequence: r.get(2) }))
+        .filter_map(|r| {
+            Some(RecordStateChange {
+                record_id: r.get(0),
+                state: state_of(r.get(1))?,
+                sequence: r.get(2),
+                downstream_refusal: refusal_of(r.get(3), r.get(4), r.get(5)),
+            })
+        })
         .collect();
     let notices = notices(&tx, &desk.desk_id, req.notices_after).await?;
     let answer = SyncAnswer {
@@ -171,6 +180,14 @@ async fn notices(client: &impl GenericClient, desk_id: &str, after: i64) -> Resu
         .collect())
 }
 
+fn refusal_of(
+    system: Option<&str>,
+    reason: Option<String>,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Option<DownstreamRefusalState> {
+    Some(DownstreamRefusalState { system: DownstreamSystem::from_code(system?)?, reason: reason?, refused_at: at? })
+}
+
 fn state_of(s: &str) -> Option<RecordState> {
     match s {
         "received" => Some(RecordState::Received),
@@ -190,13 +207,15 @@ pub async fn record(
     let client = state.pool.get().await?;
     let row = client
         .query_opt(
-            "SELECT state, state_seq FROM records WHERE record_id = $1 AND desk_id = $2",
+            "SELECT state, state_seq, refused_downstream_by, refused_downstream_reason, refused_downstream_at
+             FROM records WHERE record_id = $1 AND desk_id = $2",
             &[&record_id, &desk.desk_id],
         )
         .await?
         .ok_or(RegistryError::refused(StatusCode::NOT_FOUND, "record.not_found"))?;
     let state = state_of(row.get(0)).ok_or(RegistryError::refused(StatusCode::NOT_FOUND, "record.not_found"))?;
-    Ok(Json(RecordStateChange { record_id, state, sequence: row.get(1) }))
+    let downstream_refusal = refusal_of(row.get(2), row.get(3), row.get(4));
+    Ok(Json(RecordStateChange { record_id, state, sequence: row.get(1), downstream_refusal }))
 }
 
 trait RowPair {

@@ -27,8 +27,8 @@ use serde_json::Value;
 use skranke_core::cpr::Personnummer;
 use skranke_core::lease::LeaseUnit;
 use skranke_core::protocol::{
-    audit_genesis, AuditEntry, Event, EventBody, EventResult, IssuedRecord, NumberSource, Outcome, UploadRequest,
-    UploadResponse,
+    audit_genesis, AuditEntry, Event, EventBody, EventResult, IssuedRecord, LoginAmendment, NumberSource, Outcome,
+    Reprint, UploadRequest, UploadResponse,
 };
 
 use super::{check_key, reconciling, stored, Checked};
@@ -259,9 +259,15 @@ impl<'a> Batch<'a> {
         }
         let key = event.idempotency_key.as_str();
         let hash = event.body.content_hash();
-        if let Some(held) = self.events.get(key) {
-            if *held == hash {
+        if let Some(held) = self.events.get(key).cloned() {
+            if held == hash {
                 return Ok((Outcome::AlreadyHeld, None));
+            }
+            // A desk from before the username fix whose upload was received
+            // but never answered sends the same event again, now with the
+            // login filled in: the login is taken, not a conflict.
+            if let Some(verdict) = self.login_filled_resend(tx, event).await? {
+                return Ok(verdict);
             }
             // The desk sent other content under a key it used before: its
             // history forked (restored from a backup, or cloned). It is told.
@@ -282,8 +288,18 @@ impl<'a> Batch<'a> {
             EventBody::Audit(a) => self.audit(a),
             EventBody::Reprinted(r) => {
                 self.flush(tx).await?;
-                let patch = serde_json::json!({ "password_hash": r.password_hash });
-                self.amend(tx, &r.record_id, "reprinted", &event.body, Some(patch), None).await?
+                self.reprint(tx, r).await?
+            }
+            EventBody::LoginAmended(l) => {
+                self.flush(tx).await?;
+                let verdict =
+                    self.fill_login(tx, &l.record_id, &l.jobnet_username, Some(&l.password_hash), l.amended_at).await?;
+                // A second amendment with the login already in place is taken as is.
+                if verdict.0 == Outcome::AlreadyHeld {
+                    ACCEPTED
+                } else {
+                    verdict
+                }
             }
             EventBody::Voided(v) => {
                 self.flush(tx).await?;
@@ -292,8 +308,8 @@ impl<'a> Batch<'a> {
                         return Ok(self.keep(event, &hash, invalid("replaced_by")));
                     }
                 }
-                let verdict =
-                    self.amend(tx, &v.record_id, "voided", &event.body, None, Some(v.replaced_by.as_deref())).await?;
+                let payload = serde_json::to_value(v).unwrap_or_default();
+                let verdict = self.amend(tx, &v.record_id, "voided", payload, Some(v.replaced_by.as_deref())).await?;
                 if verdict == ACCEPTED {
                     // Voided records do not count as duplicates.
                     self.candidates.retain(|c| c.record_id != v.record_id);
@@ -578,15 +594,127 @@ impl<'a> Batch<'a> {
         Ok(())
     }
 
-    /// A later event about one of this desk's own records: reprint or void.
-    /// Runs against the database (the pending rows were written first).
+    /// A reprint: the new hash supersedes the old one. The feed's item names
+    /// the login (from the event, or the record for desks that did not send
+    /// it), and a record issued before logins existed gets its login here.
+    /// A downstream refusal is answered by the reprint: it no longer stands.
+    async fn reprint(&mut self, tx: &Transaction<'_>, r: &Reprint) -> Result<Verdict> {
+        let Some(held) = self.login_of(tx, &r.record_id).await? else { return Ok(invalid("record_not_held")) };
+        let username = match (r.jobnet_username.as_deref().filter(|u| !u.is_empty()), held.as_str()) {
+            (Some(sent), "") => sent.to_string(),
+            (Some(sent), held) if sent != held => return Ok(invalid("login_mismatch")),
+            (_, held) => held.to_string(),
+        };
+        let patch = serde_json::json!({ "password_hash": r.password_hash, "jobnet_username": username });
+        tx.execute("UPDATE records SET content = content || $2 WHERE record_id = $1", &[&r.record_id, &patch]).await?;
+        clear_refusal(tx, &r.record_id).await?;
+        let mut payload = serde_json::to_value(r).unwrap_or_default();
+        payload["jobnet_username"] = Value::String(username);
+        self.amend(tx, &r.record_id, "reprinted", payload, None).await
+    }
+
+    /// The username a record of this desk holds (`""` when it came without
+    /// one); `None` when this desk holds no such record.
+    async fn login_of(&self, tx: &Transaction<'_>, record_id: &str) -> Result<Option<String>> {
+        Ok(tx
+            .query_opt(
+                "SELECT coalesce(content->>'jobnet_username', '') FROM records WHERE record_id = $1 AND desk_id = $2",
+                &[&record_id, &self.desk.desk_id],
+            )
+            .await?
+            .map(|row| row.get(0)))
+    }
+
+    /// Fills the login of a record that reached the registry without one,
+    /// and sends it down the feed as a correction (`login_amended`).
+    /// `hash`: the desk's current hash; `None` keeps the record's own (a
+    /// resent `issued` event carries the first hash, which a reprint may
+    /// have superseded since). The same login again is `already_held`,
+    /// another one `invalid:login_mismatch`. A record whose personal data
+    /// the registry already erased keeps nothing new.
+    async fn fill_login(
+        &mut self,
+        tx: &Transaction<'_>,
+        record_id: &str,
+        username: &str,
+        hash: Option<&str>,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Verdict> {
+        if username.is_empty() {
+            return Ok(invalid("login_missing"));
+        }
+        let row = tx
+            .query_opt(
+                "SELECT coalesce(content->>'jobnet_username', ''), coalesce(content->>'password_hash', ''),
+                        personal_erased_at IS NOT NULL
+                 FROM records WHERE record_id = $1 AND desk_id = $2",
+                &[&record_id, &self.desk.desk_id],
+            )
+            .await?;
+        let Some(row) = row else { return Ok(invalid("record_not_held")) };
+        let (held, held_hash, erased): (String, String, bool) = (row.get(0), row.get(1), row.get(2));
+        if held == username {
+            return Ok((Outcome::AlreadyHeld, None));
+        }
+        if !held.is_empty() {
+            return Ok(invalid("login_mismatch"));
+        }
+        if erased {
+            return Ok(ACCEPTED);
+        }
+        let hash = hash.unwrap_or(&held_hash).to_string();
+        let patch = serde_json::json!({ "jobnet_username": username, "password_hash": hash });
+        tx.execute("UPDATE records SET content = content || $2 WHERE record_id = $1", &[&record_id, &patch]).await?;
+        clear_refusal(tx, record_id).await?;
+        let payload = serde_json::to_value(LoginAmendment {
+            record_id: record_id.to_string(),
+            jobnet_username: username.to_string(),
+            password_hash: hash,
+            amended_at: at,
+        })
+        .unwrap_or_default();
+        self.pending.feed.push((record_id.to_string(), "login_amended", payload));
+        Ok(ACCEPTED)
+    }
+
+    /// An event resent under its key with the login filled in where the
+    /// held one had an empty `jobnet_username`, and otherwise identical:
+    /// the login is taken ([`Batch::fill_login`]). `None` for anything else.
+    async fn login_filled_resend(&mut self, tx: &Transaction<'_>, event: &Event) -> Result<Option<Verdict>> {
+        let (record_id, username) = match &event.body {
+            EventBody::Issued(r) => (&r.record_id, r.jobnet_username.as_str()),
+            EventBody::Reprinted(r) => (&r.record_id, r.jobnet_username.as_deref().unwrap_or("")),
+            _ => return Ok(None),
+        };
+        if username.is_empty() {
+            return Ok(None);
+        }
+        self.flush(tx).await?;
+        let held: Option<Value> = tx
+            .query_opt(
+                "SELECT body FROM events WHERE desk_id = $1 AND idempotency_key = $2",
+                &[&self.desk.desk_id, &event.idempotency_key],
+            )
+            .await?
+            .map(|row| row.get(0));
+        let Some(held) = held else { return Ok(None) };
+        let sent = serde_json::to_value(&event.body).unwrap_or_default();
+        if !same_but_login(&held, &sent) {
+            return Ok(None);
+        }
+        let at = self.state.now();
+        Ok(Some(self.fill_login(tx, record_id, username, None, at).await?))
+    }
+
+    /// A later event about one of this desk's own records: reprint or void,
+    /// and its feed item. Runs against the database (the pending rows were
+    /// written first).
     async fn amend(
         &mut self,
         tx: &Transaction<'_>,
         record_id: &str,
         kind: &'static str,
-        body: &EventBody,
-        patch: Option<Value>,
+        feed_payload: Value,
         void: Option<Option<&str>>,
     ) -> Result<Verdict> {
         let own = tx
@@ -594,10 +722,6 @@ impl<'a> Batch<'a> {
             .await?;
         if own.is_none() {
             return Ok(invalid("record_not_held"));
-        }
-        if let Some(patch) = patch {
-            tx.execute("UPDATE records SET content = content || $2 WHERE record_id = $1", &[&record_id, &patch])
-                .await?;
         }
         if let Some(replaced_by) = void {
             tx.execute(
@@ -607,8 +731,7 @@ impl<'a> Batch<'a> {
             )
             .await?;
         }
-        let payload = serde_json::to_value(body).unwrap_or_default();
-        self.pending.feed.push((record_id.to_string(), kind, payload));
+        self.pending.feed.push((record_id.to_string(), kind, feed_payload));
         Ok(ACCEPTED)
     }
 
@@ -773,6 +896,33 @@ impl<'a> Batch<'a> {
     }
 }
 
+/// Ends a downstream refusal (a reprint or a login answered it); the desk
+/// learns it from the moved `state_seq`.
+async fn clear_refusal(tx: &Transaction<'_>, record_id: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE records SET refused_downstream_by = NULL, refused_downstream_reason = NULL,
+                            refused_downstream_at = NULL, state_seq = nextval('registry_seq')
+         WHERE record_id = $1 AND refused_downstream_by IS NOT NULL",
+        &[&record_id],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Whether `sent` is `held` (both tagged event bodies) with only the login
+/// filled in: `held` has no or an empty `jobnet_username`, and nothing else
+/// differs.
+fn same_but_login(held: &Value, sent: &Value) -> bool {
+    let without_login = |v: &Value| {
+        let mut v = v.clone();
+        let login = v["payload"].as_object_mut().and_then(|p| p.remove("jobnet_username"));
+        (v, login)
+    };
+    let (held, held_login) = without_login(held);
+    let (sent, _) = without_login(sent);
+    held_login.as_ref().and_then(Value::as_str).unwrap_or("").is_empty() && held == sent
+}
+
 fn verdict_from_kept(reason: &str) -> Verdict {
     let (tag, code) = reason.split_once(':').unwrap_or(("invalid", reason));
     // Map back to the static reason codes this module gives.
@@ -788,6 +938,8 @@ fn verdict_from_kept(reason: &str) -> Verdict {
         "number_not_held",
         "record_not_held",
         "replaced_by",
+        "login_missing",
+        "login_mismatch",
         "audit_hash",
         "audit_gap",
         "audit_chain",
@@ -797,5 +949,34 @@ fn verdict_from_kept(reason: &str) -> Verdict {
         conflict(code)
     } else {
         invalid(code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_but_login;
+    use serde_json::json;
+
+    fn issued(username: Option<&str>, number: &str) -> serde_json::Value {
+        let mut payload = json!({ "record_id": "D1-1", "number": number, "password_hash": "$argon2id$h" });
+        if let Some(u) = username {
+            payload["jobnet_username"] = json!(u);
+        }
+        json!({ "kind": "issued", "payload": payload })
+    }
+
+    #[test]
+    fn a_resend_that_only_fills_an_empty_or_absent_login_is_the_same_event() {
+        assert!(same_but_login(&issued(Some(""), "010190-4001"), &issued(Some("ab3c"), "010190-4001")));
+        assert!(same_but_login(&issued(None, "010190-4001"), &issued(Some("ab3c"), "010190-4001")));
+    }
+
+    #[test]
+    fn a_resend_that_changes_a_login_or_anything_else_is_not() {
+        assert!(!same_but_login(&issued(Some("zz9z"), "010190-4001"), &issued(Some("ab3c"), "010190-4001")));
+        assert!(!same_but_login(&issued(Some(""), "010190-4001"), &issued(Some("ab3c"), "010190-4003")));
+        let mut other_kind = issued(Some("ab3c"), "010190-4001");
+        other_kind["kind"] = json!("reprinted");
+        assert!(!same_but_login(&issued(Some(""), "010190-4001"), &other_kind));
     }
 }

@@ -9,7 +9,8 @@
 
 #![allow(dead_code)]
 
-pub mod proxy;
+#[allow(unused_imports)]
+pub use skranke_registry::testing::proxy;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -84,6 +84,12 @@ impl FaultProxy {
     pub fn set_faults(&self, faults: Faults) {
         *self.faults.lock().unwrap() = faults;
     }
+
+    /// The faults in force, for a thread that changes them while a test
+    /// waits on a request (say, heals the network after the first cut).
+    pub fn faults_handle(&self) -> Arc<Mutex<Faults>> {
+        self.faults.clone()
+    }
 }
 
 impl Drop for FaultProxy {

@@ -1,0 +1,142 @@
+//! A desk made by the version before the Jobnet-username fix, upgraded in
+//! place: the committed fixture `fixtures/desk-before-login-fix/` (made by
+//! `scripts/fixtures/desk-before-login-fix.sh` with the old CLI and the old
+//! registry: the desk's folder, its key-store entries and the registry's
+//! database) is brought back, and the current `skranke` opens and syncs it
+//! against the current registry.
+//!
+//! The rule: after the upgrade every record reaches the feed with the
+//! username printed on its handout and the hash of its latest handout's
+//! password, whichever way it was left: synced without its login (the desk
+//! sends a `login_amended` event, the registry feeds it as a correction) or
+//! still unsent (the desk sends it complete).
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use skranke_core::credentials::PasswordHash;
+use skranke_core::keystore::{KeyStore, OsKeyStore};
+use skranke_registry::testing::{LiveRegistry, TestDatabase};
+use skranke_registry::Config;
+
+use common::{at_desk, ok_json, password_in, pdftotext};
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/desk-before-login-fix")
+}
+
+fn consumer_read(url: &str) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/contract/feed-consumer.mjs");
+    let out = Command::new("node").arg(script).args(["read", "--url", url, "--token", "feed-secret"]).output().unwrap();
+    assert!(out.status.success(), "the consumer refused the feed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The handout's username: the value under its label.
+fn username_on(text: &str) -> String {
+    let words: Vec<&str> = text.split(' ').collect();
+    let label = words.iter().position(|w| *w == "Username").expect("the username's label");
+    words[label..]
+        .iter()
+        .find(|w| {
+            w.bytes().all(|b| skranke_core::credentials::ALPHABET.contains(&b))
+                && skranke_core::credentials::Username::parse(w).is_ok()
+        })
+        .expect("a username")
+        .to_string()
+}
+
+struct Restored {
+    dir: tempfile::TempDir,
+    desk_id: String,
+}
+
+impl Drop for Restored {
+    fn drop(&mut self) {
+        let _ = skranke_core::desk::forget_keys(&OsKeyStore, &self.desk_id);
+        let _ = skranke_core::sync::forget_signing_key(&OsKeyStore, &self.desk_id);
+    }
+}
+
+#[test]
+fn a_desk_from_before_the_username_fix_sends_every_login_to_the_feed_once_upgraded() {
+    let keys: Value = serde_json::from_str(&std::fs::read_to_string(fixture().join("keys.json")).unwrap()).unwrap();
+    let desk_id = keys["desk_id"].as_str().unwrap().to_string();
+    let staff = [("SKRANKE_STAFF", "Ada"), ("SKRANKE_STAFF_PASSWORD", keys["admin_password"].as_str().unwrap())];
+
+    // The registry as it was, upgraded by the current code's migrations.
+    let db = TestDatabase::create(None);
+    db.execute(&std::fs::read_to_string(fixture().join("registry.sql")).unwrap());
+    let reg = LiveRegistry::on(db, Config { feed_token: Some("feed-secret".into()), ..Config::default() });
+    assert_eq!(
+        reg.count("SELECT count(*) FROM records WHERE coalesce(content->>'jobnet_username', '') = ''"),
+        2,
+        "the fixture's registry holds two records without their login"
+    );
+
+    // The desk as it was: its folder and its key-store entries.
+    let desk = Restored { dir: tempfile::tempdir().unwrap(), desk_id: desk_id.clone() };
+    for entry in std::fs::read_dir(fixture().join("desk")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), desk.dir.path().join(entry.file_name())).unwrap();
+    }
+    for (entry, value) in keys["keys"].as_object().unwrap() {
+        OsKeyStore.set(&desk_id, entry, value.as_str().unwrap()).unwrap();
+    }
+
+    // The first open upgrades the store: the two synced records get their
+    // login amendment queued beside the two old rows never sent.
+    let status = ok_json(&at_desk(desk.dir.path(), &["sync", "status", "--json"], &[], b""));
+    assert_eq!(status["lease_frozen"], false, "the restored desk is itself: {status}");
+    {
+        let store =
+            skranke_core::store::Store::open(desk.dir.path(), Box::new(OsKeyStore), chrono::Utc::now()).unwrap();
+        let kinds: Vec<String> = store
+            .connection()
+            .prepare("SELECT kind FROM outbox WHERE outcome IS NULL ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(kinds, ["reprinted", "issued", "login_amended", "login_amended"]);
+        // The registry moved: point the desk at this one.
+        store.connection().execute("UPDATE sync_state SET value = ?1 WHERE key = 'registry_url'", [reg.url()]).unwrap();
+    }
+    let report = ok_json(&at_desk(desk.dir.path(), &["sync", "--json"], &[], b""));
+    assert_eq!(
+        (report["pending"].as_u64(), report["invalid"].as_u64(), report["conflict"].as_u64()),
+        (Some(0), Some(0), Some(0)),
+        "{report}"
+    );
+    // A second open changes nothing: the backfill ran once, with its migration.
+    let again = ok_json(&at_desk(desk.dir.path(), &["sync", "--json"], &[], b""));
+    assert_eq!(again["uploaded"], 0, "{again}");
+
+    let feed = consumer_read(&reg.url());
+    let handouts = fixture().join("handouts");
+    for (seq, latest) in [(1, "1.pdf"), (2, "2-again.pdf"), (3, "3.pdf")] {
+        let id = format!("{desk_id}-{seq}");
+        let page = pdftotext(&std::fs::read(handouts.join(latest)).unwrap());
+        let item = &feed["records"][&id];
+        assert_eq!(item["jobnet_username"], username_on(&page).as_str(), "{id}: {item}");
+        let hash = PasswordHash::from_phc(item["password_hash"].as_str().unwrap()).unwrap();
+        assert!(hash.verify(&password_in(&page)), "{id}: the latest handout's password");
+    }
+    let first = pdftotext(&std::fs::read(handouts.join("2.pdf")).unwrap());
+    let hash =
+        PasswordHash::from_phc(feed["records"][format!("{desk_id}-2")]["password_hash"].as_str().unwrap()).unwrap();
+    assert!(!hash.verify(&password_in(&first)), "the reprint's password, not the first");
+    assert_eq!(feed["records"][format!("{desk_id}-1")]["kinds"], serde_json::json!(["issued", "login_amended"]));
+    assert_eq!(
+        reg.count("SELECT count(*) FROM records WHERE coalesce(content->>'jobnet_username', '') = ''"),
+        0,
+        "the registry now holds every login"
+    );
+    let records = ok_json(&at_desk(desk.dir.path(), &["records", "list", "--json"], &staff, b""));
+    assert!(records.as_array().unwrap().iter().all(|r| r["standing"] == "accepted"), "{records}");
+}
