@@ -18,6 +18,15 @@ TEST_PACKAGES=(
   webkit2gtk-driver xvfb xauth poppler-utils
   postgresql cups cups-client cups-bsd printer-driver-cups-pdf
 )
+# Debian packages for the Windows build and its tests (scripts/windows.sh):
+# the MinGW-w64 C compiler for x86_64-pc-windows-gnu (Rust's linker, and the
+# C of OpenSSL, SQLCipher and ring), Wine to run the result, and what the
+# Linux side of its tests needs (the core's build, PostgreSQL for the
+# registry, pdftotext).
+WINDOWS_PACKAGES=(
+  gcc-mingw-w64-x86-64-win32 wine64
+  build-essential pkg-config libssl-dev postgresql poppler-utils
+)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 

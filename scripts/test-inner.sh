@@ -12,6 +12,7 @@ else
   cargo test --workspace --no-fail-fast
 fi
 cargo test --workspace --doc --quiet
+bash "$ROOT/scripts/windows.sh"
 
 say "Dependency policy (licences, bans, sources)"
 cargo deny --log-level error check bans licenses sources

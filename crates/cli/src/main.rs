@@ -8,8 +8,9 @@
 //! record to reprint.
 //!
 //! The desk's folder is `--data-dir`, else `SKRANKE_DATA_DIR`, else the
-//! machine-wide default (Linux `/var/lib/skranke` when writable, else
-//! `~/.local/share/skranke`; see `skranke_core::desk::default_data_dir`).
+//! default (Linux `/var/lib/skranke` when writable, else
+//! `~/.local/share/skranke`; Windows `%LOCALAPPDATA%\Skranke`; see
+//! `skranke_core::desk::default_data_dir`).
 
 mod applicant_check;
 mod audit;

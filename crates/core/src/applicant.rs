@@ -386,12 +386,15 @@ impl Applicant {
     }
 
     /// [`Applicant::from_json`] for raw bytes (a file, standard input): text
-    /// that is not UTF-8 is a field error too.
+    /// that is not UTF-8 is a field error too. A leading UTF-8 byte-order
+    /// mark is no part of the record: Windows tools write one (Notepad,
+    /// Windows PowerShell's `Out-File -Encoding utf8`).
     pub fn from_json_bytes(bytes: &[u8], lang: Lang) -> Result<Applicant, Vec<FieldError>> {
         if bytes.len() > MAX_JSON_BYTES {
             let max = MAX_JSON_BYTES.to_string();
             return Err(vec![problem(lang, "$", "json_too_large", &[("max", &max)])]);
         }
+        let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
         match std::str::from_utf8(bytes) {
             Ok(text) => Applicant::from_json(text, lang),
             Err(_) => Err(vec![problem(lang, "$", "json_encoding", &[])]),
@@ -1224,6 +1227,16 @@ mod tests {
         let errors = Applicant::from_json_bytes(b"{\"surname\": \"\xff\"}", Lang::En).unwrap_err();
         assert_eq!((errors[0].field.as_str(), errors[0].code.as_str()), ("$", "json_encoding"));
         assert!(Applicant::from_json_bytes(example_json().to_string().as_bytes(), Lang::En).is_ok());
+    }
+
+    #[test]
+    fn a_utf8_byte_order_mark_is_skipped_and_utf16_is_refused_as_a_whole() {
+        let json = example_json().to_string();
+        let with_bom = [&b"\xef\xbb\xbf"[..], json.as_bytes()].concat();
+        assert!(Applicant::from_json_bytes(&with_bom, Lang::En).is_ok());
+        let utf16: Vec<u8> = [0xfeff].into_iter().chain(json.encode_utf16()).flat_map(u16::to_le_bytes).collect();
+        let errors = Applicant::from_json_bytes(&utf16, Lang::En).unwrap_err();
+        assert_eq!((errors[0].field.as_str(), errors[0].code.as_str()), ("$", "json_encoding"));
     }
 
     #[test]

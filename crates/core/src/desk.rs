@@ -269,32 +269,49 @@ pub fn forget_keys(keystore: &dyn KeyStore, desk_id: &str) -> Result<(), Error> 
     Ok(())
 }
 
-/// The machine-wide default folder for a desk (shared by every OS account on
-/// a counter PC): Linux `/var/lib/skranke`, Windows `%ProgramData%\Skranke`,
-/// macOS `/Library/Application Support/Skranke`. When that folder cannot be
-/// written (no admin rights at install), the user's data folder instead:
-/// `$XDG_DATA_HOME/skranke` (or `~/.local/share/skranke`), `%LOCALAPPDATA%\Skranke`,
-/// `~/Library/Application Support/Skranke`.
+/// The default folder for a desk when neither `--data-dir` nor
+/// `SKRANKE_DATA_DIR` names one.
+///
+/// Linux `/var/lib/skranke` and macOS `/Library/Application Support/Skranke`
+/// (machine-wide), or the user's data folder when that cannot be written (no
+/// admin rights at install): `$XDG_DATA_HOME/skranke` (or
+/// `~/.local/share/skranke`), `~/Library/Application Support/Skranke`.
+///
+/// Windows: always the user's `%LOCALAPPDATA%\Skranke` (see
+/// [`windows_data_dir`]).
 pub fn default_data_dir() -> PathBuf {
     let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if cfg!(windows) {
+        return windows_data_dir(env);
+    }
     let home = env("HOME").unwrap_or_else(|| PathBuf::from("."));
-    let (machine, user) = if cfg!(windows) {
-        (
-            env("ProgramData").map(|p| p.join("Skranke")),
-            env("LOCALAPPDATA").unwrap_or_else(|| home.join("AppData").join("Local")).join("Skranke"),
-        )
-    } else if cfg!(target_os = "macos") {
-        (Some(PathBuf::from("/Library/Application Support/Skranke")), home.join("Library/Application Support/Skranke"))
+    let (machine, user) = if cfg!(target_os = "macos") {
+        (PathBuf::from("/Library/Application Support/Skranke"), home.join("Library/Application Support/Skranke"))
     } else {
         (
-            Some(PathBuf::from("/var/lib/skranke")),
+            PathBuf::from("/var/lib/skranke"),
             env("XDG_DATA_HOME").unwrap_or_else(|| home.join(".local/share")).join("skranke"),
         )
     };
-    match machine {
-        Some(dir) if writable(&dir) => dir,
-        _ => user,
+    if writable(&machine) {
+        machine
+    } else {
+        user
     }
+}
+
+/// The desk folder on Windows: `%LOCALAPPDATA%\Skranke` (else
+/// `%USERPROFILE%\AppData\Local\Skranke`), given the environment as `env`.
+///
+/// Not `%ProgramData%`: the desk's keys live in the Credential Manager of
+/// one Windows account, so its database belongs in that account's profile,
+/// where other accounts on the counter PC cannot read it (files created under
+/// `%ProgramData%` are readable by every user by default).
+pub fn windows_data_dir(env: impl Fn(&str) -> Option<PathBuf>) -> PathBuf {
+    env("LOCALAPPDATA")
+        .or_else(|| env("USERPROFILE").map(|p| p.join("AppData").join("Local")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("Skranke")
 }
 
 /// Whether a file can be created in `dir` (creating `dir` if need be).
@@ -339,6 +356,21 @@ mod tests {
         assert!(units.iter().all(|u| block.slots().contains(&u.slot)));
         let distinct: std::collections::HashSet<_> = units.iter().collect();
         assert_eq!(distinct.len(), 16);
+    }
+
+    #[test]
+    fn the_windows_desk_folder_is_skranke_in_local_app_data_else_in_the_profile() {
+        let lookup =
+            |vars: &[(&str, &str)], key: &str| vars.iter().find(|(k, _)| *k == key).map(|(_, v)| PathBuf::from(v));
+        let local = r"C:\Users\anna\AppData\Local";
+        let with_local =
+            [("LOCALAPPDATA", local), ("USERPROFILE", r"C:\Users\anna"), ("ProgramData", r"C:\ProgramData")];
+        assert_eq!(windows_data_dir(|k| lookup(&with_local, k)), PathBuf::from(local).join("Skranke"));
+        let profile_only = [("USERPROFILE", r"C:\Users\anna")];
+        assert_eq!(
+            windows_data_dir(|k| lookup(&profile_only, k)),
+            PathBuf::from(r"C:\Users\anna").join("AppData").join("Local").join("Skranke")
+        );
     }
 
     #[test]

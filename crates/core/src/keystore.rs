@@ -2,7 +2,9 @@
 //! for its duplicate hashes, and its rollback guard, never in a file.
 //!
 //! Entries live under the service `skranke`, each named `<desk_id>/<entry>`,
-//! so several desks can share one machine (and one OS account). The real
+//! so several desks can share one machine (and one OS account). On Windows
+//! each is the generic credential `skranke/<desk_id>/<entry>` in the
+//! Credential Manager of the OS account running the desk. The real
 //! backends are the macOS Keychain, the Windows Credential Manager and the
 //! freedesktop Secret Service (gnome-keyring, KWallet); [`MemoryKeyStore`] is
 //! an in-process double for unit tests and benchmarks only.
@@ -22,6 +24,45 @@ pub const DUPLICATE_KEY: &str = "duplicate-key";
 /// Entry: the rollback guard (JSON).
 pub const GUARD: &str = "guard";
 
+/// The OS key store a build talks to. Messages about the key store name it
+/// by the platform's own term, so staff and IT can find it in the OS (on
+/// Windows: Credential Manager, under Windows Credentials); each key-store
+/// error has one catalog sentence per platform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Platform {
+    /// The freedesktop Secret Service (gnome-keyring, KWallet).
+    Linux,
+    /// The Windows Credential Manager.
+    Windows,
+    /// The macOS Keychain.
+    MacOs,
+}
+
+impl Platform {
+    pub const ALL: [Platform; 3] = [Platform::Linux, Platform::Windows, Platform::MacOs];
+
+    /// The platform this program was built for (other Unix systems use the
+    /// Secret Service, as Linux does).
+    pub const CURRENT: Platform = if cfg!(windows) {
+        Platform::Windows
+    } else if cfg!(target_os = "macos") {
+        Platform::MacOs
+    } else {
+        Platform::Linux
+    };
+
+    /// The catalog key of the message for error `code` on this platform:
+    /// `<code>.error.<platform>`.
+    pub fn message_key(self, code: &str) -> String {
+        let platform = match self {
+            Platform::Linux => "linux",
+            Platform::Windows => "windows",
+            Platform::MacOs => "macos",
+        };
+        format!("{code}.error.{platform}")
+    }
+}
+
 /// A place for a desk's secrets. Every method names the desk, because the
 /// entries of several desks live side by side.
 pub trait KeyStore: Send + Sync {
@@ -39,7 +80,16 @@ pub struct OsKeyStore;
 
 impl OsKeyStore {
     fn entry(desk_id: &str, entry: &str) -> Result<keyring::Entry, StoreError> {
-        keyring::Entry::new(SERVICE, &format!("{desk_id}/{entry}")).map_err(unavailable)
+        let account = format!("{desk_id}/{entry}");
+        // Credential Manager finds a generic credential by its target name
+        // alone (keyring's default would be `<account>.skranke`): name it
+        // `skranke/<desk_id>/<entry>`, so that Skranke's entries sort together
+        // under Windows Credentials and read as they do on Linux.
+        #[cfg(windows)]
+        let made = keyring::Entry::new_with_target(&format!("{SERVICE}/{account}"), SERVICE, &account);
+        #[cfg(not(windows))]
+        let made = keyring::Entry::new(SERVICE, &account);
+        made.map_err(unavailable)
     }
 }
 
@@ -175,6 +225,31 @@ mod tests {
         ks.set_unavailable(true);
         assert!(matches!(ks.get("A", DB_KEY), Err(StoreError::KeyStoreUnavailable { .. })));
         assert!(matches!(ks.set("A", DB_KEY, "x"), Err(StoreError::KeyStoreUnavailable { .. })));
+    }
+
+    #[test]
+    fn key_store_errors_name_each_platforms_own_key_store_in_every_language() {
+        use crate::i18n::{self, Lang};
+        let codes = ["store.keystore_unavailable", "store.key_missing", "store.guard_pending"];
+        for platform in Platform::ALL {
+            let term = match platform {
+                Platform::Linux => "Secret Service",
+                Platform::Windows => "Credential Manager",
+                Platform::MacOs => "Keychain",
+            };
+            for code in codes {
+                let key = platform.message_key(code);
+                for lang in Lang::ALL {
+                    let text = i18n::text(lang, &key);
+                    assert_ne!(text, key, "{key} missing in {lang:?}");
+                    assert!(text.contains(term), "{key} ({lang:?}) does not name {term}: {text}");
+                }
+            }
+        }
+        // An error shows the sentence of the platform the program runs on.
+        let shown = StoreError::KeyMissing { desk_id: "T-1".into(), entry: DB_KEY.into() }.message(Lang::En);
+        let args = [("desk_id", "T-1"), ("entry", DB_KEY)];
+        assert_eq!(shown, i18n::render(Lang::En, &Platform::CURRENT.message_key("store.key_missing"), &args));
     }
 
     #[test]

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Windows, part 1: cross-builds the core and the `skranke` CLI for Windows
+# (x86_64-pc-windows-gnu: SQLCipher over OpenSSL built from source, the
+# Credential Manager key store, the winspool printer), runs the core's unit
+# tests under Wine, then tests skranke.exe under Wine against the Linux
+# expectations (tests/windows/wine.rs). Part of the test command
+# (scripts/test-inner.sh); runs alone as well:
+#
+#   bash scripts/windows.sh
+#
+# Cache-friendly: the cross build goes to target/windows, apart from the
+# Linux build (so neither waits for the other's lock), and the Linux side of
+# the test (it runs the registry on loopback) to the usual target/; a second
+# run rebuilds nothing. Wine gets a fresh prefix every run, so its Credential
+# Manager starts empty. The registry needs PostgreSQL: the test command's
+# DATABASE_URL, else a throwaway cluster of this script's own
+# (scripts/ci/postgres.sh on port 55433), stopped at the end.
+#
+# Wine 8 lacks bcryptprimitives.dll, whose ProcessPrng every Rust program on
+# Windows imports: tests/windows/bcryptprimitives.c is a stand-in that goes
+# into the throwaway prefix's system32 only, never beside a shipped .exe.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+TRIPLE=x86_64-pc-windows-gnu
+WIN_DIR="$CARGO_TARGET_DIR/windows"
+WINE_DIR="$WIN_DIR/wine"
+START=$SECONDS
+
+ensure_packages "${WINDOWS_PACKAGES[@]}"
+if ! rustup target list --installed | grep -qx "$TRIPLE"; then
+  say "Adding the Rust target $TRIPLE"
+  rustup target add "$TRIPLE"
+fi
+# Debian's wine64 does not put its loader on PATH.
+WINE="$(dpkg -L wine64 | grep -m1 '/wine64$')"
+WINESERVER="$(dirname "$WINE")/wineserver"
+
+# Warnings are errors for the Windows target: the Windows build may have
+# none that the Linux build lacks (cargo caps dependencies' lints, so this
+# holds the workspace's own crates). A runner makes `cargo test` run the
+# Windows test programs under Wine.
+export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUSTFLAGS="-D warnings"
+export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$WINE"
+
+say "Cross-building skranke.exe and the core's tests for Windows"
+(cd "$ROOT" && CARGO_TARGET_DIR="$WIN_DIR" cargo build --quiet -p skranke-cli --target "$TRIPLE")
+(cd "$ROOT" && CARGO_TARGET_DIR="$WIN_DIR" cargo test --quiet --no-run -p skranke-core --lib --target "$TRIPLE")
+EXE="$WIN_DIR/$TRIPLE/debug/skranke.exe"
+
+mkdir -p "$WINE_DIR"
+DLL="$WINE_DIR/bcryptprimitives.dll"
+if [ ! -f "$DLL" ] || [ "$ROOT/tests/windows/bcryptprimitives.c" -nt "$DLL" ]; then
+  x86_64-w64-mingw32-gcc -shared -O2 -Wall -Wextra -Werror -o "$DLL" \
+    "$ROOT/tests/windows/bcryptprimitives.c" -ladvapi32
+fi
+
+say "Preparing a fresh Wine prefix"
+export WINEPREFIX="$WINE_DIR/prefix"
+export WINEDEBUG=-all
+# No Mono or Gecko download prompts; a console program needs no display.
+export WINEDLLOVERRIDES="mscoree,mshtml="
+unset DISPLAY
+"$WINESERVER" -k 2>/dev/null || true
+rm -rf "$WINEPREFIX"
+"$WINE" wineboot --init >/dev/null 2>&1
+"$WINESERVER" -w
+cp "$DLL" "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll"
+
+RUN_DIR="$WINE_DIR/run"
+mkdir -p "$RUN_DIR"
+cleanup() {
+  "$WINESERVER" -k 2>/dev/null || true
+  if [ -f "$RUN_DIR/stop-postgres.sh" ]; then bash "$RUN_DIR/stop-postgres.sh" >/dev/null 2>&1 || true; fi
+}
+trap cleanup EXIT
+# One server for the whole run, so that each program starts fast.
+"$WINESERVER" -p
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  say "Starting PostgreSQL for the registry"
+  out="$(SKRANKE_PG_PORT=55433 bash "$ROOT/scripts/ci/postgres.sh" "$RUN_DIR")"
+  eval "$(grep '^export ' <<<"$out")"
+fi
+
+say "The core's unit tests under Wine"
+# The handout's tests read the PDF with pdftotext, a Linux program that a
+# Windows process cannot start; tests/windows/wine.rs reads the Windows
+# build's handouts with it from the Linux side instead.
+(cd "$ROOT" && CARGO_TARGET_DIR="$WIN_DIR" cargo test --quiet -p skranke-core --lib --target "$TRIPLE" -- \
+  --skip letter::tests::)
+
+say "skranke.exe under Wine against the Linux expectations"
+(cd "$ROOT" && SKRANKE_WINE="$WINE" SKRANKE_WINDOWS_EXE="$EXE" cargo test --quiet -p skranke-cli --test windows)
+
+say "Windows: done in $(((SECONDS - START) / 60)) min $(((SECONDS - START) % 60)) s"
