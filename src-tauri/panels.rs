@@ -269,3 +269,35 @@ pub async fn report_day(shell: State<'_, Shell>, date: String, format: String, p
         Ok(ReportResult { path: out.display().to_string(), rows: rows.len() })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(outcome: &str, reason: &str) -> sync::RefusedEvent {
+        sync::RefusedEvent {
+            idempotency_key: "D1-2/issued".into(),
+            kind: "issued".into(),
+            record_id: Some("D1-2".into()),
+            outcome: outcome.into(),
+            reason: Some(reason.into()),
+            refused_at: "2026-11-27T10:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn a_downstream_refusal_names_the_system_its_code_and_what_to_do() {
+        let v = refused_view(refused("refused_downstream", "jobnet:username_taken"), Lang::En);
+        assert_eq!(v.verdict, "refused_downstream");
+        assert!(v.reason.starts_with("Jobnet refused the record (username_taken)."), "{}", v.reason);
+        assert!(v.reason.contains("reprint"), "{}", v.reason);
+        let da = refused_view(refused("refused_downstream", "cpr:number_in_use"), Lang::Da);
+        assert!(da.reason.starts_with("CPR afviste sagen (number_in_use)."), "{}", da.reason);
+    }
+
+    #[test]
+    fn a_registry_refusal_keeps_its_own_sentence() {
+        let v = refused_view(refused("conflict", "number_conflict"), Lang::En);
+        assert_eq!(v.reason, render(Lang::En, "shell.refused.number_conflict", &[]));
+    }
+}

@@ -200,7 +200,7 @@ export interface RefusedEvent {
   event_id: string;
   kind: string;
   record_id: string | null;
-  verdict: "conflict" | "invalid" | "unsendable";
+  verdict: "conflict" | "invalid" | "unsendable" | "refused_downstream";
   /** The registry's reason as a sentence. */
   reason: string;
   refused_at: string;

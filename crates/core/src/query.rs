@@ -122,6 +122,9 @@ pub struct RecordStanding {
     pub sync_state: RecordSyncState,
 }
 
+/// status, training, replaced_by, registry_state, refused downstream.
+type StandingRow = (String, bool, Option<String>, Option<String>, bool);
+
 /// The most records a search returns (newest first).
 pub const SEARCH_LIMIT: usize = 200;
 
@@ -422,7 +425,7 @@ impl Store {
     /// no personal data). `None` when this desk has no such record.
     pub fn record_standing(&mut self, record_id: &str) -> Result<Option<RecordStanding>, Error> {
         Ok(self.read(|tx, _| {
-            let row: Option<(String, bool, Option<String>, Option<String>, bool)> = tx
+            let row: Option<StandingRow> = tx
                 .query_row(
                     "SELECT status, training, replaced_by, registry_state, refused_downstream_by IS NOT NULL
                      FROM record WHERE id = ?1",

@@ -185,3 +185,27 @@ describe("record detail: sync state", () => {
     expect($("#record-facts").textContent).toContain("received by the registry");
   });
 });
+
+describe("sync panel: what CPR or Jobnet refused", () => {
+  it("lists a downstream refusal with its own label and the shell's sentence on what to do", async () => {
+    await openPanel(supervisor, {
+      ...waiting,
+      notices: [],
+      refused: [
+        {
+          event_id: "D-851-4-2/issued",
+          kind: "issued",
+          record_id: "D-851-4-2",
+          verdict: "refused_downstream",
+          reason: "Jobnet refused the record (username_taken). Check the applicant's data against the document; once it is right, reprint the handout.",
+          refused_at: "2026-11-27T10:00:00Z",
+        },
+      ],
+    });
+    const list = $("#sync-refused");
+    expect(list.textContent).toContain("Refused downstream:");
+    expect(list.textContent).toContain("D-851-4-2");
+    expect(list.textContent).toContain("Jobnet refused the record (username_taken)");
+    expect(list.textContent).not.toContain("verdict.");
+  });
+});
