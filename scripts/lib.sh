@@ -22,10 +22,12 @@ TEST_PACKAGES=(
 # the MinGW-w64 C compiler for x86_64-pc-windows-gnu (Rust's linker, and the
 # C of OpenSSL, SQLCipher and ring), Wine to run the result, and what the
 # Linux side of its tests needs (the core's build, PostgreSQL for the
-# registry, pdftotext).
+# registry, pdftotext, and CUPS with the PDF queue that Wine's spooler
+# prints to).
 WINDOWS_PACKAGES=(
   gcc-mingw-w64-x86-64-win32 wine64
   build-essential pkg-config libssl-dev postgresql poppler-utils
+  cups cups-client cups-bsd printer-driver-cups-pdf
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }

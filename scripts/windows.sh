@@ -12,9 +12,10 @@
 # Linux build (so neither waits for the other's lock), and the Linux side of
 # the test (it runs the registry on loopback) to the usual target/; a second
 # run rebuilds nothing. Wine gets a fresh prefix every run, so its Credential
-# Manager starts empty. The registry needs PostgreSQL: the test command's
-# DATABASE_URL, else a throwaway cluster of this script's own
-# (scripts/ci/postgres.sh on port 55433), stopped at the end.
+# Manager starts empty, and prints through the CUPS queue of
+# scripts/ci/cups-setup.sh (set up here when missing). The registry needs
+# PostgreSQL: the test command's DATABASE_URL, else a throwaway cluster of
+# this script's own (scripts/ci/postgres.sh on port 55433), stopped at the end.
 #
 # Wine 8 lacks bcryptprimitives.dll, whose ProcessPrng every Rust program on
 # Windows imports: tests/windows/bcryptprimitives.c is a stand-in that goes
@@ -52,6 +53,13 @@ DLL="$WINE_DIR/bcryptprimitives.dll"
 if [ ! -f "$DLL" ] || [ "$ROOT/tests/windows/bcryptprimitives.c" -nt "$DLL" ]; then
   x86_64-w64-mingw32-gcc -shared -O2 -Wall -Wextra -Werror -o "$DLL" \
     "$ROOT/tests/windows/bcryptprimitives.c" -ladvapi32
+fi
+
+# Wine's spooler prints through CUPS: the PDF queue the printing tests use
+# (the test command has set it up already).
+if ! lpstat -p skranke-test >/dev/null 2>&1; then
+  say "Setting up the CUPS test queue"
+  as_root bash "$ROOT/scripts/ci/cups-setup.sh"
 fi
 
 say "Preparing a fresh Wine prefix"

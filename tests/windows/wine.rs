@@ -532,3 +532,73 @@ fn windows_shaped_bad_input_is_refused_naming_the_field_and_never_panics() {
     let list = ok_json(&windows(&["records", "list", "--json"], &admin, b""));
     assert_eq!(list, json!([]));
 }
+
+/// The first bytes of `path` (at most `n`).
+fn head_of(path: &Path, n: usize) -> Vec<u8> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.take(n as u64).read_to_end(&mut buf);
+    }
+    buf
+}
+
+#[test]
+fn the_windows_spooler_prints_the_handout_titled_with_its_reference_and_keeps_no_copy() {
+    // Wine's winspool hands the job to CUPS: the queue of scripts/ci/cups-setup.sh,
+    // whose PDF (named by the job's title) stands for the paper.
+    const QUEUE: &str = "skranke-test";
+    let out_dir = PathBuf::from(format!("/var/spool/cups-pdf-{QUEUE}"));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("Skranke");
+    let data = windows_path(&dir);
+    let init = ["desk", "init", "--municipality", "101", "--office", "Amager", "--desk", "2", "--training"];
+    let o = windows(
+        &[&init[..], &["--admin", "Ada", "--data-dir", &data]].concat(),
+        &[("SKRANKE_STAFF_PASSWORD", ADMIN_PW)],
+        b"",
+    );
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let admin = [("SKRANKE_STAFF", "Ada"), ("SKRANKE_STAFF_PASSWORD", ADMIN_PW), ("SKRANKE_DATA_DIR", &data)];
+    for (key, value) in [("privacy_controller", "Københavns Kommune"), ("printer", QUEUE)] {
+        let o = windows(&["settings", "set", key, value], &admin, b"");
+        assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    }
+    // CUPS's round trip through PostScript keeps ASCII text readable only.
+    let input = applicant("Jan", "Nowak", "EA2222222").to_string();
+    let o = windows(&["issue", "--applicant", "-", "--print", "--json"], &admin, input.as_bytes());
+    let v = ok_json(&o);
+    assert_eq!(v["handout"], "printed", "{v}");
+    let record_id = v["record_id"].as_str().unwrap();
+
+    // The job's title is the reference alone, so the paper is found by it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let (paper, page) = loop {
+        let found = std::fs::read_dir(&out_dir)
+            .unwrap_or_else(|e| panic!("{}: {e} (is the CUPS queue {QUEUE} set up?)", out_dir.display()))
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(&format!("{record_id}-job_")));
+        if let Some(paper) = found {
+            let read = Command::new("pdftotext").arg(&paper).arg("-").output().unwrap();
+            if read.status.success() && !read.stdout.is_empty() {
+                let page = String::from_utf8_lossy(&read.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+                break (paper, page);
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "no printed handout titled {record_id} in {}", out_dir.display());
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
+    std::fs::remove_file(&paper).unwrap();
+    for field in [v["number"].as_str().unwrap(), v["username"].as_str().unwrap(), "Jan Nowak", record_id] {
+        assert!(page.contains(field), "{field:?} missing from the printed handout:\n{page}");
+    }
+    let password = password_in(&page);
+    let (stdout, stderr) = text(&o);
+    assert!(!stdout.contains(&password) && !stderr.contains(&password), "the password leaked into the output");
+    // No spool or temporary file keeps the handout, in the desk folder or
+    // anywhere in the Windows installation.
+    let prefix = PathBuf::from(setting("WINEPREFIX"));
+    for f in files_under(&dir).iter().chain(&files_under(&prefix)) {
+        assert!(!head_of(f, 5).starts_with(b"%PDF-"), "{} keeps a PDF", f.display());
+    }
+}
