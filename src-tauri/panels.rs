@@ -248,9 +248,11 @@ pub async fn report_day(shell: State<'_, Shell>, date: String, format: String, p
         let (Some(day), Some(fmt), true) = (day, fmt, fields.is_empty()) else {
             return Err(UiError::fields(fields));
         };
-        let rows = store.day_report(&signed.session, day, fmt, Utc::now()).map_err(|e| UiError::core(lang, e))?;
+        let tz = report::desk_time_zone();
+        let zone = report::time_zone_name(&tz);
+        let rows = store.day_report(&signed.session, day, &tz, fmt, Utc::now()).map_err(|e| UiError::core(lang, e))?;
         let bytes = match fmt {
-            ReportFormat::Csv => report::to_csv(&rows, lang).into_bytes(),
+            ReportFormat::Csv => report::to_csv(&rows, &zone, lang).into_bytes(),
             ReportFormat::Pdf => {
                 let desk = store.desk_info().map_err(|e| UiError::core(lang, e))?;
                 let heading = ReportHeading {
@@ -258,6 +260,7 @@ pub async fn report_day(shell: State<'_, Shell>, date: String, format: String, p
                     office: desk.office,
                     desk_number: desk.desk_number,
                     training: desk.training,
+                    time_zone: zone,
                 };
                 report::to_pdf(&rows, day, &heading, lang)
             }

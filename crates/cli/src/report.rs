@@ -28,9 +28,11 @@ pub fn run(
     };
     let mut store = session::open(dir, lang)?;
     let s = session::sign_in(&mut store, staff, lang)?;
-    let rows = store.day_report(&s, date, format, Utc::now())?;
+    let tz = report::desk_time_zone();
+    let zone = report::time_zone_name(&tz);
+    let rows = store.day_report(&s, date, &tz, format, Utc::now())?;
     let bytes = match format {
-        ReportFormat::Csv => report::to_csv(&rows, lang).into_bytes(),
+        ReportFormat::Csv => report::to_csv(&rows, &zone, lang).into_bytes(),
         ReportFormat::Pdf => {
             let desk = store.desk_info()?;
             let heading = ReportHeading {
@@ -38,6 +40,7 @@ pub fn run(
                 office: desk.office,
                 desk_number: desk.desk_number,
                 training: desk.training,
+                time_zone: zone,
             };
             report::to_pdf(&rows, date, &heading, lang)
         }

@@ -5,6 +5,7 @@
 mod common;
 
 use serde_json::{json, Value};
+use skranke_core::report::{self, TimeZone};
 
 use common::{at_desk, ok, training_desk};
 
@@ -26,7 +27,8 @@ fn applicant(surname: &str, doc: &str) -> Value {
 #[test]
 fn the_day_report_lists_minimal_columns_for_supervisors_only() {
     let dir = tempfile::tempdir().unwrap();
-    let admin = [("SKRANKE_STAFF", "Ada"), ("SKRANKE_STAFF_PASSWORD", ADMIN_PW)];
+    // The desk's time zone comes from the OS: TZ here, as on a counter PC in Denmark.
+    let admin = [("SKRANKE_STAFF", "Ada"), ("SKRANKE_STAFF_PASSWORD", ADMIN_PW), ("TZ", "Europe/Copenhagen")];
     let settings = [("privacy_controller", "Københavns Kommune")];
     let desk_id = training_desk(dir.path(), ADMIN_PW, &settings, &[("Carl", "clerk")], CLERK_PW);
     let pdfs = tempfile::tempdir().unwrap();
@@ -43,7 +45,10 @@ fn the_day_report_lists_minimal_columns_for_supervisors_only() {
         ids.push((v["record_id"].as_str().unwrap().to_string(), v["issued_at"].as_str().unwrap().to_string()));
     }
     ok(&at_desk(dir.path(), &["void", &ids[1].0, "--reason", "test"], &admin, b""));
-    let day = &ids[0].1[..10];
+    let copenhagen = TimeZone::get("Europe/Copenhagen").unwrap();
+    let (local_day, local_time) = report::local_day_and_time(&ids[0].1, &copenhagen).unwrap();
+    assert_ne!(local_time, ids[0].1[11..19], "Copenhagen is never on UTC");
+    let day = &local_day.to_string();
 
     let csv_path = dir.path().join("day.csv");
     let csv_arg = csv_path.to_str().unwrap();
@@ -51,8 +56,9 @@ fn the_day_report_lists_minimal_columns_for_supervisors_only() {
     let csv = std::fs::read_to_string(&csv_path).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 3, "{csv}");
-    assert_eq!(lines[0], "Reference,Personnummer,Time (UTC),Staff ID,State");
+    assert_eq!(lines[0], "Reference,Personnummer,Time (Europe/Copenhagen),Staff ID,State");
     assert!(lines[1].starts_with(&format!("{},", ids[0].0)) && lines[1].ends_with(",issued"), "{csv}");
+    assert!(lines[1].contains(&format!(",{local_time},")), "the time in Copenhagen's: {csv}");
     assert!(lines[2].ends_with(",voided"), "{csv}");
     for secret in ["Eriksson", "Larsson", "L898902C3", "asylum", "AS-2026-77"] {
         assert!(!csv.contains(secret), "{secret} leaked into the report: {csv}");

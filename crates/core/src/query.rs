@@ -464,13 +464,20 @@ impl Store {
         })?)
     }
 
-    /// The records issued on one day (by the issue time's date as stored, UTC),
-    /// oldest first, for the day report (supervisor).
-    pub fn records_of_day(&mut self, session: &Session, day: NaiveDate) -> Result<Vec<(RecordSummary, i64)>, Error> {
+    /// The records issued on one day in the time zone `tz` (the desk's: a
+    /// record issued at 00:30 in Copenhagen belongs to that day, not to the
+    /// UTC day before), oldest first, for the day report (supervisor).
+    pub fn records_of_day(
+        &mut self,
+        session: &Session,
+        day: NaiveDate,
+        tz: &crate::report::TimeZone,
+    ) -> Result<Vec<(RecordSummary, i64)>, Error> {
         let records = self.records(session)?;
-        let prefix = day.format("%Y-%m-%d").to_string();
         let mut out = Vec::new();
-        for summary in records.into_iter().rev().filter(|s| s.issued_at.starts_with(&prefix)) {
+        let on_day =
+            |s: &RecordSummary| crate::report::local_day_and_time(&s.issued_at, tz).is_some_and(|(d, _)| d == day);
+        for summary in records.into_iter().rev().filter(on_day) {
             let issued_by: i64 = self.read(|tx, _| {
                 Ok(tx.query_row("SELECT issued_by FROM record WHERE id = ?1", [&summary.record_id], |r| r.get(0))?)
             })?;

@@ -3,10 +3,15 @@
 //! ID), number, time, staff ID and state. Never a name, a document or the
 //! eligibility group (which can reveal disability or asylum status).
 //!
+//! Days and times are the desk's: a record belongs to the day its issue time
+//! falls on in the desk's time zone ([`desk_time_zone`]), and its time is
+//! shown in that zone, whose name the time column's title carries.
+//!
 //! The desk window and `skranke report --day DATE (--csv | --pdf) OUT` call
 //! the same [`Store::day_report`] and renderers.
 
 use chrono::{DateTime, NaiveDate, Utc};
+pub use jiff::tz::TimeZone;
 use serde::Serialize;
 
 use crate::audit::{self, Event};
@@ -22,7 +27,7 @@ pub struct ReportRow {
     pub reference: String,
     /// As shown to staff (day + 60 on a training desk).
     pub number: String,
-    /// Time of issue, UTC, `HH:MM:SS`.
+    /// Time of issue in the desk's time zone, `HH:MM:SS`.
     pub time: String,
     pub staff_id: i64,
     /// `issued` or `voided`.
@@ -60,20 +65,53 @@ pub struct ReportHeading {
     pub office: String,
     pub desk_number: u32,
     pub training: bool,
+    /// The zone the times are in ([`time_zone_name`]).
+    pub time_zone: String,
+}
+
+/// The zone the desks are in, used when the OS names none.
+pub const DEFAULT_TIME_ZONE: &str = "Europe/Copenhagen";
+
+/// The desk's time zone: the OS's where it names one (`TZ`, else
+/// `/etc/localtime`; on Windows the system setting), else
+/// [`DEFAULT_TIME_ZONE`]. A counter PC in Denmark says Europe/Copenhagen
+/// itself; `TZ=Europe/Copenhagen` sets it for one command.
+pub fn desk_time_zone() -> TimeZone {
+    TimeZone::try_system().or_else(|_| TimeZone::get(DEFAULT_TIME_ZONE)).unwrap_or(TimeZone::UTC)
+}
+
+/// The zone's name as the report's time column shows it: the IANA name
+/// (`Europe/Copenhagen`), or the offset for a zone without one (a POSIX `TZ`).
+pub fn time_zone_name(tz: &TimeZone) -> String {
+    match tz.iana_name() {
+        Some(name) => name.to_string(),
+        None => format!("UTC{}", tz.to_offset(jiff::Timestamp::now())),
+    }
+}
+
+/// The local day and time (`HH:MM:SS`) in `tz` of a stored issue time
+/// (RFC 3339, UTC); `None` for a time that does not parse.
+pub fn local_day_and_time(issued_at: &str, tz: &TimeZone) -> Option<(NaiveDate, String)> {
+    let local = tz.to_datetime(issued_at.parse::<jiff::Timestamp>().ok()?);
+    let day =
+        NaiveDate::from_ymd_opt(local.year().into(), local.month().try_into().ok()?, local.day().try_into().ok()?)?;
+    Some((day, local.strftime("%H:%M:%S").to_string()))
 }
 
 impl Store {
-    /// The rows of a day's report (supervisor). Writes an audit event naming
-    /// the day and the format: the report is an export of the desk's acts.
+    /// The rows of a day's report (supervisor), the day and times in `tz`
+    /// (the desk's: [`desk_time_zone`]). Writes an audit event naming the
+    /// day and the format: the report is an export of the desk's acts.
     pub fn day_report(
         &mut self,
         session: &Session,
         day: NaiveDate,
+        tz: &TimeZone,
         format: ReportFormat,
         now: DateTime<Utc>,
     ) -> Result<Vec<ReportRow>, Error> {
         self.read(|tx, _| staff::authorize(tx, session, Role::Supervisor, "day_report"))?;
-        let records = self.records_of_day(session, day)?;
+        let records = self.records_of_day(session, day, tz)?;
         let detail = format!("day:{day} format:{} rows:{}", format.code(), records.len());
         self.act(|tx, ctx| {
             staff::authorize(tx, session, Role::Supervisor, "day_report")?;
@@ -83,7 +121,7 @@ impl Store {
         Ok(records
             .into_iter()
             .map(|(s, staff_id)| ReportRow {
-                time: s.issued_at.get(11..19).unwrap_or("").to_string(),
+                time: local_day_and_time(&s.issued_at, tz).map(|(_, time)| time).unwrap_or_default(),
                 reference: s.record_id,
                 number: s.number,
                 staff_id,
@@ -93,9 +131,10 @@ impl Store {
     }
 }
 
-fn column_titles(lang: Lang) -> [String; 5] {
+/// The column titles; the time column names the zone (`zone`: [`time_zone_name`]).
+fn column_titles(lang: Lang, zone: &str) -> [String; 5] {
     ["reference", "number", "time", "staff", "state"]
-        .map(|c| i18n::text(lang, &format!("report.column.{c}")).to_string())
+        .map(|c| i18n::render(lang, &format!("report.column.{c}"), &[("zone", zone)]))
 }
 
 fn state_text(lang: Lang, state: &str) -> String {
@@ -111,9 +150,10 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-/// The report as CSV (RFC 4180, CRLF line ends, a header line in `lang`).
-pub fn to_csv(rows: &[ReportRow], lang: Lang) -> String {
-    let mut out = column_titles(lang).iter().map(|t| csv_field(t)).collect::<Vec<_>>().join(",");
+/// The report as CSV (RFC 4180, CRLF line ends, a header line in `lang`
+/// whose time column names `zone`, the zone the times are in).
+pub fn to_csv(rows: &[ReportRow], zone: &str, lang: Lang) -> String {
+    let mut out = column_titles(lang, zone).iter().map(|t| csv_field(t)).collect::<Vec<_>>().join(",");
     out.push_str("\r\n");
     for r in rows {
         let fields =
@@ -147,7 +187,7 @@ const ROWS_PER_PAGE: usize = 40;
 /// one line per record, "page n of m". A pure function of its input: the
 /// same rows give the same bytes.
 pub fn to_pdf(rows: &[ReportRow], day: NaiveDate, heading: &ReportHeading, lang: Lang) -> Vec<u8> {
-    let titles = column_titles(lang);
+    let titles = column_titles(lang, &heading.time_zone);
     let pages: Vec<&[ReportRow]> = if rows.is_empty() { vec![&[][..]] } else { rows.chunks(ROWS_PER_PAGE).collect() };
     let page_count = pages.len();
     let title = i18n::render(
@@ -270,7 +310,50 @@ mod tests {
             office: "Borgerservice Nørrebro".into(),
             desk_number: 3,
             training: true,
+            time_zone: "Europe/Copenhagen".into(),
         }
+    }
+
+    fn copenhagen() -> TimeZone {
+        TimeZone::get(DEFAULT_TIME_ZONE).unwrap()
+    }
+
+    fn local(issued_at: &str) -> (String, String) {
+        let (d, t) = local_day_and_time(issued_at, &copenhagen()).unwrap();
+        (d.to_string(), t)
+    }
+
+    #[test]
+    fn winter_time_is_utc_plus_one_and_23_30_utc_falls_on_the_next_local_day() {
+        assert_eq!(local("2026-11-26T07:15:00Z"), ("2026-11-26".into(), "08:15:00".into()));
+        assert_eq!(local("2026-11-25T23:30:00Z"), ("2026-11-26".into(), "00:30:00".into()));
+        assert_eq!(local("2026-11-25T22:59:59.999Z"), ("2026-11-25".into(), "23:59:59".into()));
+    }
+
+    #[test]
+    fn summer_time_is_utc_plus_two_and_moves_the_day_boundary_to_22_utc() {
+        assert_eq!(local("2026-07-01T06:15:00Z"), ("2026-07-01".into(), "08:15:00".into()));
+        assert_eq!(local("2026-07-01T22:30:00Z"), ("2026-07-02".into(), "00:30:00".into()));
+        assert_eq!(local("2026-07-01T21:59:59Z"), ("2026-07-01".into(), "23:59:59".into()));
+    }
+
+    #[test]
+    fn the_switch_to_winter_time_repeats_an_hour_on_the_same_local_day() {
+        // 25 October 2026: clocks go back from 03:00 to 02:00 at 01:00 UTC.
+        assert_eq!(local("2026-10-25T00:30:00Z"), ("2026-10-25".into(), "02:30:00".into()));
+        assert_eq!(local("2026-10-25T01:30:00Z"), ("2026-10-25".into(), "02:30:00".into()));
+    }
+
+    #[test]
+    fn a_time_that_does_not_parse_has_no_day() {
+        assert_eq!(local_day_and_time("yesterday", &copenhagen()), None);
+    }
+
+    #[test]
+    fn the_zone_is_named_by_its_iana_name_or_its_offset() {
+        assert_eq!(time_zone_name(&copenhagen()), "Europe/Copenhagen");
+        let fixed = TimeZone::fixed(jiff::tz::offset(2));
+        assert!(time_zone_name(&fixed).starts_with("UTC+02"), "{}", time_zone_name(&fixed));
     }
 
     fn day() -> NaiveDate {
@@ -279,10 +362,10 @@ mod tests {
 
     #[test]
     fn csv_has_a_header_and_one_crlf_line_per_record_with_only_the_minimal_columns() {
-        let csv = to_csv(&rows(), Lang::En);
+        let csv = to_csv(&rows(), "Europe/Copenhagen", Lang::En);
         let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
         assert_eq!(lines.len(), 3);
-        assert_eq!(lines[0].split(',').count(), 5);
+        assert_eq!(lines[0], "Reference,Personnummer,Time (Europe/Copenhagen),Staff ID,State");
         assert_eq!(lines[1], "T-AB-1,856490-4006,10:00:01,2,issued");
         assert!(lines[2].ends_with(",3,voided"));
     }
@@ -303,6 +386,7 @@ mod tests {
         assert!(a.ends_with(b"%%EOF\n"));
         let text = String::from_utf8_lossy(&a);
         assert!(text.contains("(T-AB-1)") && text.contains("(856490-4014)"));
+        assert!(text.contains("(Tid \\(Europe/Copenhagen\\))"), "the time column names the zone");
         // The startxref offset points at the xref table.
         let start: usize = text.rsplit("startxref\n").next().unwrap().lines().next().unwrap().parse().unwrap();
         assert!(a[start..].starts_with(b"xref"));
