@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { clearMocks } from "@tauri-apps/api/mocks";
-import { $, check, clerk, key, mockShell, settle, startApp, submit } from "../test/harness";
+import { $, check, clerk, key, mockShell, settle, startApp, submit, type } from "../test/harness";
 import type { ApplicantCheck, HandoutPreview, IssuedView } from "../api";
 
 afterEach(() => clearMocks());
@@ -60,6 +60,22 @@ describe("review and issue", () => {
     expect($("#result-number").classList.contains("big-number")).toBe(true);
     expect($("#result-status").textContent).toContain("Skranke-PDF");
     expect(document.activeElement?.id).toBe("next-applicant");
+  });
+
+  it("shows the surname and the given names each under its own label", async () => {
+    const m = mockShell({ session: clerk });
+    m.on("applicant_check", () => ({ valid: true, errors: [], notices: [], duplicates: [] }));
+    m.on("handout_preview", () => preview);
+    await startApp();
+    type("#f-surname", "MUELLER");
+    type("#f-given_names", "KLAUS PETER");
+    submit("#f-surname");
+    await settle();
+    expect($("#main").dataset.screen).toBe("review");
+    const facts = new Map([...$("#review-facts").querySelectorAll("dt")].map((dt) => [dt.textContent, dt.nextElementSibling?.textContent]));
+    expect(facts.get("Surname")).toBe("MUELLER");
+    expect(facts.get("Given names")).toBe("KLAUS PETER");
+    expect([...facts.keys()].some((label) => label?.includes("/"))).toBe(false);
   });
 
   it("Esc on review goes back to the form with the values kept", async () => {

@@ -59,9 +59,11 @@ export function review(ctx: Ctx): Screen {
   const backBtn = button(t("review.back"), { id: "review-back", shortcut: "Esc" });
   const error = alertLine("issue-error");
   const status = statusLine("issue-status");
-  const name = [str(a.given_names), str(a.surname)].filter(Boolean).join(" ");
+  // One row per name part, each under its own label: a combined label
+  // would have to match the order of the combined value.
   const summary = dl([
-    [t("applicant.surname") + " / " + t("applicant.given_names"), name],
+    [t("applicant.surname"), str(a.surname)],
+    [t("applicant.given_names"), str(a.given_names)],
     [t("applicant.birth_date"), str(a.birth_date)],
     [t("applicant.sex"), a.sex ? t(`sex.${str(a.sex)}`) : ""],
     [t("applicant.nationality"), str(a.nationality)],
