@@ -42,6 +42,9 @@ describe("sync panel", () => {
     await settle();
     expect($("#sync-facts").textContent).toContain("3");
     expect($("#sync-facts").textContent).toContain("running low");
+    expect($("#sync-reserve").textContent).toContain("at least 2 per birth date and sex, for every date");
+    expect($("#sync-reserve-hint").textContent).toContain("not the total");
+    expect($("#sync-facts").textContent).toContain("can get a number only while online");
     expect($("#sync-refused").textContent).toContain("The number was issued twice.");
     expect($("#sync-notices").textContent).toContain("D-7-1");
     expect($("#online").textContent).toContain("Online");
@@ -51,6 +54,16 @@ describe("sync panel", () => {
     expect(m.called("sync_now")).toHaveLength(1);
     expect($("#sync-status").textContent).toBe("Sync finished.");
     expect($("#online").textContent).not.toContain("waiting");
+  });
+
+  it("says in Danish that the reserve is counted per birth date and sex", async () => {
+    const m = mockShell({ session: clerk, lang: "da", desk: { ...(await import("../test/harness")).desk, training: false } });
+    m.on("sync_status", () => online);
+    await startApp();
+    key(document.body, "y", { altKey: true, code: "KeyY" });
+    await settle();
+    expect($("#sync-reserve").textContent).toContain("mindst 2 pr. fødselsdato og køn, for hver dato");
+    expect($("#sync-reserve-hint").textContent).toContain("ikke det samlede antal");
   });
 
   it("a training desk cannot sync and says so", async () => {

@@ -37,10 +37,12 @@ export function syncPanel(ctx: Ctx): Screen {
       ["sync-connection", t("sync.connection"), connectionText(s)],
       ["sync-queued", t("sync.queued"), String(s.queued)],
       ["sync-oldest", t("sync.oldest"), oldest],
-      ["sync-reserve", t("sync.reserve"), String(s.reserve_left)],
+      ["sync-reserve", t("sync.reserve"), t("sync.reserve_value", { count: String(s.reserve_left) })],
       ["sync-last", t("sync.last"), s.last_sync ? formatTime(s.last_sync) : t("sync.never")],
     ];
     facts.replaceChildren(...rows.flatMap(([id, k, v]) => [h("dt", {}, k), h("dd", { id }, v)]));
+    // The reserve is counted per birth date and sex: a bare number reads as the total.
+    facts.querySelector("#sync-reserve")?.append(h("p", { class: "hint", id: "sync-reserve-hint" }, t("sync.reserve_hint")));
     const warnings: string[] = [];
     if (s.reserve_low) warnings.push(t("sync.reserve_low"));
     if (s.clock_behind) warnings.push(t("sync.clock_behind"));
