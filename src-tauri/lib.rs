@@ -77,8 +77,30 @@ pub(crate) fn give_back_freed_memory() {
     }
 }
 
+/// Whether a graphical session is there to open a window in (Linux: an X11
+/// or Wayland display named in the environment). Without one the windowing
+/// library panics with a backtrace, so the app checks before Tauri starts.
+#[cfg(target_os = "linux")]
+fn has_display(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|name| var(name).is_some_and(|v| !v.is_empty()))
+}
+
+/// Says plainly that the desk app needs a graphical session and points to
+/// the CLI, in the language `SKRANKE_LANG` names (as for the CLI), else
+/// Danish, and ends the process with status 1.
+#[cfg(target_os = "linux")]
+fn exit_without_display() -> ! {
+    let lang = std::env::var("SKRANKE_LANG").ok().and_then(|code| Lang::from_code(&code)).unwrap_or_default();
+    eprintln!("{}", skranke_core::i18n::text(lang, "shell.no_display"));
+    std::process::exit(1);
+}
+
 /// Builds and runs the desk application.
 pub fn run() {
+    #[cfg(target_os = "linux")]
+    if !has_display(|name| std::env::var_os(name)) {
+        exit_without_display();
+    }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     give_back_large_blocks();
     tauri::Builder::default()
@@ -119,4 +141,24 @@ pub fn run() {
             eprintln!("skranke-desk: cannot start the application: {e}");
             std::process::exit(1);
         });
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::ffi::OsString;
+
+    use super::has_display;
+
+    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
+        move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v))
+    }
+
+    #[test]
+    fn a_display_is_a_non_empty_x11_or_wayland_name() {
+        assert!(has_display(env(&[("DISPLAY", ":0")])));
+        assert!(has_display(env(&[("WAYLAND_DISPLAY", "wayland-0")])));
+        assert!(!has_display(env(&[])));
+        assert!(!has_display(env(&[("DISPLAY", ""), ("WAYLAND_DISPLAY", "")])));
+        assert!(!has_display(env(&[("XDG_SESSION_TYPE", "tty")])));
+    }
 }
