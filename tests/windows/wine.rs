@@ -570,6 +570,7 @@ fn the_windows_spooler_prints_the_handout_titled_with_its_reference_and_keeps_no
     let v = ok_json(&o);
     assert_eq!(v["handout"], "printed", "{v}");
     let record_id = v["record_id"].as_str().unwrap();
+    let desk_id = desk_id_in(&dir);
 
     // The job's title is the reference alone, so the paper is found by it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
@@ -595,6 +596,13 @@ fn the_windows_spooler_prints_the_handout_titled_with_its_reference_and_keeps_no
     let password = password_in(&page);
     let (stdout, stderr) = text(&o);
     assert!(!stdout.contains(&password) && !stderr.contains(&password), "the password leaked into the output");
+    // A printer Windows does not know (its names may hold spaces): the
+    // record is committed, the failure names it and the spooler's refusal.
+    let o = windows(&["settings", "set", "printer", "Skranke 9 (findes ikke)"], &admin, b"");
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let input = applicant("Ewa", "Nowak", "EA3333333").to_string();
+    let err = refused_with(&windows(&["issue", "--applicant", "-", "--print"], &admin, input.as_bytes()), 2);
+    assert!(err.contains(&format!("{desk_id}-2")) && err.contains("OpenPrinter"), "{err}");
     // No spool or temporary file keeps the handout, in the desk folder or
     // anywhere in the Windows installation.
     let prefix = PathBuf::from(setting("WINEPREFIX"));

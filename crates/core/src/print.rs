@@ -179,14 +179,16 @@ pub fn system_printer(name: &str) -> Result<Box<dyn Printer + Send + Sync>, Prin
     }
 }
 
-/// Windows printing (built for Windows, not verifiable on the Linux machines
-/// this project is tested on).
+/// Windows printing. Cross-built by `scripts/windows.sh` and run under Wine
+/// there (`tests/windows/wine.rs`), whose spooler hands the job to CUPS; a
+/// real Windows printer driver is not tested.
 ///
 /// Approach: the PDF bytes are written to the Windows spooler as a RAW job
 /// with the winspool API (`OpenPrinterW`, `StartDocPrinterW` with datatype
 /// `RAW` and the reference as the document name, `StartPagePrinter`,
 /// `WritePrinter`, `EndPagePrinter`, `EndDocPrinter`, `ClosePrinter`), again
-/// from memory and without a file. A RAW PDF job needs a printer that
+/// from memory and without a file. A job that fails on the way is aborted
+/// (`AbortPrinter`), so that no half of a handout comes out. A RAW PDF job needs a printer that
 /// understands PDF itself ("PDF direct print"; most current office laser
 /// printers and print servers with a PDF-capable driver do); the deployment
 /// notes tell administrators to choose such a queue, and to turn off "Keep
@@ -197,8 +199,8 @@ pub fn system_printer(name: &str) -> Result<Box<dyn Printer + Send + Sync>, Prin
 mod windows {
     use super::{check_title, PrintError, Printer, SpooledJob};
     use windows_sys::Win32::Graphics::Printing::{
-        ClosePrinter, EndDocPrinter, EndPagePrinter, OpenPrinterW, StartDocPrinterW, StartPagePrinter, WritePrinter,
-        DOC_INFO_1W, PRINTER_HANDLE,
+        AbortPrinter, ClosePrinter, EndDocPrinter, EndPagePrinter, OpenPrinterW, StartDocPrinterW, StartPagePrinter,
+        WritePrinter, DOC_INFO_1W, PRINTER_HANDLE,
     };
 
     fn wide(s: &str) -> Vec<u16> {
@@ -246,20 +248,29 @@ mod windows {
                     ClosePrinter(handle);
                     return Err(e);
                 }
-                let mut ok = StartPagePrinter(handle) != 0;
+                let mut failed = (StartPagePrinter(handle) == 0).then(|| refused("StartPagePrinter"));
                 let mut offset = 0usize;
-                while ok && offset < pdf.len() {
+                while failed.is_none() && offset < pdf.len() {
                     let chunk = &pdf[offset..pdf.len().min(offset + (1 << 20))];
                     let mut written = 0u32;
-                    ok = WritePrinter(handle, chunk.as_ptr().cast(), chunk.len() as u32, &mut written) != 0
-                        && written > 0;
+                    if WritePrinter(handle, chunk.as_ptr().cast(), chunk.len() as u32, &mut written) == 0
+                        || written == 0
+                    {
+                        failed = Some(refused("WritePrinter"));
+                    }
                     offset += written as usize;
                 }
-                let e = (!ok).then(|| refused("WritePrinter"));
-                EndPagePrinter(handle);
-                EndDocPrinter(handle);
+                if failed.is_none() && EndPagePrinter(handle) == 0 {
+                    failed = Some(refused("EndPagePrinter"));
+                }
+                if failed.is_none() && EndDocPrinter(handle) == 0 {
+                    failed = Some(refused("EndDocPrinter"));
+                }
+                if failed.is_some() {
+                    AbortPrinter(handle);
+                }
                 ClosePrinter(handle);
-                match e {
+                match failed {
                     Some(e) => Err(e),
                     None => Ok(SpooledJob { job_id: Some(job.to_string()) }),
                 }
