@@ -173,7 +173,8 @@ fn an_unavailable_key_store_is_a_clear_error_with_exit_2() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).1.contains("key store cannot be reached"), "{:?}", text(&o));
+    // The platform's own name for its key store (here the Secret Service), and that it cannot be reached.
+    assert!(text(&o).1.contains("key store (Secret Service) cannot be reached"), "{:?}", text(&o));
     forget(&desk_id);
 }
 
