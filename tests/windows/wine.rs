@@ -1,15 +1,17 @@
 //! The Windows build of `skranke` (x86_64-pc-windows-gnu) run under Wine,
 //! against the same expectations as the Linux CLI: the same answers byte
 //! for byte, an encrypted store whose key is in Credential Manager and in no
-//! file, a right handout, an enrolled desk whose records reach the
-//! registry's feed, and refusals (never a panic) for Windows-shaped input.
+//! file, a right handout saved and printed through the Windows spooler, an
+//! enrolled desk whose records reach the registry's feed, and refusals
+//! (never a panic) for Windows-shaped input.
 //!
 //! A test target of `skranke-cli` that `cargo test` runs only when named,
 //! because it needs what `scripts/windows.sh` prepares and passes on:
 //! `SKRANKE_WINE` (the wine64 loader), `SKRANKE_WINDOWS_EXE` (skranke.exe),
 //! `WINEPREFIX` (a fresh prefix with the test-only `bcryptprimitives.dll`
 //! stand-in), and `DATABASE_URL` (PostgreSQL for the registry, which runs
-//! on Linux, on loopback, as in `crates/cli/tests/sync.rs`).
+//! on Linux, on loopback, as in `crates/cli/tests/sync.rs`). Wine's spooler
+//! prints to CUPS: the queue `skranke-test` of `scripts/ci/cups-setup.sh`.
 #![cfg(target_os = "linux")]
 
 #[path = "../../crates/cli/tests/common/mod.rs"]
@@ -74,7 +76,13 @@ fn windows_path(path: &Path) -> String {
 
 /// Output with CRLF line ends read as LF (the one difference allowed).
 fn lf(bytes: &[u8]) -> Vec<u8> {
-    String::from_utf8_lossy(bytes).replace("\r\n", "\n").into_bytes()
+    let mut out = Vec::with_capacity(bytes.len());
+    for (i, &b) in bytes.iter().enumerate() {
+        if !(b == b'\r' && bytes.get(i + 1) == Some(&b'\n')) {
+            out.push(b);
+        }
+    }
+    out
 }
 
 fn text(o: &Output) -> (String, String) {
