@@ -18,17 +18,16 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use skranke_core::credentials::{PasswordHash, Username};
+use skranke_core::credentials::PasswordHash;
 use skranke_registry::testing::proxy::{FaultProxy, Faults};
 use skranke_registry::testing::LiveRegistry;
 
-use common::{at_desk, ok, ok_json, password_in, pdftotext, text};
+use common::{at_desk, feed_consumer, ok, ok_json, password_in, pdftotext, text, username_on};
 
 const ADMIN_PW: &str = "admin password 1";
 const FEED_TOKEN: &str = "feed-secret";
@@ -67,13 +66,7 @@ fn read_handout(pdf: &Path) -> Paper {
     let mut numbers: Vec<&str> = words.iter().copied().filter(|w| is_number(w)).collect();
     numbers.dedup();
     assert_eq!(numbers.len(), 1, "one personnummer on the handout: {page}");
-    // The value printed under the label line that names the username.
-    let label = words.iter().position(|w| *w == "Username").expect("the username's label");
-    let username = words[label..]
-        .iter()
-        .find(|w| w.bytes().all(|b| skranke_core::credentials::ALPHABET.contains(&b)) && Username::parse(w).is_ok())
-        .expect("a username under its label")
-        .to_string();
+    let username = username_on(&page);
     Paper { number: numbers[0].to_string(), username, password: password_in(&page) }
 }
 
@@ -132,19 +125,6 @@ impl Drop for Desk {
         let _ = skranke_core::desk::forget_keys(&skranke_core::keystore::OsKeyStore, &self.id);
         let _ = skranke_core::sync::forget_signing_key(&skranke_core::keystore::OsKeyStore, &self.id);
     }
-}
-
-/// The consumer, as CPR and Jobnet run it.
-fn consumer(args: &[&str]) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/contract/feed-consumer.mjs");
-    let out = Command::new("node").arg(script).args(args).output().expect("node runs");
-    assert!(
-        out.status.success(),
-        "the consumer refused the feed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    serde_json::from_slice(&out.stdout).expect("the consumer prints JSON")
 }
 
 #[test]
@@ -207,7 +187,7 @@ fn every_record_reaches_the_feed_with_the_number_and_login_on_its_latest_handout
 
     // The consumer reads the whole feed against the served schema.
     let url = reg.url();
-    let feed = consumer(&["read", "--url", &url, "--token", FEED_TOKEN]);
+    let feed = feed_consumer(&["read", "--url", &url, "--token", FEED_TOKEN]);
     let records = feed["records"].as_object().unwrap();
     assert_eq!(records.len(), handouts.len(), "every record is in the feed: {feed}");
     for (id, pdf) in &handouts {
@@ -230,7 +210,7 @@ fn every_record_reaches_the_feed_with_the_number_and_login_on_its_latest_handout
     let registered: Vec<&str> =
         handouts.keys().map(String::as_str).filter(|id| *id != refused && *id != voided).collect();
     let refusal = format!("{refused}:jobnet:username_taken");
-    let answer = consumer(&[
+    let answer = feed_consumer(&[
         "confirm",
         "--url",
         &url,
@@ -279,7 +259,7 @@ fn every_record_reaches_the_feed_with_the_number_and_login_on_its_latest_handout
     desks[1].sync();
     let standing = desks[1].records().into_iter().find(|r| r["record_id"] == refused.as_str()).unwrap();
     assert_eq!(standing["standing"], "accepted", "{standing}");
-    let feed = consumer(&["read", "--url", &url, "--token", FEED_TOKEN]);
+    let feed = feed_consumer(&["read", "--url", &url, "--token", FEED_TOKEN]);
     let paper = read_handout(&handouts[&refused]);
     let hash = PasswordHash::from_phc(feed["records"][&refused]["password_hash"].as_str().unwrap()).unwrap();
     assert!(hash.verify(&paper.password));

@@ -15,7 +15,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 use skranke_core::credentials::PasswordHash;
@@ -23,31 +22,10 @@ use skranke_core::keystore::{KeyStore, OsKeyStore};
 use skranke_registry::testing::{LiveRegistry, TestDatabase};
 use skranke_registry::Config;
 
-use common::{at_desk, ok_json, password_in, pdftotext};
+use common::{at_desk, feed_consumer, ok_json, password_in, pdftotext, username_on};
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/desk-before-login-fix")
-}
-
-fn consumer_read(url: &str) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/contract/feed-consumer.mjs");
-    let out = Command::new("node").arg(script).args(["read", "--url", url, "--token", "feed-secret"]).output().unwrap();
-    assert!(out.status.success(), "the consumer refused the feed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// The handout's username: the value under its label.
-fn username_on(text: &str) -> String {
-    let words: Vec<&str> = text.split(' ').collect();
-    let label = words.iter().position(|w| *w == "Username").expect("the username's label");
-    words[label..]
-        .iter()
-        .find(|w| {
-            w.bytes().all(|b| skranke_core::credentials::ALPHABET.contains(&b))
-                && skranke_core::credentials::Username::parse(w).is_ok()
-        })
-        .expect("a username")
-        .to_string()
 }
 
 struct Restored {
@@ -117,7 +95,7 @@ fn a_desk_from_before_the_username_fix_sends_every_login_to_the_feed_once_upgrad
     let again = ok_json(&at_desk(desk.dir.path(), &["sync", "--json"], &[], b""));
     assert_eq!(again["uploaded"], 0, "{again}");
 
-    let feed = consumer_read(&reg.url());
+    let feed = feed_consumer(&["read", "--url", &reg.url(), "--token", "feed-secret"]);
     let handouts = fixture().join("handouts");
     for (seq, latest) in [(1, "1.pdf"), (2, "2-again.pdf"), (3, "3.pdf")] {
         let id = format!("{desk_id}-{seq}");

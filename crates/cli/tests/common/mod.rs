@@ -133,3 +133,29 @@ pub fn password_in(text: &str) -> String {
     assert_eq!(found.len(), 1, "expected exactly one password on the handout, found {found:?} in:\n{text}");
     found.into_iter().next().unwrap()
 }
+
+/// The Jobnet username on a handout's text: the value under the label line
+/// that names it (the English label is always on the page).
+pub fn username_on(text: &str) -> String {
+    let words: Vec<&str> = text.split(' ').collect();
+    let label = words.iter().position(|w| *w == "Username").expect("the username's label");
+    words[label..]
+        .iter()
+        .find(|w| w.bytes().all(|b| ALPHABET.contains(&b)) && skranke_core::credentials::Username::parse(w).is_ok())
+        .expect("a username under its label")
+        .to_string()
+}
+
+/// The feed's consumer as CPR and Jobnet run it (`tests/contract/feed-consumer.mjs`):
+/// its JSON answer; a refusal of the feed fails the test with the consumer's words.
+pub fn feed_consumer(args: &[&str]) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/contract/feed-consumer.mjs");
+    let out = Command::new("node").arg(script).args(args).output().expect("node runs");
+    assert!(
+        out.status.success(),
+        "the consumer refused the feed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    serde_json::from_slice(&out.stdout).expect("the consumer prints JSON")
+}
