@@ -2,6 +2,7 @@
 /// (`allow-<name>`) that capabilities/default.json grants.
 const COMMANDS: &[&str] = &[
     "app_info",
+    "reference_data",
     "set_language",
     "desk_status",
     "desk_init",

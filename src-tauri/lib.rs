@@ -8,6 +8,7 @@ mod handout;
 mod intake;
 mod panels;
 mod records;
+mod reference;
 mod settings;
 mod staff;
 mod state;
@@ -111,6 +112,7 @@ pub fn run() {
         })
         .invoke_handler(tauri::generate_handler![
             app_info,
+            reference::reference_data,
             set_language,
             mrz_scan,
             desk::desk_status,

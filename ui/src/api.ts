@@ -31,6 +31,23 @@ export interface AppInfo {
   version: string;
 }
 
+/** One municipality for the pickers (`MunicipalityOption`): the three-digit code and the name. */
+export interface MunicipalityOption {
+  code: string;
+  name: string;
+}
+
+/** The pickers' lists from the core (`ReferenceData` in src-tauri/reference.rs). */
+export interface ReferenceData {
+  municipalities: MunicipalityOption[];
+  /** Every language a handout can be printed in. */
+  handout_languages: string[];
+  /** The languages every handout carries, in print order. */
+  handout_always: string[];
+  /** Nationality (alpha-2) to the handout language it suggests, where that handout exists. */
+  language_by_nationality: Record<string, string>;
+}
+
 export interface DeskView {
   desk_id: string;
   municipality: string;
@@ -322,6 +339,7 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 export const api = {
   appInfo: () => call<AppInfo>("app_info"),
   startup: () => call<Startup>("desk_status"),
+  referenceData: () => call<ReferenceData>("reference_data"),
   setLanguage: (lang: "da" | "en") => call<null>("set_language", { lang }),
   deskInit: (request: DeskInitRequest) => call<DeskView>("desk_init", { request }),
   signIn: (name: string, password: string) => call<StaffView>("sign_in", { name, password }),

@@ -317,6 +317,8 @@ export class App implements Ctx {
 
   private onKey(e: KeyboardEvent): void {
     if (e.key === "Escape") {
+      // An open list (the municipality picker) closes first; Esc is its own.
+      if ((e.target as Element | null)?.getAttribute?.("aria-expanded") === "true") return;
       if (!this.current) return;
       const handled = this.current.onEsc?.() ?? false;
       if (!handled) this.back();

@@ -343,6 +343,79 @@ pub fn is_icao_non_nationality(code: &str) -> bool {
     ICAO_NON_NATIONALITIES.contains(&code)
 }
 
+/// The language (ISO 639-1) a state's citizens most likely read, for the
+/// handout's third language: the official or most widely read language,
+/// one per state; states with several equal ones (Belgium, Switzerland)
+/// and those without a clear one are left out, so the clerk chooses.
+/// Whether a handout exists in that language is `letter::texts`'s to say.
+const LANGUAGES: [(&str, &str); 46] = [
+    ("AE", "ar"),
+    ("AF", "fa"),
+    ("AT", "de"),
+    ("BG", "bg"),
+    ("CY", "el"),
+    ("CZ", "cs"),
+    ("DE", "de"),
+    ("DK", "da"),
+    ("DZ", "ar"),
+    ("EE", "et"),
+    ("EG", "ar"),
+    ("ER", "ti"),
+    ("ES", "es"),
+    ("FI", "fi"),
+    ("FR", "fr"),
+    ("GB", "en"),
+    ("GR", "el"),
+    ("HR", "hr"),
+    ("HU", "hu"),
+    ("IE", "en"),
+    ("IQ", "ar"),
+    ("IR", "fa"),
+    ("IS", "is"),
+    ("IT", "it"),
+    ("JO", "ar"),
+    ("LB", "ar"),
+    ("LI", "de"),
+    ("LT", "lt"),
+    ("LV", "lv"),
+    ("LY", "ar"),
+    ("MA", "ar"),
+    ("MD", "ro"),
+    ("NL", "nl"),
+    ("NO", "nb"),
+    ("PL", "pl"),
+    ("PS", "ar"),
+    ("PT", "pt"),
+    ("RO", "ro"),
+    ("SA", "ar"),
+    ("SD", "ar"),
+    ("SE", "sv"),
+    ("SI", "sl"),
+    ("SK", "sk"),
+    ("SO", "so"),
+    ("SY", "ar"),
+    ("TN", "ar"),
+];
+
+/// The language a state's citizens most likely read (ISO 639-1), by the
+/// state's alpha-2 code (case-insensitive), if there is one clear language.
+///
+/// ```
+/// use skranke_core::country::language;
+/// assert_eq!(language("de"), Some("de"));
+/// assert_eq!(language("AT"), Some("de"));
+/// assert_eq!(language("BE"), None); // Dutch, French and German
+/// ```
+pub fn language(code: &str) -> Option<&'static str> {
+    let code = code.trim().to_ascii_uppercase();
+    LANGUAGES.binary_search_by(|(a2, _)| (*a2).cmp(code.as_str())).ok().map(|i| LANGUAGES[i].1)
+}
+
+/// Every state with a clear language, as (alpha-2, ISO 639-1), sorted by state.
+pub fn languages() -> &'static [(&'static str, &'static str)] {
+    &LANGUAGES
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,6 +472,27 @@ mod tests {
         for &(_, a2) in &ALPHA3_TO_ALPHA2 {
             let icao = alpha2_to_icao(a2).unwrap_or_default();
             assert_eq!(icao_to_alpha2(icao), Some(a2), "{a2}");
+        }
+    }
+
+    #[test]
+    fn the_language_table_is_sorted_and_names_only_real_states() {
+        assert!(LANGUAGES.windows(2).all(|w| w[0].0 < w[1].0));
+        for (a2, lang) in LANGUAGES {
+            assert!(is_alpha2(a2), "{a2}");
+            assert!(lang.len() == 2 && lang.bytes().all(|b| b.is_ascii_lowercase()), "{lang}");
+        }
+    }
+
+    #[test]
+    fn a_state_with_one_clear_language_has_it_and_others_have_none() {
+        assert_eq!(language("DE"), Some("de"));
+        assert_eq!(language(" pl "), Some("pl"));
+        assert_eq!(language("GR"), Some("el"));
+        assert_eq!(language("SY"), Some("ar"));
+        assert_eq!(language("ER"), Some("ti"));
+        for code in ["BE", "CH", "LU", "XXA", "", "ZZ"] {
+            assert_eq!(language(code), None, "{code}");
         }
     }
 }

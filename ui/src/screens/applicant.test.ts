@@ -203,3 +203,34 @@ describe("every input is labelled", () => {
     }
   });
 });
+
+describe("municipality of stay", () => {
+  it("starts at the desk's municipality with its name, and a name picked sends its code", async () => {
+    const m = await open();
+    await settle();
+    const input = $("#f-municipality_of_stay") as HTMLInputElement;
+    expect(input.value).toBe("101");
+    expect($("#f-municipality_of_stay-name").textContent).toBe("København");
+    input.focus();
+    type("#f-municipality_of_stay", "Aalb");
+    key(input, "Enter");
+    expect(input.value).toBe("851");
+    expect($("#f-municipality_of_stay-name").textContent).toBe("Aalborg");
+    await new Promise((r) => setTimeout(r, 300));
+    await settle();
+    const last = m.called("applicant_check").at(-1)!.applicant as Record<string, unknown>;
+    expect(last.municipality_of_stay).toBe(851);
+  });
+
+  it("Esc in the open list closes it and keeps the zone field as it is", async () => {
+    await open();
+    await settle();
+    ($("#f-mrz") as HTMLTextAreaElement).value = "P<POL";
+    const input = $("#f-municipality_of_stay") as HTMLInputElement;
+    input.focus();
+    type("#f-municipality_of_stay", "Ode");
+    key(input, "Escape");
+    expect(input.getAttribute("aria-expanded")).toBe("false");
+    expect(($("#f-mrz") as HTMLTextAreaElement).value).toBe("P<POL");
+  });
+});

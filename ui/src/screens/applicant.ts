@@ -5,6 +5,8 @@
 // core's duplicate check shows before going on to review.
 import { api, asCommandError, type ApplicantCheck, type ApplicantDraft, type ApplicantJson, type FieldError } from "../api";
 import { t } from "../i18n";
+import { municipalityPicker, type Picker } from "../picker";
+import { referenceData } from "../reference";
 import { alertLine, button, field, h, kbd, setFieldError, showFieldErrors, statusLine, type Field } from "../dom";
 import type { Ctx, Screen } from "../app";
 
@@ -131,6 +133,8 @@ export function applicantForm(ctx: Ctx): Screen {
   // The radios share one error line; a pseudo-field lets showFieldErrors place it.
   const groupField: Field = { wrap: h("div"), input: groupRadios[0].input, error: groupError };
   fields.set("group", groupField);
+  const muniStay = field({ path: "municipality_of_stay", label: t("applicant.municipality_of_stay"), hint: t("applicant.municipality_hint"), width: "medium", value: ctx.state.desk?.municipality ?? "" });
+  let muniPicker: Picker | null = null;
   const eligSet = h(
     "fieldset",
     { class: "group", id: "group-set" },
@@ -139,7 +143,7 @@ export function applicantForm(ctx: Ctx): Screen {
     groupError,
     asylum.wrap,
     h("div", { class: "grid" },
-      add(field({ path: "municipality_of_stay", label: t("applicant.municipality_of_stay"), hint: t("applicant.municipality_hint"), width: "short", inputmode: "numeric", value: ctx.state.desk?.municipality ?? "" })),
+      add(muniStay),
       add(field({ path: "language", label: t("applicant.language"), kind: "select", options: opt("language", HANDOUT_LANGUAGES, false), value: "da", width: "medium" })),
     ),
     add(field({ path: "no_danish_cpr", label: t("applicant.no_danish_cpr"), kind: "checkbox" })),
@@ -186,6 +190,7 @@ export function applicantForm(ctx: Ctx): Screen {
       else input.value = String(value);
     }
     syncGroup();
+    muniPicker?.refresh();
   };
   const syncGroup = () => {
     const asylumOn = groupRadios.find((r) => r.input.checked)?.g === "asylum-personal-assistance";
@@ -347,6 +352,11 @@ export function applicantForm(ctx: Ctx): Screen {
     void check();
   }
   syncGroup();
+  void referenceData()
+    .then((data) => {
+      muniPicker = municipalityPicker(muniStay, data.municipalities, t("common.municipality_list"));
+    })
+    .catch(() => undefined);
 
   const shortcuts = h("p", { class: "shortcuts" }, kbd("Enter"), " ", t("applicant.shortcut_enter"), " · ", kbd("Esc"), " ", t("applicant.shortcut_esc"));
   const el = h("section", { class: "screen" }, h("h1", { id: "screen-title" }, t("applicant.title")), shortcuts, form);

@@ -3,6 +3,8 @@
 // the first admin account.
 import { api, type DeskInitRequest } from "../api";
 import { t } from "../i18n";
+import { municipalityPicker } from "../picker";
+import { referenceData } from "../reference";
 import { alertLine, button, field, h, showFieldErrors, showRefusal, statusLine, type Field } from "../dom";
 import type { Ctx, Screen } from "../app";
 
@@ -25,7 +27,11 @@ export function firstStart(ctx: Ctx): Screen {
   const code = field({ path: "enrolment_code", label: t("first.enrolment_code"), width: "medium" });
   const registry = h("fieldset", { class: "group", id: "enrol-fields" }, h("legend", {}, t("first.registry")), add(url, "registry_url"), add(code, "enrolment_code"));
 
-  const muni = field({ path: "municipality", label: t("first.municipality"), hint: t("first.municipality_hint"), width: "short", inputmode: "numeric", required: true });
+  const muni = field({ path: "municipality", label: t("first.municipality"), hint: t("first.municipality_hint"), width: "medium", required: true });
+  // The list comes from the core; until it is there (or if it fails) the field takes a typed code.
+  void referenceData()
+    .then((data) => municipalityPicker(muni, data.municipalities, t("common.municipality_list")))
+    .catch(() => undefined);
   const office = field({ path: "office", label: t("first.office"), width: "long", required: true });
   const deskNo = field({ path: "desk_number", label: t("first.desk_number"), width: "short", inputmode: "numeric", required: true });
   const placeHint = h("p", { class: "hint", id: "place-from-code", hidden: true }, t("first.place_from_code"));

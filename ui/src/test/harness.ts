@@ -4,7 +4,10 @@ import { mockIPC } from "@tauri-apps/api/mocks";
 import { App } from "../app";
 import { SCREENS } from "../main";
 import { setLang } from "../i18n";
-import type { DeskView, StaffView, Startup, SyncView } from "../api";
+import { forgetReferenceData } from "../reference";
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import type { DeskView, ReferenceData, StaffView, Startup, SyncView } from "../api";
 
 export type Handler = (args: Record<string, unknown>) => unknown;
 
@@ -42,6 +45,30 @@ export const syncView: SyncView = {
   notices: [],
 };
 
+const coreDir = join(import.meta.dirname, "../../../crates/core");
+
+/**
+ * What `reference_data` answers, from the core's own files: the 98
+ * municipalities of data/kommunekoder.csv and the handout languages of
+ * letters/; the nationality map is a sample of the core's.
+ */
+export const reference: ReferenceData = {
+  municipalities: readFileSync(join(coreDir, "data/kommunekoder.csv"), "utf8")
+    .split("\n")
+    .slice(1)
+    .filter((l) => l.trim())
+    .map((l) => {
+      const [code, name] = l.split(",");
+      return { code: code.padStart(3, "0"), name };
+    }),
+  handout_languages: readdirSync(join(coreDir, "letters"))
+    .filter((f) => f.endsWith(".json"))
+    .map((f) => f.replace(/\.json$/, ""))
+    .sort(),
+  handout_always: ["da", "en"],
+  language_by_nationality: { AT: "de", DE: "de", PL: "pl", RO: "ro", GR: "el", GB: "en", DK: "da" },
+};
+
 export interface Mock {
   calls: Array<{ cmd: string; args: Record<string, unknown> }>;
   on(cmd: string, handler: Handler): void;
@@ -53,6 +80,7 @@ export function mockShell(startup: Partial<Startup> = {}): Mock {
   const handlers = new Map<string, Handler>();
   const calls: Mock["calls"] = [];
   handlers.set("desk_status", () => ({ desk, session: null, lang: "en", idle_lock_minutes: 5, ...startup }));
+  handlers.set("reference_data", () => reference);
   handlers.set("app_info", () => ({ name: "Skranke", version: "0.1.0" }));
   handlers.set("sync_status", () => syncView);
   handlers.set("sign_out", () => null);
@@ -75,6 +103,7 @@ let running: App | null = null;
 
 export async function startApp(): Promise<App> {
   running?.stop();
+  forgetReferenceData();
   setLang("en");
   document.body.innerHTML = `<div id="app"></div><span id="version"></span>`;
   const app = new App(document.getElementById("app")!, SCREENS);
