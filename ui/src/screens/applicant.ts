@@ -7,6 +7,7 @@ import { api, asCommandError, type ApplicantCheck, type ApplicantDraft, type App
 import { t } from "../i18n";
 import { municipalityPicker, type Picker } from "../picker";
 import { referenceData } from "../reference";
+import { setupChecklist } from "./checklist";
 import { alertLine, button, field, h, kbd, setFieldError, showFieldErrors, statusLine, type Field } from "../dom";
 import type { Ctx, Screen } from "../app";
 
@@ -359,7 +360,7 @@ export function applicantForm(ctx: Ctx): Screen {
     .catch(() => undefined);
 
   const shortcuts = h("p", { class: "shortcuts" }, kbd("Enter"), " ", t("applicant.shortcut_enter"), " · ", kbd("Esc"), " ", t("applicant.shortcut_esc"));
-  const el = h("section", { class: "screen" }, h("h1", { id: "screen-title" }, t("applicant.title")), shortcuts, form);
+  const el = h("section", { class: "screen" }, h("h1", { id: "screen-title" }, t("applicant.title")), setupChecklist(ctx), shortcuts, form);
   return {
     el,
     title: "applicant.title",
