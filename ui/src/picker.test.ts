@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { clearMocks } from "@tauri-apps/api/mocks";
 import { $, key, mockShell, reference, settle, startApp, type } from "./test/harness";
 import { filterMunicipalities, fold } from "./picker";
-import { municipalityName, normaliseCode } from "./reference";
+import { handoutLanguages, languageFor, languageName, municipalityName, normaliseCode } from "./reference";
+import { setLang } from "./i18n";
 
 afterEach(() => clearMocks());
 
@@ -98,5 +99,28 @@ describe("the picker at first start", () => {
     await settle();
     expect(input.value).toBe("751");
     expect($("#f-municipality-name").textContent).toBe("Aarhus");
+  });
+});
+
+describe("handout languages", () => {
+  it("carries Danish and English, then the chosen language only when its handout exists", () => {
+    expect(handoutLanguages(reference, "da")).toEqual(["da", "en"]);
+    expect(handoutLanguages(reference, "de")).toEqual(["da", "en", "de"]);
+    expect(handoutLanguages(reference, "sv")).toEqual(["da", "en"]);
+  });
+
+  it("suggests a nationality's language, written in any case", () => {
+    expect(languageFor(reference, " at ")).toBe("de");
+    expect(languageFor(reference, "SE")).toBeNull();
+  });
+
+  it("names a language the catalogs do not know yet in the window's language", () => {
+    setLang("en");
+    expect(languageName("de")).toBe("German");
+    expect(languageName("sv")).toBe("Swedish");
+    setLang("da");
+    expect(languageName("de")).toBe("Tysk");
+    expect(languageName("sv").toLowerCase()).toBe("svensk");
+    setLang("en");
   });
 });

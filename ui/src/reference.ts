@@ -2,6 +2,7 @@
 // municipalities, handout languages, a nationality's language) and kept for
 // the window's life. The window holds no copy of its own.
 import { api, type ReferenceData } from "./api";
+import { lang, t } from "./i18n";
 
 let loaded: Promise<ReferenceData> | null = null;
 
@@ -48,4 +49,20 @@ export function handoutLanguages(data: ReferenceData, chosen: string): string[] 
 /** The handout language a nationality suggests, when that language's handout exists. */
 export function languageFor(data: ReferenceData, nationality: string): string | null {
   return data.language_by_nationality[nationality.trim().toUpperCase()] ?? null;
+}
+
+/**
+ * A language's name in the window's language: the catalog's, else (a handout
+ * language added to the core before the window's catalogs name it) the
+ * platform's, else the code.
+ */
+export function languageName(code: string): string {
+  const key = `language.${code}`;
+  const own = t(key);
+  if (own !== key) return own;
+  try {
+    return new Intl.DisplayNames([lang()], { type: "language" }).of(code) ?? code;
+  } catch {
+    return code;
+  }
 }

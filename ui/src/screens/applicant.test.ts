@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { clearMocks } from "@tauri-apps/api/mocks";
-import { $, TD3, check, clerk, key, mockShell, settle, startApp, submit, type } from "../test/harness";
+import { $, TD3, check, clerk, key, mockShell, reference, settle, startApp, submit, type } from "../test/harness";
 import { applicantJson, mrzComplete } from "./applicant";
 import type { ApplicantCheck, MrzScan } from "../api";
 
@@ -232,5 +232,52 @@ describe("municipality of stay", () => {
     key(input, "Escape");
     expect(input.getAttribute("aria-expanded")).toBe("false");
     expect(($("#f-mrz") as HTMLTextAreaElement).value).toBe("P<POL");
+  });
+});
+
+describe("the handout's language", () => {
+  const german: MrzScan = {
+    draft: { ...draft.draft, surname: "MUELLER", given_names: "KLAUS PETER", nationality: "DE", document: { ...draft.draft.document, issuing_state: "DE" } },
+    problems: [],
+  };
+
+  it("offers exactly the languages the core has a handout in", async () => {
+    await open();
+    await settle();
+    const offered = [...($("#f-language") as HTMLSelectElement).options].map((o) => o.value).sort();
+    expect(offered).toEqual([...reference.handout_languages].sort());
+    expect($("#handout-carries").textContent).toBe("The handout will be in: Danish, English");
+  });
+
+  it("a German passport's zone sets German, and the form says the handout carries Danish, English and German", async () => {
+    const m = await open();
+    m.on("mrz_scan", () => german);
+    await settle();
+    const mrz = $("#f-mrz") as HTMLTextAreaElement;
+    mrz.value = TD3;
+    key(mrz, "Enter");
+    await settle();
+    expect(($("#f-language") as HTMLSelectElement).value).toBe("de");
+    expect($("#handout-carries").textContent).toBe("The handout will be in: Danish, English, German");
+    expect(applicantJson({ language: ($("#f-language") as HTMLSelectElement).value }).language).toBe("de");
+  });
+
+  it("a typed nationality without a handout in its language leaves Danish (Danish and English only)", async () => {
+    await open();
+    await settle();
+    type("#f-nationality", "AT");
+    expect(($("#f-language") as HTMLSelectElement).value).toBe("de");
+    type("#f-nationality", "SE");
+    expect(($("#f-language") as HTMLSelectElement).value).toBe("da");
+    expect($("#handout-carries").textContent).toBe("The handout will be in: Danish, English");
+  });
+
+  it("once the clerk chooses the language, the nationality no longer changes it", async () => {
+    await open();
+    await settle();
+    type("#f-language", "pl");
+    expect($("#handout-carries").textContent).toBe("The handout will be in: Danish, English, Polish");
+    type("#f-nationality", "DE");
+    expect(($("#f-language") as HTMLSelectElement).value).toBe("pl");
   });
 });

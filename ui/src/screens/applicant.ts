@@ -3,16 +3,14 @@
 // reader types its lines and Enter, the core parses them and the form fills
 // itself. Every change is checked by the core (live, per field), and the
 // core's duplicate check shows before going on to review.
-import { api, asCommandError, type ApplicantCheck, type ApplicantDraft, type ApplicantJson, type FieldError } from "../api";
+import { api, asCommandError, type ApplicantCheck, type ApplicantDraft, type ApplicantJson, type FieldError, type ReferenceData } from "../api";
 import { t } from "../i18n";
 import { municipalityPicker, type Picker } from "../picker";
-import { referenceData } from "../reference";
+import { handoutLanguages, languageFor, languageName, referenceData } from "../reference";
 import { setupChecklist } from "./checklist";
 import { alertLine, button, field, h, kbd, setFieldError, showFieldErrors, statusLine, type Field } from "../dom";
 import type { Ctx, Screen } from "../app";
 
-/** Handout languages offered (those with a translation, plus the two always printed). */
-export const HANDOUT_LANGUAGES = ["da", "en", "pl", "ro", "de", "lt", "bg", "es", "it", "lv", "el"];
 const GROUPS = ["eu-jobseeker", "eu-offers", "asylum-personal-assistance"] as const;
 
 type Values = Record<string, string | boolean>;
@@ -136,6 +134,13 @@ export function applicantForm(ctx: Ctx): Screen {
   fields.set("group", groupField);
   const muniStay = field({ path: "municipality_of_stay", label: t("applicant.municipality_of_stay"), hint: t("applicant.municipality_hint"), width: "medium", value: ctx.state.desk?.municipality ?? "" });
   let muniPicker: Picker | null = null;
+  // The handout's languages come from the core; Danish until they are there.
+  const languageField = field({ path: "language", label: t("applicant.language"), hint: t("applicant.language_hint"), kind: "select", options: [["da", languageName("da")]], value: "da", width: "medium" });
+  const languageSelect = languageField.input as HTMLSelectElement;
+  const carries = h("p", { class: "hint", id: "handout-carries", "aria-live": "polite" });
+  languageField.error.before(carries);
+  languageSelect.setAttribute("aria-describedby", `${carries.id} ${languageSelect.getAttribute("aria-describedby")}`);
+  let reference: ReferenceData | null = null;
   const eligSet = h(
     "fieldset",
     { class: "group", id: "group-set" },
@@ -145,7 +150,7 @@ export function applicantForm(ctx: Ctx): Screen {
     asylum.wrap,
     h("div", { class: "grid" },
       add(muniStay),
-      add(field({ path: "language", label: t("applicant.language"), kind: "select", options: opt("language", HANDOUT_LANGUAGES, false), value: "da", width: "medium" })),
+      add(languageField),
     ),
     add(field({ path: "no_danish_cpr", label: t("applicant.no_danish_cpr"), kind: "checkbox" })),
     add(field({ path: "not_residence_registered", label: t("applicant.not_residence_registered"), kind: "checkbox" })),
@@ -192,6 +197,22 @@ export function applicantForm(ctx: Ctx): Screen {
     }
     syncGroup();
     muniPicker?.refresh();
+    showCarries();
+  };
+  /** The languages the handout will carry, in print order, under the choice. */
+  const showCarries = () => {
+    if (!reference) return;
+    carries.textContent = t("applicant.handout_carries", { languages: handoutLanguages(reference, languageSelect.value).map(languageName).join(", ") });
+  };
+  /**
+   * Until the clerk chooses the language, it follows the nationality: the
+   * nationality's language where its handout exists, else Danish.
+   */
+  const suggestLanguage = () => {
+    if (!reference || ctx.state.flow.languageChosen) return;
+    const nationality = (fields.get("nationality")!.input as HTMLInputElement).value;
+    languageSelect.value = languageFor(reference, nationality) ?? "da";
+    showCarries();
   };
   const syncGroup = () => {
     const asylumOn = groupRadios.find((r) => r.input.checked)?.g === "asylum-personal-assistance";
@@ -242,6 +263,9 @@ export function applicantForm(ctx: Ctx): Screen {
     const path = (e.target as HTMLElement).dataset?.path;
     if (!path || path === "mrz") return;
     touched.add(path);
+    if (path === "language") ctx.state.flow.languageChosen = true;
+    if (path === "nationality") suggestLanguage();
+    if (path === "language") showCarries();
     ctx.state.flow.form = values();
     if (path === "group") syncGroup();
     scheduleCheck();
@@ -271,6 +295,7 @@ export function applicantForm(ctx: Ctx): Screen {
     try {
       const result = await api.mrzScan(text);
       fill(valuesFromDraft(result.draft));
+      suggestLanguage();
       for (const k of Object.keys(valuesFromDraft(result.draft))) touched.add(k);
       ctx.state.flow.form = values();
       if (result.problems.length) setFieldError(mrz, result.problems.map((p: FieldError) => p.message).join(" "));
@@ -356,6 +381,12 @@ export function applicantForm(ctx: Ctx): Screen {
   void referenceData()
     .then((data) => {
       muniPicker = municipalityPicker(muniStay, data.municipalities, t("common.municipality_list"));
+      reference = data;
+      const chosen = languageSelect.value;
+      languageSelect.replaceChildren(...data.handout_languages.map((l) => h("option", { value: l }, languageName(l))).sort((a, b) => a.textContent!.localeCompare(b.textContent!)));
+      languageSelect.value = data.handout_languages.includes(chosen) ? chosen : "da";
+      if (ctx.state.flow.languageChosen) showCarries();
+      else suggestLanguage();
     })
     .catch(() => undefined);
 

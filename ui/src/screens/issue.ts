@@ -5,6 +5,7 @@
 // read would be lost, so there is no issuing without the handout.
 import { api, asCommandError, type ApplicantCheck, type ApplicantJson, type HandoutPreview, type IssuedView } from "../api";
 import { t } from "../i18n";
+import { languageName } from "../reference";
 import { alertLine, button, formatTime, h, kbd, statusLine } from "../dom";
 import type { Ctx, Screen } from "../app";
 
@@ -29,7 +30,7 @@ function previewBlock(p: HandoutPreview): Node[] {
       [t("handout.number"), h("span", { class: "pending" }, pending)],
       [t("handout.username"), h("span", { class: "pending" }, pending)],
       [t("handout.password"), h("span", { class: "mono masked", id: "preview-password", "aria-label": t("handout.password_hidden") }, p.password_mask)],
-      [t("handout.languages"), p.languages.map((l) => t(`language.${l}`)).join(", ")],
+      [t("handout.languages"), p.languages.map(languageName).join(", ")],
       [t("handout.lapse"), t("handout.lapse_days", { days: String(p.lapse_days) })],
       [t("handout.printer"), p.printer ?? t("handout.no_printer")],
     ]),
@@ -73,7 +74,7 @@ export function review(ctx: Ctx): Screen {
     [t("applicant.expiry_date"), doc.expiry_date ? str(doc.expiry_date) : t("review.no_expiry")],
     [t("applicant.municipality_of_stay"), str(a.municipality_of_stay)],
     [t("applicant.section_group"), a.group ? t(`group.${str(a.group)}`) : ""],
-    [t("applicant.language"), t(`language.${str(a.language)}`)],
+    [t("applicant.language"), languageName(str(a.language))],
   ], "review-facts");
   const preview = h("section", { class: "handout-preview", id: "handout-preview", "aria-busy": "true", "aria-labelledby": "preview-title" }, h("h2", { id: "preview-title" }, t("handout.title")));
   void api
