@@ -281,3 +281,48 @@ describe("the handout's language", () => {
     expect(($("#f-language") as HTMLSelectElement).value).toBe("pl");
   });
 });
+
+describe("names read from the zone", () => {
+  const german: MrzScan = {
+    draft: { ...draft.draft, surname: "MUELLER", given_names: "KLAUS PETER", nationality: "DE", document: { ...draft.draft.document, issuing_state: "DE" } },
+    problems: [],
+  };
+
+  async function scanned() {
+    const m = await open();
+    m.on("mrz_scan", () => german);
+    const mrz = $("#f-mrz") as HTMLTextAreaElement;
+    mrz.value = TD3;
+    key(mrz, "Enter");
+    await settle();
+    return m;
+  }
+
+  it("says at the name fields that they came from the zone, naming its form, and asks to check them against the page", async () => {
+    await open();
+    expect($("#names-from-zone").hidden).toBe(true);
+    await scanned();
+    const note = $("#names-from-zone");
+    expect(note.hidden).toBe(false);
+    expect(note.textContent).toContain("MUELLER, KLAUS PETER");
+    expect(note.textContent).toContain("printed page");
+    for (const id of ["#f-surname", "#f-given_names"]) expect($(id).getAttribute("aria-describedby")).toContain("names-from-zone");
+    expect($("#f-surname").closest(".field")!.classList.contains("from-zone")).toBe(true);
+  });
+
+  it("keeps the note with the zone's form when the clerk writes the name as printed", async () => {
+    const m = await scanned();
+    type("#f-surname", "Müller");
+    expect($("#names-from-zone").textContent).toContain("MUELLER");
+    await new Promise((r) => setTimeout(r, 300));
+    await settle();
+    expect((m.called("applicant_check").at(-1)!.applicant as Record<string, unknown>).surname).toBe("Müller");
+  });
+
+  it("a form typed by hand has no such note", async () => {
+    await open();
+    type("#f-surname", "Müller");
+    expect($("#names-from-zone").hidden).toBe(true);
+    expect($("#f-surname").closest(".field")!.classList.contains("from-zone")).toBe(false);
+  });
+});

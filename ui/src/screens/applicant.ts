@@ -108,13 +108,26 @@ export function applicantForm(ctx: Ctx): Screen {
     add(field({ path: "document.original_seen", label: t("applicant.original_seen"), kind: "checkbox" })),
   );
 
-  // The person as the document prints them.
+  // The person as the document prints them. Names a scan filled in are the
+  // zone's (no accents: MÜLLER as MUELLER): a note at the fields says so and
+  // keeps the zone's form in view, the Latin form the duplicate check uses.
+  const surnameField = field({ path: "surname", label: t("applicant.surname"), hint: t("applicant.name_hint"), width: "long" });
+  const givenField = field({ path: "given_names", label: t("applicant.given_names"), width: "long" });
+  const zoneNote = h("p", { class: "zone-note", id: "names-from-zone", role: "status", hidden: true });
+  for (const f of [surnameField, givenField]) f.input.setAttribute("aria-describedby", `${zoneNote.id} ${f.input.getAttribute("aria-describedby")}`);
+  /** Says at the name fields that the zone filled them, or clears the note (null). */
+  const showZoneNames = (zone: { surname: string; given_names: string } | null) => {
+    zoneNote.hidden = !zone;
+    zoneNote.textContent = zone ? t("applicant.names_from_zone", { zone: [zone.surname, zone.given_names].filter(Boolean).join(", ") }) : "";
+    for (const f of [surnameField, givenField]) f.wrap.classList.toggle("from-zone", !!zone);
+  };
   const personSet = h(
     "fieldset",
     { class: "group grid" },
     h("legend", {}, t("applicant.section_person")),
-    add(field({ path: "surname", label: t("applicant.surname"), hint: t("applicant.name_hint"), width: "long" })),
-    add(field({ path: "given_names", label: t("applicant.given_names"), width: "long" })),
+    zoneNote,
+    add(surnameField),
+    add(givenField),
     add(field({ path: "birth_date", label: t("applicant.birth_date"), hint: t("common.date_hint"), width: "short", inputmode: "numeric" })),
     add(field({ path: "sex", label: t("applicant.sex"), kind: "select", options: opt("sex", ["F", "M"]), width: "short" })),
     add(field({ path: "document.sex_on_document", label: t("applicant.sex_on_document"), kind: "select", options: [["", t("applicant.sex_on_document_same")], ["X", t("applicant.sex_on_document_x")]], width: "medium" })),
@@ -295,6 +308,8 @@ export function applicantForm(ctx: Ctx): Screen {
     try {
       const result = await api.mrzScan(text);
       fill(valuesFromDraft(result.draft));
+      showZoneNames(result.draft.surname || result.draft.given_names ? result.draft : null);
+      ctx.state.flow.zoneNames = result.draft.surname || result.draft.given_names ? { surname: result.draft.surname, given_names: result.draft.given_names } : null;
       suggestLanguage();
       for (const k of Object.keys(valuesFromDraft(result.draft))) touched.add(k);
       ctx.state.flow.form = values();
@@ -374,6 +389,7 @@ export function applicantForm(ctx: Ctx): Screen {
 
   if (ctx.state.flow.form) {
     fill(ctx.state.flow.form as Values);
+    showZoneNames((ctx.state.flow.zoneNames as { surname: string; given_names: string } | null | undefined) ?? null);
     for (const k of Object.keys(ctx.state.flow.form as Values)) touched.add(k);
     void check();
   }
