@@ -44,12 +44,7 @@ pub fn reference() -> ReferenceData {
         .filter(|(_, lang)| handout_languages.contains(lang))
         .map(|&(state, lang)| (state, lang))
         .collect();
-    ReferenceData {
-        municipalities,
-        handout_languages,
-        handout_always: texts::ALWAYS.to_vec(),
-        language_by_nationality,
-    }
+    ReferenceData { municipalities, handout_languages, handout_always: texts::ALWAYS.to_vec(), language_by_nationality }
 }
 
 /// The pickers' lists for the window.

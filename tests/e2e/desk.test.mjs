@@ -190,7 +190,7 @@ test("sync panel, day report and settings open and pass the accessibility check"
   const out = join(dataDir, "day.csv");
   await fill(browser, "#f-path", out);
   await browser.keys("Enter");
-  await waitText(browser, "#report-status", /1 records saved/);
+  await waitText(browser, "#report-status", /1 record saved/);
   a11y["report"] = await record(browser, "report");
 
   await (await browser.$("#nav-settings")).click();

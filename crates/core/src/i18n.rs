@@ -101,6 +101,33 @@ pub fn render(lang: Lang, key: &str, args: &[(&str, &str)]) -> String {
     out
 }
 
+/// The plural form CLDR's rules give a whole count in `lang`: Danish and
+/// English both say `one` for 1 and `other` for every other count (0, 2, 21).
+/// The window's `Intl.PluralRules` gives the same forms.
+pub fn plural_form(lang: Lang, count: u64) -> &'static str {
+    match lang {
+        Lang::Da | Lang::En if count == 1 => "one",
+        Lang::Da | Lang::En => "other",
+    }
+}
+
+/// Renders a count's text: the catalog holds one key per plural form
+/// (`key.one`, `key.other`); `{count}` is filled with the number.
+///
+/// ```
+/// use skranke_core::i18n::{render_count, Lang};
+/// assert_eq!(render_count(Lang::En, "report.pdf.count", 1, &[]), "1 record");
+/// assert_eq!(render_count(Lang::Da, "report.pdf.count", 2, &[]), "2 sager");
+/// ```
+pub fn render_count(lang: Lang, key: &str, count: u64, args: &[(&str, &str)]) -> String {
+    let n = count.to_string();
+    let mut all: Vec<(&str, &str)> = vec![("count", n.as_str())];
+    all.extend_from_slice(args);
+    let form = format!("{key}.{}", plural_form(lang, count));
+    let key = if catalog(lang).contains_key(&form) { form } else { format!("{key}.other") };
+    render(lang, &key, &all)
+}
+
 /// The placeholder names of a template, for catalog consistency checks.
 pub fn placeholders(template: &str) -> Vec<&str> {
     let mut names = Vec::new();
@@ -151,6 +178,30 @@ mod tests {
     #[test]
     fn an_unknown_key_renders_as_itself() {
         assert_eq!(render(Lang::Da, "no.such.key", &[]), "no.such.key");
+    }
+
+    #[test]
+    fn a_count_takes_its_languages_plural_form() {
+        assert_eq!(render_count(Lang::En, "report.pdf.count", 1, &[]), "1 record");
+        assert_eq!(render_count(Lang::En, "report.pdf.count", 0, &[]), "0 records");
+        assert_eq!(render_count(Lang::En, "report.pdf.count", 21, &[]), "21 records");
+        assert_eq!(render_count(Lang::Da, "report.pdf.count", 1, &[]), "1 sag");
+        assert_eq!(render_count(Lang::Da, "report.pdf.count", 2, &[]), "2 sager");
+    }
+
+    #[test]
+    fn every_plural_family_has_the_one_and_other_forms_in_both_languages() {
+        for lang in Lang::ALL {
+            let keys = keys(lang);
+            let mut families = 0;
+            // A family is a key with a `.one` form (`shell.notice.other` is
+            // the notice of kind "other", not a plural form).
+            for base in keys.iter().filter_map(|k| k.strip_suffix(".one")) {
+                families += 1;
+                assert!(keys.contains(&format!("{base}.other").as_str()), "{base}.other missing in {lang:?}");
+            }
+            assert!(families > 0);
+        }
     }
 
     #[test]

@@ -215,7 +215,7 @@ pub fn to_pdf(rows: &[ReportRow], day: NaiveDate, heading: &ReportHeading, lang:
         if heading.training {
             line(&mut c, 50.0, 770.0, 12, true, i18n::text(lang, "report.pdf.training"));
         }
-        let count = i18n::render(lang, "report.pdf.count", &[("count", &rows.len().to_string())]);
+        let count = i18n::render_count(lang, "report.pdf.count", rows.len() as u64, &[]);
         line(&mut c, 50.0, 752.0, 10, false, &count);
         for (x, t) in columns.iter().zip(titles.iter()) {
             line(&mut c, *x, 725.0, 10, true, t);

@@ -4,7 +4,7 @@
 // itself. Every change is checked by the core (live, per field), and the
 // core's duplicate check shows before going on to review.
 import { api, asCommandError, type ApplicantCheck, type ApplicantDraft, type ApplicantJson, type FieldError, type ReferenceData } from "../api";
-import { t } from "../i18n";
+import { t, tn } from "../i18n";
 import { municipalityPicker, type Picker } from "../picker";
 import { handoutLanguages, languageFor, languageName, referenceData } from "../reference";
 import { setupChecklist } from "./checklist";
@@ -358,7 +358,7 @@ export function applicantForm(ctx: Ctx): Screen {
     if (!result) return;
     if (!result.valid) {
       const first = showFieldErrors(fields, result.errors, formError);
-      formError.textContent = t("applicant.has_errors", { count: String(result.errors.length) });
+      formError.textContent = tn("applicant.has_errors", result.errors.length);
       (first?.input ?? next).focus();
       return;
     }

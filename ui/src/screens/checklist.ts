@@ -4,7 +4,7 @@
 // the admin. Each open item links to the screen that does it; the list is
 // gone once all are done. It is asked anew each time the form opens.
 import { api, type SettingsView, type StaffRow } from "../api";
-import { t } from "../i18n";
+import { t, tn } from "../i18n";
 import { h } from "../dom";
 import type { Ctx, ScreenName } from "../app";
 
@@ -39,7 +39,7 @@ export function setupChecklist(ctx: Ctx): HTMLElement {
       const open = items.filter((i) => !i.done).length;
       box.replaceChildren(
         h("h2", { id: "setup-checklist-title" }, t("checklist.title")),
-        h("p", { class: "hint" }, t("checklist.lead", { count: String(open) })),
+        h("p", { class: "hint" }, tn("checklist.lead", open)),
         h(
           "ul",
           {},

@@ -33,7 +33,7 @@ describe("records", () => {
   it("lists records and searches by what the clerk types", async () => {
     const m = await open(clerk);
     expect($("#records-table").textContent).toContain("856490-4006");
-    expect($("#records-status").textContent).toBe("1 records found.");
+    expect($("#records-status").textContent).toBe("1 record found.");
     type("#f-query", "Nowak");
     submit("#f-query");
     await settle();

@@ -1,7 +1,7 @@
 // Records: search this desk's records by name, number, document or date;
 // the detail with reprint (clerk) and void (supervisor), and the sync state.
 import { api, asCommandError, type PresentedDocument, type RecordRow, type RecordView } from "../api";
-import { t } from "../i18n";
+import { t, tn } from "../i18n";
 import { alertLine, button, field, formatTime, h, kbd, showFieldErrors, showRefusal, statusLine, type Field } from "../dom";
 import type { Ctx, Screen } from "../app";
 
@@ -37,7 +37,7 @@ export function records(ctx: Ctx, params: Record<string, unknown>): Screen {
         h("thead", {}, h("tr", {}, ...["number", "name", "document", "issued_at", "status", "sync", "record"].map((c) => h("th", { scope: "col" }, t(`records.col_${c}`))))),
         h("tbody", {}, ...rows.map(row)),
       );
-      status.textContent = t("records.found", { count: String(rows.length) });
+      status.textContent = tn("records.found", rows.length);
     } catch (err) {
       error.textContent = asCommandError(err).message;
     }

@@ -2,7 +2,7 @@
 // with reference, number, time, staff ID and state only. The core writes it
 // and audits it; the same as `skranke report --day DATE (--csv|--pdf) OUT`.
 import { api } from "../api";
-import { t } from "../i18n";
+import { t, tn } from "../i18n";
 import { alertLine, button, field, h, showFieldErrors, showRefusal, statusLine, today, type Field } from "../dom";
 import type { Ctx, Screen } from "../app";
 
@@ -38,7 +38,7 @@ export function dayReport(_ctx: Ctx): Screen {
     try {
       const r = await api.dayReport(date.input.value.trim(), format.input.value as "csv" | "pdf", path.input.value.trim());
       showFieldErrors(fields, [], null);
-      status.textContent = t("report.saved", { count: String(r.rows), path: r.path });
+      status.textContent = tn("report.saved", r.rows, { path: r.path });
     } catch (err) {
       showRefusal(fields, err, error, submit);
     }

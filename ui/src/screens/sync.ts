@@ -2,7 +2,7 @@
 // sync, refused events with their reasons, the registry's notices (a
 // supervisor decides a duplicate here), and "sync now" with its progress.
 import { api, asCommandError, type DuplicateNotice, type SyncView } from "../api";
-import { t } from "../i18n";
+import { t, tn } from "../i18n";
 import { alertLine, button, field, formatTime, h, showRefusal, statusLine, type Field } from "../dom";
 import type { Ctx, Screen } from "../app";
 
@@ -11,7 +11,7 @@ export function formatAge(secs: number | null): string {
   if (secs === null) return "";
   if (secs < 3600) return t("sync.age_minutes", { n: String(Math.max(0, Math.floor(secs / 60))) });
   if (secs < 2 * 86400) return t("sync.age_hours", { n: String(Math.floor(secs / 3600)) });
-  return t("sync.age_days", { n: String(Math.floor(secs / 86400)) });
+  return tn("sync.age_days", Math.floor(secs / 86400));
 }
 
 export function connectionText(s: SyncView): string {
