@@ -184,7 +184,7 @@ export function applicantForm(ctx: Ctx): Screen {
   const formError = alertLine("applicant-error");
   const next = button(t("applicant.continue"), { id: "applicant-continue", primary: true, type: "submit", shortcut: "Enter" });
   const clear = button(t("applicant.clear"), { id: "applicant-clear" });
-  const form = h("form", { class: "form applicant", novalidate: true, "aria-labelledby": "screen-title" }, mrzSet, docSet, personSet, eligSet, contactSet, notices, dupes, registryNote, formError, h("div", { class: "actions" }, next, clear));
+  const form = h("form", { class: "form applicant columns", novalidate: true, "aria-labelledby": "screen-title" }, mrzSet, docSet, personSet, eligSet, contactSet, notices, dupes, registryNote, formError, h("div", { class: "actions" }, next, clear));
 
   const values = (): Values => {
     const v: Values = {};

@@ -45,7 +45,7 @@ export function firstStart(ctx: Ctx): Screen {
   const submit = button(t("first.create"), { id: "first-create", primary: true, type: "submit", shortcut: "Enter" });
   const formError = alertLine("first-error");
   const progress = statusLine("first-status");
-  const form = h("form", { class: "form", novalidate: true, "aria-labelledby": "screen-title" }, mode, registry, place, adminSet, formError, h("div", { class: "actions" }, submit, progress));
+  const form = h("form", { class: "form columns", novalidate: true, "aria-labelledby": "screen-title" }, mode, registry, place, adminSet, formError, h("div", { class: "actions" }, submit, progress));
 
   const syncMode = () => {
     const enrolling = enrol.checked;

@@ -7,7 +7,7 @@ import type { Ctx, Screen } from "../app";
 
 export function settings(ctx: Ctx): Screen {
   const fields = new Map<string, Field>();
-  const form = h("form", { class: "form", novalidate: true, "aria-labelledby": "screen-title", "aria-busy": "true" });
+  const form = h("form", { class: "form columns", novalidate: true, "aria-labelledby": "screen-title", "aria-busy": "true" });
   const status = statusLine("settings-status");
   const error = alertLine("settings-error");
   const el = h("section", { class: "screen narrow" }, h("h1", { id: "screen-title" }, t("settings.title")), form, status);
