@@ -326,3 +326,15 @@ describe("names read from the zone", () => {
     expect($("#f-surname").closest(".field")!.classList.contains("from-zone")).toBe(false);
   });
 });
+
+describe("a form carried back from review", () => {
+  it("keeps the language the clerk chose, though the options arrive after the form", async () => {
+    await open();
+    const app = await startApp();
+    app.state.flow = { form: { surname: "Nowak", nationality: "DE", language: "pl" }, languageChosen: true };
+    app.reset("applicant");
+    await settle();
+    expect(($("#f-language") as HTMLSelectElement).value).toBe("pl");
+    expect($("#handout-carries").textContent).toBe("The handout will be in: Danish, English, Polish");
+  });
+});

@@ -398,7 +398,9 @@ export function applicantForm(ctx: Ctx): Screen {
     .then((data) => {
       muniPicker = municipalityPicker(muniStay, data.municipalities, t("common.municipality_list"));
       reference = data;
-      const chosen = languageSelect.value;
+      // A form carried back from review keeps its language (the options were not there to hold it).
+      const carried = (ctx.state.flow.form as Values | undefined)?.language;
+      const chosen = typeof carried === "string" && carried ? carried : languageSelect.value;
       languageSelect.replaceChildren(...data.handout_languages.map((l) => h("option", { value: l }, languageName(l))).sort((a, b) => a.textContent!.localeCompare(b.textContent!)));
       languageSelect.value = data.handout_languages.includes(chosen) ? chosen : "da";
       if (ctx.state.flow.languageChosen) showCarries();
