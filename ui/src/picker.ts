@@ -1,6 +1,8 @@
 // The municipality picker: a field's text input becomes a combobox (the
-// WAI-ARIA 1.2 pattern, no native datalist: its popup is not reachable by
-// keyboard in every WebKitGTK, nor by WebDriver). The input keeps the
+// WAI-ARIA 1.2 pattern). Not a native datalist: WebKitGTK draws its
+// suggestions as a popup outside the page, which WebDriver cannot see (so
+// the real-window test could not pick from it) and which matches by the
+// engine's own rule, not by a name without its Danish letters. The input keeps the
 // three-digit code the core reads; typing a name or a code filters the 98
 // municipalities, ArrowDown/ArrowUp move, Enter or Tab picks, Esc closes the
 // list. The name of a typed code shows next to the input.
