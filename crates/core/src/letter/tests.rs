@@ -419,8 +419,6 @@ const REFERENCE_LINES: [(&str, &str, &str, bool); 5] = [
 /// if shaping or direction broke.
 #[test]
 fn arabic_persian_and_tigrinya_lines_render_as_harfbuzz_shapes_them() {
-    let dir = std::env::temp_dir().join("skranke-letter-lines");
-    let _ = std::fs::create_dir_all(&dir);
     for (code, key, font, rtl) in REFERENCE_LINES {
         let text = texts::find(code).unwrap().get(key);
         let d = if rtl { Dir::Rtl } else { Dir::Ltr };
@@ -430,9 +428,6 @@ fn arabic_persian_and_tigrinya_lines_render_as_harfbuzz_shapes_them() {
             c.chars(face, LINE_SIZE, 40.0, 700.0, text)
         });
         let reference = harfbuzz_pdf(font, text, rtl);
-        // Kept for a person to look at (the file view of a PNG made from them).
-        let _ = std::fs::write(dir.join(format!("{code}-{key}-ours.pdf")), &ours);
-        let _ = std::fs::write(dir.join(format!("{code}-{key}-harfbuzz.pdf")), &reference);
         let [ours, naive, reference] = [&ours, &naive, &reference].map(|p| Ink::of_pdf(p, RASTER_DPI).cropped());
         let good = ours.difference(&reference);
         let bad = naive.difference(&reference);
