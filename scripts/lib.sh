@@ -12,10 +12,11 @@ BUILD_PACKAGES=(
   dbus dbus-x11 gnome-keyring
 )
 # Extra Debian packages the tests need: a WebKit WebDriver and a virtual
-# display, PDF text extraction, PostgreSQL for the registry, CUPS with a PDF
-# printer for printing tests.
+# display, PDF text extraction and rasterising, HarfBuzz's hb-view (the
+# reference shaper the Arabic handout is compared with), PostgreSQL for the
+# registry, CUPS with a PDF printer for printing tests.
 TEST_PACKAGES=(
-  webkit2gtk-driver xvfb xauth poppler-utils
+  webkit2gtk-driver xvfb xauth poppler-utils libharfbuzz-bin
   postgresql cups cups-client cups-bsd printer-driver-cups-pdf
 )
 # Debian packages for the Windows build and its tests (scripts/windows.sh):

@@ -5,7 +5,10 @@
 //! It also embeds the handout's text catalogs `letters/<lang>.json`: every
 //! file there becomes a handout language, so a translator adds a language by
 //! adding a file. Each must be a flat JSON object of strings (the tests in
-//! `letter::texts` check that all have the same keys and placeholders).
+//! `letter::texts` check that all have the same keys and placeholders). Keys
+//! starting with `_` describe the catalog; the only one allowed is
+//! `_review`, a non-empty note that the translation awaits a native
+//! speaker's review.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -63,8 +66,12 @@ fn embed_letter_catalogs(out_dir: &str) {
             file.display()
         );
         let text = fs::read_to_string(&file).unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
-        let _: BTreeMap<String, String> = serde_json::from_str(&text)
+        let map: BTreeMap<String, String> = serde_json::from_str(&text)
             .unwrap_or_else(|e| panic!("{} is not a flat JSON object of strings: {e}", file.display()));
+        for (key, value) in map.iter().filter(|(k, _)| k.starts_with('_')) {
+            assert!(key == "_review", "{}: unknown meta key {key:?} (the only one is \"_review\")", file.display());
+            assert!(!value.trim().is_empty(), "{}: \"_review\" must say what awaits review", file.display());
+        }
         let abs = fs::canonicalize(&file).expect("catalog path");
         table.push_str(&format!("    ({code:?}, include_str!({:?})),\n", abs.display().to_string()));
     }

@@ -2,9 +2,14 @@
 //! handout is built from. Everything is in PDF points (1/72 inch) with the
 //! origin at the page's lower left, as PDF has it.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
-use printpdf::{Color, FontId, Greyscale, Op, ParsedFont, PdfFontHandle, Point, Pt, Rect, TextItem, TextMatrix};
+use printpdf::{
+    Codepoint, Color, FontId, Greyscale, Op, ParsedFont, PdfFontHandle, Point, Pt, Rect, TextItem, TextMatrix,
+};
+
+use super::shape::{self, Dir, ShapedLine, Shapers};
 
 /// A4 in points.
 pub const PAGE_W: f32 = 595.28;
@@ -13,19 +18,32 @@ pub const PAGE_H: f32 = 841.89;
 static SANS: &[u8] = include_bytes!("../../fonts/DejaVuSans.ttf");
 static SANS_BOLD: &[u8] = include_bytes!("../../fonts/DejaVuSans-Bold.ttf");
 static MONO: &[u8] = include_bytes!("../../fonts/DejaVuSansMono.ttf");
+static NASKH: &[u8] = include_bytes!("../../fonts/NotoNaskhArabic-Regular.ttf");
+static NASKH_BOLD: &[u8] = include_bytes!("../../fonts/NotoNaskhArabic-Bold.ttf");
+static ETHIOPIC: &[u8] = include_bytes!("../../fonts/NotoSansEthiopic-Regular.ttf");
+static ETHIOPIC_BOLD: &[u8] = include_bytes!("../../fonts/NotoSansEthiopic-Bold.ttf");
 
-/// The three faces of the handout. DejaVu covers Latin Extended, Greek and
-/// Cyrillic; the monospaced face draws 0/O and 1/l/I distinctly, which the
-/// credentials' alphabet relies on as well.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The faces of the handout. The layout asks for the first three: DejaVu
+/// covers Latin Extended, Greek and Cyrillic, and its monospaced face draws
+/// 0/O and 1/l/I distinctly, which the credentials' alphabet relies on as
+/// well. Arabic-script and Ethiopic characters are set in the Noto faces
+/// instead ([`shape::face_for`]): Noto Naskh Arabic, the book hand Arabic
+/// and Persian readers learn to read in (with the Persian letters and the
+/// lam-alef ligatures), and Noto Sans Ethiopic for Tigrinya.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Face {
     Regular,
     Bold,
     Mono,
+    Arabic,
+    ArabicBold,
+    Ethiopic,
+    EthiopicBold,
 }
 
 impl Face {
-    pub const ALL: [Face; 3] = [Face::Regular, Face::Bold, Face::Mono];
+    pub const ALL: [Face; 7] =
+        [Face::Regular, Face::Bold, Face::Mono, Face::Arabic, Face::ArabicBold, Face::Ethiopic, Face::EthiopicBold];
 
     /// A fixed resource id: random ids would make the bytes differ between
     /// runs. Its first six letters become the subset tag (`SKRREG+DejaVuSans`).
@@ -35,16 +53,34 @@ impl Face {
                 Face::Regular => "SKRREG",
                 Face::Bold => "SKRBLD",
                 Face::Mono => "SKRMON",
+                Face::Arabic => "SKRARA",
+                Face::ArabicBold => "SKRARB",
+                Face::Ethiopic => "SKRETH",
+                Face::EthiopicBold => "SKRETB",
             }
             .to_owned(),
         )
     }
+
+    fn bytes(self) -> &'static [u8] {
+        match self {
+            Face::Regular => SANS,
+            Face::Bold => SANS_BOLD,
+            Face::Mono => MONO,
+            Face::Arabic => NASKH,
+            Face::ArabicBold => NASKH_BOLD,
+            Face::Ethiopic => ETHIOPIC,
+            Face::EthiopicBold => ETHIOPIC_BOLD,
+        }
+    }
 }
 
 pub struct Fonts {
-    regular: ParsedFont,
-    bold: ParsedFont,
-    mono: ParsedFont,
+    parsed: Vec<ParsedFont>,
+    shapers: Shapers,
+    /// Shaped words' widths at 1 pt (widths scale with the size), since
+    /// the body is laid out at several sizes to find the one that fits.
+    widths: Mutex<HashMap<(Face, String), f32>>,
 }
 
 /// The parsed faces, once per process. `None` only if an embedded font
@@ -53,29 +89,50 @@ pub fn fonts() -> Option<&'static Fonts> {
     static FONTS: OnceLock<Option<Fonts>> = OnceLock::new();
     FONTS
         .get_or_init(|| {
-            let parse = |bytes: &[u8]| ParsedFont::from_bytes(bytes, 0, &mut Vec::new());
-            Some(Fonts { regular: parse(SANS)?, bold: parse(SANS_BOLD)?, mono: parse(MONO)? })
+            let parsed = Face::ALL
+                .iter()
+                .map(|f| ParsedFont::from_bytes(f.bytes(), 0, &mut Vec::new()))
+                .collect::<Option<Vec<_>>>()?;
+            let shapers = Shapers::new(&Face::ALL.map(|f| (f, f.bytes())))?;
+            Some(Fonts { parsed, shapers, widths: Mutex::default() })
         })
         .as_ref()
 }
 
 impl Fonts {
     pub fn parsed(&self, face: Face) -> &ParsedFont {
-        match face {
-            Face::Regular => &self.regular,
-            Face::Bold => &self.bold,
-            Face::Mono => &self.mono,
-        }
+        // `parsed` holds one font per face, in `Face::ALL` order.
+        &self.parsed[Face::ALL.iter().position(|&f| f == face).unwrap_or(0)]
     }
 
-    /// The first character of `text` the face has no glyph for.
+    fn has_glyph(&self, face: Face, c: char) -> bool {
+        self.parsed(face).lookup_glyph_index(u32::from(c)).is_some()
+    }
+
+    /// The first character of `text` that the face it is set in (see
+    /// [`shape::face_for`]) has no glyph for. Whitespace and the
+    /// zero-width joiner controls print as nothing and always pass.
     pub fn missing_glyph(&self, face: Face, text: &str) -> Option<char> {
-        let font = self.parsed(face);
-        text.chars().find(|&c| !c.is_whitespace() && font.lookup_glyph_index(u32::from(c)).is_none())
+        let faces = shape::face_for(text, face, |f, c| self.has_glyph(f, c));
+        text.chars()
+            .zip(faces)
+            .find(|&(c, f)| !c.is_whitespace() && !matches!(c, '\u{200C}' | '\u{200D}') && !self.has_glyph(f, c))
+            .map(|(c, _)| c)
+    }
+
+    /// `text` shaped as one line set in direction `dir`.
+    pub fn shaped(&self, face: Face, text: &str, size: f32, dir: Dir) -> ShapedLine {
+        self.shapers.line(text, face, size, dir, |f, c| self.has_glyph(f, c))
     }
 
     /// The advance width of `text` at `size` points.
     pub fn width(&self, face: Face, text: &str, size: f32) -> f32 {
+        if shape::is_complex(text) {
+            let mut cache = self.widths.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let key = (face, text.to_owned());
+            let unit = *cache.entry(key).or_insert_with(|| self.shaped(face, text, 1.0, Dir::Auto).width);
+            return unit * size;
+        }
         let font = self.parsed(face);
         let upem = f32::from(font.pdf_font_metrics.units_per_em.max(1));
         let units: u32 = text
@@ -88,14 +145,14 @@ impl Fonts {
     /// Breaks `text` into lines no wider than `max` at word boundaries; a
     /// word wider than a line is split between characters.
     pub fn wrap(&self, face: Face, text: &str, size: f32, max: f32) -> Vec<String> {
-        // Widths add up (the handout sets no kerning), so each word is
-        // measured once.
-        let space = self.width(face, " ", size);
+        // Widths add up (the handout sets no kerning, and no script joins
+        // across a space), so each word is measured once.
         let mut lines = Vec::new();
         let mut line = String::new();
         let mut line_w = 0.0;
         for word in text.split_whitespace() {
             let word_w = self.width(face, word, size);
+            let space = self.space_width(face, &line, word, size);
             if !line.is_empty() && line_w + space + word_w <= max {
                 line.push(' ');
                 line.push_str(word);
@@ -128,17 +185,52 @@ impl Fonts {
         }
         lines
     }
+
+    /// The width of the space between the end of `before` and `word`: in
+    /// an Arabic sentence it is the Arabic face's space.
+    fn space_width(&self, face: Face, before: &str, word: &str, size: f32) -> f32 {
+        let (Some(a), Some(b)) = (before.chars().next_back(), word.chars().next()) else { return 0.0 };
+        let around: String = [a, ' ', b].iter().collect();
+        let faces = shape::face_for(&around, face, |f, c| self.has_glyph(f, c));
+        let font = self.parsed(faces[1]);
+        let upem = f32::from(font.pdf_font_metrics.units_per_em.max(1));
+        font.lookup_glyph_index(u32::from(' ')).map_or(0.0, |g| f32::from(font.get_horizontal_advance(g)) * size / upem)
+    }
 }
 
 /// The ops of one page, with small helpers for what the handout draws.
-#[derive(Default)]
 pub struct Canvas {
     pub ops: Vec<Op>,
+    fonts: &'static Fonts,
 }
 
 impl Canvas {
-    /// One line of text with its baseline's left end at (`x`, `y`).
+    pub fn new(fonts: &'static Fonts) -> Canvas {
+        Canvas { ops: Vec::new(), fonts }
+    }
+
+    /// One line of text with its baseline's left end at (`x`, `y`), its
+    /// direction from its first strong character.
     pub fn text(&mut self, face: Face, size: f32, x: f32, y: f32, text: &str) {
+        self.text_dir(face, size, x, y, text, Dir::Auto);
+    }
+
+    /// One line of text set in direction `dir`, its left end at (`x`, `y`).
+    /// Text in Arabic or Ethiopic script or of right-to-left direction is
+    /// shaped (see [`shape`]) and placed glyph by glyph; other text is
+    /// written as characters, as printpdf maps them.
+    pub fn text_dir(&mut self, face: Face, size: f32, x: f32, y: f32, text: &str, dir: Dir) {
+        if shape::is_complex(text) {
+            let line = self.fonts.shaped(face, text, size, dir);
+            self.glyphs(size, x, y, &line);
+        } else {
+            self.chars(face, size, x, y, text);
+        }
+    }
+
+    /// Text as characters, one glyph each from the font's cmap, left to
+    /// right: right for Latin, Greek and Cyrillic, wrong for Arabic.
+    pub fn chars(&mut self, face: Face, size: f32, x: f32, y: f32, text: &str) {
         self.ops.extend([
             Op::StartTextSection,
             Op::SetFont { font: PdfFontHandle::External(face.id()), size: Pt(size) },
@@ -146,6 +238,26 @@ impl Canvas {
             Op::ShowText { items: vec![TextItem::Text(text.to_owned())] },
             Op::EndTextSection,
         ]);
+    }
+
+    /// A shaped line's glyphs, each at its own place: printpdf merges a
+    /// run on one baseline into one `TJ` whose kerns reproduce the places.
+    pub fn glyphs(&mut self, size: f32, x: f32, y: f32, line: &ShapedLine) {
+        let mut face = None;
+        self.ops.push(Op::StartTextSection);
+        for g in &line.glyphs {
+            if face != Some(g.face) {
+                self.ops.push(Op::SetFont { font: PdfFontHandle::External(g.face.id()), size: Pt(size) });
+                face = Some(g.face);
+            }
+            // An empty text maps the glyph to nothing in the ToUnicode map.
+            let cp = Codepoint::with_cid(g.gid, 0.0, g.text.clone());
+            self.ops.extend([
+                Op::SetTextMatrix { matrix: TextMatrix::Raw([1.0, 0.0, 0.0, 1.0, x + g.x, y + g.y]) },
+                Op::ShowText { items: vec![TextItem::GlyphIds(vec![cp])] },
+            ]);
+        }
+        self.ops.push(Op::EndTextSection);
     }
 
     /// Text rotated `degrees` counter-clockwise about its baseline start.
@@ -192,9 +304,23 @@ mod tests {
     fn the_fonts_cover_latin_extended_greek_and_cyrillic() {
         let f = fonts().expect("embedded fonts parse");
         let sample = "ŁukaszŻółćÆrøØstergårdŞştefanȘțĂâΓεώργιοςΠαπαδόπουλοςДесиславаПетроваĖėŪūĶķ";
-        for face in Face::ALL {
+        for face in [Face::Regular, Face::Bold, Face::Mono] {
             assert_eq!(f.missing_glyph(face, sample), None, "{face:?}");
         }
+    }
+
+    /// Names in Arabic script (with Persian letters) and Ge'ez print in the
+    /// Noto faces; a script no face has is still refused.
+    #[test]
+    fn arabic_persian_and_ethiopic_names_are_printable() {
+        let f = fonts().expect("embedded fonts parse");
+        for name in ["محمد عبدالله", "فاطمه رضایی", "گل‌پری کوچک", "ኣማኑኤል ተስፋይ"]
+        {
+            for face in [Face::Regular, Face::Bold] {
+                assert_eq!(f.missing_glyph(face, name), None, "{name} {face:?}");
+            }
+        }
+        assert_eq!(f.missing_glyph(Face::Bold, "王小明"), Some('王'));
     }
 
     #[test]

@@ -17,6 +17,7 @@
 
 pub mod layout;
 pub mod qr;
+pub mod shape;
 pub mod texts;
 
 use chrono::{NaiveDate, NaiveTime};
@@ -26,6 +27,7 @@ use zeroize::Zeroize;
 use crate::credentials::{InitialPassword, LapseDays, Username};
 use crate::i18n::{self, Lang};
 use layout::{fonts, Canvas, Face, Fonts, PAGE_H, PAGE_W};
+use shape::Dir;
 use texts::LetterTexts;
 
 /// The municipality's privacy-notice details (settings `privacy_controller`,
@@ -142,7 +144,7 @@ pub fn render_handout(data: &HandoutData<'_>) -> Result<Vec<u8>, LetterError> {
     let password = data.password.expose_grouped();
     check_fields(fonts, data, &password)?;
 
-    let mut canvas = Canvas::default();
+    let mut canvas = Canvas::new(fonts);
     if data.training {
         watermark(fonts, &mut canvas, &langs);
     }
@@ -152,11 +154,37 @@ pub fn render_handout(data: &HandoutData<'_>) -> Result<Vec<u8>, LetterError> {
     y = personal_box(fonts, &mut canvas, data, &langs, &password, y);
     body(fonts, &mut canvas, data, &langs, y - 12.0)?;
 
-    let mut doc = PdfDocument::new(&format!("Skranke {}", data.reference));
+    let (mut doc, mut bytes) = save(fonts, canvas, data.reference, data.issue_date);
+    // Wipe the copies of the page's text (the password among them) that the
+    // document held; the bytes are the only copy that leaves.
+    for page in &mut doc.pages {
+        for op in &mut page.ops {
+            if let printpdf::Op::ShowText { items } = op {
+                for item in items {
+                    match item {
+                        printpdf::TextItem::Text(s) => s.zeroize(),
+                        printpdf::TextItem::GlyphIds(glyphs) => {
+                            glyphs.iter_mut().flat_map(|g| &mut g.cid).for_each(|s| s.zeroize())
+                        }
+                        printpdf::TextItem::Offset(_) => {}
+                    }
+                }
+            }
+        }
+    }
+    fix_document_id(&mut bytes, &document_id(data));
+    Ok(bytes)
+}
+
+/// The page as a PDF document (kept, so that its copies of the text can be
+/// wiped) and its bytes: every face embedded and subset (printpdf leaves
+/// out a face the page does not use), dated `date` at midnight.
+fn save(fonts: &Fonts, canvas: Canvas, reference: &str, date: NaiveDate) -> (PdfDocument, Vec<u8>) {
+    let mut doc = PdfDocument::new(&format!("Skranke {reference}"));
     for face in Face::ALL {
         doc.resources.fonts.map.insert(face.id(), printpdf::PdfFont::new(fonts.parsed(face).clone()));
     }
-    let midnight = data.issue_date.and_time(NaiveTime::MIN).and_utc().timestamp();
+    let midnight = date.and_time(NaiveTime::MIN).and_utc().timestamp();
     if let Ok(date) = printpdf::OffsetDateTime::from_unix_timestamp(midnight) {
         let info = &mut doc.metadata.info;
         info.creation_date = date;
@@ -165,26 +193,12 @@ pub fn render_handout(data: &HandoutData<'_>) -> Result<Vec<u8>, LetterError> {
     }
     doc.metadata.info.creator = "Skranke".to_owned();
     doc.metadata.info.producer = "Skranke".to_owned();
-    doc.metadata.info.identifier = data.reference.to_owned();
+    doc.metadata.info.identifier = reference.to_owned();
     let page = PdfPage::new(Pt(PAGE_W).into(), Pt(PAGE_H).into(), canvas.ops);
     doc.pages = vec![page];
     let options = PdfSaveOptions { optimize: true, subset_fonts: true, secure: true, image_optimization: None };
-    let mut bytes = doc.save(&options, &mut Vec::new());
-    // Wipe the copies of the page's text (the password among them) that the
-    // document held; the bytes are the only copy that leaves.
-    for page in &mut doc.pages {
-        for op in &mut page.ops {
-            if let printpdf::Op::ShowText { items } = op {
-                for item in items {
-                    if let printpdf::TextItem::Text(s) = item {
-                        s.zeroize();
-                    }
-                }
-            }
-        }
-    }
-    fix_document_id(&mut bytes, &document_id(data));
-    Ok(bytes)
+    let bytes = doc.save(&options, &mut Vec::new());
+    (doc, bytes)
 }
 
 /// Refuses empty fields and characters the fonts lack, naming the field.
@@ -293,7 +307,13 @@ fn titles(fonts: &Fonts, canvas: &mut Canvas, langs: &[&LetterTexts], mut y: f32
         let (face, size) = if i == 0 { (Face::Bold, 13.0) } else { (Face::Regular, 10.0) };
         for line in fonts.wrap(face, lang.get("title"), size, width) {
             y -= size;
-            canvas.text(face, size, MARGIN, y, &line);
+            // A right-to-left title starts at the right margin.
+            if lang.rtl() {
+                let x = PAGE_W - MARGIN - fonts.width(face, &line, size);
+                canvas.text_dir(face, size, x, y, &line, Dir::Rtl);
+            } else {
+                canvas.text_dir(face, size, MARGIN, y, &line, Dir::Ltr);
+            }
             y -= size * 0.35;
         }
     }
@@ -312,7 +332,6 @@ fn personal_box(
     const PAD: f32 = 10.0;
     const QR_COL: f32 = 112.0;
     const QR_SIZE: f32 = 88.0;
-    const LABEL: f32 = 7.0;
     let width = PAGE_W - 2.0 * MARGIN;
     let left_w = width - 2.0 * PAD - QR_COL - 8.0;
     let x = MARGIN + PAD;
@@ -331,11 +350,7 @@ fn personal_box(
     let mut y = top - PAD;
     for (key, value, face, size) in fields {
         canvas.fill_grey(0.35);
-        for line in fonts.wrap(Face::Regular, &joined(langs, key), LABEL, left_w) {
-            y -= LABEL;
-            canvas.text(Face::Regular, LABEL, x, y, &line);
-            y -= LABEL * 0.3;
-        }
+        y = label(fonts, canvas, langs, key, x, left_w, y);
         canvas.fill_grey(0.0);
         y -= 2.0;
         for line in fonts.wrap(face, value, size, left_w) {
@@ -350,11 +365,7 @@ fn personal_box(
     let qx = MARGIN + width - PAD - QR_COL;
     let mut qy = top - PAD;
     canvas.fill_grey(0.35);
-    for line in fonts.wrap(Face::Regular, &joined(langs, "label.login"), LABEL, QR_COL) {
-        qy -= LABEL;
-        canvas.text(Face::Regular, LABEL, qx, qy, &line);
-        qy -= LABEL * 0.3;
-    }
+    qy = label(fonts, canvas, langs, "label.login", qx, QR_COL, qy);
     qy -= 2.0;
     qr::draw(canvas, qr::JOBNET_URL, qx + (QR_COL - QR_SIZE) / 2.0, qy, QR_SIZE);
     qy -= QR_SIZE + 12.0;
@@ -367,6 +378,41 @@ fn personal_box(
     canvas.stroke_grey(0.3, 0.8);
     canvas.stroke_rect(MARGIN, bottom, width, top - bottom);
     bottom
+}
+
+/// Type size of the box's labels.
+const LABEL: f32 = 7.0;
+
+/// A label of the box in every handout language, from `y` down in `width`
+/// at `x`; returns the y below it. The left-to-right languages' labels are
+/// joined at the left; a right-to-left language's label mirrors them at the
+/// right end of the first line (or of its own line when there is no room),
+/// where its reader looks first.
+fn label(fonts: &Fonts, canvas: &mut Canvas, langs: &[&LetterTexts], key: &str, x: f32, width: f32, mut y: f32) -> f32 {
+    let (rtl, ltr): (Vec<&LetterTexts>, Vec<&LetterTexts>) = langs.iter().copied().partition(|l| l.rtl());
+    let lines = fonts.wrap(Face::Regular, &joined(&ltr, key), LABEL, width);
+    let mirrored: Vec<String> =
+        rtl.iter().flat_map(|l| fonts.wrap(Face::Regular, l.get(key), LABEL, width * 0.6)).collect();
+    let rows = lines.len().max(1).max(mirrored.len());
+    // The mirrored label shares the first rows when the left ones leave room.
+    let shares = lines
+        .iter()
+        .zip(&mirrored)
+        .all(|(l, m)| fonts.width(Face::Regular, l, LABEL) + 8.0 + fonts.width(Face::Regular, m, LABEL) <= width);
+    let rows = if shares { rows } else { lines.len() + mirrored.len() };
+    let offset = if shares { 0 } else { lines.len() };
+    for row in 0..rows {
+        y -= LABEL;
+        if let Some(l) = lines.get(row) {
+            canvas.text_dir(Face::Regular, LABEL, x, y, l, Dir::Ltr);
+        }
+        if let Some(m) = row.checked_sub(offset).and_then(|r| mirrored.get(r)) {
+            let w = fonts.width(Face::Regular, m, LABEL);
+            canvas.text_dir(Face::Regular, LABEL, x + width - w, y, m, Dir::Rtl);
+        }
+        y -= LABEL * 0.3;
+    }
+    y
 }
 
 /// One line of the flowed body text.
@@ -382,6 +428,8 @@ struct Line {
     keep_with_next: bool,
     /// Starts a new column (each language its own column when two are printed).
     column_break: bool,
+    /// Set right to left, from the column's right edge (Arabic, Persian).
+    rtl: bool,
 }
 
 /// How a paragraph is set: face, size, space above, bullet or not.
@@ -391,10 +439,11 @@ struct Style {
     size: f32,
     gap: f32,
     bullet: bool,
+    rtl: bool,
 }
 
 fn paragraph(fonts: &Fonts, out: &mut Vec<Line>, text: &str, width: f32, style: Style) {
-    let Style { face, size, gap, bullet } = style;
+    let Style { face, size, gap, bullet, rtl } = style;
     let indent = if bullet { size * 1.2 } else { 0.0 };
     for (i, t) in fonts.wrap(face, text, size, width - indent).into_iter().enumerate() {
         out.push(Line {
@@ -406,11 +455,12 @@ fn paragraph(fonts: &Fonts, out: &mut Vec<Line>, text: &str, width: f32, style: 
             gap: if i == 0 { gap } else { 0.0 },
             keep_with_next: false,
             column_break: false,
+            rtl,
         });
     }
 }
 
-fn heading(out: &mut Vec<Line>, text: &str, size: f32, gap: f32) {
+fn heading(out: &mut Vec<Line>, text: &str, size: f32, gap: f32, rtl: bool) {
     out.push(Line {
         face: Face::Bold,
         size,
@@ -420,6 +470,7 @@ fn heading(out: &mut Vec<Line>, text: &str, size: f32, gap: f32) {
         gap,
         keep_with_next: true,
         column_break: false,
+        rtl,
     });
 }
 
@@ -429,31 +480,38 @@ fn body_lines(fonts: &Fonts, data: &HandoutData<'_>, langs: &[&LetterTexts], s: 
     let p = data.privacy;
     let mut out = Vec::new();
     for (i, l) in langs.iter().enumerate() {
-        heading(&mut out, l.get("language"), s + 2.0, if i == 0 { 0.0 } else { s * 1.2 });
+        let rtl = l.rtl();
+        heading(&mut out, l.get("language"), s + 2.0, if i == 0 { 0.0 } else { s * 1.2 }, rtl);
         if let Some(first) = out.last_mut() {
             // Two languages side by side read best; three flow on.
             first.column_break = i > 0 && langs.len() == COLUMNS;
         }
-        heading(&mut out, l.get("next.heading"), s, s * 0.3);
+        heading(&mut out, l.get("next.heading"), s, s * 0.3, rtl);
         for key in ["next.wait", "next.login", "next.change", "next.cv", "next.mitid"] {
             paragraph(
                 fonts,
                 &mut out,
                 l.get(key),
                 width,
-                Style { face: Face::Regular, size: s, gap: s * 0.15, bullet: true },
+                Style { face: Face::Regular, size: s, gap: s * 0.15, bullet: true, rtl },
             );
         }
         let lapse = l.render("lapse", &[("days", &days)]);
-        paragraph(fonts, &mut out, &lapse, width, Style { face: Face::Bold, size: s, gap: s * 0.4, bullet: false });
+        paragraph(
+            fonts,
+            &mut out,
+            &lapse,
+            width,
+            Style { face: Face::Bold, size: s, gap: s * 0.4, bullet: false, rtl },
+        );
         paragraph(
             fonts,
             &mut out,
             l.get("rights"),
             width,
-            Style { face: Face::Regular, size: s, gap: s * 0.4, bullet: false },
+            Style { face: Face::Regular, size: s, gap: s * 0.4, bullet: false, rtl },
         );
-        heading(&mut out, l.get("privacy.heading"), s * 0.9, s * 0.5);
+        heading(&mut out, l.get("privacy.heading"), s * 0.9, s * 0.5, rtl);
         let notice = [
             l.render("privacy.controller", &[("controller", &p.controller), ("contact", &p.contact), ("dpo", &p.dpo)]),
             l.get("privacy.purpose").to_owned(),
@@ -463,7 +521,7 @@ fn body_lines(fonts: &Fonts, data: &HandoutData<'_>, langs: &[&LetterTexts], s: 
             l.get("privacy.rights").to_owned(),
         ]
         .join(" ");
-        let small = Style { face: Face::Regular, size: s * 0.85, gap: s * 0.1, bullet: false };
+        let small = Style { face: Face::Regular, size: s * 0.85, gap: s * 0.1, bullet: false, rtl };
         paragraph(fonts, &mut out, &notice, width, small);
     }
     out
@@ -528,10 +586,20 @@ fn body(
     for (line, (col, offset)) in lines.iter().zip(placed) {
         let x = MARGIN + col as f32 * (col_w + COLUMN_GAP);
         let y = top - offset;
+        if line.rtl {
+            // Mirrored: the bullet and the indent at the column's right edge.
+            let right = x + col_w;
+            if line.bullet {
+                canvas.text(Face::Regular, line.size, right - fonts.width(Face::Regular, "•", line.size), y, "•");
+            }
+            let w = fonts.width(line.face, &line.text, line.size);
+            canvas.text_dir(line.face, line.size, right - line.indent - w, y, &line.text, Dir::Rtl);
+            continue;
+        }
         if line.bullet {
             canvas.text(Face::Regular, line.size, x, y, "•");
         }
-        canvas.text(line.face, line.size, x + line.indent, y, &line.text);
+        canvas.text_dir(line.face, line.size, x + line.indent, y, &line.text, Dir::Ltr);
     }
     Ok(())
 }

@@ -69,7 +69,7 @@ mod tests {
 
     #[test]
     fn drawing_puts_every_module_inside_the_square() {
-        let mut canvas = Canvas::default();
+        let mut canvas = Canvas::new(crate::letter::layout::fonts().unwrap());
         assert!(draw(&mut canvas, JOBNET_URL, 100.0, 500.0, 80.0));
         for op in &canvas.ops {
             if let printpdf::Op::DrawRectangle { rectangle } = op {

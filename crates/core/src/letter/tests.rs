@@ -29,6 +29,12 @@ fn text_of(pdf: &[u8]) -> String {
     poppler("pdftotext", &["-enc", "UTF-8", "-", "-"], pdf).split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// A catalog text as the PDF's text layer holds it: without the zero-width
+/// non-joiner (Persian), which breaks a join but has no glyph to carry it.
+fn printed(text: &str) -> String {
+    text.replace('\u{200C}', "")
+}
+
 fn privacy() -> PrivacyContacts {
     PrivacyContacts {
         controller: "Københavns Kommune, Jobcenter København".into(),
@@ -160,7 +166,7 @@ fn every_shipped_language_fits_on_one_page_with_long_settings() {
         let info = poppler("pdfinfo", &["-"], &pdf);
         assert!(info.lines().any(|l| l.starts_with("Pages:") && l.ends_with(" 1")), "{code}: {info}");
         let text = text_of(&pdf);
-        assert!(text.contains(texts::find(code).unwrap().get("privacy.heading")), "{code} lost text");
+        assert!(text.contains(&printed(texts::find(code).unwrap().get("privacy.heading"))), "{code} lost text");
     }
 }
 
@@ -175,12 +181,14 @@ fn text_that_cannot_fit_one_page_is_refused_not_spilled_onto_a_second() {
 #[test]
 fn the_same_input_gives_identical_bytes() {
     let f = Fixture::new(5);
-    for training in [false, true] {
-        let mut data = f.data("Γεώργιος Παπαδόπουλος", Some("el"));
+    for (training, name, lang) in
+        [(false, "Γεώργιος Παπαδόπουλος", "el"), (true, "Γεώργιος Παπαδόπουλος", "el"), (false, "محمد عبدالله", "ar")]
+    {
+        let mut data = f.data(name, Some(lang));
         data.training = training;
         let a = render_handout(&data).unwrap();
         let b = render_handout(&data).unwrap();
-        assert!(a == b, "two renderings differ (training {training})");
+        assert!(a == b, "two renderings differ ({lang}, training {training})");
     }
     let g = Fixture::new(6);
     assert_ne!(
@@ -270,4 +278,289 @@ fn every_letter_error_has_a_message_in_both_languages() {
             assert!(!m.starts_with("letter.") && !m.contains('{'), "{m}");
         }
     }
+}
+
+// ---- Arabic, Persian and Tigrinya: shaping and direction, checked on the
+// rendered page. ----
+
+/// Runs `tool` with `pdf` on standard input and returns its raw output.
+fn tool_bytes(tool: &str, args: &[&str], input: &[u8]) -> Vec<u8> {
+    let mut child = Command::new(tool)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{tool} is needed to check the handout but could not be run ({e})"));
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{tool} failed: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+/// A page rasterised by poppler (`pdftoppm -gray`), as ink (dark) or not.
+struct Ink {
+    w: usize,
+    h: usize,
+    dark: Vec<bool>,
+}
+
+impl Ink {
+    fn of_pdf(pdf: &[u8], dpi: u32) -> Ink {
+        // Without an output root, pdftoppm writes the image to standard output.
+        let pgm = tool_bytes("pdftoppm", &["-gray", "-r", &dpi.to_string(), "-singlefile", "-"], pdf);
+        // P5 <w> <h> 255, then one byte per pixel.
+        let mut fields = Vec::new();
+        let mut at = 0;
+        while fields.len() < 4 {
+            while pgm[at].is_ascii_whitespace() {
+                at += 1;
+            }
+            let start = at;
+            while !pgm[at].is_ascii_whitespace() {
+                at += 1;
+            }
+            fields.push(String::from_utf8_lossy(&pgm[start..at]).into_owned());
+        }
+        assert_eq!(fields[0], "P5", "pdftoppm -gray writes PGM");
+        let (w, h): (usize, usize) = (fields[1].parse().unwrap(), fields[2].parse().unwrap());
+        let pixels = &pgm[at + 1..at + 1 + w * h];
+        Ink { w, h, dark: pixels.iter().map(|&p| p < 128).collect() }
+    }
+
+    /// The part holding ink, cropped to it.
+    fn cropped(&self) -> Ink {
+        let (mut x0, mut y0, mut x1, mut y1) = (self.w, self.h, 0, 0);
+        for y in 0..self.h {
+            for x in 0..self.w {
+                if self.dark[y * self.w + x] {
+                    (x0, y0, x1, y1) = (x0.min(x), y0.min(y), x1.max(x + 1), y1.max(y + 1));
+                }
+            }
+        }
+        assert!(x1 > x0, "no ink on the page");
+        let (w, h) = (x1 - x0, y1 - y0);
+        let dark =
+            (y0..y1).flat_map(|y| (x0..x1).map(move |x| (x, y))).map(|(x, y)| self.dark[y * self.w + x]).collect();
+        Ink { w, h, dark }
+    }
+
+    /// How far two cropped renderings differ: the share of pixels inked in
+    /// one but not the other among those inked in either, after each is
+    /// thickened by a pixel (so that two rasterisations of the same glyphs
+    /// at sub-pixel offsets match). 0 is identical, 1 disjoint; a different
+    /// size counts as 1.
+    fn difference(&self, other: &Ink) -> f64 {
+        if self.w.abs_diff(other.w) > 3 || self.h.abs_diff(other.h) > 3 {
+            return 1.0;
+        }
+        let (w, h) = (self.w.max(other.w), self.h.max(other.h));
+        let at = |i: &Ink, x: usize, y: usize| x < i.w && y < i.h && i.dark[y * i.w + x];
+        let near = |i: &Ink, x: usize, y: usize| {
+            (x.saturating_sub(1)..=x + 1).any(|xx| (y.saturating_sub(1)..=y + 1).any(|yy| at(i, xx, yy)))
+        };
+        let (mut either, mut only) = (0u32, 0u32);
+        for y in 0..h {
+            for x in 0..w {
+                let (a, b) = (at(self, x, y), at(other, x, y));
+                if a || b {
+                    either += 1;
+                    if (a && !near(other, x, y)) || (b && !near(self, x, y)) {
+                        only += 1;
+                    }
+                }
+            }
+        }
+        f64::from(only) / f64::from(either.max(1))
+    }
+}
+
+const RASTER_DPI: u32 = 144;
+const LINE_SIZE: f32 = 24.0;
+
+/// One line drawn by the handout's own code (`Canvas`, the same PDF save
+/// options) on an otherwise empty page.
+fn line_pdf(draw: impl FnOnce(&mut Canvas)) -> Vec<u8> {
+    let fonts = fonts().unwrap();
+    let mut canvas = Canvas::new(fonts);
+    draw(&mut canvas);
+    save(fonts, canvas, "line", NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()).1
+}
+
+/// The same line as HarfBuzz shapes it (`hb-view`, Debian's
+/// libharfbuzz-bin), in the same font file and size, as a PDF.
+fn harfbuzz_pdf(font_file: &str, text: &str, rtl: bool) -> Vec<u8> {
+    let font = format!("{}/fonts/{font_file}", env!("CARGO_MANIFEST_DIR"));
+    let size = format!("--font-size={LINE_SIZE}");
+    let dir = format!("--direction={}", if rtl { "rtl" } else { "ltr" });
+    let out = Command::new("hb-view")
+        .args(["--output-format=pdf", "--margin=10", &size, &dir, "--font-file", &font, "--text", text, "-o", "-"])
+        .output()
+        .unwrap_or_else(|e| panic!("hb-view is needed as the reference shaper ({e}): install libharfbuzz-bin"));
+    assert!(out.status.success(), "hb-view failed: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+/// Texts of the new catalogs set in one face, compared with HarfBuzz's
+/// rendering of them: joining forms, the lam-alef ligature (ar "لا", "الإ"),
+/// Persian's ZWNJ and tanwin (fa), Ge'ez syllables (ti).
+const REFERENCE_LINES: [(&str, &str, &str, bool); 5] = [
+    ("ar", "privacy.heading", "NotoNaskhArabic-Regular.ttf", true),
+    ("ar", "label.issued", "NotoNaskhArabic-Regular.ttf", true),
+    ("fa", "privacy.heading", "NotoNaskhArabic-Regular.ttf", true),
+    ("fa", "label.username", "NotoNaskhArabic-Regular.ttf", true),
+    ("ti", "next.heading", "NotoSansEthiopic-Regular.ttf", false),
+];
+
+/// The rendered glyphs of Arabic, Persian and Tigrinya lines match an
+/// independent shaper's (HarfBuzz) pixel for pixel within a pixel's
+/// tolerance, and the same text written as printpdf alone would write it
+/// (one cmap glyph per character, left to right) does not: the check fails
+/// if shaping or direction broke.
+#[test]
+fn arabic_persian_and_tigrinya_lines_render_as_harfbuzz_shapes_them() {
+    for (code, key, font, rtl) in REFERENCE_LINES {
+        let text = texts::find(code).unwrap().get(key);
+        let d = if rtl { Dir::Rtl } else { Dir::Ltr };
+        let ours = line_pdf(|c| c.text_dir(Face::Regular, LINE_SIZE, 40.0, 700.0, text, d));
+        let naive = line_pdf(|c| {
+            let face = if rtl { Face::Arabic } else { Face::Ethiopic };
+            c.chars(face, LINE_SIZE, 40.0, 700.0, text)
+        });
+        let reference = harfbuzz_pdf(font, text, rtl);
+        let [ours, naive, reference] = [&ours, &naive, &reference].map(|p| Ink::of_pdf(p, RASTER_DPI).cropped());
+        let good = ours.difference(&reference);
+        let bad = naive.difference(&reference);
+        assert!(good < 0.05, "{code} {key}: the handout's rendering differs from HarfBuzz's by {good:.3}");
+        if rtl {
+            // Ge'ez needs no shaping: for Tigrinya the naive rendering is right too.
+            assert!(
+                bad > 0.25,
+                "{code} {key}: an unshaped rendering passes as well ({bad:.3}), so the check proves nothing"
+            );
+        }
+    }
+}
+
+/// On the handouts in Arabic, Persian and Tigrinya the personnummer,
+/// username and password read left to right, as issued, and the fonts for
+/// the script are embedded and subset.
+#[test]
+fn rtl_and_ethiopic_handouts_keep_the_login_left_to_right_with_their_fonts_embedded() {
+    for (i, code) in ["ar", "fa", "ti"].into_iter().enumerate() {
+        let f = Fixture::new(20 + i as u64);
+        let data = f.data("Amanuel Tesfay", Some(code));
+        let pdf = render_handout(&data).unwrap();
+        let text = text_of(&pdf);
+        let password = f.creds.password.expose_grouped();
+        for value in ["010190-4127", data.username.as_str(), password.as_str(), "Amanuel Tesfay"] {
+            assert!(text.contains(value), "{value:?} not as issued on the {code} handout:\n{text}");
+        }
+        let fonts = poppler("pdffonts", &["-"], &pdf);
+        let face = if code == "ti" { "NotoSansEthiopic" } else { "NotoNaskhArabic" };
+        let rows: Vec<&str> = fonts.lines().skip(2).filter(|r| r.contains(face)).collect();
+        assert!(!rows.is_empty(), "{face} not in the {code} handout: {fonts}");
+        for row in rows {
+            assert!(row.contains("yes yes yes"), "{code}: font not embedded, subset and mapped: {row}");
+        }
+        assert!(pdf.len() < 80 * 1024, "{} bytes for {code}", pdf.len());
+    }
+}
+
+/// HarfBuzz's glyphs for `text` in `font_file`, left to right: (glyph id,
+/// x, y) in font units (`hb-shape`, Debian's libharfbuzz-bin).
+fn harfbuzz_glyphs(font_file: &str, text: &str, rtl: bool) -> Vec<(u16, i32, i32)> {
+    let font = format!("{}/fonts/{font_file}", env!("CARGO_MANIFEST_DIR"));
+    let dir = format!("--direction={}", if rtl { "rtl" } else { "ltr" });
+    let out = Command::new("hb-shape")
+        // Without the joiner controls' empty glyphs, which allsorts drops.
+        .args(["--no-glyph-names", "--no-clusters", "--remove-default-ignorables", &dir, &font, text])
+        .output()
+        .unwrap_or_else(|e| panic!("hb-shape is needed as the reference shaper ({e}): install libharfbuzz-bin"));
+    assert!(out.status.success(), "hb-shape failed: {}", String::from_utf8_lossy(&out.stderr));
+    // [gid@dx,dy+advance|...], the offset only when not zero.
+    let line = String::from_utf8(out.stdout).unwrap();
+    let mut pen = 0;
+    let mut glyphs = Vec::new();
+    for item in line.trim().trim_start_matches('[').trim_end_matches(']').split('|') {
+        let (head, advance) = item.split_once('+').unwrap_or((item, "0"));
+        let (gid, offset) = head.split_once('@').unwrap_or((head, "0,0"));
+        let (dx, dy) = offset.split_once(',').unwrap();
+        let [gid, dx, dy, advance]: [i32; 4] = [gid, dx, dy, advance].map(|n| n.parse().unwrap());
+        glyphs.push((gid as u16, pen + dx, dy));
+        pen += advance;
+    }
+    glyphs
+}
+
+/// Every text of the Arabic, Persian and Tigrinya catalogs written in its
+/// script alone is set in exactly HarfBuzz's glyphs at HarfBuzz's places
+/// (within a font unit): joining forms, Noto Naskh's lam-alef (its `rlig`
+/// pair), Persian's ZWNJ and tanwin (marks placed by GPOS anchors), Ge'ez,
+/// and right-to-left order. An unshaped or left-to-right line fails.
+#[test]
+fn the_new_languages_texts_are_shaped_as_harfbuzz_shapes_them() {
+    let fonts = fonts().unwrap();
+    let mut compared = 0;
+    for (code, font, rtl) in [
+        ("ar", "NotoNaskhArabic-Regular.ttf", true),
+        ("fa", "NotoNaskhArabic-Regular.ttf", true),
+        ("ti", "NotoSansEthiopic-Regular.ttf", false),
+    ] {
+        let l = texts::find(code).unwrap();
+        let face = if rtl { Face::Arabic } else { Face::Ethiopic };
+        let upem = f32::from(fonts.parsed(face).pdf_font_metrics.units_per_em);
+        for key in texts::find("en").unwrap().keys() {
+            let text = l.get(key);
+            // Only texts in one font: hb-shape sets a line in one.
+            if text.contains(|c: char| c.is_ascii_alphabetic() || c == '{') {
+                continue;
+            }
+            // At a size of one em in font units, x and y are font units.
+            let ours = fonts.shaped(Face::Regular, text, upem, if rtl { Dir::Rtl } else { Dir::Ltr });
+            assert!(ours.glyphs.iter().all(|g| g.face == face), "{code} {key}: not all in {face:?}");
+            let ours: Vec<(u16, i32, i32)> =
+                ours.glyphs.iter().map(|g| (g.gid, g.x.round() as i32, g.y.round() as i32)).collect();
+            let reference = harfbuzz_glyphs(font, text, rtl);
+            let same = ours.len() == reference.len()
+                && ours
+                    .iter()
+                    .zip(&reference)
+                    .all(|(a, b)| a.0 == b.0 && a.1.abs_diff(b.1) <= 1 && a.2.abs_diff(b.2) <= 1);
+            assert!(same, "{code} {key} {text:?}:\n ours     {ours:?}\n HarfBuzz {reference:?}");
+            compared += 1;
+        }
+    }
+    assert!(compared >= 20, "only {compared} texts compared");
+}
+
+/// Every catalog fits on one page and prints in fonts that have all its
+/// characters (Arabic and Ethiopic in their Noto faces).
+#[test]
+fn every_catalog_text_is_printable_in_the_embedded_fonts() {
+    let fonts = fonts().unwrap();
+    for code in texts::available() {
+        let l = texts::find(code).unwrap();
+        for key in ["language", "title", "next.mitid", "privacy.rights", "privacy.basis", "lapse"] {
+            for face in [Face::Regular, Face::Bold] {
+                assert_eq!(fonts.missing_glyph(face, l.get(key)), None, "{code} {key} {face:?}");
+            }
+        }
+    }
+}
+
+/// Persian is written with its own yeh and kaf (ی ک), not Arabic's (ي ك),
+/// and Arabic with none of Persian's letters: a mix-up would look foreign.
+#[test]
+fn persian_and_arabic_use_their_own_letters() {
+    let text = |code: &str| {
+        let l = texts::find(code).unwrap();
+        ["title", "next.wait", "next.cv", "privacy.retention", "privacy.rights", "label.username"]
+            .map(|k| l.get(k).to_owned())
+            .concat()
+    };
+    let fa = text("fa");
+    assert!(!fa.contains(['\u{064A}', '\u{0643}']), "Arabic yeh or kaf in Persian");
+    assert!(fa.contains('\u{06CC}') && fa.contains('\u{06A9}') && fa.contains('\u{200C}'));
+    assert!(!text("ar").contains(['\u{06CC}', '\u{06A9}', '\u{067E}', '\u{0686}', '\u{0698}', '\u{06AF}']));
 }

@@ -2,6 +2,11 @@
 //! `crates/core/letters/<code>.json`, embedded at build time (`build.rs`).
 //! A translator adds a language by adding a file with the same keys as
 //! `en.json`; the tests below hold every catalog to that.
+//!
+//! Keys starting with `_` are about the catalog, never printed. The only one
+//! is [`REVIEW_KEY`]: a catalog whose translation no native speaker has yet
+//! checked carries it, with a note saying so (`build.rs` refuses any other
+//! `_` key, so a misspelt marker cannot pass silently).
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -10,6 +15,10 @@ include!(concat!(env!("OUT_DIR"), "/letters.rs"));
 
 /// The languages every handout carries, in print order.
 pub const ALWAYS: [&str; 2] = ["da", "en"];
+
+/// The meta key marking a translation that still needs a native speaker's
+/// review; its value says who wrote it and what to check.
+pub const REVIEW_KEY: &str = "_review";
 
 /// One language's handout texts.
 #[derive(Debug)]
@@ -22,6 +31,25 @@ impl LetterTexts {
     /// The ISO 639-1 code, e.g. `pl`.
     pub fn code(&self) -> &'static str {
         self.code
+    }
+
+    /// Whether the language is written right to left: the direction of its
+    /// own name (`language`), by the Unicode Bidirectional Algorithm.
+    pub fn rtl(&self) -> bool {
+        unicode_bidi::get_base_direction(self.get("language")) == unicode_bidi::Direction::Rtl
+    }
+
+    /// The catalog's review note, if its translation awaits a native
+    /// speaker's review.
+    pub fn needs_review(&self) -> Option<&str> {
+        self.map.get(REVIEW_KEY).map(String::as_str)
+    }
+
+    /// The printed keys (not the `_` meta keys), sorted.
+    pub fn keys(&self) -> Vec<&str> {
+        let mut k: Vec<&str> = self.map.keys().map(String::as_str).filter(|k| !k.starts_with('_')).collect();
+        k.sort_unstable();
+        k
     }
 
     /// The text for `key`, falling back to English (the tests hold every
@@ -84,14 +112,12 @@ mod tests {
     use crate::i18n::placeholders;
 
     fn keys(t: &LetterTexts) -> Vec<&str> {
-        let mut k: Vec<&str> = t.map.keys().map(String::as_str).collect();
-        k.sort_unstable();
-        k
+        t.keys()
     }
 
     #[test]
     fn the_required_languages_ship() {
-        for code in ["da", "en", "pl", "ro", "de", "lt", "bg", "es", "it", "lv", "el"] {
+        for code in ["da", "en", "pl", "ro", "de", "lt", "bg", "es", "it", "lv", "el", "ar", "fa", "ti"] {
             assert!(find(code).is_some(), "no handout catalog for {code}");
         }
     }
@@ -133,6 +159,28 @@ mod tests {
         assert_eq!(codes(Some("PL")), ["da", "en", "pl"]);
         assert_eq!(codes(Some("en")), ["da", "en"]);
         assert_eq!(codes(Some("xx")), ["da", "en"]);
+    }
+
+    /// The Arabic, Persian and Tigrinya texts were written for Skranke
+    /// without a native speaker: they carry the review marker until one has
+    /// checked them (then the marker and this list shrink together). The
+    /// reviewed catalogs carry none, and a note is a sentence, not a flag.
+    #[test]
+    fn unreviewed_translations_are_marked_and_only_they() {
+        let unreviewed: Vec<&str> = all().iter().filter(|t| t.needs_review().is_some()).map(|t| t.code()).collect();
+        assert_eq!(unreviewed, ["ar", "fa", "ti"]);
+        for t in all() {
+            if let Some(note) = t.needs_review() {
+                assert!(note.split_whitespace().count() >= 5, "{}: {note:?}", t.code());
+            }
+        }
+    }
+
+    /// Arabic and Persian are set right to left, the others left to right.
+    #[test]
+    fn the_direction_comes_from_the_languages_own_name() {
+        let rtl: Vec<&str> = all().iter().filter(|t| t.rtl()).map(|t| t.code()).collect();
+        assert_eq!(rtl, ["ar", "fa"]);
     }
 
     #[test]
