@@ -42,12 +42,14 @@ use crate::applicant::{Applicant, IntakeContext, Notice};
 use crate::audit::{self, Event};
 use crate::credentials::{InitialPassword, LapseDays, PasswordHash, SecureRandom, Username};
 use crate::i18n::{self, Lang};
-use crate::issue::{push_outbox_keyed, Intake, IssueAttachment, Issued};
+use crate::issue::{stored_time, Intake, IssueAttachment, Issued, IssuedLogin};
 use crate::letter::{render_handout, HandoutData, PrivacyContacts};
 use crate::print::Printer;
+use crate::protocol::{EventBody, Reprint};
 use crate::retention::{self, PresentedDocument};
 use crate::staff::{self, Role, Session};
 use crate::store::{timestamp, DeskContext, Store, StoreError};
+use crate::sync::outbox;
 use crate::Error;
 
 /// Login numbers from here up belong to training desks (drawn at random);
@@ -308,14 +310,11 @@ impl IssueAttachment for LoginAttachment<'_> {
         Ok(())
     }
 
-    fn outbox_fields(&self) -> serde_json::Map<String, serde_json::Value> {
-        let mut fields = serde_json::Map::new();
-        if let Some(r) = self.out.borrow().as_ref() {
-            // The wire's name (`protocol::IssuedRecord::jobnet_username`).
-            fields.insert("jobnet_username".into(), r.username.as_str().into());
-            fields.insert("password_hash".into(), self.hash.as_str().into());
-        }
-        fields
+    fn login(&self) -> Option<IssuedLogin> {
+        self.out
+            .borrow()
+            .as_ref()
+            .map(|r| IssuedLogin { username: r.username.clone(), password_hash: self.hash.clone() })
     }
 }
 
@@ -519,7 +518,7 @@ impl Store {
                     u
                 }
             };
-            let superseded = supersede_current(tx, record_id, &at)?;
+            supersede_current(tx, record_id, &at)?;
             let hash_id = insert_hash(tx, record_id, &hash, "reprinted", &at, staff_id)?;
             let detail = format!("delivery:{}", delivery.code());
             audit::append(
@@ -527,16 +526,13 @@ impl Store {
                 &ctx.desk_id,
                 &Event::by(staff_id, "login.reprinted", now).record(record_id).detail(&detail),
             )?;
-            let payload = serde_json::json!({
-                "record_id": record_id,
-                "desk_id": ctx.desk_id,
-                "jobnet_username": username.as_str(),
-                "password_hash": hash.as_str(),
-                "supersedes": superseded.is_some(),
-                "reprinted_at": at,
-                "reprinted_by": staff_id,
-            });
-            push_outbox_keyed(tx, &format!("{record_id}/reprinted/{hash_id}"), "reprinted", record_id, &payload, now)?;
+            let event = Reprint {
+                record_id: record_id.to_string(),
+                reprinted_at: stored_time(&at).unwrap_or(now),
+                password_hash: hash.as_str().to_string(),
+                jobnet_username: Some(username.as_str().to_string()),
+            };
+            outbox::queue_keyed(tx, &format!("{record_id}/reprinted/{hash_id}"), &EventBody::Reprinted(event), now)?;
             let pdf = render(
                 &facts,
                 &record.person,
