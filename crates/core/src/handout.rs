@@ -38,7 +38,7 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::alloc::OnlineAllocator;
-use crate::applicant::{Applicant, IntakeContext, Notice};
+use crate::applicant::{Applicant, IntakeContext, Notice, ValidApplicant};
 use crate::audit::{self, Event};
 use crate::credentials::{InitialPassword, LapseDays, PasswordHash, SecureRandom, Username};
 use crate::i18n::{self, Lang};
@@ -422,6 +422,25 @@ impl Store {
         self.authorize_handout(session, Role::Clerk, "issue", delivery)?;
         let ctx = IntakeContext { today, desk_municipality: self.municipality_code()? };
         let valid = applicant.validate(&ctx, lang).map_err(Error::Invalid)?;
+        self.issue_with_handout_reviewed(session, &valid, today, now, online, delivery, rng, None)
+    }
+
+    /// [`Store::issue_with_handout`] for an applicant validated already;
+    /// `reviewed` (the duplicate review at the counter, `core::counter`) goes
+    /// into the issue's audit entry.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn issue_with_handout_reviewed(
+        &mut self,
+        session: &Session,
+        valid: &ValidApplicant,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+        online: Option<&dyn OnlineAllocator>,
+        delivery: Delivery<'_>,
+        rng: &mut impl SecureRandom,
+        reviewed: Option<&str>,
+    ) -> Result<IssuedWithHandout, Error> {
+        self.authorize_handout(session, Role::Clerk, "issue", delivery)?;
         let facts = self.desk_facts()?;
         let person = Person {
             name: printed_name(&valid.applicant.given_names, &valid.applicant.surname),
@@ -441,19 +460,20 @@ impl Store {
             saving_pdf: matches!(delivery, Delivery::SavePdf(_)),
             out: RefCell::new(None),
         };
-        let issued = match self.issue(session, &Intake::from_valid(&valid), now, online, Some(&attachment)) {
-            Ok(issued) => issued,
-            Err(e) => {
-                discard_file(file, delivery);
-                return Err(e);
-            }
-        };
+        let issued =
+            match self.issue_reviewed(session, &Intake::from_valid(valid), now, online, Some(&attachment), reviewed) {
+                Ok(issued) => issued,
+                Err(e) => {
+                    discard_file(file, delivery);
+                    return Err(e);
+                }
+            };
         // The attachment ran (the issue committed), so it rendered.
         let rendered = attachment.out.into_inner().ok_or(StoreError::Database(rusqlite::Error::InvalidQuery))?;
         drop(password);
         let handout = self.deliver(session, &issued.record_id, rendered, delivery, file, now);
         self.oplog().record_act("record.issued", &issued.record_id, session.staff_id());
-        Ok(IssuedWithHandout { issued, notices: valid.notices, handout })
+        Ok(IssuedWithHandout { issued, notices: valid.notices.clone(), handout })
     }
 
     /// A new handout for an issued record: a new password whose hash

@@ -318,6 +318,20 @@ impl Store {
         online: Option<&dyn OnlineAllocator>,
         attach: Option<&dyn IssueAttachment>,
     ) -> Result<Issued, Error> {
+        self.issue_reviewed(session, intake, now, online, attach, None)
+    }
+
+    /// [`Store::issue`], with the detail of the duplicate review at the
+    /// counter (`core::counter`) in the `record.issued` audit entry.
+    pub(crate) fn issue_reviewed(
+        &mut self,
+        session: &Session,
+        intake: &Intake,
+        now: DateTime<Utc>,
+        online: Option<&dyn OnlineAllocator>,
+        attach: Option<&dyn IssueAttachment>,
+        reviewed: Option<&str>,
+    ) -> Result<Issued, Error> {
         let (document_key, person_key) = {
             let key = &self.context().duplicate_key;
             (keyed_hash(key, "document", &intake.document_key), keyed_hash(key, "person", &intake.person_key))
@@ -395,7 +409,11 @@ impl Store {
                 &document_key,
                 &person_key,
             ))?;
-            audit::append(tx, &ctx.desk_id, &Event::by(session.staff_id(), "record.issued", now).record(&id))?;
+            let mut event = Event::by(session.staff_id(), "record.issued", now).record(&id);
+            if let Some(detail) = reviewed {
+                event = event.detail(detail);
+            }
+            audit::append(tx, &ctx.desk_id, &event)?;
             let units = alloc::usable_units(tx)?.len();
             let issued = Issued {
                 record_id: id.clone(),

@@ -22,6 +22,7 @@ use skranke_core::keystore::{self, KeyStore, MemoryKeyStore};
 use skranke_core::lease::Block;
 use skranke_core::protocol::Erasure;
 use skranke_core::retention::{ErasureBasis, FlagReason, PresentedDocument, DEFAULT_RETENTION_DAYS};
+use skranke_core::settings::SettingKey;
 use skranke_core::staff::Role;
 use skranke_core::store::rusqlite::types::FromSql;
 use skranke_core::store::{timestamp, Store, StoreError, DB_FILE};
@@ -330,7 +331,7 @@ fn a_reprint_after_purge_refuses_a_different_document_and_prints_with_the_right_
     let dir = tempfile::tempdir().unwrap();
     let (mut store, _ks) = training_desk(dir.path());
     let a = admin(&mut store);
-    store.set_setting(&a, "privacy_controller", "Københavns Kommune", now()).unwrap();
+    store.change_setting(&a, SettingKey::PrivacyController, "Københavns Kommune", now(), Lang::En).unwrap();
     let out_dir = tempfile::tempdir().unwrap();
     let pdf = |n: &str| out_dir.path().join(format!("{n}.pdf"));
     let issued = store
