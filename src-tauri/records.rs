@@ -4,15 +4,15 @@
 
 use chrono::{Local, Utc};
 use serde::Serialize;
-use skranke_core::alloc::OnlineAllocator;
 use skranke_core::applicant::{Applicant, IntakeContext};
+use skranke_core::counter::{self, IssueRequest, Moment};
 use skranke_core::i18n::{render, Lang};
 use skranke_core::issue::RecordDetail;
 use skranke_core::municipality;
 use skranke_core::protocol::{LookupResponse, MatchKind};
 use skranke_core::query::{DuplicateKind, RecordHit, RecordSyncState};
 use skranke_core::store::Store;
-use skranke_core::sync::{self, HttpAllocator, SyncError};
+use skranke_core::sync::{self, SyncError};
 use tauri::State;
 
 use skranke_core::credentials::OsRandom;
@@ -41,6 +41,8 @@ pub struct IssuedView {
     pub job: Option<String>,
     /// Set when the record is issued but the handout did not leave: reprint.
     pub delivery_error: Option<String>,
+    /// What staff must know about the committed issue (the core's sentences).
+    pub warnings: Vec<String>,
 }
 
 /// A record in a list (`RecordRow`).
@@ -223,8 +225,11 @@ fn registry_check(
     }
 }
 
-/// Issues a number to the applicant (clerk) and prints the handout: the
-/// core validates again, refuses a duplicate, takes the number and writes
+/// Issues a number to the applicant (clerk) and prints the handout, through
+/// the core's counter (`core::counter::issue`): it validates again, asks an
+/// enrolled desk's registry for duplicates (a match it reported needs
+/// `duplicate_reviewed`, or the refusal names that field) and for the number
+/// (the lease when it does not answer), refuses a local duplicate, writes
 /// record, login and events in one transaction, then spools the letter.
 #[tauri::command]
 pub async fn issue(
@@ -232,37 +237,22 @@ pub async fn issue(
     applicant: serde_json::Value,
     duplicate_reviewed: bool,
 ) -> UiResult<IssuedView> {
-    // A person match found at the registry may be issued after review; a
-    // local match is refused by the core whatever the window says.
-    let _ = duplicate_reviewed;
     shell.with_session(|store, signed, lang| {
         let parsed = Applicant::from_json(&applicant.to_string(), lang).map_err(UiError::fields)?;
         let (printer, printer_name) = handout::printer(store, lang)?;
-        // An enrolled desk asks the registry first (a short deadline) and
-        // falls back to its lease; a training desk has no registry.
-        let client =
-            if store.is_training() { None } else { Some(sync::client_for(store).map_err(|e| UiError::core(lang, e))?) };
-        let online = client.as_ref().map(HttpAllocator::new);
-        let allocator = online.as_ref().map(|a| a as &dyn OnlineAllocator);
-        let out = store
-            .issue_with_handout(
-                &signed.session,
-                &parsed,
-                Local::now().date_naive(),
-                Utc::now(),
-                lang,
-                allocator,
-                Delivery::Print(printer.as_ref()),
-                &mut OsRandom,
-            )
-            .map_err(|e| UiError::core(lang, e))?;
-        if let Some(online) = &online {
-            // The registry's clock as the answer told it; the record is committed either way.
-            let _ = online.remember(store);
-            if out.issued.source.code() == "online" {
-                shell.update_link(|l| l.online = Some(true));
-            }
+        let request = IssueRequest {
+            applicant: &parsed,
+            duplicate_reviewed,
+            delivery: Delivery::Print(printer.as_ref()),
+            at: Moment::now(),
+            lang,
+        };
+        let out =
+            counter::issue(store, &signed.session, &request, &mut OsRandom).map_err(|e| UiError::core(lang, e))?;
+        if out.online() {
+            shell.update_link(|l| l.online = Some(true));
         }
+        let warnings = out.warnings.into_iter().map(|w| w.message).collect();
         let issued = out.issued;
         let (print, failed) = handout::outcome(out.handout, printer_name, lang);
         crate::give_back_freed_memory();
@@ -281,6 +271,7 @@ pub async fn issue(
             printer: print.printer,
             job: print.job,
             delivery_error,
+            warnings,
         })
     })
 }

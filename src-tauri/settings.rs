@@ -1,6 +1,7 @@
 //! Desk settings (admin): printer, password lapse days, the municipality's
 //! privacy-notice details, the default UI language and the idle lock. They
-//! live in the desk's store; each change is audited by the core.
+//! are the core's (`core::settings`): it checks the role, every value and
+//! the defaults, and audits each change; this module maps the form.
 //!
 //! Setting keys (shared with `skranke settings`): `printer`,
 //! `password_lapse_days`, `privacy_controller`, `privacy_contact`,
@@ -8,18 +9,16 @@
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use skranke_core::i18n::{render, Lang};
-use skranke_core::settings::SettingKey;
-use skranke_core::staff::Role;
+use skranke_core::i18n::Lang;
+use skranke_core::settings::{SettingKey, SettingValue};
 use skranke_core::store::Store;
-use skranke_core::FieldError;
 use tauri::State;
 
 use crate::error::{UiError, UiResult};
 use crate::state::Shell;
 
+/// The idle lock before a desk exists (the core's default).
 pub const IDLE_DEFAULT: u32 = skranke_core::settings::IDLE_LOCK_DEFAULT;
-pub const LAPSE_DEFAULT: u32 = 14;
 
 /// The settings as the window edits them (`SettingsView`).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -52,27 +51,17 @@ pub struct SettingsInput {
     pub idle_lock_minutes: Option<i64>,
 }
 
-/// The settings in force, defaults for those never set.
+/// What the window needs before anyone signs in (desk-level, the core's
+/// defaults for what was never set).
 pub struct Prefs {
     pub lang: Lang,
     pub idle_lock_minutes: u32,
-    pub printer: String,
-    pub lapse_days: u32,
-    pub privacy_controller: String,
-    pub privacy_contact: String,
-    pub privacy_dpo: String,
 }
 
 pub fn read(store: &Store) -> Prefs {
-    let get = |k: &str| store.setting(k).ok().flatten().unwrap_or_default();
     Prefs {
-        lang: Lang::from_code(&get("ui_language")).unwrap_or_default(),
+        lang: store.ui_language().unwrap_or_default(),
         idle_lock_minutes: store.idle_lock_minutes().unwrap_or(IDLE_DEFAULT),
-        printer: get("printer"),
-        lapse_days: get("password_lapse_days").parse().unwrap_or(LAPSE_DEFAULT),
-        privacy_controller: get("privacy_controller"),
-        privacy_contact: get("privacy_contact"),
-        privacy_dpo: get("privacy_dpo"),
     }
 }
 
@@ -94,81 +83,57 @@ fn printers() -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn view(p: Prefs) -> SettingsView {
+/// The view of the settings in force, as the core reports them (its
+/// defaults for what was never set).
+fn view(all: &[SettingValue]) -> SettingsView {
+    let get = |k: SettingKey| all.iter().find(|v| v.key == k.code()).and_then(|v| v.value.clone()).unwrap_or_default();
+    let number = |k: SettingKey| get(k).parse().unwrap_or_default();
     SettingsView {
-        printer: p.printer,
+        printer: get(SettingKey::Printer),
         printers: printers(),
-        password_lapse_days: p.lapse_days,
-        privacy_controller: p.privacy_controller,
-        privacy_contact: p.privacy_contact,
-        privacy_dpo: p.privacy_dpo,
-        ui_language: p.lang.code(),
-        idle_lock_minutes: p.idle_lock_minutes,
+        password_lapse_days: number(SettingKey::PasswordLapseDays),
+        privacy_controller: get(SettingKey::PrivacyController),
+        privacy_contact: get(SettingKey::PrivacyContact),
+        privacy_dpo: get(SettingKey::PrivacyDpo),
+        ui_language: Lang::from_code(&get(SettingKey::UiLanguage)).unwrap_or_default().code(),
+        idle_lock_minutes: number(SettingKey::IdleLockMinutes),
     }
 }
 
-/// Checks the form; every problem names its field. The handout's settings
-/// and the idle lock are the core's (`core::settings`); the window's own
-/// language is checked here.
-pub fn validate(input: &SettingsInput, lang: Lang) -> Result<Vec<(&'static str, String)>, Vec<FieldError>> {
-    let mut errors = Vec::new();
-    let mut out = Vec::new();
-    let lapse = input.password_lapse_days.map(|d| d.to_string()).unwrap_or_default();
-    let idle = input.idle_lock_minutes.map(|m| m.to_string()).unwrap_or_default();
-    for (key, value) in [
-        (SettingKey::Printer, input.printer.as_str()),
-        (SettingKey::PasswordLapseDays, lapse.as_str()),
-        (SettingKey::PrivacyController, input.privacy_controller.as_str()),
-        (SettingKey::PrivacyContact, input.privacy_contact.as_str()),
-        (SettingKey::PrivacyDpo, input.privacy_dpo.as_str()),
-        (SettingKey::IdleLockMinutes, idle.as_str()),
-    ] {
-        match skranke_core::settings::validate(key, value, lang) {
-            Ok(v) => out.push((key.code(), v)),
-            Err(e) => errors.push(e),
-        }
-    }
-    match Lang::from_code(&input.ui_language) {
-        Some(l) => out.push(("ui_language", l.code().to_string())),
-        None => errors.push(FieldError {
-            field: "ui_language".into(),
-            code: "language".into(),
-            message: render(lang, "shell.error.language", &[]),
-        }),
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
+/// The form as the core's settings: each value as typed (a missing number
+/// is empty, which the core refuses by name).
+pub fn values(input: &SettingsInput) -> Vec<(SettingKey, String)> {
+    let number = |n: Option<i64>| n.map(|d| d.to_string()).unwrap_or_default();
+    vec![
+        (SettingKey::Printer, input.printer.clone()),
+        (SettingKey::PasswordLapseDays, number(input.password_lapse_days)),
+        (SettingKey::PrivacyController, input.privacy_controller.clone()),
+        (SettingKey::PrivacyContact, input.privacy_contact.clone()),
+        (SettingKey::PrivacyDpo, input.privacy_dpo.clone()),
+        (SettingKey::UiLanguage, input.ui_language.clone()),
+        (SettingKey::IdleLockMinutes, number(input.idle_lock_minutes)),
+    ]
 }
 
-/// The settings in force (admin).
+/// The settings in force (admin: the core checks the role).
 #[tauri::command]
 pub async fn settings_get(shell: State<'_, Shell>) -> UiResult<SettingsView> {
     shell.with_session(|store, signed, lang| {
-        if signed.session.role() < Role::Admin {
-            // The core checks the role again on every change.
-            return Err(UiError::core(
-                lang,
-                skranke_core::store::StoreError::Forbidden { action: "settings".into(), needed: Role::Admin }.into(),
-            ));
-        }
-        Ok(view(read(store)))
+        let all = store.settings(&signed.session).map_err(|e| UiError::core(lang, e))?;
+        Ok(view(&all))
     })
 }
 
-/// Saves every changed setting (admin; each change audited by the core).
+/// Saves the form (admin): the core checks every value, refuses with every
+/// problem naming its setting, and stores and audits the changed ones.
 #[tauri::command]
 pub async fn settings_save(shell: State<'_, Shell>, settings: SettingsInput) -> UiResult<SettingsView> {
     let saved = shell.with_session(|store, signed, lang| {
-        let values = validate(&settings, lang).map_err(UiError::fields)?;
-        for (key, value) in values {
-            if store.setting(key).ok().flatten().as_deref() != Some(value.as_str()) {
-                store.set_setting(&signed.session, key, &value, Utc::now()).map_err(|e| UiError::core(lang, e))?;
-            }
-        }
-        Ok(view(read(store)))
+        let values = values(&settings);
+        let values: Vec<(SettingKey, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let all =
+            store.change_settings(&signed.session, &values, Utc::now(), lang).map_err(|e| UiError::core(lang, e))?;
+        Ok(view(&all))
     })?;
     if let Some(l) = Lang::from_code(saved.ui_language) {
         shell.set_lang(l);
@@ -192,28 +157,38 @@ mod tests {
         }
     }
 
+    /// Every field of the form reaches the core under its setting's key.
     #[test]
-    fn valid_settings_become_the_stores_key_value_pairs() {
-        let v = validate(&input(), Lang::En).unwrap();
-        assert!(v.contains(&("password_lapse_days", "14".to_string())));
-        assert!(v.contains(&("ui_language", "en".to_string())));
+    fn the_form_becomes_every_setting_of_the_core() {
+        let v = values(&input());
+        let keys: Vec<SettingKey> = v.iter().map(|(k, _)| *k).collect();
+        for k in SettingKey::ALL {
+            assert!(keys.contains(&k), "{k:?} missing");
+        }
+        assert!(v.contains(&(SettingKey::PasswordLapseDays, "14".to_string())));
+        assert!(v.contains(&(SettingKey::UiLanguage, "en".to_string())));
     }
 
+    /// A number the window could not read arrives empty, so the core refuses it by name.
     #[test]
-    fn a_missing_or_out_of_range_number_is_refused_by_field() {
+    fn a_missing_number_reaches_the_core_empty_and_is_refused_by_field() {
         let mut i = input();
         i.password_lapse_days = None;
-        i.idle_lock_minutes = Some(0);
-        let e = validate(&i, Lang::En).unwrap_err();
-        let fields: Vec<_> = e.iter().map(|f| f.field.as_str()).collect();
-        assert!(fields.contains(&"password_lapse_days") && fields.contains(&"idle_lock_minutes"), "{fields:?}");
+        let v = values(&i);
+        let (key, lapse) = v.iter().find(|(k, _)| *k == SettingKey::PasswordLapseDays).unwrap();
+        let e = skranke_core::settings::validate(*key, lapse, Lang::En).unwrap_err();
+        assert_eq!(e.field, "password_lapse_days");
     }
 
+    /// The view shows the core's values in force, defaults included.
     #[test]
-    fn control_characters_in_a_text_setting_are_refused() {
-        let mut i = input();
-        i.privacy_contact = "a\u{0}b".into();
-        let e = validate(&i, Lang::Da).unwrap_err();
-        assert!(e.iter().any(|f| f.field == "privacy_contact"), "{e:?}");
+    fn the_view_shows_the_cores_values_and_defaults() {
+        let all: Vec<SettingValue> = SettingKey::ALL
+            .into_iter()
+            .map(|k| SettingValue { key: k.code(), value: k.default_value(), default: true })
+            .collect();
+        let v = view(&all);
+        assert_eq!((v.password_lapse_days, v.idle_lock_minutes, v.ui_language), (14, 5, "da"));
+        assert_eq!(v.printer, "");
     }
 }

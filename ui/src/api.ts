@@ -157,6 +157,8 @@ export interface IssuedView {
   job: string | null;
   /** Set when the record is issued but the handout did not leave: reprint. */
   delivery_error: string | null;
+  /** What staff must know about the committed issue (the core's sentences). */
+  warnings: string[];
 }
 
 /** The handout-to-be, before issuing: the password is only its masked shape. */

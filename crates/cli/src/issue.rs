@@ -1,20 +1,22 @@
-//! `skranke issue --applicant FILE.json (--print | --pdf OUT.pdf) [--json]`:
-//! validate an intake record, issue a number and its Jobnet login, and
-//! produce the handout, as a signed-in staff member. Invalid input: exit 1,
-//! every problem printed with its field, nothing stored. A handout that did
-//! not come out after the commit: exit 2, with the record to reprint.
+//! `skranke issue --applicant FILE.json (--print | --pdf OUT.pdf)
+//! [--duplicate-reviewed] [--json]`: issue a number and its Jobnet login to
+//! an intake record and produce the handout, as a signed-in staff member,
+//! through the core's counter (`core::counter::issue`: the registry's
+//! duplicate lookup and online allocation for an enrolled desk, the lease
+//! otherwise). Invalid input, or a registry match without
+//! `--duplicate-reviewed`: exit 1, every problem printed with its field,
+//! nothing stored. A handout that did not come out after the commit: exit 2,
+//! with the record to reprint. Warnings about a committed issue go to stderr.
 
 use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
 
-use chrono::Utc;
 use serde::Serialize;
-use skranke_core::alloc::OnlineAllocator;
 use skranke_core::applicant::Applicant;
+use skranke_core::counter::{self, IssueRequest, Moment};
 use skranke_core::credentials::OsRandom;
 use skranke_core::i18n::{self, Lang};
-use skranke_core::sync::{self, HttpAllocator};
 use skranke_core::Error;
 
 use crate::handout::{self, Target};
@@ -44,6 +46,7 @@ pub fn run(
     staff: Option<&str>,
     path: &str,
     target: &Target,
+    duplicate_reviewed: bool,
     json: bool,
     lang: Lang,
 ) -> Result<ExitCode, Error> {
@@ -62,26 +65,14 @@ pub fn run(
     let mut store = session::open(dir, lang)?;
     let staff_session = session::sign_in(&mut store, staff, lang)?;
     let output = target.open(&store)?;
-    let now = Utc::now();
-    let today = chrono::Local::now().date_naive();
-    // An enrolled desk asks the registry first and falls back to its lease;
-    // a training desk has no registry.
-    let client = if store.is_training() { None } else { Some(sync::client_for(&mut store)?) };
-    let online = client.as_ref().map(HttpAllocator::new);
-    let allocator = online.as_ref().map(|a| a as &dyn OnlineAllocator);
-    let out = store.issue_with_handout(
-        &staff_session,
-        &applicant,
-        today,
-        now,
+    let request = IssueRequest {
+        applicant: &applicant,
+        duplicate_reviewed,
+        delivery: output.delivery(),
+        at: Moment::now(),
         lang,
-        allocator,
-        output.delivery(),
-        &mut OsRandom,
-    )?;
-    if let Some(online) = &online {
-        online.remember(&mut store)?;
-    }
+    };
+    let out = counter::issue(&mut store, &staff_session, &request, &mut OsRandom)?;
     let (issued, notices) = (&out.issued, &out.notices);
     if json {
         session::print_json(&IssueJson {
@@ -108,6 +99,9 @@ pub fn run(
         for n in notices {
             println!("{}", n.message);
         }
+    }
+    for w in &out.warnings {
+        eprintln!("skranke: {}", w.message);
     }
     if issued.reserve_low {
         eprintln!(

@@ -83,6 +83,10 @@ enum Command {
         /// Save the handout as a new PDF file (supervisor; audited). It holds the password.
         #[arg(long, value_name = "OUT.pdf")]
         pdf: Option<PathBuf>,
+        /// The registry reported a possible duplicate and you checked the earlier record with the
+        /// applicant: issue anyway (audited). Without it such an issue is refused.
+        #[arg(long)]
+        duplicate_reviewed: bool,
         /// One JSON object: {"record_id", "number", "birth_date", "sex", "training", "issued_at",
         /// "username", "handout"}; "handout" is "printed", "saved" or "failed". Never the password.
         #[arg(long)]
@@ -414,9 +418,15 @@ fn main() -> ExitCode {
         Command::Applicant { command: ApplicantCommand::Check { json, desk_municipality, file } } => {
             return applicant_check::run(&file, json, desk_municipality, lang, today)
         }
-        Command::Issue { applicant, print: _, pdf, json, staff } => {
-            issue::run(&dir(), staff.as_deref(), &applicant, &handout::Target::from_args(pdf), json, lang)
-        }
+        Command::Issue { applicant, print: _, pdf, duplicate_reviewed, json, staff } => issue::run(
+            &dir(),
+            staff.as_deref(),
+            &applicant,
+            &handout::Target::from_args(pdf),
+            duplicate_reviewed,
+            json,
+            lang,
+        ),
         Command::Reprint { id, print: _, pdf, json, document, staff } => handout::reprint(
             &dir(),
             staff.as_deref(),

@@ -101,7 +101,7 @@ pub fn show(dir: &Path, staff: Option<&str>, id: &str, json: bool, lang: Lang) -
                 ("status", &status_text(lang, &sum.status)),
                 ("issued_at", &sum.issued_at),
                 ("issued_by", &r.issued_by.to_string()),
-                ("source", &sum.source),
+                ("source", sum.source.code()),
                 ("standing", &standing_text(lang, st)),
             ]
         )

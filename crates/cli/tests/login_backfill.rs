@@ -9,7 +9,9 @@
 //! username printed on its handout and the hash of its latest handout's
 //! password, whichever way it was left: synced without its login (the desk
 //! sends a `login_amended` event, the registry feeds it as a correction) or
-//! still unsent (the desk sends it complete).
+//! still unsent (the desk sends it complete). The upgrade rewrites the old
+//! outbox rows into the protocol's typed event body (schema version 10), and
+//! the registry accepts them as they are stored.
 #![cfg(target_os = "linux")]
 
 mod common;
@@ -19,6 +21,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use skranke_core::credentials::PasswordHash;
 use skranke_core::keystore::{KeyStore, OsKeyStore};
+use skranke_core::protocol::EventBody;
 use skranke_registry::testing::{LiveRegistry, TestDatabase};
 use skranke_registry::Config;
 
@@ -69,6 +72,7 @@ fn a_desk_from_before_the_username_fix_sends_every_login_to_the_feed_once_upgrad
     // The first open upgrades the store: the two synced records get their
     // login amendment queued beside the two old rows never sent.
     let status = ok_json(&at_desk(desk.dir.path(), &["sync", "status", "--json"], &[], b""));
+    let queued: Vec<String>;
     assert_eq!(status["lease_frozen"], false, "the restored desk is itself: {status}");
     {
         let store =
@@ -82,6 +86,33 @@ fn a_desk_from_before_the_username_fix_sends_every_login_to_the_feed_once_upgrad
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(kinds, ["reprinted", "issued", "login_amended", "login_amended"]);
+        // Every row now holds the protocol's event body (schema version 10
+        // rewrote the old loose keys), and its content hash is the body's.
+        let rows: Vec<(String, String, String, String, bool)> = store
+            .connection()
+            .prepare("SELECT kind, record_id, payload, content_hash, outcome IS NULL FROM outbox ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for (kind, record_id, payload, hash, _) in &rows {
+            let payload: Value = serde_json::from_str(payload).unwrap();
+            let body: EventBody = serde_json::from_value(serde_json::json!({ "kind": kind, "payload": payload }))
+                .unwrap_or_else(|e| panic!("{kind} of {record_id} is not a typed body ({e}): {payload}"));
+            assert_eq!(body.record_id(), Some(record_id.as_str()));
+            assert_eq!(&body.content_hash(), hash, "{kind} of {record_id}");
+            if let EventBody::Issued(r) = &body {
+                assert!(!r.jobnet_username.is_empty(), "the old row's login, read from its legacy key: {payload}");
+            }
+        }
+        // The two rows the old desk never sent.
+        queued = rows
+            .iter()
+            .filter(|(kind, .., unanswered)| *unanswered && (kind == "issued" || kind == "reprinted"))
+            .map(|(_, _, _, hash, _)| hash.clone())
+            .collect();
+        assert_eq!(queued.len(), 2);
         // The registry moved: point the desk at this one.
         store.connection().execute("UPDATE sync_state SET value = ?1 WHERE key = 'registry_url'", [reg.url()]).unwrap();
     }
@@ -91,6 +122,10 @@ fn a_desk_from_before_the_username_fix_sends_every_login_to_the_feed_once_upgrad
         (Some(0), Some(0), Some(0)),
         "{report}"
     );
+    // The registry holds the events with the content hashes the desk's typed rows carry.
+    for hash in &queued {
+        assert_eq!(reg.count(&format!("SELECT count(*) FROM events WHERE content_hash = '{hash}'")), 1, "{hash}");
+    }
     // A second open changes nothing: the backfill ran once, with its migration.
     let again = ok_json(&at_desk(desk.dir.path(), &["sync", "--json"], &[], b""));
     assert_eq!(again["uploaded"], 0, "{again}");

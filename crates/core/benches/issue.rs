@@ -18,6 +18,7 @@ use skranke_core::desk::{self, DeskKind, DeskSetup};
 use skranke_core::i18n::Lang;
 use skranke_core::issue::Intake;
 use skranke_core::keystore::MemoryKeyStore;
+use skranke_core::protocol::{DocumentSummary, PersonRecord};
 
 fn median(v: &mut [Duration]) -> Duration {
     v.sort_unstable();
@@ -59,6 +60,15 @@ fn main() {
             document_key: format!("P:DE:BENCH{i:08}"),
             person_key: format!("BENCH:{i}"),
             applicant: serde_json::json!({ "surname": format!("Bench{i}"), "document_number": format!("BENCH{i:08}") }),
+            person: PersonRecord {
+                name_document: format!("Bench{i}"),
+                name_latin: format!("BENCH{i}"),
+                birth_date: first + chrono::Days::new(i as u64),
+                sex: if i % 2 == 0 { Sex::Female } else { Sex::Male },
+                nationality: "DE".into(),
+                document: DocumentSummary { kind: "passport".into(), issuing_state: "D".into(), expiry_date: None },
+            },
+            municipality: 101,
         };
         let t = Instant::now();
         store.issue(&session, &intake, now, None, None).expect("issue");

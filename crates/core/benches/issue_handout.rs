@@ -25,6 +25,7 @@ use skranke_core::handout::Delivery;
 use skranke_core::i18n::Lang;
 use skranke_core::keystore::MemoryKeyStore;
 use skranke_core::print::{PrintError, Printer, SpooledJob};
+use skranke_core::settings::SettingKey;
 
 /// Notes when the bytes arrived and how many; keeps nothing.
 #[derive(Default)]
@@ -90,7 +91,9 @@ fn main() {
     let ks = Arc::new(MemoryKeyStore::new());
     let mut store = desk::init(dir.path(), Box::new(ks), &setup, now, Lang::En).expect("desk init");
     let session = store.sign_in("Bench Admin", "bench password 1", now).expect("sign in");
-    store.set_setting(&session, "privacy_controller", "Københavns Kommune", now).expect("privacy setting");
+    store
+        .change_setting(&session, SettingKey::PrivacyController, "Københavns Kommune", now, Lang::En)
+        .expect("privacy setting");
 
     let (mut issue, mut hash_alone, mut call) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     let mut size = 0;

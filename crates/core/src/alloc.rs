@@ -51,22 +51,9 @@ pub trait OnlineAllocator {
     fn allocate(&self, request: &OnlineRequest) -> Result<Option<Personnummer>, Error>;
 }
 
-/// Where an issued number came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NumberSource {
-    Lease,
-    Online,
-}
-
-impl NumberSource {
-    pub fn code(self) -> &'static str {
-        match self {
-            NumberSource::Lease => "lease",
-            NumberSource::Online => "online",
-        }
-    }
-}
+/// Where an issued number came from: the wire's type, one for the desk and
+/// the registry.
+pub use crate::protocol::NumberSource;
 
 /// The ten digits as the store keeps them.
 pub(crate) fn stored_digits(n: &Personnummer) -> String {

@@ -215,21 +215,45 @@ impl Store {
         })?)
     }
 
-    /// Changes a desk setting (admin), audited.
-    pub fn set_setting(
+    /// Stores a desk setting unchecked (admin), audited: the core's own
+    /// callers only; staff's values go through `core::settings`
+    /// (`Store::change_setting`, `Store::change_settings`), which check them.
+    pub(crate) fn set_setting(
         &mut self,
         session: &staff::Session,
         key: &str,
         value: &str,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
+        self.set_settings_raw(session, &[(key, value)], now)
+    }
+
+    /// Stores checked settings in one transaction, each change audited by key.
+    pub(crate) fn set_settings(
+        &mut self,
+        session: &staff::Session,
+        values: &[(crate::settings::SettingKey, String)],
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let raw: Vec<(&str, &str)> = values.iter().map(|(k, v)| (k.code(), v.as_str())).collect();
+        self.set_settings_raw(session, &raw, now)
+    }
+
+    fn set_settings_raw(
+        &mut self,
+        session: &staff::Session,
+        values: &[(&str, &str)],
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
         Ok(self.act(|tx, ctx| {
             staff::authorize(tx, session, Role::Admin, "settings")?;
-            tx.execute(
-                "INSERT INTO setting (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )?;
-            audit::append(tx, &ctx.desk_id, &Event::by(session.staff_id(), "desk.setting_changed", now).detail(key))?;
+            for &(key, value) in values {
+                tx.execute(
+                    "INSERT INTO setting (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )?;
+                audit::append(tx, &ctx.desk_id, &Event::by(session.staff_id(), "desk.setting_changed", now).detail(key))?;
+            }
             Ok(())
         })?)
     }

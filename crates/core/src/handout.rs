@@ -38,16 +38,18 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::alloc::OnlineAllocator;
-use crate::applicant::{Applicant, IntakeContext, Notice};
+use crate::applicant::{Applicant, IntakeContext, Notice, ValidApplicant};
 use crate::audit::{self, Event};
 use crate::credentials::{InitialPassword, LapseDays, PasswordHash, SecureRandom, Username};
 use crate::i18n::{self, Lang};
-use crate::issue::{push_outbox_keyed, Intake, IssueAttachment, Issued};
+use crate::issue::{stored_time, Intake, IssueAttachment, Issued, IssuedLogin};
 use crate::letter::{render_handout, HandoutData, PrivacyContacts};
 use crate::print::Printer;
+use crate::protocol::{EventBody, Reprint};
 use crate::retention::{self, PresentedDocument};
 use crate::staff::{self, Role, Session};
 use crate::store::{timestamp, DeskContext, Store, StoreError};
+use crate::sync::outbox;
 use crate::Error;
 
 /// Login numbers from here up belong to training desks (drawn at random);
@@ -308,14 +310,11 @@ impl IssueAttachment for LoginAttachment<'_> {
         Ok(())
     }
 
-    fn outbox_fields(&self) -> serde_json::Map<String, serde_json::Value> {
-        let mut fields = serde_json::Map::new();
-        if let Some(r) = self.out.borrow().as_ref() {
-            // The wire's name (`protocol::IssuedRecord::jobnet_username`).
-            fields.insert("jobnet_username".into(), r.username.as_str().into());
-            fields.insert("password_hash".into(), self.hash.as_str().into());
-        }
-        fields
+    fn login(&self) -> Option<IssuedLogin> {
+        self.out
+            .borrow()
+            .as_ref()
+            .map(|r| IssuedLogin { username: r.username.clone(), password_hash: self.hash.clone() })
     }
 }
 
@@ -423,6 +422,25 @@ impl Store {
         self.authorize_handout(session, Role::Clerk, "issue", delivery)?;
         let ctx = IntakeContext { today, desk_municipality: self.municipality_code()? };
         let valid = applicant.validate(&ctx, lang).map_err(Error::Invalid)?;
+        self.issue_with_handout_reviewed(session, &valid, today, now, online, delivery, rng, None)
+    }
+
+    /// [`Store::issue_with_handout`] for an applicant validated already;
+    /// `reviewed` (the duplicate review at the counter, `core::counter`) goes
+    /// into the issue's audit entry.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn issue_with_handout_reviewed(
+        &mut self,
+        session: &Session,
+        valid: &ValidApplicant,
+        today: NaiveDate,
+        now: DateTime<Utc>,
+        online: Option<&dyn OnlineAllocator>,
+        delivery: Delivery<'_>,
+        rng: &mut impl SecureRandom,
+        reviewed: Option<&str>,
+    ) -> Result<IssuedWithHandout, Error> {
+        self.authorize_handout(session, Role::Clerk, "issue", delivery)?;
         let facts = self.desk_facts()?;
         let person = Person {
             name: printed_name(&valid.applicant.given_names, &valid.applicant.surname),
@@ -442,19 +460,20 @@ impl Store {
             saving_pdf: matches!(delivery, Delivery::SavePdf(_)),
             out: RefCell::new(None),
         };
-        let issued = match self.issue(session, &Intake::from_valid(&valid), now, online, Some(&attachment)) {
-            Ok(issued) => issued,
-            Err(e) => {
-                discard_file(file, delivery);
-                return Err(e);
-            }
-        };
+        let issued =
+            match self.issue_reviewed(session, &Intake::from_valid(valid), now, online, Some(&attachment), reviewed) {
+                Ok(issued) => issued,
+                Err(e) => {
+                    discard_file(file, delivery);
+                    return Err(e);
+                }
+            };
         // The attachment ran (the issue committed), so it rendered.
         let rendered = attachment.out.into_inner().ok_or(StoreError::Database(rusqlite::Error::InvalidQuery))?;
         drop(password);
         let handout = self.deliver(session, &issued.record_id, rendered, delivery, file, now);
         self.oplog().record_act("record.issued", &issued.record_id, session.staff_id());
-        Ok(IssuedWithHandout { issued, notices: valid.notices, handout })
+        Ok(IssuedWithHandout { issued, notices: valid.notices.clone(), handout })
     }
 
     /// A new handout for an issued record: a new password whose hash
@@ -519,7 +538,7 @@ impl Store {
                     u
                 }
             };
-            let superseded = supersede_current(tx, record_id, &at)?;
+            supersede_current(tx, record_id, &at)?;
             let hash_id = insert_hash(tx, record_id, &hash, "reprinted", &at, staff_id)?;
             let detail = format!("delivery:{}", delivery.code());
             audit::append(
@@ -527,16 +546,13 @@ impl Store {
                 &ctx.desk_id,
                 &Event::by(staff_id, "login.reprinted", now).record(record_id).detail(&detail),
             )?;
-            let payload = serde_json::json!({
-                "record_id": record_id,
-                "desk_id": ctx.desk_id,
-                "jobnet_username": username.as_str(),
-                "password_hash": hash.as_str(),
-                "supersedes": superseded.is_some(),
-                "reprinted_at": at,
-                "reprinted_by": staff_id,
-            });
-            push_outbox_keyed(tx, &format!("{record_id}/reprinted/{hash_id}"), "reprinted", record_id, &payload, now)?;
+            let event = Reprint {
+                record_id: record_id.to_string(),
+                reprinted_at: stored_time(&at).unwrap_or(now),
+                password_hash: hash.as_str().to_string(),
+                jobnet_username: Some(username.as_str().to_string()),
+            };
+            outbox::queue_keyed(tx, &format!("{record_id}/reprinted/{hash_id}"), &EventBody::Reprinted(event), now)?;
             let pdf = render(
                 &facts,
                 &record.person,

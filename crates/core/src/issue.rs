@@ -13,18 +13,20 @@ use chrono::{DateTime, NaiveDate, Utc};
 use hmac::{Hmac, Mac};
 use rusqlite::{Connection, OptionalExtension, Transaction};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use crate::alloc::{self, NumberSource, OnlineAllocator, OnlineRequest};
 use crate::applicant::{Applicant, IntakeContext, Notice, ValidApplicant};
 use crate::audit::{self, Event};
 use crate::cpr::{Personnummer, Sex};
+use crate::credentials::{PasswordHash, Username};
 use crate::error::FieldError;
 use crate::i18n::{self, Lang};
 use crate::keystore::to_hex;
-use crate::protocol;
+use crate::protocol::{self, DocumentSummary, EventBody, IssuedRecord, PersonRecord, Void};
 use crate::staff::{self, Role, Session};
 use crate::store::{timestamp, DeskContext, Store, StoreError};
+use crate::sync::outbox;
 use crate::Error;
 
 /// What issuing needs from a validated applicant (see `core::applicant`).
@@ -37,22 +39,47 @@ pub struct Intake {
     pub person_key: String,
     /// The applicant's data as it is to be kept (personal data).
     pub applicant: serde_json::Value,
+    /// The person as the registry receives them in the `issued` event: no
+    /// eligibility group, no document number.
+    pub person: PersonRecord,
+    /// Kommunekode of the municipality where the person stays.
+    pub municipality: u16,
+}
+
+/// A name as one line: given names, then the surname (or the single name).
+pub(crate) fn full_name(given: &str, surname: &str) -> String {
+    [given.trim(), surname.trim()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ")
 }
 
 impl Intake {
     /// What issuing keeps of a validated applicant: the record as normalised
     /// by intake, with the Latin name forms CPR and Jobnet need.
     pub fn from_valid(valid: &ValidApplicant) -> Intake {
+        let a = &valid.applicant;
+        let document_kind =
+            serde_json::to_value(a.document.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let issuing_state = crate::country::alpha2_to_icao(&a.document.issuing_state)
+            .map(str::to_string)
+            .unwrap_or_else(|| a.document.issuing_state.clone());
         Intake {
-            birth_date: valid.applicant.birth_date,
-            sex: valid.applicant.sex,
+            birth_date: a.birth_date,
+            sex: a.sex,
             document_key: valid.keys.document.clone(),
             person_key: valid.keys.person.clone(),
             applicant: serde_json::json!({
-                "applicant": valid.applicant,
+                "applicant": a,
                 "surname_latin": valid.surname_latin,
                 "given_names_latin": valid.given_names_latin,
             }),
+            person: PersonRecord {
+                name_document: full_name(&a.given_names, &a.surname),
+                name_latin: full_name(&valid.given_names_latin, &valid.surname_latin),
+                birth_date: a.birth_date,
+                sex: a.sex,
+                nationality: a.nationality.clone(),
+                document: DocumentSummary { kind: document_kind, issuing_state, expiry_date: a.document.expiry_date },
+            },
+            municipality: a.municipality_of_stay,
         }
     }
 }
@@ -100,11 +127,31 @@ impl std::fmt::Debug for Issued {
 pub trait IssueAttachment {
     fn write(&self, tx: &Transaction<'_>, desk: &DeskContext, issued: &Issued) -> Result<(), StoreError>;
 
-    /// Fields to add to the `issued` outbox event, asked after [`write`](Self::write)
-    /// succeeded (the login adds its username and password hash).
-    fn outbox_fields(&self) -> serde_json::Map<String, serde_json::Value> {
-        serde_json::Map::new()
+    /// The login the `issued` event carries, asked after [`write`](Self::write)
+    /// succeeded (the credentials attachment: the username and the hash).
+    fn login(&self) -> Option<IssuedLogin> {
+        None
     }
+}
+
+/// A record's Jobnet login as the `issued` event carries it
+/// (`protocol::IssuedRecord::jobnet_username` and `password_hash`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct IssuedLogin {
+    pub username: Username,
+    pub password_hash: PasswordHash,
+}
+
+impl std::fmt::Debug for IssuedLogin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedLogin").field("username", &self.username.as_str()).finish_non_exhaustive()
+    }
+}
+
+/// A time as the store writes it ([`timestamp`]) read back, so an event
+/// carries the same whole milliseconds as the row.
+pub(crate) fn stored_time(at: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(at).ok().map(|t| t.with_timezone(&Utc))
 }
 
 /// The number as shown: day + 60 for training desks.
@@ -158,39 +205,6 @@ fn check_duplicates(conn: &Connection, document_key: &str, person_key: &str) -> 
     Ok(())
 }
 
-fn content_hash(payload: &str) -> String {
-    to_hex(&Sha256::digest(payload.as_bytes()))
-}
-
-fn push_outbox(
-    conn: &Connection,
-    kind: &str,
-    record_id: &str,
-    payload: &serde_json::Value,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    push_outbox_keyed(conn, &format!("{record_id}/{kind}"), kind, record_id, payload, now)
-}
-
-/// An outbox event under an explicit idempotency key, for kinds a record can
-/// have more than once (a reprint: `<record_id>/reprinted/<n>`).
-pub(crate) fn push_outbox_keyed(
-    conn: &Connection,
-    idempotency_key: &str,
-    kind: &str,
-    record_id: &str,
-    payload: &serde_json::Value,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let payload = payload.to_string();
-    conn.prepare_cached(
-        "INSERT INTO outbox (idempotency_key, kind, record_id, payload, content_hash, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute((idempotency_key, kind, record_id, &payload, content_hash(&payload), timestamp(now)))?;
-    Ok(())
-}
-
 /// A record as listed: no name, no document.
 #[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct RecordSummary {
@@ -200,7 +214,7 @@ pub struct RecordSummary {
     pub sex: String,
     pub status: String,
     pub training: bool,
-    pub source: String,
+    pub source: NumberSource,
     pub issued_at: String,
 }
 
@@ -253,7 +267,9 @@ pub(crate) fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordSummary> 
         sex: r.get(3)?,
         status: r.get(4)?,
         training,
-        source: r.get(6)?,
+        // The table's CHECK constraint allows only the two codes.
+        source: NumberSource::from_code(&r.get::<_, String>(6)?)
+            .ok_or_else(|| rusqlite::Error::InvalidColumnType(6, "source".into(), rusqlite::types::Type::Text))?,
         issued_at: r.get(7)?,
     })
 }
@@ -301,6 +317,20 @@ impl Store {
         now: DateTime<Utc>,
         online: Option<&dyn OnlineAllocator>,
         attach: Option<&dyn IssueAttachment>,
+    ) -> Result<Issued, Error> {
+        self.issue_reviewed(session, intake, now, online, attach, None)
+    }
+
+    /// [`Store::issue`], with the detail of the duplicate review at the
+    /// counter (`core::counter`) in the `record.issued` audit entry.
+    pub(crate) fn issue_reviewed(
+        &mut self,
+        session: &Session,
+        intake: &Intake,
+        now: DateTime<Utc>,
+        online: Option<&dyn OnlineAllocator>,
+        attach: Option<&dyn IssueAttachment>,
+        reviewed: Option<&str>,
     ) -> Result<Issued, Error> {
         let (document_key, person_key) = {
             let key = &self.context().duplicate_key;
@@ -379,24 +409,11 @@ impl Store {
                 &document_key,
                 &person_key,
             ))?;
-            audit::append(tx, &ctx.desk_id, &Event::by(session.staff_id(), "record.issued", now).record(&id))?;
-            let mut payload = serde_json::json!({
-                "record_id": id,
-                "desk_id": ctx.desk_id,
-                "number": digits,
-                "birth_date": birth,
-                "sex": intake.sex.code(),
-                "training": ctx.training,
-                "source": source.code(),
-                "issued_at": issued_at,
-                "issued_by": session.staff_id(),
-                "document_key": document_key,
-                "person_key": person_key,
-                // The forms the registry compares across desks (see `protocol::registry_duplicate_key`).
-                "registry_document_key": protocol::registry_duplicate_key("document", &intake.document_key),
-                "registry_person_key": protocol::registry_duplicate_key("person", &intake.person_key),
-                "applicant": intake.applicant,
-            });
+            let mut event = Event::by(session.staff_id(), "record.issued", now).record(&id);
+            if let Some(detail) = reviewed {
+                event = event.detail(detail);
+            }
+            audit::append(tx, &ctx.desk_id, &event)?;
             let units = alloc::usable_units(tx)?.len();
             let issued = Issued {
                 record_id: id.clone(),
@@ -411,13 +428,26 @@ impl Store {
                 reserve_left,
                 reserve_low: alloc::reserve_low(reserve_left, units),
             };
+            let mut login = None;
             if let Some(attach) = attach {
                 attach.write(tx, ctx, &issued)?;
-                if let Some(fields) = payload.as_object_mut() {
-                    fields.extend(attach.outbox_fields());
-                }
+                login = attach.login();
             }
-            push_outbox(tx, "issued", &id, &payload, now)?;
+            let event = IssuedRecord {
+                record_id: id.clone(),
+                number: number.to_string(),
+                source,
+                // The time as the record keeps it (whole milliseconds).
+                issued_at: stored_time(&issued.issued_at).unwrap_or(now),
+                municipality: intake.municipality,
+                person: intake.person.clone(),
+                // The forms the registry compares across desks (see `protocol::registry_duplicate_key`).
+                document_key: protocol::registry_duplicate_key("document", &intake.document_key),
+                person_key: protocol::registry_duplicate_key("person", &intake.person_key),
+                jobnet_username: login.as_ref().map(|l| l.username.as_str().to_string()).unwrap_or_default(),
+                password_hash: login.as_ref().map(|l| l.password_hash.as_str().to_string()).unwrap_or_default(),
+            };
+            outbox::queue(tx, &EventBody::Issued(event), now)?;
             Ok(issued)
         })?)
     }
@@ -475,14 +505,13 @@ impl Store {
                 event = event.detail(&format!("replaced_by:{r}"));
             }
             audit::append(tx, &ctx.desk_id, &event)?;
-            let payload = serde_json::json!({
-                "record_id": id,
-                "reason": reason,
-                "replaced_by": replaced_by,
-                "voided_at": at,
-                "voided_by": session.staff_id(),
-            });
-            push_outbox(tx, "voided", id, &payload, now)?;
+            let event = Void {
+                record_id: id.to_string(),
+                voided_at: stored_time(&at).unwrap_or(now),
+                reason: reason.to_string(),
+                replaced_by: replaced_by.map(str::to_string),
+            };
+            outbox::queue(tx, &EventBody::Voided(event), now)?;
             Ok(())
         })?;
         self.oplog().record_act("record.voided", id, session.staff_id());

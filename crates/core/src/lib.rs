@@ -8,6 +8,7 @@
 pub mod alloc;
 pub mod applicant;
 pub mod audit;
+pub mod counter;
 pub mod country;
 pub mod cpr;
 pub mod credentials;

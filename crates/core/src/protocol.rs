@@ -248,6 +248,25 @@ pub enum NumberSource {
     Lease,
 }
 
+impl NumberSource {
+    /// The code as the wire and the desk's store write it.
+    pub fn code(self) -> &'static str {
+        match self {
+            NumberSource::Online => "online",
+            NumberSource::Lease => "lease",
+        }
+    }
+
+    /// The source a stored code names.
+    pub fn from_code(code: &str) -> Option<NumberSource> {
+        match code {
+            "online" => Some(NumberSource::Online),
+            "lease" => Some(NumberSource::Lease),
+            _ => None,
+        }
+    }
+}
+
 /// The identity document, as the clerk assessed it. Its number is not sent
 /// in clear: the registry needs only the keyed document hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -435,19 +454,56 @@ impl EventBody {
 }
 
 /// One immutable event from a desk's outbox.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Decoding keeps the SHA-256 of the canonical JSON of `kind` and `payload`
+/// exactly as they arrived ([`Event::received_hash`]): a newer desk may send
+/// fields this version does not know, which the typed `body` drops, and its
+/// content hash covers them. Unknown fields are ignored, never refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Event {
     pub idempotency_key: String,
     /// [`EventBody::content_hash`] of `body`, as the desk computed it.
     pub content_hash: String,
     #[serde(flatten)]
     pub body: EventBody,
+    /// The hash of the body as received (as built, for [`Event::new`]).
+    #[serde(skip)]
+    received_hash: String,
 }
 
 impl Event {
     /// An event with its content hash filled in.
     pub fn new(idempotency_key: impl Into<String>, body: EventBody) -> Event {
-        Event { idempotency_key: idempotency_key.into(), content_hash: body.content_hash(), body }
+        let content_hash = body.content_hash();
+        Event { idempotency_key: idempotency_key.into(), received_hash: content_hash.clone(), content_hash, body }
+    }
+
+    /// SHA-256 of the canonical JSON of the body (`kind` and `payload`) as
+    /// it was decoded, unknown fields included: what the registry checks
+    /// `content_hash` against and keeps.
+    pub fn received_hash(&self) -> &str {
+        &self.received_hash
+    }
+}
+
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Event, D::Error> {
+        #[derive(Deserialize)]
+        struct Received {
+            idempotency_key: String,
+            content_hash: String,
+            kind: Value,
+            #[serde(default)]
+            payload: Value,
+        }
+        let r = Received::deserialize(deserializer)?;
+        let mut tagged = serde_json::Map::new();
+        tagged.insert("kind".into(), r.kind);
+        tagged.insert("payload".into(), r.payload);
+        let tagged = Value::Object(tagged);
+        let received_hash = sha256_hex(canonical_json(&tagged).as_bytes());
+        let body = EventBody::deserialize(tagged).map_err(serde::de::Error::custom)?;
+        Ok(Event { idempotency_key: r.idempotency_key, content_hash: r.content_hash, body, received_hash })
     }
 }
 
@@ -820,6 +876,24 @@ mod tests {
         let back: Event = serde_json::from_str(&json).unwrap();
         assert_eq!(back, e);
         assert_eq!(back.body.content_hash(), e.content_hash);
+    }
+
+    /// A newer desk's event with a field this version does not know is
+    /// read, and its hash is the one over what was sent, so its own content
+    /// hash matches (it does not become `invalid:content_hash`).
+    #[test]
+    fn an_unknown_field_is_read_and_hashed_as_received() {
+        let e = Event::new("D1-1/issued", issued());
+        let mut json = serde_json::to_value(&e).unwrap();
+        json["payload"]["added_later"] = Value::from("x");
+        let body = serde_json::json!({ "kind": json["kind"], "payload": json["payload"] });
+        json["content_hash"] = Value::from(sha256_hex(canonical_json(&body).as_bytes()));
+        let back: Event = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back.body, e.body, "the known fields read as before");
+        assert_eq!(back.received_hash(), json["content_hash"].as_str().unwrap());
+        assert_ne!(back.received_hash(), back.body.content_hash(), "the typed body alone lacks the new field");
+        let plain: Event = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+        assert_eq!(plain.received_hash(), e.content_hash);
     }
 
     #[test]

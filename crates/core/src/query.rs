@@ -499,7 +499,7 @@ mod tests {
             sex: "F".into(),
             status: "issued".into(),
             training: true,
-            source: "lease".into(),
+            source: crate::protocol::NumberSource::Lease,
             issued_at: issued.into(),
         }
     }

@@ -11,8 +11,9 @@
 //! applicant's data at hand.
 //!
 //! **What is erased.** The `applicant` column (names, document, contact,
-//! eligibility group) and its copy in the `issued` outbox payload (with the
-//! registry's unkeyed duplicate forms). What stays: the number, the dates,
+//! eligibility group) and the person in the typed body of the `issued`
+//! outbox event (names, nationality, document, and the registry's unkeyed
+//! duplicate forms: [`erase_person`]). What stays: the number, the dates,
 //! the status, the login, and the duplicate keys as HMAC under the desk's own
 //! key, so that the local duplicate check keeps working and a reprint can
 //! check a presented document. Each erasure is one audit entry and one
@@ -48,10 +49,12 @@ use serde::Serialize;
 use crate::audit::{self, Event};
 use crate::error::FieldError;
 use crate::i18n::{self, Lang};
-use crate::issue::{keyed_hash, push_outbox_keyed};
+use crate::issue::{keyed_hash, stored_time};
 use crate::names;
+use crate::protocol::{DocumentSummary, Erasure, EventBody, IssuedRecord};
 use crate::staff::{self, Role, Session};
 use crate::store::{timestamp, Store, StoreError};
+use crate::sync::outbox;
 use crate::Error;
 
 /// Days after the registry's confirmation (training: after issue) that
@@ -182,14 +185,7 @@ fn erase_one(
     let at = timestamp(now);
     conn.prepare_cached("UPDATE record SET applicant = NULL, erased_at = ?2 WHERE id = ?1 AND erased_at IS NULL")?
         .execute((&record.record_id, &at))?;
-    // The copy the issued event carried, and the registry's unkeyed duplicate
-    // forms (a document number can be guessed back from an unkeyed hash).
-    // The row is answered (or, on a training desk, never sent), so it is not sent again.
-    conn.prepare_cached(
-        "UPDATE outbox SET payload = json_remove(payload, '$.applicant', '$.registry_document_key', '$.registry_person_key')
-         WHERE record_id = ?1 AND kind = 'issued' AND json_valid(payload)",
-    )?
-    .execute([&record.record_id])?;
+    erase_issued_event(conn, &record.record_id)?;
     let detail = format!("retention_days:{days}");
     let event = match staff_id {
         Some(id) => Event::by(id, "record.erased", now),
@@ -197,9 +193,52 @@ fn erase_one(
     };
     audit::append(conn, desk_id, &event.record(&record.record_id).detail(&detail))?;
     if record.basis == ErasureBasis::Confirmed {
-        let payload = serde_json::json!({ "record_id": record.record_id, "erased_at": at });
-        let key = format!("{}/erased", record.record_id);
-        push_outbox_keyed(conn, &key, "erased", &record.record_id, &payload, now)?;
+        let event = Erasure { record_id: record.record_id.clone(), erased_at: stored_time(&at).unwrap_or(now) };
+        outbox::queue(conn, &EventBody::Erased(event), now)?;
+    }
+    Ok(())
+}
+
+/// The personal data of an `issued` event, blanked in its typed body: the
+/// names, the nationality, the document and the registry's unkeyed
+/// duplicate forms (a document number can be guessed back from an unkeyed
+/// hash). Number, dates, sex, source and login stay.
+pub(crate) fn erase_person(record: &mut IssuedRecord) {
+    let person = &mut record.person;
+    person.name_document.clear();
+    person.name_latin.clear();
+    person.nationality.clear();
+    person.document = DocumentSummary { kind: String::new(), issuing_state: String::new(), expiry_date: None };
+    record.document_key.clear();
+    record.person_key.clear();
+}
+
+/// Erases the copy of the personal data in the record's `issued` outbox
+/// row. The row is answered (or, on a training desk, never sent), so it is
+/// not sent again.
+fn erase_issued_event(conn: &Connection, record_id: &str) -> Result<(), StoreError> {
+    let rows: Vec<(i64, String)> = conn
+        .prepare_cached("SELECT seq, payload FROM outbox WHERE record_id = ?1 AND kind = 'issued'")?
+        .query_map([record_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (seq, payload) in rows {
+        match outbox::stored_body("issued", &payload) {
+            Ok(EventBody::Issued(mut issued)) => {
+                erase_person(&mut issued);
+                outbox::rewrite(conn, seq, &EventBody::Issued(issued))?;
+            }
+            // A row from before schema version 10 that the upgrade could not
+            // read (`store::schema::typed_outbox`) loses what that version's
+            // payload held: the applicant and the unkeyed duplicate forms.
+            _ => {
+                conn.prepare_cached(
+                    "UPDATE outbox SET payload = json_remove(payload, '$.applicant', '$.registry_document_key',
+                                                            '$.registry_person_key')
+                     WHERE seq = ?1 AND json_valid(payload)",
+                )?
+                .execute([seq])?;
+            }
+        }
     }
     Ok(())
 }

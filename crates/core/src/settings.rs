@@ -32,6 +32,8 @@ pub enum SettingKey {
     PrivacyDpo,
     /// Minutes without activity after which a signed-in session locks (1–240, default 5).
     IdleLockMinutes,
+    /// The language the desk app starts in (`da` or `en`, default `da`).
+    UiLanguage,
 }
 
 /// The idle lock's accepted minutes: one to four hours' worth.
@@ -45,13 +47,14 @@ pub const IDLE_LOCK_DEFAULT: u32 = 5;
 pub const MAX_TEXT_CHARS: usize = 200;
 
 impl SettingKey {
-    pub const ALL: [SettingKey; 6] = [
+    pub const ALL: [SettingKey; 7] = [
         SettingKey::Printer,
         SettingKey::PasswordLapseDays,
         SettingKey::PrivacyController,
         SettingKey::PrivacyContact,
         SettingKey::PrivacyDpo,
         SettingKey::IdleLockMinutes,
+        SettingKey::UiLanguage,
     ];
 
     /// The key as stored and typed.
@@ -63,6 +66,7 @@ impl SettingKey {
             SettingKey::PrivacyContact => "privacy_contact",
             SettingKey::PrivacyDpo => "privacy_dpo",
             SettingKey::IdleLockMinutes => "idle_lock_minutes",
+            SettingKey::UiLanguage => "ui_language",
         }
     }
 
@@ -76,6 +80,7 @@ impl SettingKey {
         match self {
             SettingKey::PasswordLapseDays => Some(LapseDays::default().days().to_string()),
             SettingKey::IdleLockMinutes => Some(IDLE_LOCK_DEFAULT.to_string()),
+            SettingKey::UiLanguage => Some(Lang::default().code().to_string()),
             _ => None,
         }
     }
@@ -130,6 +135,10 @@ pub fn validate(key: SettingKey, value: &str, lang: Lang) -> Result<String, Fiel
                     (IDLE_LOCK_MINUTES_RANGE.start().to_string(), IDLE_LOCK_MINUTES_RANGE.end().to_string());
                 Err(problem(name, "idle_invalid", lang, &[("min", &min), ("max", &max)]))
             }
+        },
+        SettingKey::UiLanguage => match Lang::from_code(value) {
+            Some(l) => Ok(l.code().to_owned()),
+            None => Err(problem(name, "language_invalid", lang, &[])),
         },
         SettingKey::PrivacyController | SettingKey::PrivacyContact | SettingKey::PrivacyDpo => {
             let chars = value.chars().count();
@@ -206,6 +215,44 @@ impl Store {
         let value = validate(key, value, lang).map_err(|e| Error::Invalid(vec![e]))?;
         self.set_setting(session, key.code(), &value, now)?;
         Ok(value)
+    }
+
+    /// Checks every value of a form and stores those that changed (admin),
+    /// in one transaction, each change audited by key. Refused with every
+    /// problem at once, each naming its setting, and then nothing is stored.
+    /// Returns every setting in force afterwards.
+    pub fn change_settings(
+        &mut self,
+        session: &Session,
+        values: &[(SettingKey, &str)],
+        now: DateTime<Utc>,
+        lang: Lang,
+    ) -> Result<Vec<SettingValue>, Error> {
+        self.read(|tx, _| staff::authorize(tx, session, Role::Admin, "settings"))?;
+        let mut checked = Vec::with_capacity(values.len());
+        let mut errors = Vec::new();
+        for &(key, value) in values {
+            match validate(key, value, lang) {
+                Ok(v) => checked.push((key, v)),
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(Error::Invalid(errors));
+        }
+        let mut changed = Vec::new();
+        for (key, value) in checked {
+            if self.setting(key.code())?.as_deref() != Some(value.as_str()) {
+                changed.push((key, value));
+            }
+        }
+        self.set_settings(session, &changed, now)?;
+        SettingKey::ALL.into_iter().map(|k| self.setting_value(k)).collect()
+    }
+
+    /// The language the desk app starts in (desk-level): the stored one, else Danish.
+    pub fn ui_language(&self) -> Result<Lang, Error> {
+        Ok(self.setting(SettingKey::UiLanguage.code())?.as_deref().and_then(Lang::from_code).unwrap_or_default())
     }
 
     /// The idle lock in minutes (desk-level). A stored value that no longer
@@ -289,10 +336,61 @@ mod tests {
     }
 
     #[test]
-    fn only_the_lapse_and_the_idle_lock_have_a_default() {
+    fn only_the_lapse_the_idle_lock_and_the_ui_language_have_a_default() {
         assert_eq!(SettingKey::PasswordLapseDays.default_value().as_deref(), Some("14"));
         assert_eq!(SettingKey::IdleLockMinutes.default_value().as_deref(), Some("5"));
+        assert_eq!(SettingKey::UiLanguage.default_value().as_deref(), Some("da"));
         assert_eq!(SettingKey::Printer.default_value(), None);
+    }
+
+    /// The desk app's language is a core setting: Danish or English, by code, nothing else.
+    #[test]
+    fn the_ui_language_is_da_or_en() {
+        assert_eq!(validate(SettingKey::UiLanguage, " en ", Lang::Da).unwrap(), "en");
+        assert_eq!(validate(SettingKey::UiLanguage, "da", Lang::Da).unwrap(), "da");
+        for bad in ["", "de", "english"] {
+            let e = validate(SettingKey::UiLanguage, bad, Lang::En).unwrap_err();
+            assert_eq!((e.field.as_str(), e.code.as_str()), ("ui_language", "language_invalid"), "{bad}");
+            assert!(!e.message.starts_with("settings."), "{}", e.message);
+        }
+    }
+
+    /// A form with one bad value stores none of its values; a good form
+    /// stores the changed ones, each audited by key only.
+    #[test]
+    fn a_settings_form_is_stored_whole_or_not_at_all() {
+        use crate::desk::{self, DeskKind, DeskSetup};
+        use crate::keystore::MemoryKeyStore;
+        let dir = tempfile::tempdir().unwrap();
+        let now = chrono::DateTime::from_timestamp(1_795_000_000, 0).unwrap();
+        let setup = DeskSetup {
+            kind: DeskKind::Training,
+            municipality: "101",
+            office: "Borgerservice",
+            desk_number: 1,
+            admin_name: "Ada",
+            admin_password: "a long enough password",
+        };
+        let mut store = desk::init(dir.path(), Box::new(MemoryKeyStore::new()), &setup, now, Lang::En).unwrap();
+        let admin = store.sign_in("Ada", "a long enough password", now).unwrap();
+        let audits = |store: &Store| -> i64 {
+            store
+                .connection()
+                .query_row("SELECT count(*) FROM audit WHERE action = 'desk.setting_changed'", [], |r| r.get(0))
+                .unwrap()
+        };
+        let before = audits(&store);
+        let bad = [(SettingKey::UiLanguage, "en"), (SettingKey::IdleLockMinutes, "0"), (SettingKey::PrivacyDpo, "")];
+        let Err(Error::Invalid(errors)) = store.change_settings(&admin, &bad, now, Lang::En) else { panic!("stored") };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["idle_lock_minutes", "privacy_dpo"]);
+        assert_eq!(store.ui_language().unwrap(), Lang::Da, "nothing stored");
+        let good = [(SettingKey::UiLanguage, "en"), (SettingKey::IdleLockMinutes, "5")];
+        let all = store.change_settings(&admin, &good, now, Lang::En).unwrap();
+        assert_eq!(store.ui_language().unwrap(), Lang::En);
+        assert!(all.iter().any(|v| v.key == "ui_language" && v.value.as_deref() == Some("en") && !v.default));
+        // The idle lock was already 5 (the default, unstored): stored now, so two changes.
+        assert_eq!(audits(&store), before + 2);
     }
 
     #[test]

@@ -22,6 +22,7 @@ use skranke_core::keystore::{self, KeyStore, MemoryKeyStore};
 use skranke_core::lease::Block;
 use skranke_core::protocol::Erasure;
 use skranke_core::retention::{ErasureBasis, FlagReason, PresentedDocument, DEFAULT_RETENTION_DAYS};
+use skranke_core::settings::SettingKey;
 use skranke_core::staff::Role;
 use skranke_core::store::rusqlite::types::FromSql;
 use skranke_core::store::{timestamp, Store, StoreError, DB_FILE};
@@ -148,12 +149,32 @@ fn purge_erases_exactly_the_records_confirmed_more_than_n_days_ago_and_flags_old
         let e: Erasure = serde_json::from_str(payload).unwrap();
         assert_eq!((e.record_id.as_str(), e.erased_at), (id.as_str(), at));
     }
-    // The issued events' copies lost the personal data too; the others kept theirs.
+    // The issued events' typed bodies lost the personal data too (names,
+    // nationality, document, the unkeyed duplicate forms); the others kept theirs.
     let scrubbed: i64 = one(
         &store,
-        "SELECT count(*) FROM outbox WHERE kind = 'issued' AND json_extract(payload, '$.applicant') IS NULL",
+        "SELECT count(*) FROM outbox WHERE kind = 'issued' AND json_extract(payload, '$.person.name_document') = ''
+           AND json_extract(payload, '$.person.nationality') = '' AND json_extract(payload, '$.document_key') = ''
+           AND json_extract(payload, '$.person.document.kind') = '' AND json_extract(payload, '$.number') IS NOT NULL",
     );
     assert_eq!(scrubbed, 2);
+    let kept: i64 = one(
+        &store,
+        "SELECT count(*) FROM outbox WHERE kind = 'issued' AND json_extract(payload, '$.person.name_document') <> ''",
+    );
+    assert_eq!(kept, one::<i64>(&store, "SELECT count(*) FROM outbox WHERE kind = 'issued'") - 2);
+    // Each still reads as the protocol's body.
+    let issued: Vec<String> = store
+        .connection()
+        .prepare("SELECT payload FROM outbox WHERE kind = 'issued'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for payload in issued {
+        serde_json::from_str::<skranke_core::protocol::IssuedRecord>(&payload).unwrap();
+    }
     // One audit entry each, by the supervisor, naming the record only; the chain holds.
     let audited: Vec<(Option<i64>, String)> = store
         .connection()
@@ -310,7 +331,7 @@ fn a_reprint_after_purge_refuses_a_different_document_and_prints_with_the_right_
     let dir = tempfile::tempdir().unwrap();
     let (mut store, _ks) = training_desk(dir.path());
     let a = admin(&mut store);
-    store.set_setting(&a, "privacy_controller", "Københavns Kommune", now()).unwrap();
+    store.change_setting(&a, SettingKey::PrivacyController, "Københavns Kommune", now(), Lang::En).unwrap();
     let out_dir = tempfile::tempdir().unwrap();
     let pdf = |n: &str| out_dir.path().join(format!("{n}.pdf"));
     let issued = store

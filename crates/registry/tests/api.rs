@@ -177,6 +177,42 @@ async fn leases_are_idempotent_bound_to_one_desk_and_come_back_only_after_a_comp
     assert_eq!(binding["used"], json!([n.to_string()]));
 }
 
+/// A newer desk's event with a field this registry does not know is taken:
+/// its content hash is over the body as sent (the unknown field included),
+/// the same event again is `already_held`, and a hash over the body without
+/// the field is refused as `content_hash`.
+#[tokio::test]
+async fn an_event_with_a_field_this_registry_does_not_know_is_hashed_as_received() {
+    let reg = Registry::start().await;
+    let mut a = reg.desk(101).await;
+    let (_, la) = a.lease("l", 1).await;
+    let ua = units_of(&la["granted"])[0];
+    let hashed = |v: &Value| {
+        let body = json!({ "kind": v["kind"], "payload": v["payload"] });
+        skranke_core::protocol::sha256_hex(skranke_core::protocol::canonical_json(&body).as_bytes())
+    };
+    let newer = |event: Event| {
+        let mut v = serde_json::to_value(&event).unwrap();
+        v["payload"]["added_later"] = json!({ "by": "a newer desk" });
+        v
+    };
+    let mut sent =
+        newer(issued(&a.record_id(), &ua.number(date(1975, 5, 5), Sex::Male).unwrap(), NumberSource::Lease, "p1"));
+    sent["content_hash"] = json!(hashed(&sent));
+    let (s, body) = a.post("/v1/events", json!({ "events": [sent.clone()] })).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(outcomes(&body), ["accepted"], "{body}");
+    let (_, again) = a.post("/v1/events", json!({ "events": [sent] })).await;
+    assert_eq!(outcomes(&again), ["already_held"]);
+    // The desk's hash must cover what it sent.
+    let typed = issued(&a.record_id(), &ua.number(date(1976, 1, 1), Sex::Male).unwrap(), NumberSource::Lease, "p2");
+    let typed_hash = typed.content_hash.clone();
+    let mut short = newer(typed);
+    short["content_hash"] = json!(typed_hash);
+    let (_, body) = a.post("/v1/events", json!({ "events": [short] })).await;
+    assert_eq!((outcomes(&body), reasons(&body)), (vec!["invalid".to_string()], vec!["content_hash".to_string()]));
+}
+
 #[tokio::test]
 async fn upload_answers_accepted_already_held_conflict_and_invalid_per_event() {
     let reg = Registry::start().await;

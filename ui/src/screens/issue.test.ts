@@ -19,6 +19,7 @@ const issued: IssuedView = {
   printer: "Skranke-PDF",
   job: "Skranke-PDF-12",
   delivery_error: null,
+  warnings: [],
 };
 const preview: HandoutPreview = {
   municipality: "København",
@@ -131,6 +132,16 @@ describe("result", () => {
     await settle();
     expect(m.called("record_reprint")[0].recordId).toBe("T-ABCD1234-1");
     expect($("#result-status").textContent).toContain("new password");
+  });
+
+  it("a warning about the committed issue is shown with the result", async () => {
+    const m = await toReview();
+    const warning = "Record T-ABCD1234-1 is issued, but the registry's time from its answer could not be noted.";
+    m.on("issue", () => ({ ...issued, warnings: [warning] }));
+    $("#issue").click();
+    await settle();
+    expect($("#result-number").textContent).toBe("856490-4006");
+    expect($("#main").textContent).toContain(warning);
   });
 
   it("the password never reaches the window", async () => {

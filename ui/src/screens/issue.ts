@@ -180,6 +180,7 @@ export function result(ctx: Ctx): Screen {
       [t("result.source"), issued ? t(`source.${issued.source}`) : null],
     ], "result-facts"),
     issued?.reserve_low ? h("p", { class: "warning", role: "alert" }, t("result.reserve_low", { count: String(issued.reserve_left) })) : null,
+    ...(issued?.warnings ?? []).map((w) => h("p", { class: "warning", role: "status" }, w)),
     status,
     error,
     h("div", { class: "actions" }, nextBtn, reprintBtn),

@@ -13,7 +13,7 @@
 //! Durability: WAL with `synchronous=FULL`, so a commit reported to the clerk
 //! survives a crash of the process or the machine.
 
-mod schema;
+pub(crate) mod schema;
 
 /// The SQLite binding, for code that writes inside an act's transaction
 /// (e.g. an [`crate::issue::IssueAttachment`]).

@@ -2,6 +2,9 @@
 //! brings `PRAGMA user_version` from `i` to `i + 1`; a migration is never
 //! edited once released, only followed by a new one.
 
+use crate::protocol::{EventBody, LoginAmendment};
+use crate::sync::outbox;
+
 /// Version 1: desk identity, staff, lease units, records, audit chain, outbox.
 const V1: &str = r#"
 -- The desk itself: one row. `lease_frozen` is set for good by the rollback guard.
@@ -271,14 +274,24 @@ ALTER TABLE record ADD COLUMN refused_downstream_reason TEXT;
 ALTER TABLE record ADD COLUMN refused_downstream_at TEXT;
 "#;
 
+/// Version 10: every outbox row holds the protocol's event body
+/// ([`typed_outbox`], run in Rust right after this SQL in the same
+/// transaction). No table changes: `payload` keeps its column, now with the
+/// body's serde form, and `content_hash` becomes the wire's content hash.
+const V10: &str = r#"
+-- The outbox's payload is the protocol's event body from this version on (see typed_outbox).
+SELECT 1;
+"#;
+
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 /// The part of a migration that SQL cannot do, by the version it brings
 /// the schema to; run in that migration's transaction, after its SQL.
 pub(crate) fn rust_step(version: usize, tx: &rusqlite::Transaction<'_>) -> Result<(), super::StoreError> {
     match version {
         9 => backfill_logins(tx),
+        10 => typed_outbox(tx),
         _ => Ok(()),
     }
 }
@@ -310,16 +323,131 @@ fn backfill_logins(tx: &rusqlite::Transaction<'_>) -> Result<(), super::StoreErr
         .collect::<Result<Vec<_>, _>>()?;
     drop(stmt);
     for (record_id, username, hash, at) in rows {
-        let payload = serde_json::json!({
-            "record_id": record_id,
-            "jobnet_username": username,
-            "password_hash": hash,
-            "amended_at": at,
-        });
-        let now = chrono::DateTime::parse_from_rfc3339(&at)
-            .map(|t| t.with_timezone(&chrono::Utc))
-            .unwrap_or_else(|_| chrono::Utc::now());
-        crate::issue::push_outbox_keyed(tx, &format!("{record_id}/login"), "login_amended", &record_id, &payload, now)?;
+        let now = crate::issue::stored_time(&at).unwrap_or_else(chrono::Utc::now);
+        let event = LoginAmendment {
+            record_id: record_id.clone(),
+            jobnet_username: username,
+            password_hash: hash,
+            amended_at: now,
+        };
+        outbox::queue_keyed(tx, &format!("{record_id}/login"), &EventBody::LoginAmended(event), now)?;
     }
     Ok(())
+}
+
+/// Rewrites the outbox rows of desks before version 10 into the protocol's
+/// event body: those desks stored loose keys (`json!` assembled at each act)
+/// and rebuilt the wire event from them at every upload.
+///
+/// A Rust step once, rather than a format version per row: with a version
+/// the loose-key reader would stay in the upload path for good, and every
+/// reader of the outbox (sync, retention, tests) would have to know both
+/// forms. Each row is read with exactly the rule the upload used before
+/// ([`legacy::wire_body`]), so a row sent before the upgrade but never
+/// answered goes out with the same content hash and is `already_held`.
+///
+/// A row that rule cannot read stays as it was and the upload refuses it as
+/// before (`payload_unreadable`, kept on the refused list): a row of a kind
+/// no version knows, a damaged one, or the `issued` row of a record whose
+/// personal data retention erased (the applicant, with the municipality of
+/// stay, left the row; such a row was answered before it was erased, so it
+/// is never sent again, and retention still strips it if it held any).
+pub(crate) fn typed_outbox(tx: &rusqlite::Transaction<'_>) -> Result<(), super::StoreError> {
+    let rows: Vec<(i64, String, String, String)> = tx
+        .prepare("SELECT seq, kind, record_id, payload FROM outbox ORDER BY seq")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    for (seq, kind, record_id, payload) in rows {
+        if let Some(body) = legacy::wire_body(&kind, &payload).filter(|b| b.record_id() == Some(record_id.as_str())) {
+            outbox::rewrite(tx, seq, &body)?;
+        }
+    }
+    Ok(())
+}
+
+/// The outbox payloads of desks before version 10 and how the upload read
+/// them then; used only by the upgrade ([`typed_outbox`]).
+mod legacy {
+    use chrono::{DateTime, NaiveDate, Utc};
+    use serde_json::Value;
+
+    use crate::applicant::Applicant;
+    use crate::cpr::Personnummer;
+    use crate::issue::full_name;
+    use crate::protocol::{
+        DocumentSummary, Erasure, EventBody, IssuedRecord, LoginAmendment, NumberSource, PersonRecord, Reprint, Void,
+    };
+
+    fn time(v: &Value) -> Option<DateTime<Utc>> {
+        DateTime::parse_from_rfc3339(v.as_str()?).ok().map(|t| t.with_timezone(&Utc))
+    }
+
+    fn text(v: &Value) -> Option<String> {
+        v.as_str().map(str::to_string)
+    }
+
+    /// The login's username. Desks before version 9 wrote it under
+    /// `username` (and sent an empty `jobnet_username`). Empty only for a
+    /// record without a login.
+    fn login_username(p: &Value) -> Option<String> {
+        text(&p["jobnet_username"]).or_else(|| text(&p["username"])).filter(|u| !u.is_empty())
+    }
+
+    fn issued(p: &Value) -> Option<IssuedRecord> {
+        let birth_date: NaiveDate = p["birth_date"].as_str()?.parse().ok()?;
+        let serial: u16 = p["number"].as_str()?.get(6..10)?.parse().ok()?;
+        let number = Personnummer::from_parts(birth_date, serial)?;
+        let source = NumberSource::from_code(p["source"].as_str()?)?;
+        let intake = &p["applicant"];
+        let applicant: Applicant = serde_json::from_value(intake["applicant"].clone()).ok()?;
+        let document_kind = serde_json::to_value(applicant.document.kind).ok().and_then(|v| text(&v))?;
+        let issuing_state = crate::country::alpha2_to_icao(&applicant.document.issuing_state)
+            .map(str::to_string)
+            .unwrap_or_else(|| applicant.document.issuing_state.clone());
+        Some(IssuedRecord {
+            record_id: text(&p["record_id"])?,
+            number: number.to_string(),
+            source,
+            issued_at: time(&p["issued_at"])?,
+            municipality: applicant.municipality_of_stay,
+            person: PersonRecord {
+                name_document: full_name(&applicant.given_names, &applicant.surname),
+                name_latin: full_name(
+                    intake["given_names_latin"].as_str().unwrap_or(""),
+                    intake["surname_latin"].as_str().unwrap_or(""),
+                ),
+                birth_date,
+                sex: applicant.sex,
+                nationality: applicant.nationality.clone(),
+                document: DocumentSummary {
+                    kind: document_kind,
+                    issuing_state,
+                    expiry_date: applicant.document.expiry_date,
+                },
+            },
+            document_key: text(&p["registry_document_key"])?,
+            person_key: text(&p["registry_person_key"])?,
+            jobnet_username: login_username(p).unwrap_or_default(),
+            password_hash: text(&p["password_hash"]).unwrap_or_default(),
+        })
+    }
+
+    fn reprint(p: &Value) -> Option<Reprint> {
+        let mut r: Reprint = serde_json::from_value(p.clone()).ok()?;
+        r.jobnet_username = login_username(p);
+        Some(r)
+    }
+
+    /// The body the upload built from a stored row before version 10.
+    pub(super) fn wire_body(kind: &str, payload: &str) -> Option<EventBody> {
+        let p: Value = serde_json::from_str(payload).ok()?;
+        Some(match kind {
+            "issued" => EventBody::Issued(issued(&p)?),
+            "voided" => EventBody::Voided(serde_json::from_value::<Void>(p).ok()?),
+            "reprinted" => EventBody::Reprinted(reprint(&p)?),
+            "erased" => EventBody::Erased(serde_json::from_value::<Erasure>(p).ok()?),
+            "login_amended" => EventBody::LoginAmended(serde_json::from_value::<LoginAmendment>(p).ok()?),
+            _ => return None,
+        })
+    }
 }

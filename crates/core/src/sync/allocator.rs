@@ -35,6 +35,11 @@ impl<'a> HttpAllocator<'a> {
         HttpAllocator { client, seen: Mutex::new(None) }
     }
 
+    /// The client it asks through.
+    pub fn client(&self) -> &'a RegistryClient {
+        self.client
+    }
+
     /// Keeps what the last answer said about the registry's clock and
     /// sequence in the store (call after issuing).
     pub fn remember(&self, store: &mut Store) -> Result<(), Error> {

@@ -1,22 +1,21 @@
 //! From the desk's outbox and audit log to the wire, and the registry's
 //! verdicts back into the store.
 //!
-//! The outbox keeps each event as the desk wrote it at the act; the wire
-//! form ([`protocol::Event`]) is derived from that stored payload alone, so
-//! a retry after any interruption sends byte-for-byte the same content and
-//! the registry answers `already_held`. The eligibility group, the document
-//! number and the desk-local duplicate hashes never leave the desk.
+//! The outbox keeps each event as the protocol's body ([`EventBody`]),
+//! serialised once by serde at the act ([`queue`]); the wire form
+//! ([`Event`]) is that stored body parsed, so a retry after any
+//! interruption sends the same content and the registry answers
+//! `already_held`. The body holds nothing that must stay at the desk: the
+//! eligibility group, the document number and the desk-local duplicate
+//! hashes are in the record's row only. Rows written before schema version
+//! 10 were rewritten into this form by that migration
+//! (`store::schema::typed_outbox`).
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use serde_json::Value;
 
-use crate::applicant::Applicant;
-use crate::cpr::Personnummer;
-use crate::protocol::{
-    AuditEntry, DocumentSummary, Erasure, Event, EventBody, EventResult, IssuedRecord, LoginAmendment, NumberSource,
-    Outcome, PersonRecord, Reprint, Void,
-};
+use crate::protocol::{AuditEntry, Event, EventBody, EventResult, Outcome};
 use crate::store::{timestamp, StoreError};
 
 /// One outbox row not yet answered by the registry.
@@ -41,93 +40,68 @@ pub(crate) fn unsent(conn: &Connection, limit: usize) -> Result<Vec<Pending>, St
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-fn time(v: &Value) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(v.as_str()?).ok().map(|t| t.with_timezone(&Utc))
+/// The body as the outbox row keeps it: the event's own payload (the
+/// `payload` of [`EventBody`]'s serde form), its kind in the row's `kind`.
+fn stored_payload(body: &EventBody) -> Result<(String, String), StoreError> {
+    let tagged = serde_json::to_value(body)
+        .map_err(|e| StoreError::Database(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+    Ok((body.kind().to_string(), tagged["payload"].to_string()))
 }
 
-fn text(v: &Value) -> Option<String> {
-    v.as_str().map(str::to_string)
+/// The body an outbox row holds, parsed back with [`EventBody`]'s own serde
+/// form (so what was stored is what is read, field for field).
+pub(crate) fn stored_body(kind: &str, payload: &str) -> Result<EventBody, serde_json::Error> {
+    let payload: Value = serde_json::from_str(payload)?;
+    serde_json::from_value(serde_json::json!({ "kind": kind, "payload": payload }))
 }
 
-/// A name as one line: given names, then the surname (or the single name).
-fn full_name(given: &str, surname: &str) -> String {
-    [given.trim(), surname.trim()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ")
+/// Queues an event of a record under an explicit idempotency key (a kind a
+/// record can have more than once: a reprint, `<record_id>/reprinted/<n>`),
+/// inside the caller's transaction. The body is serialised here, once; the
+/// row's `content_hash` is the wire's ([`EventBody::content_hash`]).
+pub(crate) fn queue_keyed(
+    conn: &Connection,
+    idempotency_key: &str,
+    body: &EventBody,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let record_id = body.record_id().ok_or(StoreError::Database(rusqlite::Error::InvalidQuery))?;
+    let (kind, payload) = stored_payload(body)?;
+    conn.prepare_cached(
+        "INSERT INTO outbox (idempotency_key, kind, record_id, payload, content_hash, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute((idempotency_key, &kind, record_id, &payload, body.content_hash(), timestamp(now)))?;
+    Ok(())
 }
 
-/// The `issued` payload as the registry receives it.
-fn issued(p: &Value) -> Option<IssuedRecord> {
-    let birth_date: NaiveDate = p["birth_date"].as_str()?.parse().ok()?;
-    let serial: u16 = p["number"].as_str()?.get(6..10)?.parse().ok()?;
-    let number = Personnummer::from_parts(birth_date, serial)?;
-    let source = match p["source"].as_str()? {
-        "lease" => NumberSource::Lease,
-        "online" => NumberSource::Online,
-        _ => return None,
-    };
-    let intake = &p["applicant"];
-    let applicant: Applicant = serde_json::from_value(intake["applicant"].clone()).ok()?;
-    let document_kind = serde_json::to_value(applicant.document.kind).ok().and_then(|v| text(&v))?;
-    let issuing_state = crate::country::alpha2_to_icao(&applicant.document.issuing_state)
-        .map(str::to_string)
-        .unwrap_or_else(|| applicant.document.issuing_state.clone());
-    Some(IssuedRecord {
-        record_id: text(&p["record_id"])?,
-        number: number.to_string(),
-        source,
-        issued_at: time(&p["issued_at"])?,
-        municipality: applicant.municipality_of_stay,
-        person: PersonRecord {
-            name_document: full_name(&applicant.given_names, &applicant.surname),
-            name_latin: full_name(
-                intake["given_names_latin"].as_str().unwrap_or(""),
-                intake["surname_latin"].as_str().unwrap_or(""),
-            ),
-            birth_date,
-            sex: applicant.sex,
-            nationality: applicant.nationality.clone(),
-            document: DocumentSummary {
-                kind: document_kind,
-                issuing_state,
-                expiry_date: applicant.document.expiry_date,
-            },
-        },
-        document_key: text(&p["registry_document_key"])?,
-        person_key: text(&p["registry_person_key"])?,
-        jobnet_username: login_username(p).unwrap_or_default(),
-        password_hash: text(&p["password_hash"]).unwrap_or_default(),
-    })
+/// Queues an event a record has once, under `<record_id>/<kind>`.
+pub(crate) fn queue(conn: &Connection, body: &EventBody, now: DateTime<Utc>) -> Result<(), StoreError> {
+    let key = format!("{}/{}", body.record_id().unwrap_or_default(), body.kind());
+    queue_keyed(conn, &key, body, now)
 }
 
-/// The login's username in a stored payload. Desks before the fix wrote it
-/// under `username` (and sent an empty `jobnet_username`): a row of theirs
-/// still waiting is sent complete. Empty only for a record without a login.
-fn login_username(p: &Value) -> Option<String> {
-    text(&p["jobnet_username"]).or_else(|| text(&p["username"])).filter(|u| !u.is_empty())
+/// Replaces the body of an outbox row (retention's erasure, the upgrade of
+/// old rows), with its content hash.
+pub(crate) fn rewrite(conn: &Connection, seq: i64, body: &EventBody) -> Result<(), StoreError> {
+    let (_, payload) = stored_payload(body)?;
+    conn.prepare_cached("UPDATE outbox SET payload = ?2, content_hash = ?3 WHERE seq = ?1")?.execute((
+        seq,
+        &payload,
+        body.content_hash(),
+    ))?;
+    Ok(())
 }
 
-/// The `reprinted` payload as the registry receives it, with the login it
-/// belongs to (read from the legacy key too).
-fn reprint(p: &Value) -> Option<Reprint> {
-    let mut r: Reprint = serde_json::from_value(p.clone()).ok()?;
-    r.jobnet_username = login_username(p);
-    Some(r)
-}
-
-/// The wire event for an outbox row, or the reason it cannot be sent (an
-/// unreadable payload, a kind this version does not know). Deterministic:
-/// the same row gives the same event, hence the same content hash.
+/// The wire event for an outbox row: the stored body parsed, nothing added
+/// or rebuilt; or the reason it cannot be sent (an unreadable payload, a kind
+/// this version does not know). Deterministic: the same row gives the same
+/// event, hence the same content hash.
 pub(crate) fn wire_event(p: &Pending) -> Result<Event, &'static str> {
-    let payload: Value = serde_json::from_str(&p.payload).map_err(|_| "payload_unreadable")?;
-    let body = match p.kind.as_str() {
-        "issued" => EventBody::Issued(issued(&payload).ok_or("payload_unreadable")?),
-        "voided" => EventBody::Voided(serde_json::from_value::<Void>(payload).map_err(|_| "payload_unreadable")?),
-        "reprinted" => EventBody::Reprinted(reprint(&payload).ok_or("payload_unreadable")?),
-        "erased" => EventBody::Erased(serde_json::from_value::<Erasure>(payload).map_err(|_| "payload_unreadable")?),
-        "login_amended" => EventBody::LoginAmended(
-            serde_json::from_value::<LoginAmendment>(payload).map_err(|_| "payload_unreadable")?,
-        ),
-        _ => return Err("kind_unknown"),
-    };
+    if !matches!(p.kind.as_str(), "issued" | "reprinted" | "voided" | "erased" | "login_amended") {
+        return Err("kind_unknown");
+    }
+    let body = stored_body(&p.kind, &p.payload).map_err(|_| "payload_unreadable")?;
     if body.record_id() != Some(p.record_id.as_str()) {
         return Err("payload_unreadable");
     }

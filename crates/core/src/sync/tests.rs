@@ -89,6 +89,70 @@ fn an_issued_outbox_row_goes_on_the_wire_as_the_registry_expects_and_without_the
     assert_eq!(event.content_hash, event.body.content_hash());
 }
 
+/// The outbox row holds the protocol's body as serde writes it, and the
+/// wire event is that row parsed: the row's `content_hash` is the wire's.
+#[test]
+fn the_outbox_row_is_the_events_body_and_its_hash_is_the_wires() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = desk(dir.path());
+    issue(&mut store, "Müller", "L898902C3", now()).unwrap();
+    let row = pending(&mut store).remove(0);
+    let event = outbox::wire_event(&row).unwrap();
+    let EventBody::Issued(sent) = &event.body else { panic!("not issued: {event:?}") };
+    let stored: protocol::IssuedRecord = serde_json::from_str(&row.payload).unwrap();
+    assert_eq!(&stored, sent);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&row.payload).unwrap(), serde_json::to_value(sent).unwrap());
+    let hash: String = store
+        .connection()
+        .query_row("SELECT content_hash FROM outbox WHERE seq = ?1", [row.seq], |r| r.get(0))
+        .unwrap();
+    assert_eq!(hash, event.content_hash);
+}
+
+/// The upgrade to schema version 10 rewrites a row in the loose keys of
+/// older desks into the typed body the upload built from it before (the
+/// login under the legacy `username` key included), so a row sent before the
+/// upgrade and not answered goes out with the same content hash.
+#[test]
+fn the_upgrade_rewrites_an_old_row_into_the_body_the_upload_built_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = desk(dir.path());
+    issue(&mut store, "Müller", "L898902C3", now()).unwrap();
+    let row = pending(&mut store).remove(0);
+    let EventBody::Issued(mut expected) = outbox::wire_event(&row).unwrap().body else { panic!("issued") };
+    // The row as a desk before version 10 wrote it.
+    store
+        .connection()
+        .execute(
+            "UPDATE outbox SET payload = (SELECT json_object(
+                 'record_id', r.id, 'desk_id', 'D1', 'number', r.number, 'birth_date', r.birth_date, 'sex', r.sex,
+                 'training', json('false'), 'source', r.source, 'issued_at', r.issued_at, 'issued_by', r.issued_by,
+                 'document_key', r.document_key, 'person_key', r.person_key,
+                 'registry_document_key', json_extract(o.payload, '$.document_key'),
+                 'registry_person_key', json_extract(o.payload, '$.person_key'),
+                 'applicant', json(r.applicant), 'username', 'old-name', 'password_hash', 'old-hash')
+               FROM record r, outbox o WHERE r.id = o.record_id AND o.seq = ?1), content_hash = 'old'
+             WHERE seq = ?1",
+            [row.seq],
+        )
+        .unwrap();
+    assert!(outbox::wire_event(&pending(&mut store)[0]).is_err(), "loose keys are no longer read");
+    store.bookkeeping(|tx, _| crate::store::schema::typed_outbox(tx)).unwrap();
+    expected.jobnet_username = "old-name".into();
+    expected.password_hash = "old-hash".into();
+    let upgraded = pending(&mut store).remove(0);
+    let event = outbox::wire_event(&upgraded).unwrap();
+    assert_eq!(event.body, EventBody::Issued(expected));
+    let hash: String = store
+        .connection()
+        .query_row("SELECT content_hash FROM outbox WHERE seq = ?1", [row.seq], |r| r.get(0))
+        .unwrap();
+    assert_eq!(hash, event.content_hash);
+    // Run again (a row already typed), nothing changes.
+    store.bookkeeping(|tx, _| crate::store::schema::typed_outbox(tx)).unwrap();
+    assert_eq!(pending(&mut store)[0].payload, upgraded.payload);
+}
+
 #[test]
 fn a_voided_record_goes_on_the_wire_after_its_issue_with_its_replacement() {
     let dir = tempfile::tempdir().unwrap();

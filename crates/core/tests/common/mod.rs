@@ -11,6 +11,7 @@ use skranke_core::desk::{self, DeskKind, DeskSetup};
 use skranke_core::i18n::Lang;
 use skranke_core::issue::Intake;
 use skranke_core::keystore::{KeyStore, MemoryKeyStore};
+use skranke_core::protocol::{DocumentSummary, PersonRecord};
 use skranke_core::staff::{NewStaff, Role, Session};
 use skranke_core::store::Store;
 
@@ -70,5 +71,14 @@ pub fn intake(i: usize, birth_date: NaiveDate, sex: Sex) -> Intake {
             "surname": format!("Zorbaqwill{i}"),
             "document_number": format!("QXDOC{i:06}"),
         }),
+        person: PersonRecord {
+            name_document: format!("Zorbaqwill{i}"),
+            name_latin: format!("ZORBAQWILL{i}"),
+            birth_date,
+            sex,
+            nationality: "DE".into(),
+            document: DocumentSummary { kind: "passport".into(), issuing_state: "D".into(), expiry_date: None },
+        },
+        municipality: 101,
     }
 }
