@@ -67,7 +67,7 @@ pub fn text(lang: Lang, key: &str) -> &str {
 /// Renders the template for `key` with named arguments.
 ///
 /// ```
-/// use skranke_core::i18n::{render, Lang};
+/// use skranke_rules::i18n::{render, Lang};
 /// let s = render(Lang::En, "cpr.error.month", &[("month", "13")]);
 /// assert!(s.contains("13"));
 /// ```
