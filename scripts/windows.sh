@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Windows, part 1: cross-builds the core and the `skranke` CLI for Windows
 # (x86_64-pc-windows-gnu: SQLCipher over OpenSSL built from source, the
-# Credential Manager key store, the winspool printer), runs the core's unit
-# tests under Wine, then tests skranke.exe under Wine against the Linux
-# expectations (tests/windows/wine.rs). Part of the test command
-# (scripts/test-inner.sh); runs alone as well:
+# Credential Manager key store, the winspool printer), runs the unit tests
+# of the rules, the wire and the core under Wine, then tests skranke.exe
+# under Wine against the Linux expectations (tests/windows/wine.rs). Part of
+# the test command (scripts/test-inner.sh); runs alone as well:
 #
 #   bash scripts/windows.sh
 #
@@ -49,7 +49,7 @@ cross() { (cd "$ROOT" && CARGO_TARGET_DIR="$WIN_DIR" CARGO_PROFILE_DEV_DEBUG=0 C
 
 say "Cross-building skranke.exe and the core's tests for Windows"
 cross build --quiet -p skranke-cli --target "$TRIPLE"
-cross test --quiet --no-run -p skranke-core --lib --target "$TRIPLE"
+cross test --quiet --no-run -p skranke-rules -p skranke-protocol -p skranke-core --lib --target "$TRIPLE"
 EXE="$WIN_DIR/$TRIPLE/debug/skranke.exe"
 
 mkdir -p "$WINE_DIR"
@@ -94,11 +94,11 @@ if [ -z "${DATABASE_URL:-}" ]; then
   eval "$(grep '^export ' <<<"$out")"
 fi
 
-say "The core's unit tests under Wine"
+say "The unit tests of the rules, the wire and the core under Wine"
 # The handout's tests read the PDF with pdftotext, a Linux program that a
 # Windows process cannot start; tests/windows/wine.rs reads the Windows
 # build's handouts with it from the Linux side instead.
-cross test --quiet -p skranke-core --lib --target "$TRIPLE" -- --skip letter::tests::
+cross test --quiet -p skranke-rules -p skranke-protocol -p skranke-core --lib --target "$TRIPLE" -- --skip letter::tests::
 
 say "skranke.exe under Wine against the Linux expectations"
 (cd "$ROOT" && SKRANKE_WINE="$WINE" SKRANKE_WINDOWS_EXE="$EXE" cargo test --quiet -p skranke-cli --test windows)

@@ -7,9 +7,9 @@
 
 use chrono::NaiveDate;
 use libfuzzer_sys::fuzz_target;
-use skranke_core::applicant::{Applicant, IntakeContext};
-use skranke_core::i18n::Lang;
-use skranke_core::FieldError;
+use skranke_rules::applicant::{Applicant, IntakeContext};
+use skranke_rules::i18n::Lang;
+use skranke_rules::FieldError;
 
 fn assert_named(errors: &[FieldError]) {
     assert!(!errors.is_empty(), "a refusal without a problem");

@@ -7,8 +7,8 @@
 
 use chrono::{Datelike, NaiveDate};
 use libfuzzer_sys::fuzz_target;
-use skranke_core::cpr::{self, CprError, Personnummer, Sex};
-use skranke_core::i18n::Lang;
+use skranke_rules::cpr::{self, CprError, Personnummer, Sex};
+use skranke_rules::i18n::Lang;
 
 fuzz_target!(|data: &[u8]| {
     // The CLI reads lines as bytes and decodes them lossily.

@@ -6,9 +6,9 @@
 
 use chrono::NaiveDate;
 use libfuzzer_sys::fuzz_target;
-use skranke_core::applicant::ApplicantDraft;
-use skranke_core::i18n::Lang;
-use skranke_core::mrz;
+use skranke_rules::applicant::ApplicantDraft;
+use skranke_rules::i18n::Lang;
+use skranke_rules::mrz;
 
 fuzz_target!(|data: &[u8]| {
     // Readers type keyboard input; the desk receives it as text.

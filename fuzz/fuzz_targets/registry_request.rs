@@ -20,10 +20,10 @@
 use chrono::DateTime;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use skranke_core::lease::encodable;
-use skranke_core::protocol::{canonical_json, EventBody};
+use skranke_protocol::{canonical_json, EventBody};
 use skranke_registry::decode::{self, Decoded, SignedHeaders};
 use skranke_registry::RegistryError;
+use skranke_rules::lease::encodable;
 
 /// The registry's clock in the seed corpus's signed requests.
 const NOW: i64 = 1_800_000_000;

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { appPath, root } from "./driver.mjs";
 
-const catalog = (lang) => JSON.parse(readFileSync(join(root, "crates/core/messages", lang, "shell.json"), "utf8"));
+const catalog = (lang) => JSON.parse(readFileSync(join(root, "crates/rules/messages", lang, "shell.json"), "utf8"));
 
 /** Starts the built desk app with no DISPLAY, no WAYLAND_DISPLAY and only the given SKRANKE_LANG. */
 function startWithoutDisplay(lang) {

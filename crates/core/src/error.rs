@@ -1,7 +1,6 @@
-//! The core's one error type, and the field-level validation problem that
-//! every form, file and request check reports.
-
-use serde::{Deserialize, Serialize};
+//! The core's one error type. The field-level validation problem that
+//! every form, file and request check reports, [`FieldError`], is
+//! skranke-rules' (re-exported here).
 
 use crate::cpr::CprError;
 use crate::credentials::CredentialError;
@@ -10,15 +9,7 @@ use crate::letter::LetterError;
 use crate::print::PrintError;
 use crate::store::StoreError;
 
-/// One problem with one input field: which field (a JSON path such as
-/// `document.expiry_date`), a stable machine-readable code, and a message for
-/// staff in the desk's language.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FieldError {
-    pub field: String,
-    pub code: String,
-    pub message: String,
-}
+pub use skranke_rules::error::FieldError;
 
 /// Everything that can go wrong in the core. Each variant renders a message
 /// for staff through the catalogs with [`Error::message`]; `Display` is the

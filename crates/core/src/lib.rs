@@ -1,31 +1,23 @@
-//! Skranke's core: the rules and the local machinery of a citizen-service
-//! desk that issues administrative personnumre and first Jobnet logins.
+//! Skranke's core: the desk, the local machinery of a citizen-service
+//! counter that issues administrative personnumre and first Jobnet logins.
 //!
 //! No GUI here. The desk app (`src-tauri`) and the `skranke` CLI are thin
-//! shells over this crate; the pure rules (`cpr`, …) take their clock and
-//! randomness as arguments so that tests are deterministic.
+//! shells over this crate. The pure rules (`cpr`, …) are skranke-rules' and
+//! the wire (`protocol`) is skranke-protocol's; both are re-exported here so
+//! that the desk and its shells name them as `skranke_core::cpr` and so on.
 
 pub mod alloc;
-pub mod applicant;
 pub mod audit;
 pub mod counter;
-pub mod country;
-pub mod cpr;
 pub mod credentials;
 pub mod desk;
 pub mod error;
 pub mod handout;
-pub mod i18n;
 pub mod issue;
 pub mod keystore;
-pub mod lease;
 pub mod letter;
-pub mod mrz;
-pub mod municipality;
-pub mod names;
 pub mod oplog;
 pub mod print;
-pub mod protocol;
 pub mod query;
 pub mod report;
 pub mod retention;
@@ -33,6 +25,9 @@ pub mod settings;
 pub mod staff;
 pub mod store;
 pub mod sync;
+
+pub use skranke_protocol as protocol;
+pub use skranke_rules::{applicant, country, cpr, i18n, lease, mrz, municipality, names, password};
 
 /// The core's version, shown by the desk app and `skranke --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

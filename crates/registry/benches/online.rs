@@ -25,12 +25,12 @@ use ed25519_dalek::{Signer, SigningKey};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::json;
-use skranke_core::cpr::Sex;
-use skranke_core::protocol::{
+use skranke_protocol::{
     header, signing_message, AllocateRequest, AllocateResponse, EnrolRequest, EnrolResponse, LookupRequest,
     LookupResponse, SyncAnswer, SyncRequest,
 };
 use skranke_registry::testing::TestDatabase;
+use skranke_rules::cpr::Sex;
 
 const DESKS: usize = 50;
 const PERIOD: Duration = Duration::from_millis(500);

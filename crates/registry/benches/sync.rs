@@ -16,15 +16,15 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
 use serde_json::{json, Value};
-use skranke_core::applicant::{Applicant, IntakeContext};
-use skranke_core::cpr::Sex;
-use skranke_core::i18n::Lang;
 use skranke_core::issue::Intake;
 use skranke_core::keystore::{KeyStore, MemoryKeyStore};
 use skranke_core::store::Store;
 use skranke_core::sync::{self, Enrolment, RegistryClient};
 use skranke_registry::testing::{LiveRegistry, TestDatabase};
 use skranke_registry::Config;
+use skranke_rules::applicant::{Applicant, IntakeContext};
+use skranke_rules::cpr::Sex;
+use skranke_rules::i18n::Lang;
 
 const RUNS: usize = 3;
 const SINGLE: usize = 10_000;

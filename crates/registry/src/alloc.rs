@@ -15,8 +15,8 @@
 use std::collections::HashSet;
 
 use chrono::NaiveDate;
-use skranke_core::cpr::{candidate_serials, Personnummer, Sex};
-use skranke_core::lease::{Block, LeaseUnit};
+use skranke_rules::cpr::{candidate_serials, Personnummer, Sex};
+use skranke_rules::lease::{Block, LeaseUnit};
 
 /// Every number the registry may allocate online for `birth_date` and `sex`,
 /// best first, leaving out `used` numbers and numbers inside `held` units.
@@ -50,7 +50,7 @@ pub fn online_candidates(
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use skranke_core::lease::RANKS;
+    use skranke_rules::lease::RANKS;
 
     fn date(days: u64) -> NaiveDate {
         NaiveDate::from_ymd_opt(1937, 1, 1).unwrap() + chrono::Days::new(days)

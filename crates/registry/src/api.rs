@@ -20,9 +20,9 @@ use axum::routing::{on, MethodFilter};
 use axum::{Json, Router};
 use chrono::NaiveDate;
 use deadpool_postgres::GenericClient;
-use skranke_core::cpr::Personnummer;
-use skranke_core::lease::{LeaseUnit, RANKS};
-use skranke_core::protocol::Binding;
+use skranke_protocol::Binding;
+use skranke_rules::cpr::Personnummer;
+use skranke_rules::lease::{LeaseUnit, RANKS};
 
 use crate::error::{problem_response, RegistryError, Result};
 use crate::limits::{self, Limited};
@@ -209,7 +209,7 @@ pub fn from_stored(digits: &str) -> Option<Personnummer> {
 
 /// A unit from the database's integers, if they make one.
 pub fn unit(slot: i32, rank: i32) -> Option<LeaseUnit> {
-    let slot = skranke_core::cpr::Slot::new(u16::try_from(slot).ok()?)?;
+    let slot = skranke_rules::cpr::Slot::new(u16::try_from(slot).ok()?)?;
     LeaseUnit::new(slot, u8::try_from(rank).ok().filter(|r| *r < RANKS)?)
 }
 

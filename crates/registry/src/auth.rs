@@ -1,6 +1,6 @@
 //! Desk authentication: every desk request is signed with the Ed25519 key
 //! whose public half the desk presented at enrolment (see
-//! [`skranke_core::protocol`] for what is signed and why not mutual TLS).
+//! [`skranke_protocol`] for what is signed and why not mutual TLS).
 //!
 //! The middleware reads the whole body (the signature covers its hash),
 //! checks the timestamp against the registry's clock, verifies the
@@ -12,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
-use skranke_core::protocol::MAX_CLOCK_SKEW_SECS;
+use skranke_protocol::MAX_CLOCK_SKEW_SECS;
 
 use crate::decode::SignedHeaders;
 use crate::error::{RegistryError, Result};

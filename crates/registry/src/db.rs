@@ -4,7 +4,7 @@
 //! a fresh database and an upgraded one end in the same schema.
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use skranke_core::lease::Block;
+use skranke_rules::lease::Block;
 use tokio_postgres::NoTls;
 
 use crate::error::{RegistryError, Result};

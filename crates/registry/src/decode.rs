@@ -16,12 +16,12 @@ use axum::http::StatusCode;
 use chrono::NaiveDate;
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde::de::DeserializeOwned;
-use skranke_core::lease::{encodable, RANKS};
-use skranke_core::protocol::valid_reason_code;
-use skranke_core::protocol::{
+use skranke_protocol::valid_reason_code;
+use skranke_protocol::{
     header, signing_message, AllocateRequest, EnrolRequest, FeedConfirm, LeaseRequest, LookupRequest, ReturnRequest,
     SyncRequest, UploadRequest, MAX_BATCH_EVENTS, MAX_CLOCK_SKEW_SECS,
 };
+use skranke_rules::lease::{encodable, RANKS};
 
 use crate::error::{RegistryError, Result};
 

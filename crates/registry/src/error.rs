@@ -1,11 +1,11 @@
 //! The registry's one error type. Every refusal has a stable code and an
 //! HTTP status and leaves the service as `application/problem+json`
-//! ([`skranke_core::protocol::Problem`]), one shape for every endpoint.
+//! ([`skranke_protocol::Problem`]), one shape for every endpoint.
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use skranke_core::i18n::{self, Lang};
-use skranke_core::protocol::Problem;
+use skranke_protocol::Problem;
+use skranke_rules::i18n::{self, Lang};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
-use skranke_core::lease::Block;
+use skranke_rules::lease::Block;
 
 pub use error::{RegistryError, Result};
 pub use limits::RateLimit;

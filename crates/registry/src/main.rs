@@ -8,12 +8,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use skranke_core::i18n::{render, Lang};
-use skranke_core::lease::Block;
 use skranke_registry::{api, db, logging, ops, privacy, system_clock, tls, AppState, Config, RateLimit, RegistryError};
+use skranke_rules::i18n::{render, Lang};
+use skranke_rules::lease::Block;
 
 #[derive(Parser)]
-#[command(name = "skranke-registry", version = skranke_core::VERSION, about = "Skranke's central registry of administrative personnumre")]
+#[command(name = "skranke-registry", version = env!("CARGO_PKG_VERSION"), about = "Skranke's central registry of administrative personnumre")]
 struct Cli {
     /// PostgreSQL connection URL.
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
@@ -390,7 +390,7 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
         Command::ExportPerson { number, document, issuing_state } => {
             let person = match (number, document, issuing_state) {
                 (Some(n), _, _) => privacy::Person::Number(
-                    skranke_core::cpr::Personnummer::parse(&n, today)
+                    skranke_rules::cpr::Personnummer::parse(&n, today)
                         .map_err(|_| RegistryError::bad_field("number"))?,
                 ),
                 (None, Some(number), Some(issuing_state)) => privacy::Person::Document { issuing_state, number },
@@ -400,7 +400,7 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
             println!("{}", serde_json::to_string_pretty(&export).unwrap_or_default());
         }
         Command::Correct { number, record, field, value, reason } => {
-            let number = skranke_core::cpr::Personnummer::parse(&number, today)
+            let number = skranke_rules::cpr::Personnummer::parse(&number, today)
                 .map_err(|_| RegistryError::bad_field("number"))?;
             let field = privacy::Field::parse(&field).ok_or_else(|| RegistryError::bad_field("field"))?;
             let done = privacy::correct(&pool, &operator, &number, record.as_deref(), field, &value, &reason).await?;

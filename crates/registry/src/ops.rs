@@ -8,9 +8,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{GenericClient, Pool};
 use serde::Serialize;
 use serde_json::json;
-use skranke_core::cpr::Personnummer;
-use skranke_core::lease::{Block, LeaseUnit};
-use skranke_core::protocol::sha256_hex;
+use skranke_protocol::sha256_hex;
+use skranke_rules::cpr::Personnummer;
+use skranke_rules::lease::{Block, LeaseUnit};
 
 use crate::api::stored;
 use crate::error::{RegistryError, Result};

@@ -17,8 +17,8 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use deadpool_postgres::{GenericClient, Pool};
 use serde::Serialize;
 use serde_json::{json, Value};
-use skranke_core::cpr::Personnummer;
-use skranke_core::protocol::registry_duplicate_key;
+use skranke_protocol::registry_duplicate_key;
+use skranke_rules::cpr::Personnummer;
 
 use crate::api::{from_stored, stored};
 use crate::error::{RegistryError, Result};
@@ -320,15 +320,15 @@ impl Field {
         let value = value.trim();
         match self {
             Field::NameDocument => {
-                let name = skranke_core::names::normalise(value).map_err(|_| bad())?;
+                let name = skranke_rules::names::normalise(value).map_err(|_| bad())?;
                 if name.is_empty() {
                     return Err(bad());
                 }
                 Ok(json!(name))
             }
             Field::NameLatin => {
-                let name = skranke_core::names::normalise(value).map_err(|_| bad())?;
-                let latin = skranke_core::names::to_latin(&name).map_err(|_| bad())?;
+                let name = skranke_rules::names::normalise(value).map_err(|_| bad())?;
+                let latin = skranke_rules::names::to_latin(&name).map_err(|_| bad())?;
                 if latin.is_empty() {
                     return Err(bad());
                 }
@@ -337,7 +337,7 @@ impl Field {
             Field::Nationality => {
                 let code = value.to_ascii_uppercase();
                 let ok =
-                    skranke_core::country::is_alpha2(&code) || skranke_core::country::is_icao_non_nationality(&code);
+                    skranke_rules::country::is_alpha2(&code) || skranke_rules::country::is_icao_non_nationality(&code);
                 if !ok {
                     return Err(bad());
                 }
@@ -352,9 +352,9 @@ impl Field {
             }
             Field::DocumentIssuingState => {
                 let code = value.to_ascii_uppercase();
-                let ok = skranke_core::country::is_alpha2(&code)
-                    || skranke_core::country::icao_to_alpha2(&code).is_some()
-                    || skranke_core::country::is_icao_non_nationality(&code);
+                let ok = skranke_rules::country::is_alpha2(&code)
+                    || skranke_rules::country::icao_to_alpha2(&code).is_some()
+                    || skranke_rules::country::is_icao_non_nationality(&code);
                 if !ok {
                     return Err(bad());
                 }

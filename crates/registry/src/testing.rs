@@ -11,7 +11,7 @@ pub mod proxy;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use skranke_core::lease::Block;
+use skranke_rules::lease::Block;
 
 use crate::{api, db, ops, system_clock, AppState, Config};
 

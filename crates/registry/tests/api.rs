@@ -9,10 +9,10 @@ use axum::http::{Method, StatusCode};
 use chrono::Utc;
 use common::*;
 use serde_json::{json, Value};
-use skranke_core::cpr::{Personnummer, Sex};
-use skranke_core::lease::LeaseUnit;
-use skranke_core::protocol::{audit_genesis, AuditEntry, Event, EventBody, NumberSource, Void};
+use skranke_protocol::{audit_genesis, AuditEntry, Event, EventBody, NumberSource, Void};
 use skranke_registry::{ops, Config, RateLimit};
+use skranke_rules::cpr::{Personnummer, Sex};
+use skranke_rules::lease::LeaseUnit;
 
 #[tokio::test]
 async fn an_enrolment_code_works_exactly_once() {
@@ -66,7 +66,7 @@ async fn unsigned_stale_replayed_and_foreign_signed_requests_are_refused() {
     headers[1].1 = old.to_string();
     let nonce = headers[2].1.clone();
     use ed25519_dalek::Signer;
-    let sig = a.key.sign(&skranke_core::protocol::signing_message("POST", "/v1/lease", old, &nonce, &bytes));
+    let sig = a.key.sign(&skranke_protocol::signing_message("POST", "/v1/lease", old, &nonce, &bytes));
     headers[3].1 = hex::encode(sig.to_bytes());
     let (s, p) = send(&reg.router, Method::POST, "/v1/lease", bytes, &headers).await;
     assert_eq!((s, p["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("auth.stale")));

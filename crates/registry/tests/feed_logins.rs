@@ -17,14 +17,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{NaiveDate, Utc};
-use skranke_core::applicant::Applicant;
-use skranke_core::cpr::Sex;
 use skranke_core::credentials::OsRandom;
 use skranke_core::handout::Delivery;
-use skranke_core::i18n::Lang;
 use skranke_core::keystore::{KeyStore, MemoryKeyStore};
 use skranke_core::settings::SettingKey;
 use skranke_core::sync;
+use skranke_rules::applicant::Applicant;
+use skranke_rules::cpr::Sex;
+use skranke_rules::i18n::Lang;
 use support::proxy::{FaultProxy, Faults};
 use support::*;
 

@@ -11,10 +11,10 @@ use axum::Router;
 use common::*;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use skranke_core::cpr::Sex;
-use skranke_core::protocol::{Event, EventBody, NumberSource, Reprint, Void};
+use skranke_protocol::{Event, EventBody, NumberSource, Reprint, Void};
 use skranke_registry::api::Access;
 use skranke_registry::{Config, RateLimit};
+use skranke_rules::cpr::Sex;
 use tower::ServiceExt;
 
 /// Status, `Retry-After`, content type and body of one request.

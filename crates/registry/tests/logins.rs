@@ -11,8 +11,8 @@ use axum::http::{Method, StatusCode};
 use chrono::Utc;
 use common::*;
 use serde_json::{json, Value};
-use skranke_core::cpr::Sex;
-use skranke_core::protocol::{Event, EventBody, LoginAmendment, NumberSource, Reprint};
+use skranke_protocol::{Event, EventBody, LoginAmendment, NumberSource, Reprint};
+use skranke_rules::cpr::Sex;
 
 const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
 const NEW_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$TmV3SGFzaA";

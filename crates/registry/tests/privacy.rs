@@ -7,10 +7,10 @@ use axum::http::{Method, StatusCode};
 use chrono::{Days, Utc};
 use common::*;
 use serde_json::json;
-use skranke_core::cpr::{Personnummer, Sex};
-use skranke_core::protocol::{registry_duplicate_key, Event, EventBody, NumberSource, Reprint};
+use skranke_protocol::{registry_duplicate_key, Event, EventBody, NumberSource, Reprint};
 use skranke_registry::privacy::{self, Field, Person};
 use skranke_registry::RegistryError;
+use skranke_rules::cpr::{Personnummer, Sex};
 
 /// An issued record whose document key is the registry form of `LT|<doc>`.
 async fn issue(desk: &mut Desk, who: &str, doc: &str) -> (String, Personnummer) {

@@ -9,11 +9,11 @@ mod support;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use skranke_core::cpr::Sex;
 use skranke_core::keystore::{KeyStore, MemoryKeyStore};
 use skranke_core::retention::{FlagReason, DEFAULT_RETENTION_DAYS};
 use skranke_core::store::timestamp;
 use skranke_core::sync;
+use skranke_rules::cpr::Sex;
 use support::*;
 
 #[test]

@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use skranke_core::alloc::NumberSource;
-use skranke_core::cpr::Sex;
 use skranke_core::keystore::KeyStore;
 use skranke_core::store::{GuardOutcome, Store, StoreError};
 use skranke_core::sync::{self, HttpAllocator};
 use skranke_core::Error;
+use skranke_rules::cpr::Sex;
 use support::*;
 
 /// Every number the registry has seen in an issued event (accepted or kept

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{Datelike, NaiveDate, Utc};
 use skranke_core::alloc::NumberSource;
-use skranke_core::cpr::{Personnummer, Sex};
 use skranke_core::keystore::{KeyStore, MemoryKeyStore};
 use skranke_core::sync::{self, HttpAllocator};
+use skranke_rules::cpr::{Personnummer, Sex};
 use support::proxy::{FaultProxy, Faults};
 use support::*;
 

@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use skranke_core::cpr::Sex;
-use skranke_core::i18n::Lang;
 use skranke_core::keystore::{KeyStore, MemoryKeyStore, OsKeyStore};
-use skranke_core::protocol::MatchKind;
 use skranke_core::store::StoreError;
 use skranke_core::sync::{self, HttpAllocator, SyncError};
 use skranke_core::Error;
+use skranke_protocol::MatchKind;
+use skranke_rules::cpr::Sex;
+use skranke_rules::i18n::Lang;
 use support::*;
 
 fn memory() -> Arc<dyn KeyStore> {
@@ -198,12 +198,12 @@ fn lookup_tells_whether_and_where_an_applicant_was_issued_elsewhere() {
 
     let client_b = b.client(&reg.url());
     let keys = |i: usize| {
-        let app = skranke_core::applicant::Applicant::from_json(
+        let app = skranke_rules::applicant::Applicant::from_json(
             &applicant_json(i, date(1988, 8, 8), Sex::Male).to_string(),
             Lang::En,
         )
         .unwrap();
-        let ctx = skranke_core::applicant::IntakeContext { today: Utc::now().date_naive(), desk_municipality: 751 };
+        let ctx = skranke_rules::applicant::IntakeContext { today: Utc::now().date_naive(), desk_municipality: 751 };
         app.validate(&ctx, Lang::En).unwrap().keys
     };
     let audit_before = b.store.audit_head().unwrap().seq;
@@ -242,7 +242,7 @@ fn an_enrolment_code_is_spent_once_and_a_refused_enrolment_leaves_no_desk_behind
     let second = tempfile::tempdir().unwrap();
     let e = enrol(second.path(), &code).unwrap_err();
     assert!(matches!(&e, Error::Sync(SyncError::Refused { code, .. }) if code == "enrol.code"), "{e:?}");
-    assert!(e.message(Lang::Da).contains(skranke_core::i18n::text(Lang::Da, "protocol.problem.enrol.code")));
+    assert!(e.message(Lang::Da).contains(skranke_rules::i18n::text(Lang::Da, "protocol.problem.enrol.code")));
     assert_eq!(std::fs::read_dir(second.path()).unwrap().count(), 0);
     // A weak admin password is refused before the code is spent.
     let fresh = reg.enrolment_code(101, 10);

@@ -6,9 +6,9 @@ use std::collections::HashSet;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use skranke_core::cpr::Personnummer;
-use skranke_core::lease::LeaseUnit;
-use skranke_core::protocol::{AllocateRequest, AllocateResponse};
+use skranke_protocol::{AllocateRequest, AllocateResponse};
+use skranke_rules::cpr::Personnummer;
+use skranke_rules::lease::LeaseUnit;
 
 use super::{from_stored, may_hand_out, stored, unit, Checked, UNIT_LOCK};
 use crate::alloc::online_candidates;

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use skranke_core::protocol::EnrolResponse;
+use skranke_protocol::EnrolResponse;
 
 use super::Checked;
 use crate::decode::Enrolment;

@@ -11,7 +11,7 @@ use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use skranke_core::protocol::{DeskPlace, FeedConfirm, FeedConfirmResponse, FeedItem, FeedPage};
+use skranke_protocol::{DeskPlace, FeedConfirm, FeedConfirmResponse, FeedItem, FeedPage};
 
 use super::Checked;
 use crate::error::{RegistryError, Result};

@@ -8,7 +8,7 @@ use axum::{Extension, Json};
 use deadpool_postgres::GenericClient;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use skranke_core::protocol::{LeaseRequest, LeaseResponse, ReturnRequest, ReturnResponse};
+use skranke_protocol::{LeaseRequest, LeaseResponse, ReturnRequest, ReturnResponse};
 
 use super::{bindings, may_hand_out, records_held, unit, Checked, UNIT_LOCK};
 use crate::auth::Desk;

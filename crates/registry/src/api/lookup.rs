@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::{Extension, Json};
-use skranke_core::protocol::{LookupMatch, LookupRequest, LookupResponse, MatchKind};
+use skranke_protocol::{LookupMatch, LookupRequest, LookupResponse, MatchKind};
 
 use super::Checked;
 use crate::auth::Desk;

@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use deadpool_postgres::GenericClient;
-use skranke_core::protocol::{
+use skranke_protocol::{
     DownstreamRefusalState, DownstreamSystem, Notice, RecordState, RecordStateChange, SyncAnswer, SyncRequest,
 };
 

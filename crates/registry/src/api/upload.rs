@@ -24,12 +24,12 @@ use axum::{Extension, Json};
 use chrono::NaiveDate;
 use deadpool_postgres::Transaction;
 use serde_json::Value;
-use skranke_core::cpr::Personnummer;
-use skranke_core::lease::LeaseUnit;
-use skranke_core::protocol::{
+use skranke_protocol::{
     audit_genesis, AuditEntry, Event, EventBody, EventResult, IssuedRecord, LoginAmendment, NumberSource, Outcome,
     Reprint, UploadRequest, UploadResponse,
 };
+use skranke_rules::cpr::Personnummer;
+use skranke_rules::lease::LeaseUnit;
 
 use super::{check_key, reconciling, stored, Checked};
 use crate::auth::Desk;

@@ -13,12 +13,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use ed25519_dalek::{Signer, SigningKey};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use skranke_core::cpr::{Personnummer, Sex};
-use skranke_core::lease::Block;
-use skranke_core::protocol::{
+use skranke_protocol::{
     header, signing_message, DocumentSummary, Event, EventBody, IssuedRecord, NumberSource, PersonRecord,
 };
 use skranke_registry::{api, db, ops, AppState, Config};
+use skranke_rules::cpr::{Personnummer, Sex};
+use skranke_rules::lease::Block;
 use tower::ServiceExt;
 
 pub fn random_hex(n: usize) -> String {
@@ -286,6 +286,6 @@ pub fn number(s: &str) -> Personnummer {
 }
 
 /// The units of a lease answer as `(slot, rank)`.
-pub fn units_of(v: &Value) -> Vec<skranke_core::lease::LeaseUnit> {
+pub fn units_of(v: &Value) -> Vec<skranke_rules::lease::LeaseUnit> {
     serde_json::from_value(v.clone()).unwrap()
 }

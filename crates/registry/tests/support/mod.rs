@@ -18,15 +18,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use skranke_core::applicant::Applicant;
-use skranke_core::cpr::Sex;
-use skranke_core::i18n::Lang;
 use skranke_core::issue::Intake;
 use skranke_core::keystore::KeyStore;
 use skranke_core::staff::Session;
 use skranke_core::store::{Store, StoreError};
 use skranke_core::sync::{self, Backoff, Enrolment, RegistryClient};
 pub use skranke_registry::testing::LiveRegistry;
+use skranke_rules::applicant::Applicant;
+use skranke_rules::cpr::Sex;
+use skranke_rules::i18n::Lang;
 
 pub const ADMIN: &str = "Ada";
 pub const PASSWORD: &str = "a long enough password";
@@ -127,7 +127,7 @@ fn letters(mut i: usize) -> String {
 
 pub fn intake(i: usize, birth_date: NaiveDate, sex: Sex) -> Intake {
     let a = Applicant::from_json(&applicant_json(i, birth_date, sex).to_string(), Lang::En).unwrap();
-    let ctx = skranke_core::applicant::IntakeContext { today: Utc::now().date_naive(), desk_municipality: 101 };
+    let ctx = skranke_rules::applicant::IntakeContext { today: Utc::now().date_naive(), desk_municipality: 101 };
     Intake::from_valid(&a.validate(&ctx, Lang::En).unwrap())
 }
 

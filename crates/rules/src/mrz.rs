@@ -261,7 +261,7 @@ impl Mrz {
 /// as their value, A–Z as 10–35 and `<` as 0; the sum modulo 10.
 ///
 /// ```
-/// assert_eq!(skranke_core::mrz::check_digit("L898902C3"), 6);
+/// assert_eq!(skranke_rules::mrz::check_digit("L898902C3"), 6);
 /// ```
 pub fn check_digit(field: &str) -> u8 {
     let sum: u32 = field
@@ -383,7 +383,7 @@ fn lines_of(text: &str) -> Result<(MrzFormat, Vec<String>), MrzError> {
 /// use chrono::NaiveDate;
 /// let today = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
 /// let zone = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10";
-/// let mrz = skranke_core::mrz::parse(zone, today).unwrap();
+/// let mrz = skranke_rules::mrz::parse(zone, today).unwrap();
 /// assert!(mrz.is_valid());
 /// assert_eq!(mrz.fields.surname, "ERIKSSON");
 /// assert_eq!(mrz.fields.birth_date, NaiveDate::from_ymd_opt(1974, 8, 12));
@@ -581,7 +581,7 @@ fn cd(field: &str) -> char {
 /// than 9 characters fits only in TD1, through the overflow rule).
 ///
 /// ```
-/// use skranke_core::mrz::{format, parse};
+/// use skranke_rules::mrz::{format, parse};
 /// let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
 /// let zone = "I<UTOD231458907<<<<<<<<<<<<<<<\n7408122F1204159UTO<<<<<<<<<<<6\nERIKSSON<<ANNA<MARIA<<<<<<<<<<";
 /// let mrz = parse(zone, today).unwrap();

@@ -39,7 +39,7 @@ pub fn all() -> &'static [Municipality] {
 /// The municipality with kommunekode `code`.
 ///
 /// ```
-/// use skranke_core::municipality;
+/// use skranke_rules::municipality;
 /// assert_eq!(municipality::lookup(461).map(|m| m.name), Some("Odense"));
 /// assert!(municipality::lookup(100).is_none());
 /// ```

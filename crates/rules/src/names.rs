@@ -113,7 +113,7 @@ fn classify(c: char) -> Result<Class, NameProblem> {
 /// gives an empty name (the caller decides whether the field may be empty).
 ///
 /// ```
-/// use skranke_core::names::normalise;
+/// use skranke_rules::names::normalise;
 /// assert_eq!(normalise("  Anna \u{00A0} Maria ").unwrap(), "Anna Maria");
 /// assert_eq!(normalise("O\u{2019}Brien").unwrap(), "O'Brien");
 /// assert!(normalise("Anna\u{202E}").is_err());
@@ -301,7 +301,7 @@ fn push_latin(c: char, out: &mut String) -> Result<(), NameProblem> {
 /// normalised first, so any string may be given.
 ///
 /// ```
-/// use skranke_core::names::to_latin;
+/// use skranke_rules::names::to_latin;
 /// assert_eq!(to_latin("Müller").unwrap(), "MUELLER");
 /// assert_eq!(to_latin("Łukasz-Ørsted").unwrap(), "LUKASZ OERSTED");
 /// assert_eq!(to_latin("Ηλίας").unwrap(), "ILIAS");
@@ -374,7 +374,7 @@ fn fold_pairs(latin: &str) -> String {
 /// folded. Both arguments are Latin forms from [`to_latin`].
 ///
 /// ```
-/// use skranke_core::names::{name_key, to_latin};
+/// use skranke_rules::names::{name_key, to_latin};
 /// let page = name_key(&to_latin("Müller").unwrap(), &to_latin("Jürgen").unwrap());
 /// assert_eq!(page, name_key("MUELLER", "JUERGEN"));
 /// assert_eq!(page, name_key("MULLER", "JURGEN"));

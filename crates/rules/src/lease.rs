@@ -40,8 +40,8 @@ impl LeaseUnit {
     ///
     /// ```
     /// use chrono::NaiveDate;
-    /// use skranke_core::cpr::{Sex, Slot};
-    /// use skranke_core::lease::LeaseUnit;
+    /// use skranke_rules::cpr::{Sex, Slot};
+    /// use skranke_rules::lease::LeaseUnit;
     /// let unit = LeaseUnit::new(Slot::new(400).unwrap(), 0).unwrap();
     /// let date = NaiveDate::from_ymd_opt(1974, 8, 12).unwrap();
     /// let n = unit.number(date, Sex::Female).unwrap();

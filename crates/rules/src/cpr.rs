@@ -159,7 +159,7 @@ fn number_digits(date: NaiveDate, serial: u16) -> [u8; 10] {
 ///
 /// ```
 /// use chrono::NaiveDate;
-/// use skranke_core::cpr::{candidate_serials, Sex, Slot};
+/// use skranke_rules::cpr::{candidate_serials, Sex, Slot};
 /// let date = NaiveDate::from_ymd_opt(1974, 8, 12).unwrap();
 /// let serials = candidate_serials(date, Sex::Female, Slot::new(400).unwrap());
 /// assert_eq!(serials.len(), 5);
@@ -254,7 +254,7 @@ impl Personnummer {
     ///
     /// ```
     /// use chrono::NaiveDate;
-    /// use skranke_core::cpr::{Personnummer, Sex};
+    /// use skranke_rules::cpr::{Personnummer, Sex};
     /// let today = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
     /// let p = Personnummer::parse(" 0101651234 ", today).unwrap();
     /// assert_eq!(p.to_string(), "010165-1234");

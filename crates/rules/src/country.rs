@@ -302,7 +302,7 @@ pub fn is_eu_eea_or_ch(code: &str) -> bool {
 /// `XK` (Kosovo), which the EU and ICAO practice treat as one.
 ///
 /// ```
-/// use skranke_core::country::is_alpha2;
+/// use skranke_rules::country::is_alpha2;
 /// assert!(is_alpha2("SE"));
 /// assert!(!is_alpha2("EL"));
 /// ```
@@ -315,7 +315,7 @@ pub fn is_alpha2(code: &str) -> bool {
 /// `XXB`, `XXC`, `UNO`, the specimen state `UTO`, and unknown codes.
 ///
 /// ```
-/// use skranke_core::country::icao_to_alpha2;
+/// use skranke_rules::country::icao_to_alpha2;
 /// assert_eq!(icao_to_alpha2("D<<"), Some("DE"));
 /// assert_eq!(icao_to_alpha2("SWE"), Some("SE"));
 /// assert_eq!(icao_to_alpha2("UTO"), None);
@@ -401,7 +401,7 @@ const LANGUAGES: [(&str, &str); 46] = [
 /// state's alpha-2 code (case-insensitive), if there is one clear language.
 ///
 /// ```
-/// use skranke_core::country::language;
+/// use skranke_rules::country::language;
 /// assert_eq!(language("de"), Some("de"));
 /// assert_eq!(language("AT"), Some("de"));
 /// assert_eq!(language("BE"), None); // Dutch, French and German

@@ -700,7 +700,7 @@ impl ApplicantDraft {
     ///
     /// ```
     /// use chrono::NaiveDate;
-    /// use skranke_core::{applicant::ApplicantDraft, mrz};
+    /// use skranke_rules::{applicant::ApplicantDraft, mrz};
     /// let today = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
     /// let zone = "P<D<<MUELLER<<JUERGEN<<<<<<<<<<<<<<<<<<<<<<<\nC01X00T478D<<6408125M3010312<<<<<<<<<<<<<<<2";
     /// let draft = ApplicantDraft::from_mrz(&mrz::parse(zone, today).unwrap());

@@ -67,7 +67,7 @@ pub fn text(lang: Lang, key: &str) -> &str {
 /// Renders the template for `key` with named arguments.
 ///
 /// ```
-/// use skranke_core::i18n::{render, Lang};
+/// use skranke_rules::i18n::{render, Lang};
 /// let s = render(Lang::En, "cpr.error.month", &[("month", "13")]);
 /// assert!(s.contains("13"));
 /// ```
@@ -115,7 +115,7 @@ pub fn plural_form(lang: Lang, count: u64) -> &'static str {
 /// (`key.one`, `key.other`); `{count}` is filled with the number.
 ///
 /// ```
-/// use skranke_core::i18n::{render_count, Lang};
+/// use skranke_rules::i18n::{render_count, Lang};
 /// assert_eq!(render_count(Lang::En, "report.pdf.count", 1, &[]), "1 record");
 /// assert_eq!(render_count(Lang::Da, "report.pdf.count", 2, &[]), "2 sager");
 /// ```

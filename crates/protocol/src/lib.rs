@@ -29,8 +29,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::cpr::Sex;
-use crate::lease::LeaseUnit;
+use skranke_rules::cpr::Sex;
+use skranke_rules::lease::LeaseUnit;
 
 /// The path prefix of every desk-facing endpoint.
 pub const API_PREFIX: &str = "/v1";
@@ -57,7 +57,7 @@ pub const MAX_BATCH_EVENTS: usize = 2000;
 /// that one desk's chain never verifies as another's.
 ///
 /// ```
-/// use skranke_core::protocol::audit_genesis;
+/// use skranke_protocol::audit_genesis;
 /// assert_ne!(audit_genesis("D1"), audit_genesis("D2"));
 /// assert_eq!(audit_genesis("D1").len(), 64);
 /// ```
@@ -74,7 +74,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// `skranke-v1\nMETHOD\npath?query\ntimestamp\nnonce\nsha256(body)`.
 ///
 /// ```
-/// use skranke_core::protocol::signing_message;
+/// use skranke_protocol::signing_message;
 /// let m = signing_message("POST", "/v1/sync", 1_700_000_000, "ab12", b"{}");
 /// assert!(String::from_utf8(m).unwrap().starts_with("skranke-v1\nPOST\n/v1/sync\n1700000000\nab12\n"));
 /// ```
@@ -91,7 +91,7 @@ pub fn signing_message(method: &str, path_and_query: &str, timestamp: i64, nonce
 /// in any record it receives.
 ///
 /// ```
-/// use skranke_core::protocol::registry_duplicate_key;
+/// use skranke_protocol::registry_duplicate_key;
 /// let a = registry_duplicate_key("document", "DE|C01X00T47");
 /// assert_eq!(a, registry_duplicate_key("document", "DE|C01X00T47"));
 /// assert_ne!(a, registry_duplicate_key("person", "DE|C01X00T47"));
@@ -637,7 +637,7 @@ pub struct DownstreamRefusalState {
 /// it is never free text).
 ///
 /// ```
-/// use skranke_core::protocol::valid_reason_code;
+/// use skranke_protocol::valid_reason_code;
 /// assert!(valid_reason_code("name_invalid"));
 /// assert!(!valid_reason_code("Name invalid"));
 /// assert!(!valid_reason_code(""));
@@ -802,7 +802,7 @@ pub struct Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpr::Slot;
+    use skranke_rules::cpr::Slot;
 
     fn issued() -> EventBody {
         EventBody::Issued(IssuedRecord {
