@@ -168,7 +168,7 @@ pub fn init(
     };
     let admin_hash = staff::hash_password(setup.admin_password)?;
     let desk = DeskFile { format: 1, desk_id: desk_id.clone(), training };
-    let (store, ()) = Store::create(dir, &desk, keystore, |tx, ctx| {
+    let (store, ()) = Store::create::<_, StoreError>(dir, &desk, keystore, |tx, ctx| {
         tx.execute(
             "INSERT INTO desk (id, desk_id, municipality, office, desk_number, training, created_at, login_number)
              VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -194,7 +194,7 @@ pub fn init(
 impl Store {
     /// The desk's identity and state (no staff needed: desk-level).
     pub fn desk_info(&mut self) -> Result<DeskInfo, Error> {
-        Ok(self.read(|tx, _| {
+        Ok(self.read::<_, crate::store::StoreError>(|tx, _| {
             Ok(tx.query_row(
                 "SELECT desk_id, municipality, office, desk_number, training, created_at, lease_frozen, frozen_reason
                  FROM desk WHERE id = 1",
@@ -245,7 +245,7 @@ impl Store {
         values: &[(&str, &str)],
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        Ok(self.act(|tx, ctx| {
+        Ok(self.act::<_, crate::store::StoreError>(|tx, ctx| {
             staff::authorize(tx, session, Role::Admin, "settings")?;
             for &(key, value) in values {
                 tx.execute(

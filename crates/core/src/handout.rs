@@ -390,7 +390,7 @@ impl Store {
         if set.is_some() {
             return Err(HandoutError::LoginNumberRefused { number: u64::from(number) }.into());
         }
-        Ok(self.act(|tx, ctx| {
+        Ok(self.act::<_, crate::store::StoreError>(|tx, ctx| {
             tx.execute("UPDATE desk SET login_number = ?1 WHERE id = 1", [number])?;
             audit::append(tx, &ctx.desk_id, &Event::desk("desk.login_number_set", now).detail(&number.to_string()))?;
             Ok(())
@@ -586,7 +586,7 @@ impl Store {
         action: &str,
         delivery: Delivery<'_>,
     ) -> Result<(), Error> {
-        Ok(self.read(|tx, _| {
+        Ok(self.read::<_, crate::store::StoreError>(|tx, _| {
             staff::authorize(tx, session, needed, action)?;
             if let Delivery::SavePdf(_) = delivery {
                 staff::authorize(tx, session, Role::Supervisor, "save_pdf")?;
@@ -659,7 +659,7 @@ impl Store {
         };
         let at = timestamp(now);
         let staff_id = session.staff_id();
-        let note = self.act(|tx, ctx| {
+        let note = self.act::<_, crate::store::StoreError>(|tx, ctx| {
             tx.execute("UPDATE login_hash SET delivery = ?2, delivered_at = ?3 WHERE id = ?1", (hash_id, column, &at))?;
             audit::append(tx, &ctx.desk_id, &Event::by(staff_id, action, now).record(record_id).detail(&detail))?;
             Ok(())

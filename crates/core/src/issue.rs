@@ -520,7 +520,7 @@ impl Store {
 
     /// This desk's records, newest first (clerk).
     pub fn records(&mut self, session: &Session) -> Result<Vec<RecordSummary>, Error> {
-        Ok(self.read(|tx, _| {
+        Ok(self.read::<_, crate::store::StoreError>(|tx, _| {
             staff::authorize(tx, session, Role::Clerk, "see_records")?;
             let mut stmt = tx.prepare(&format!("SELECT {SUMMARY_COLUMNS} FROM record ORDER BY seq DESC"))?;
             let rows = stmt.query_map([], summary)?;

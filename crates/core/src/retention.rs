@@ -281,7 +281,7 @@ impl Store {
         if dry_run || due.is_empty() {
             return Ok(PurgeReport { dry_run, retention_days: days, erased: due, flagged });
         }
-        let erased = self.act(|tx, ctx| {
+        let erased = self.act::<_, crate::store::StoreError>(|tx, ctx| {
             if let Some(s) = session {
                 staff::authorize(tx, s, Role::Supervisor, "purge")?;
             }

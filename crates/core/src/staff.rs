@@ -392,7 +392,7 @@ impl Store {
         }
         if acc.failures > 0 || acc.locked_until.is_some() {
             // Resetting the count is bookkeeping: a sign-in is not an act.
-            self.bookkeeping(|tx, _| {
+            self.bookkeeping::<_, crate::store::StoreError>(|tx, _| {
                 tx.execute("UPDATE staff SET failed_sign_ins = 0, locked_until = NULL WHERE id = ?1", [acc.id])?;
                 Ok(())
             })?;
@@ -426,7 +426,7 @@ impl Store {
         let context: Vec<&str> = words.iter().map(String::as_str).collect();
         validate_new(new, &context, lang).map_err(Error::Invalid)?;
         let hash = hash_password(new.password)?;
-        let id = self.act(|tx, ctx| {
+        let id = self.act::<_, crate::store::StoreError>(|tx, ctx| {
             authorize(tx, session, Role::Admin, "manage_staff")?;
             let id = insert(tx, new.name, new.role, &hash, new.temporary, now)?;
             audit::append(
@@ -453,7 +453,7 @@ impl Store {
 
     /// Every account (admin).
     pub fn list_staff(&mut self, session: &Session) -> Result<Vec<StaffInfo>, Error> {
-        Ok(self.read(|tx, _| {
+        Ok(self.read::<_, crate::store::StoreError>(|tx, _| {
             authorize(tx, session, Role::Admin, "manage_staff")?;
             let mut stmt = tx.prepare(
                 "SELECT id, name, role, active, created_at, locked_until, must_change FROM staff ORDER BY id",
@@ -511,7 +511,7 @@ impl Store {
         let context: Vec<&str> = words.iter().map(String::as_str).collect();
         check_password("password", temporary, name, &context, lang).map_err(|e| Error::Invalid(vec![e]))?;
         let hash = hash_password(temporary)?;
-        Ok(self.act(|tx, ctx| {
+        Ok(self.act::<_, crate::store::StoreError>(|tx, ctx| {
             authorize(tx, session, Role::Admin, "manage_staff")?;
             let id: i64 = tx
                 .query_row("SELECT id FROM staff WHERE name = ?1 AND active = 1", [name], |r| r.get(0))
@@ -584,7 +584,7 @@ impl Store {
             return Err(Error::Invalid(problems));
         }
         let hash = hash_password(new)?;
-        self.act(|tx, ctx| {
+        self.act::<_, crate::store::StoreError>(|tx, ctx| {
             tx.execute(
                 "UPDATE staff SET password_hash = ?1, must_change = 0, failed_sign_ins = 0, locked_until = NULL,
                  password_changed_at = ?2 WHERE id = ?3 AND active = 1",

@@ -437,12 +437,19 @@ impl Store {
     /// Creates a new desk's store: key-store entries (database key, duplicate
     /// key, a guard at the audit genesis) and the encrypted database, then runs
     /// `init` in the first transaction. Used by [`crate::desk::init`].
-    pub(crate) fn create<T>(
+    pub(crate) fn create<T, E: From<StoreError>>(
         dir: &Path,
         desk: &DeskFile,
         keystore: Box<dyn KeyStore>,
-        init: impl FnOnce(&Transaction<'_>, &DeskContext) -> Result<T, StoreError>,
-    ) -> Result<(Store, T), StoreError> {
+        init: impl FnOnce(&Transaction<'_>, &DeskContext) -> Result<T, E>,
+    ) -> Result<(Store, T), E> {
+        let mut store = Store::create_empty(dir, desk, keystore)?;
+        let out = store.act(init)?;
+        Ok((store, out))
+    }
+
+    /// The files and key-store entries of a new desk, before its first act.
+    fn create_empty(dir: &Path, desk: &DeskFile, keystore: Box<dyn KeyStore>) -> Result<Store, StoreError> {
         let db_path = dir.join(DB_FILE);
         if dir.join(DESK_FILE).exists() || db_path.exists() {
             return Err(StoreError::DeskExists { dir: dir.to_path_buf() });
@@ -468,16 +475,14 @@ impl Store {
             lease_frozen: false,
             duplicate_key: hex_to_bytes(&dup_key),
         };
-        let mut store = Store {
+        Ok(Store {
             conn,
             ctx,
             dir: dir.to_path_buf(),
             keystore,
             guard_outcome: GuardOutcome::InStep,
             pending_guard: None,
-        };
-        let out = store.act(init)?;
-        Ok((store, out))
+        })
     }
 
     /// Opens the desk in `dir`: reads `desk.json`, takes the keys from the key
@@ -574,7 +579,7 @@ impl Store {
     /// Freezes every lease unit the desk holds, for good, as one audited act.
     fn freeze(&mut self, reason: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         let at = timestamp(now);
-        self.act(|tx, ctx| {
+        self.act::<_, crate::store::StoreError>(|tx, ctx| {
             tx.execute(
                 "UPDATE desk SET lease_frozen = 1, frozen_reason = ?1, frozen_at = ?2 WHERE id = 1",
                 (reason, &at),
@@ -606,20 +611,23 @@ impl Store {
     /// closure must append the act's audit event. A guard that cannot be
     /// written leaves the act committed (the number is taken; the clerk must
     /// see it) but refuses the next act until the key store is back.
-    pub(crate) fn act<T>(
+    pub(crate) fn act<T, E: From<StoreError>>(
         &mut self,
-        f: impl FnOnce(&Transaction<'_>, &DeskContext) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+        f: impl FnOnce(&Transaction<'_>, &DeskContext) -> Result<T, E>,
+    ) -> Result<T, E> {
         if let Some(guard) = self.pending_guard.clone() {
             write_guard(self.keystore.as_ref(), &self.ctx.desk_id, &guard)
                 .map_err(|e| StoreError::GuardPending { detail: e.to_string() })?;
             self.pending_guard = None;
         }
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
         let out = f(&tx, &self.ctx)?;
-        let head = audit::head(&tx, &self.ctx.desk_id)?;
-        let frozen: bool = tx.query_row("SELECT lease_frozen FROM desk WHERE id = 1", [], |r| r.get(0))?;
-        tx.commit()?;
+        let (head, frozen) = (|| -> Result<_, StoreError> {
+            let head = audit::head(&tx, &self.ctx.desk_id)?;
+            let frozen: bool = tx.query_row("SELECT lease_frozen FROM desk WHERE id = 1", [], |r| r.get(0))?;
+            tx.commit()?;
+            Ok((head, frozen))
+        })()?;
         // Ignoring the error is deliberate: the act is committed; `pending_guard` retries.
         let _ = self.store_guard(head, frozen);
         Ok(out)
@@ -629,24 +637,24 @@ impl Store {
     /// events sent, noting numbers used elsewhere, storing cursors): one
     /// `BEGIN IMMEDIATE` transaction without an audit event, so the audit
     /// head and the rollback guard stay where they are.
-    pub(crate) fn bookkeeping<T>(
+    pub(crate) fn bookkeeping<T, E: From<StoreError>>(
         &mut self,
-        f: impl FnOnce(&Transaction<'_>, &DeskContext) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        f: impl FnOnce(&Transaction<'_>, &DeskContext) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
         let out = f(&tx, &self.ctx)?;
-        tx.commit()?;
+        tx.commit().map_err(StoreError::from)?;
         Ok(out)
     }
 
     /// A read-only snapshot transaction for queries.
-    pub(crate) fn read<T>(
+    pub(crate) fn read<T, E: From<StoreError>>(
         &mut self,
-        f: impl FnOnce(&Transaction<'_>, &DeskContext) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        f: impl FnOnce(&Transaction<'_>, &DeskContext) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred).map_err(StoreError::from)?;
         let out = f(&tx, &self.ctx)?;
-        tx.commit()?;
+        tx.commit().map_err(StoreError::from)?;
         Ok(out)
     }
 

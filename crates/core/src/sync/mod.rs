@@ -403,7 +403,7 @@ fn upload_outbox(store: &mut Store, client: &RegistryClient, tally: &mut Tally) 
         }
         if !unsendable.is_empty() {
             let now = Utc::now();
-            store.bookkeeping(|tx, _| {
+            store.bookkeeping::<_, crate::store::StoreError>(|tx, _| {
                 for (row, reason) in &unsendable {
                     outbox::mark_unsendable(tx, row, reason, now)?;
                 }
@@ -426,7 +426,7 @@ fn upload_outbox(store: &mut Store, client: &RegistryClient, tally: &mut Tally) 
 
 fn upload_audit(store: &mut Store, client: &RegistryClient, tally: &mut Tally) -> Result<(), Error> {
     loop {
-        let (after, entries) = store.read(|tx, _| {
+        let (after, entries) = store.read::<_, crate::store::StoreError>(|tx, _| {
             let after = state::get_i64(tx, state::key::AUDIT_SENT)?;
             Ok((after, audit::entries_after(tx, after, client.batch_size())?))
         })?;
@@ -437,7 +437,7 @@ fn upload_audit(store: &mut Store, client: &RegistryClient, tally: &mut Tally) -
         let answer: UploadResponse = client.post("/v1/events", &request, REQUEST_TIMEOUT, Retry::Backoff)?;
         check_results(&request.events, &answer)?;
         let now = Utc::now();
-        let stalled = store.bookkeeping(|tx, _| {
+        let stalled = store.bookkeeping::<_, crate::store::StoreError>(|tx, _| {
             let mut forked = state::get_flag(tx, state::key::AUDIT_FORKED)?;
             let mut cursor = after;
             let mut stalled = false;
@@ -480,7 +480,7 @@ fn upload_audit(store: &mut Store, client: &RegistryClient, tally: &mut Tally) -
 
 /// Outbox events and audit entries the registry has not answered yet.
 fn pending_events(store: &mut Store) -> Result<u64, Error> {
-    Ok(store.read(|tx, _| {
+    Ok(store.read::<_, crate::store::StoreError>(|tx, _| {
         let outbox: i64 = tx.query_row("SELECT count(*) FROM outbox WHERE outcome IS NULL", [], |r| r.get(0))?;
         let after = state::get_i64(tx, state::key::AUDIT_SENT)?;
         let audit: i64 = tx.query_row("SELECT count(*) FROM audit WHERE seq > ?1", [after], |r| r.get(0))?;
@@ -537,7 +537,7 @@ fn reconcile(store: &mut Store, client: &RegistryClient) -> Result<SyncReport, E
         report.retired = answer.retired;
         report.reconciling = answer.reconciling;
         report.complete = answer.records_held >= request.records_issued;
-        let (states_after, notices_after) = store.bookkeeping(|tx, _| {
+        let (states_after, notices_after) = store.bookkeeping::<_, crate::store::StoreError>(|tx, _| {
             state::note_registry(tx, answer.registry_time, answer.registry_sequence)?;
             state::set(tx, state::key::RECORDS_HELD, &answer.records_held.to_string())?;
             if answer.retired {
@@ -622,7 +622,7 @@ fn apply_bindings(
     now: DateTime<Utc>,
 ) -> Result<(usize, usize), Error> {
     let noted = timestamp(now);
-    let local: Vec<(LeaseUnit, bool, String)> = store.bookkeeping(|tx, _| {
+    let local: Vec<(LeaseUnit, bool, String)> = store.bookkeeping::<_, crate::store::StoreError>(|tx, _| {
         // Most used numbers are this desk's own records: read what is known
         // once, and write only what is new.
         let mut known: HashSet<String> = HashSet::new();
@@ -671,7 +671,7 @@ fn apply_bindings(
     let granted = if new.is_empty() || retired { 0 } else { store.grant_units(&new, now)? };
     if !withdraw.is_empty() {
         let detail = format!("units:{}{}", withdraw.len(), if retired { " retired:true" } else { "" });
-        store.act(|tx, ctx| {
+        store.act::<_, crate::store::StoreError>(|tx, ctx| {
             let mut freeze = tx.prepare_cached("UPDATE lease_unit SET frozen = 1 WHERE slot = ?1 AND rank = ?2")?;
             for u in &withdraw {
                 freeze.execute((u.slot.value(), u.rank))?;
@@ -717,7 +717,7 @@ pub fn status(store: &mut Store, now: DateTime<Utc>) -> Result<SyncStatus, Error
     let training = store.is_training();
     let frozen = store.lease_frozen();
     let retention_flagged = store.retention_flags(now, crate::retention::DEFAULT_RETENTION_DAYS)?;
-    Ok(store.read(|tx, _| {
+    Ok(store.read::<_, crate::store::StoreError>(|tx, _| {
         let oldest: Option<String> = tx
             .query_row("SELECT created_at FROM outbox WHERE outcome IS NULL ORDER BY seq LIMIT 1", [], |r| r.get(0))
             .ok();
@@ -766,7 +766,7 @@ pub fn lookup(
     };
     let answer: LookupResponse = client.post("/v1/lookup", &request, allocator::ONLINE_DEADLINE, Retry::Once)?;
     let detail = format!("matches:{}", answer.matches.len());
-    store.act(|tx, ctx| {
+    store.act::<_, crate::store::StoreError>(|tx, ctx| {
         state::note_registry(tx, answer.registry_time, state::get_i64(tx, state::key::REGISTRY_SEQUENCE)?)?;
         audit::append(tx, &ctx.desk_id, &AuditEvent::by(session.staff_id(), "registry.lookup", now).detail(&detail))?;
         Ok(())

@@ -208,7 +208,7 @@ fn a_later_answer_with_an_older_time_never_moves_the_registry_time_back() {
     store.bookkeeping(|tx, _| state::note_registry(tx, now(), 9)).unwrap();
     store.bookkeeping(|tx, _| state::note_registry(tx, now() - ChronoDuration::hours(1), 3)).unwrap();
     let (t, seq) = store
-        .read(|tx, _| {
+        .read::<_, crate::store::StoreError>(|tx, _| {
             Ok((state::get_time(tx, state::key::REGISTRY_TIME)?, state::get_i64(tx, state::key::REGISTRY_SEQUENCE)?))
         })
         .unwrap();
