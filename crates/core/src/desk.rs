@@ -18,7 +18,7 @@ use crate::error::FieldError;
 use crate::i18n::{self, Lang};
 use crate::keystore::KeyStore;
 use crate::lease::{Block, LeaseUnit};
-use crate::staff::{self, NewStaff, Role};
+use crate::staff::{self, NewStaff, Role, StaffError};
 use crate::store::{timestamp, DeskFile, Store, StoreError};
 use crate::Error;
 
@@ -168,7 +168,7 @@ pub fn init(
     };
     let admin_hash = staff::hash_password(setup.admin_password)?;
     let desk = DeskFile { format: 1, desk_id: desk_id.clone(), training };
-    let (store, ()) = Store::create::<_, StoreError>(dir, &desk, keystore, |tx, ctx| {
+    let (store, ()) = Store::create::<_, StaffError>(dir, &desk, keystore, |tx, ctx| {
         tx.execute(
             "INSERT INTO desk (id, desk_id, municipality, office, desk_number, training, created_at, login_number)
              VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -245,7 +245,7 @@ impl Store {
         values: &[(&str, &str)],
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        Ok(self.act::<_, crate::store::StoreError>(|tx, ctx| {
+        Ok(self.act::<_, crate::Error>(|tx, ctx| {
             staff::authorize(tx, session, Role::Admin, "settings")?;
             for &(key, value) in values {
                 tx.execute(

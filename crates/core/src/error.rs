@@ -7,6 +7,7 @@ use crate::credentials::CredentialError;
 use crate::i18n::Lang;
 use crate::letter::LetterError;
 use crate::print::PrintError;
+use crate::staff::StaffError;
 use crate::store::StoreError;
 
 pub use skranke_rules::error::FieldError;
@@ -31,7 +32,10 @@ pub enum Error {
     /// Input that failed validation: every problem at once, each naming its field.
     #[error("invalid input: {}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<FieldError>),
-    /// The desk store, key store, staff, audit or issuing refused or failed.
+    /// A staff act or sign-in was refused.
+    #[error(transparent)]
+    Staff(StaffError),
+    /// The desk store, key store, audit or issuing refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Talking to the registry failed or was refused.
@@ -58,10 +62,30 @@ impl Error {
             Error::Invalid(errors) => {
                 errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("\n")
             }
+            Error::Staff(e) => e.message(lang),
             Error::Store(e) => e.message(lang),
             Error::Sync(e) => e.message(lang),
             Error::Io { .. } => self.to_string(),
         }
+    }
+}
+
+/// A module's error reaches the core's without nesting: its field problems
+/// become [`Error::Invalid`] and a failure of the store underneath it
+/// [`Error::Store`], so each refusal has one place to match it.
+impl From<StaffError> for Error {
+    fn from(e: StaffError) -> Self {
+        match e {
+            StaffError::Invalid(errors) => Error::Invalid(errors),
+            StaffError::Store(e) => Error::Store(e),
+            e => Error::Staff(e),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Store(e.into())
     }
 }
 

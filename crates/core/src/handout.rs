@@ -287,7 +287,7 @@ struct LoginAttachment<'a> {
 }
 
 impl IssueAttachment for LoginAttachment<'_> {
-    fn write(&self, tx: &Transaction<'_>, ctx: &DeskContext, issued: &Issued) -> Result<(), StoreError> {
+    fn write(&self, tx: &Transaction<'_>, ctx: &DeskContext, issued: &Issued) -> Result<(), Error> {
         if self.saving_pdf {
             staff::authorize(tx, self.session, Role::Supervisor, "save_pdf")?;
         }
@@ -513,13 +513,13 @@ impl Store {
         self.authorize_handout(session, Role::Clerk, "reprint", delivery)?;
         let facts = self.desk_facts()?;
         // Checked here to refuse before any work, and again in the transaction.
-        self.read(|tx, ctx| record_for_reprint(tx, ctx, record_id, presented, lang).map(|_| ()))
+        self.read::<_, StoreError>(|tx, ctx| record_for_reprint(tx, ctx, record_id, presented, lang).map(|_| ()))
             .map_err(refused_as_invalid)?;
         let password = InitialPassword::generate(rng)?;
         let hash = password.hash(rng)?;
         let file = self.prepare_file(delivery)?;
         let staff_id = session.staff_id();
-        let result = self.act(|tx, ctx| {
+        let result = self.act::<_, crate::Error>(|tx, ctx| {
             staff::authorize(tx, session, Role::Clerk, "reprint")?;
             if let Delivery::SavePdf(_) = delivery {
                 staff::authorize(tx, session, Role::Supervisor, "save_pdf")?;
@@ -586,7 +586,7 @@ impl Store {
         action: &str,
         delivery: Delivery<'_>,
     ) -> Result<(), Error> {
-        Ok(self.read::<_, crate::store::StoreError>(|tx, _| {
+        Ok(self.read::<_, crate::Error>(|tx, _| {
             staff::authorize(tx, session, needed, action)?;
             if let Delivery::SavePdf(_) = delivery {
                 staff::authorize(tx, session, Role::Supervisor, "save_pdf")?;
@@ -675,10 +675,10 @@ impl Store {
 
 /// A refused presented document is input that failed validation: it reaches
 /// callers as [`Error::Invalid`], each problem naming its field.
-fn refused_as_invalid(e: StoreError) -> Error {
-    match e {
-        StoreError::Handout(HandoutError::DocumentRefused { errors }) => Error::Invalid(errors),
-        other => other.into(),
+fn refused_as_invalid(e: impl Into<Error>) -> Error {
+    match e.into() {
+        Error::Store(StoreError::Handout(HandoutError::DocumentRefused { errors })) => Error::Invalid(errors),
+        other => other,
     }
 }
 
@@ -995,7 +995,10 @@ mod tests {
                 &mut TestRandom(1),
             )
             .unwrap_err();
-        assert!(matches!(err, Error::Store(StoreError::Forbidden { needed: Role::Supervisor, .. })), "{err:?}");
+        assert!(
+            matches!(err, Error::Staff(crate::staff::StaffError::Forbidden { needed: Role::Supervisor, .. })),
+            "{err:?}"
+        );
         assert!(!pdf.exists());
         assert_eq!(count(&store, "SELECT count(*) FROM record"), 0);
     }

@@ -125,7 +125,7 @@ impl std::fmt::Debug for Issued {
 /// credentials issue uses it for the Jobnet login, so that a record never
 /// exists without its login or the other way round.
 pub trait IssueAttachment {
-    fn write(&self, tx: &Transaction<'_>, desk: &DeskContext, issued: &Issued) -> Result<(), StoreError>;
+    fn write(&self, tx: &Transaction<'_>, desk: &DeskContext, issued: &Issued) -> Result<(), Error>;
 
     /// The login the `issued` event carries, asked after [`write`](Self::write)
     /// succeeded (the credentials attachment: the username and the hash).
@@ -340,10 +340,10 @@ impl Store {
         // never inside the transaction (no lock held while on the network).
         let online_number = match online {
             Some(allocator) => {
-                self.read(|tx, _| {
+                self.read::<_, crate::Error>(|tx, _| {
                     staff::authorize(tx, session, Role::Clerk, "issue")?;
                     crate::sync::check_may_issue(tx, now)?;
-                    check_duplicates(tx, &document_key, &person_key)
+                    Ok(check_duplicates(tx, &document_key, &person_key)?)
                 })?;
                 let mut nonce = [0u8; 16];
                 getrandom::fill(&mut nonce).map_err(|e| StoreError::Random { detail: e.to_string() })?;
@@ -357,7 +357,7 @@ impl Store {
             }
             None => None,
         };
-        Ok(self.act(|tx, ctx| {
+        Ok(self.act::<_, crate::Error>(|tx, ctx| {
             staff::authorize(tx, session, Role::Clerk, "issue")?;
             crate::sync::check_may_issue(tx, now)?;
             check_duplicates(tx, &document_key, &person_key)?;
@@ -366,7 +366,7 @@ impl Store {
                     let digits = alloc::stored_digits(&n);
                     if n.birth_date() != intake.birth_date || n.sex() != intake.sex || alloc::number_taken(tx, &digits)?
                     {
-                        return Err(StoreError::OnlineNumberUnfit { number: n.to_string() });
+                        return Err(StoreError::OnlineNumberUnfit { number: n.to_string() }.into());
                     }
                     let left = alloc::free_count(tx, intake.birth_date, intake.sex)?;
                     (n, NumberSource::Online, left)
@@ -377,9 +377,9 @@ impl Store {
                     match alloc::next_from_lease(tx, intake.birth_date, intake.sex)? {
                         Some((n, left)) => (n, NumberSource::Lease, left),
                         None if ctx.lease_frozen => {
-                            return Err(StoreError::LeaseFrozen { birth_date, sex, training: ctx.training })
+                            return Err(StoreError::LeaseFrozen { birth_date, sex, training: ctx.training }.into())
                         }
-                        None => return Err(StoreError::LeaseExhausted { birth_date, sex }),
+                        None => return Err(StoreError::LeaseExhausted { birth_date, sex }.into()),
                     }
                 }
             };
@@ -477,21 +477,21 @@ impl Store {
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }
-        self.act(|tx, ctx| {
+        self.act::<_, crate::Error>(|tx, ctx| {
             staff::authorize(tx, session, Role::Supervisor, "void")?;
             let status: String = tx
                 .query_row("SELECT status FROM record WHERE id = ?1", [id], |r| r.get(0))
                 .optional()?
                 .ok_or_else(|| StoreError::RecordNotFound { record_id: id.to_string() })?;
             if status == "voided" {
-                return Err(StoreError::AlreadyVoided { record_id: id.to_string() });
+                return Err(StoreError::AlreadyVoided { record_id: id.to_string() }.into());
             }
             if let Some(r) = replaced_by {
                 let ours = r.rsplit_once('-').is_some_and(|(desk, _)| desk == ctx.desk_id);
                 let exists: Option<i64> =
                     tx.query_row("SELECT 1 FROM record WHERE id = ?1", [r], |row| row.get(0)).optional()?;
                 if ours && exists.is_none() {
-                    return Err(StoreError::RecordNotFound { record_id: r.to_string() });
+                    return Err(StoreError::RecordNotFound { record_id: r.to_string() }.into());
                 }
             }
             let at = timestamp(now);
@@ -520,7 +520,7 @@ impl Store {
 
     /// This desk's records, newest first (clerk).
     pub fn records(&mut self, session: &Session) -> Result<Vec<RecordSummary>, Error> {
-        Ok(self.read::<_, crate::store::StoreError>(|tx, _| {
+        Ok(self.read::<_, crate::Error>(|tx, _| {
             staff::authorize(tx, session, Role::Clerk, "see_records")?;
             let mut stmt = tx.prepare(&format!("SELECT {SUMMARY_COLUMNS} FROM record ORDER BY seq DESC"))?;
             let rows = stmt.query_map([], summary)?;
@@ -530,7 +530,7 @@ impl Store {
 
     /// One record with its personal data (clerk).
     pub fn record(&mut self, session: &Session, id: &str) -> Result<RecordDetail, Error> {
-        Ok(self.read(|tx, _| {
+        Ok(self.read::<_, crate::Error>(|tx, _| {
             staff::authorize(tx, session, Role::Clerk, "see_records")?;
             let sql = format!(
                 "SELECT {SUMMARY_COLUMNS}, issued_by, applicant, void_reason, voided_at, voided_by, replaced_by
@@ -549,7 +549,7 @@ impl Store {
                 })
             })
             .optional()?
-            .ok_or_else(|| StoreError::RecordNotFound { record_id: id.to_string() })
+            .ok_or_else(|| StoreError::RecordNotFound { record_id: id.to_string() }.into())
         })?)
     }
 }

@@ -330,7 +330,7 @@ impl Store {
             let key = &self.context().duplicate_key;
             (keyed_hash(key, "document", &keys.document), keyed_hash(key, "person", &keys.person))
         };
-        Ok(self.read::<_, crate::store::StoreError>(|tx, _| {
+        Ok(self.read::<_, crate::Error>(|tx, _| {
             staff::authorize(tx, session, Role::Clerk, "see_records")?;
             let mut hits = Vec::new();
             for (kind, column, key) in
@@ -358,7 +358,7 @@ impl Store {
     /// and only when the query could be one of them. Every candidate is then
     /// checked with [`matches`], so the index only narrows, never decides.
     pub fn search_records(&mut self, session: &Session, query: &str) -> Result<Vec<RecordHit>, Error> {
-        let behind = self.read::<_, crate::store::StoreError>(|tx, _| {
+        let behind = self.read::<_, crate::Error>(|tx, _| {
             staff::authorize(tx, session, Role::Clerk, "see_records")?;
             Ok(index_behind(tx)?)
         })?;
@@ -366,7 +366,7 @@ impl Store {
             self.bookkeeping(|tx, _| index_new_records(tx))?;
         }
         let desk_id = fold(self.desk_id());
-        Ok(self.read::<_, crate::store::StoreError>(|tx, _| {
+        Ok(self.read::<_, crate::Error>(|tx, _| {
             staff::authorize(tx, session, Role::Clerk, "see_records")?;
             let q = query.trim();
             let folded = fold(q);

@@ -248,7 +248,7 @@ impl Store {
     /// [`Store::open`] and a sync run call. One transaction for all due
     /// records; nothing is written when nothing is due.
     pub fn erase_due(&mut self, now: DateTime<Utc>, days: u32) -> Result<PurgeReport, StoreError> {
-        self.run_retention(None, now, days, false)
+        self.run_retention(None, now, days, false, |_| Ok::<(), StoreError>(()))
     }
 
     /// `skranke purge`: erases what is due now (supervisor), or with
@@ -261,7 +261,8 @@ impl Store {
         dry_run: bool,
     ) -> Result<PurgeReport, Error> {
         self.read(|tx, _| staff::authorize(tx, session, Role::Supervisor, "purge"))?;
-        Ok(self.run_retention(Some(session), now, days, dry_run)?)
+        let authorize = |tx: &Connection| staff::authorize(tx, session, Role::Supervisor, "purge");
+        Ok(self.run_retention(Some(session), now, days, dry_run, authorize)?)
     }
 
     /// The records past the period that keep their data (for `sync status`).
@@ -269,22 +270,22 @@ impl Store {
         Ok(self.read(|tx, _| survey(tx, now, days))?.1)
     }
 
-    fn run_retention(
+    /// `authorize` checks, inside the erasing act, that whoever runs it may.
+    fn run_retention<E: From<StoreError>>(
         &mut self,
         session: Option<&Session>,
         now: DateTime<Utc>,
         days: u32,
         dry_run: bool,
-    ) -> Result<PurgeReport, StoreError> {
+        authorize: impl FnOnce(&Connection) -> Result<(), E>,
+    ) -> Result<PurgeReport, E> {
         let (due, flagged) = self.read(|tx, _| survey(tx, now, days))?;
         let days = days.min(MAX_RETENTION_DAYS);
         if dry_run || due.is_empty() {
             return Ok(PurgeReport { dry_run, retention_days: days, erased: due, flagged });
         }
-        let erased = self.act::<_, crate::store::StoreError>(|tx, ctx| {
-            if let Some(s) = session {
-                staff::authorize(tx, s, Role::Supervisor, "purge")?;
-            }
+        let erased = self.act::<_, E>(|tx, ctx| {
+            authorize(tx)?;
             // Surveyed again under the write lock: another process may have erased meanwhile.
             let (due, _) = survey(tx, now, days)?;
             for record in &due {

@@ -23,7 +23,7 @@ use skranke_core::lease::Block;
 use skranke_core::protocol::Erasure;
 use skranke_core::retention::{ErasureBasis, FlagReason, PresentedDocument, DEFAULT_RETENTION_DAYS};
 use skranke_core::settings::SettingKey;
-use skranke_core::staff::Role;
+use skranke_core::staff::{Role, StaffError};
 use skranke_core::store::rusqlite::types::FromSql;
 use skranke_core::store::{timestamp, Store, StoreError, DB_FILE};
 use skranke_core::Error;
@@ -208,7 +208,7 @@ fn a_clerk_may_not_purge() {
     let (mut store, _ks) = training_desk(dir.path());
     let clerk = staff(&mut store, "Carl", Role::Clerk);
     let err = store.purge(&clerk, day(40), DEFAULT_RETENTION_DAYS, true).unwrap_err();
-    assert!(matches!(err, Error::Store(StoreError::Forbidden { needed: Role::Supervisor, .. })), "{err:?}");
+    assert!(matches!(err, Error::Staff(StaffError::Forbidden { needed: Role::Supervisor, .. })), "{err:?}");
 }
 
 #[test]

@@ -18,7 +18,7 @@ use skranke_core::i18n::Lang;
 use skranke_core::issue::{IssueAttachment, Issued};
 use skranke_core::keystore::{self, KeyStore, MemoryKeyStore};
 use skranke_core::lease::LeaseUnit;
-use skranke_core::staff::Role;
+use skranke_core::staff::{Role, StaffError};
 use skranke_core::store::{DeskContext, GuardOutcome, Store, StoreError, DB_FILE};
 use skranke_core::Error;
 
@@ -26,6 +26,13 @@ fn store_err(e: Error) -> StoreError {
     match e {
         Error::Store(s) => s,
         other => panic!("expected a store error, got {other:?}"),
+    }
+}
+
+fn staff_err(e: impl Into<Error>) -> StaffError {
+    match e.into() {
+        Error::Staff(s) => s,
+        other => panic!("expected a staff error, got {other:?}"),
     }
 }
 
@@ -194,8 +201,8 @@ fn a_clerk_cannot_void_but_a_supervisor_can_and_the_number_is_never_reused() {
     let a = intake(1, date(1980, 1, 1), Sex::Female);
     let first = store.issue(&clerk, &a, now(), None, None).unwrap();
 
-    let err = store_err(store.void(&clerk, &first.record_id, "wrong person", None, now(), Lang::En).unwrap_err());
-    assert!(matches!(err, StoreError::Forbidden { needed: Role::Supervisor, .. }), "{err:?}");
+    let err = staff_err(store.void(&clerk, &first.record_id, "wrong person", None, now(), Lang::En).unwrap_err());
+    assert!(matches!(err, StaffError::Forbidden { needed: Role::Supervisor, .. }), "{err:?}");
     assert!(err.message(Lang::En).contains("supervisor"));
     assert_eq!(store.record(&clerk, &first.record_id).unwrap().summary.status, "issued");
 
@@ -311,24 +318,24 @@ fn a_disabled_account_cannot_act_even_in_a_session_from_before() {
     let clerk = staff(&mut store, "Clara Clerk", Role::Clerk);
     let a = admin(&mut store);
     store.disable_staff(&a, "Clara Clerk", now()).unwrap();
-    let err = store_err(store.issue(&clerk, &intake(1, date(1980, 1, 1), Sex::Male), now(), None, None).unwrap_err());
-    assert!(matches!(err, StoreError::SignInRefused));
-    assert!(matches!(store_err(store.sign_in("Clara Clerk", PASSWORD, now()).unwrap_err()), StoreError::SignInRefused));
+    let err = staff_err(store.issue(&clerk, &intake(1, date(1980, 1, 1), Sex::Male), now(), None, None).unwrap_err());
+    assert!(matches!(err, StaffError::SignInRefused));
+    assert!(matches!(staff_err(store.sign_in("Clara Clerk", PASSWORD, now()).unwrap_err()), StaffError::SignInRefused));
     // Nobody disables their own account, so the last active admin stays;
     // another admin may disable an admin.
-    assert!(matches!(store_err(store.disable_staff(&a, ADMIN, now()).unwrap_err()), StoreError::DisableSelf));
+    assert!(matches!(staff_err(store.disable_staff(&a, ADMIN, now()).unwrap_err()), StaffError::DisableSelf));
     // Only an admin manages staff.
     let sup = staff(&mut store, "Sven Supervisor", Role::Supervisor);
     assert!(matches!(
-        store_err(store.list_staff(&sup).unwrap_err()),
-        StoreError::Forbidden { needed: Role::Admin, .. }
+        staff_err(store.list_staff(&sup).unwrap_err()),
+        StaffError::Forbidden { needed: Role::Admin, .. }
     ));
     let names: Vec<String> = store.list_staff(&a).unwrap().into_iter().map(|s| s.name).collect();
     assert_eq!(names, [ADMIN, "Clara Clerk", "Sven Supervisor"]);
     let second = staff(&mut store, "Adam Admin", Role::Admin);
     store.disable_staff(&second, ADMIN, now()).unwrap();
-    let last = store_err(store.disable_staff(&second, "Adam Admin", now()).unwrap_err());
-    assert!(matches!(last, StoreError::DisableSelf), "{last:?}");
+    let last = staff_err(store.disable_staff(&second, "Adam Admin", now()).unwrap_err());
+    assert!(matches!(last, StaffError::DisableSelf), "{last:?}");
 }
 
 #[test]
@@ -510,11 +517,11 @@ impl IssueAttachment for FailingAttachment {
         tx: &skranke_core::store::rusqlite::Transaction<'_>,
         _: &DeskContext,
         issued: &Issued,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), Error> {
         // It sees the record inside the transaction, then fails.
         let n: i64 = tx.query_row("SELECT count(*) FROM record WHERE id = ?1", [&issued.record_id], |r| r.get(0))?;
         assert_eq!(n, 1);
-        Err(StoreError::Random { detail: "attachment failed".into() })
+        Err(StoreError::Random { detail: "attachment failed".into() }.into())
     }
 }
 

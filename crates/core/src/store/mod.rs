@@ -29,7 +29,6 @@ use zeroize::Zeroizing;
 use crate::audit::{self, AuditHead};
 use crate::i18n::{self, Lang};
 use crate::keystore::{self, KeyStore};
-use crate::staff::Role;
 
 /// The encrypted database's file name inside the desk's folder.
 pub const DB_FILE: &str = "desk.db";
@@ -37,8 +36,8 @@ pub const DB_FILE: &str = "desk.db";
 /// the key-store entries).
 pub const DESK_FILE: &str = "desk.json";
 
-/// Everything the desk store, the key store, staff, audit and issuing can
-/// refuse or fail with. Each variant has a catalog message ([`StoreError::message`]).
+/// Everything the desk store, the key store, audit and issuing can refuse or
+/// fail with (staff acts refuse with [`crate::staff::StaffError`]). Each variant has a catalog message ([`StoreError::message`]).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("no desk in {dir}")]
@@ -63,27 +62,6 @@ pub enum StoreError {
     Random { detail: String },
     #[error("the rollback guard could not be written to the key store: {detail}")]
     GuardPending { detail: String },
-    #[error("sign-in refused")]
-    SignInRefused,
-    #[error("{action} needs the role {needed:?}")]
-    Forbidden { action: String, needed: Role },
-    #[error("staff name {name} is taken")]
-    StaffExists { name: String },
-    #[error("no staff member {name}")]
-    StaffNotFound { name: String },
-    /// Also what keeps the last active admin: only another active admin
-    /// could disable it.
-    #[error("a staff member cannot disable their own account")]
-    DisableSelf,
-    /// Too many failed sign-ins (see core::staff's sign-in policy).
-    #[error("the account is locked until {until}")]
-    AccountLocked { until: DateTime<Utc> },
-    /// An admin reset the password: only changing it is allowed.
-    #[error("the password must be changed first")]
-    PasswordChangeRequired,
-    /// The session was idle longer than the `idle_lock_minutes` setting.
-    #[error("the desk locked after {minutes} idle minutes")]
-    IdleLocked { minutes: u32 },
     #[error("already issued here as {record_id} (same identity document)")]
     DuplicateDocument { record_id: String },
     #[error("already issued here as {record_id} (same name, birth date and nationality)")]
@@ -129,14 +107,6 @@ impl StoreError {
             StoreError::SchemaTooNew { .. } => "store.schema_too_new",
             StoreError::Random { .. } => "store.random",
             StoreError::GuardPending { .. } => "store.guard_pending",
-            StoreError::SignInRefused => "staff.sign_in_refused",
-            StoreError::Forbidden { .. } => "staff.forbidden",
-            StoreError::StaffExists { .. } => "staff.exists",
-            StoreError::StaffNotFound { .. } => "staff.not_found",
-            StoreError::DisableSelf => "staff.disable_self",
-            StoreError::AccountLocked { .. } => "staff.account_locked",
-            StoreError::PasswordChangeRequired => "staff.must_change_password",
-            StoreError::IdleLocked { .. } => "staff.locked",
             StoreError::DuplicateDocument { .. } => "issue.duplicate_document",
             StoreError::DuplicatePerson { .. } => "issue.duplicate_person",
             StoreError::LeaseExhausted { .. } => "issue.lease_exhausted",
@@ -191,7 +161,6 @@ impl StoreError {
             | StoreError::GuardPending { .. } => crate::keystore::Platform::CURRENT.message_key(self.code()),
             _ => format!("{}.error", self.code()),
         };
-        let role_text = |r: &Role| i18n::text(lang, r.message_key()).to_string();
         let args: Vec<(&str, String)> = match self {
             StoreError::NoDesk { dir } | StoreError::DeskExists { dir } => vec![("dir", dir.display().to_string())],
             StoreError::DeskFile { path, detail } => {
@@ -208,23 +177,8 @@ impl StoreError {
             StoreError::SchemaTooNew { found, known } => {
                 vec![("found", found.to_string()), ("known", known.to_string())]
             }
-            StoreError::SignInRefused
-            | StoreError::DisableSelf
-            | StoreError::DeskRetired
-            | StoreError::PasswordChangeRequired => vec![],
-            // Staff read the time on the desk's clock.
-            StoreError::AccountLocked { until } => {
-                vec![("until", until.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string())]
-            }
-            StoreError::IdleLocked { minutes } => vec![("minutes", minutes.to_string())],
+            StoreError::DeskRetired => vec![],
             StoreError::ClockBehind { registry_time } => vec![("registry_time", registry_time.clone())],
-            StoreError::Forbidden { action, needed } => {
-                vec![
-                    ("action", i18n::text(lang, &format!("staff.action.{action}")).to_string()),
-                    ("role", role_text(needed)),
-                ]
-            }
-            StoreError::StaffExists { name } | StoreError::StaffNotFound { name } => vec![("name", name.clone())],
             StoreError::DuplicateDocument { record_id }
             | StoreError::DuplicatePerson { record_id }
             | StoreError::RecordNotFound { record_id }
