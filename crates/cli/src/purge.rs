@@ -29,9 +29,8 @@ pub fn run(dir: &Path, staff: Option<&str>, dry_run: bool, json: bool, lang: Lan
 
 fn print_report(report: &PurgeReport, lang: Lang) {
     let days = report.retention_days.to_string();
-    let count = report.erased.len().to_string();
     let heading = if report.dry_run { "retention.cli.would_erase" } else { "retention.cli.erased" };
-    println!("{}", i18n::render(lang, heading, &[("count", &count), ("days", &days)]));
+    println!("{}", i18n::render_count(lang, heading, report.erased.len() as u64, &[("days", &days)]));
     for r in &report.erased {
         let basis = match r.basis {
             ErasureBasis::Confirmed => i18n::render(
@@ -53,8 +52,7 @@ fn print_report(report: &PurgeReport, lang: Lang) {
     if report.flagged.is_empty() {
         return;
     }
-    let count = report.flagged.len().to_string();
-    println!("{}", i18n::render(lang, "retention.cli.flagged", &[("count", &count), ("days", &days)]));
+    println!("{}", i18n::render_count(lang, "retention.cli.flagged", report.flagged.len() as u64, &[("days", &days)]));
     for f in &report.flagged {
         let reason = match f.reason {
             FlagReason::Unconfirmed => {

@@ -50,10 +50,14 @@ pub fn run(
         context: i18n::render(lang, "report.error.write", &[("path", &shown), ("detail", "")]),
         source,
     })?;
-    let count = rows.len().to_string();
     eprintln!(
         "{}",
-        i18n::render(lang, "report.cli.saved", &[("count", &count), ("day", &date.to_string()), ("path", &shown)])
+        i18n::render_count(
+            lang,
+            "report.cli.saved",
+            rows.len() as u64,
+            &[("day", &date.to_string()), ("path", &shown)]
+        )
     );
     Ok(ExitCode::SUCCESS)
 }

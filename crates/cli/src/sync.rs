@@ -36,7 +36,7 @@ pub fn run(dir: &Path, json: bool, lang: Lang) -> Result<ExitCode, Error> {
         );
         let refused = sync::status(&mut store, Utc::now())?.refused.len();
         if refused > 0 {
-            println!("{}", i18n::render(lang, "sync.cli.refused_waiting", &[("count", &refused.to_string())]));
+            println!("{}", i18n::render_count(lang, "sync.cli.refused_waiting", refused as u64, &[]));
         }
         if report.retired {
             println!("{}", i18n::text(lang, "sync.cli.retired"));

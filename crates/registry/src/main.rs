@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use skranke_registry::{api, db, logging, ops, privacy, system_clock, tls, AppState, Config, RateLimit, RegistryError};
-use skranke_rules::i18n::{render, Lang};
+use skranke_rules::i18n::{render, render_count, Lang};
 use skranke_rules::lease::Block;
 
 #[derive(Parser)]
@@ -384,7 +384,7 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
                 )
             );
             if s.unconfirmed > 0 {
-                eprintln!("{}", render(lang, "registry.purge_unconfirmed", &[("count", &s.unconfirmed.to_string())]));
+                eprintln!("{}", render_count(lang, "registry.purge_unconfirmed", s.unconfirmed as u64, &[]));
             }
         }
         Command::ExportPerson { number, document, issuing_state } => {

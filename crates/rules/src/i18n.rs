@@ -204,6 +204,32 @@ mod tests {
         }
     }
 
+    /// The counts the CLI and the registry print as a sentence's subject
+    /// read as the language says them: one form for 1, another for the
+    /// rest, never a "record(s)" or "sag(er)" that fits both.
+    #[test]
+    fn the_command_lines_counts_agree_with_their_number() {
+        let families = [
+            "report.cli.saved",
+            "retention.cli.erased",
+            "retention.cli.would_erase",
+            "retention.cli.flagged",
+            "sync.cli.refused_waiting",
+            "registry.purge_unconfirmed",
+        ];
+        for lang in Lang::ALL {
+            for key in families {
+                let one = render_count(lang, key, 1, &[]);
+                let two = render_count(lang, key, 2, &[]);
+                assert!(one.starts_with('1') || one.contains(" 1 "), "{key} ({lang:?}) does not show the count: {one}");
+                assert_ne!(one.replacen('1', "2", 1), two, "{key} ({lang:?}) has one form for 1 and 2");
+                for text in [&one, &two] {
+                    assert!(!text.contains("(s)") && !text.contains("(er)"), "{key} ({lang:?}): {text}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn lang_codes_round_trip() {
         for lang in Lang::ALL {
