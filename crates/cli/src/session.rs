@@ -25,14 +25,7 @@ pub fn data_dir(given: Option<PathBuf>) -> PathBuf {
 /// with the machine or its setup (key store, database).
 pub fn fail(e: &Error, lang: Lang) -> ExitCode {
     eprintln!("skranke: {}", e.message(lang));
-    let refusal = match e {
-        Error::Staff(s) => s.is_refusal(),
-        Error::Store(s) => s.is_refusal(),
-        Error::Sync(s) => s.is_refusal(),
-        Error::Io { .. } => false,
-        _ => true,
-    };
-    ExitCode::from(if refusal { 1 } else { 2 })
+    ExitCode::from(if e.is_refusal() { 1 } else { 2 })
 }
 
 /// Opens the desk in `dir` and tells staff what the rollback guard found.

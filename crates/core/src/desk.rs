@@ -14,13 +14,13 @@ use rusqlite::OptionalExtension;
 use serde::Serialize;
 
 use crate::audit::{self, Event};
-use crate::error::FieldError;
 use crate::i18n::{self, Lang};
 use crate::keystore::KeyStore;
 use crate::lease::{Block, LeaseUnit};
 use crate::staff::{self, NewStaff, Role, StaffError};
 use crate::store::{timestamp, DeskFile, Store, StoreError};
 use crate::Error;
+use crate::FieldError;
 
 /// How many slots of the default block a training desk leases itself (four
 /// units each): 16 numbers per birth date and sex.
@@ -33,14 +33,7 @@ pub fn training_units() -> Vec<LeaseUnit> {
     Block::default_block().units().take(TRAINING_SLOTS * usize::from(crate::lease::RANKS)).collect()
 }
 
-/// Whether `id` is a well-formed desk ID: 1–32 characters of `A–Z`, `0–9`
-/// and `-`, starting with a letter or digit (it appears in file names,
-/// key-store entries and record IDs).
-pub fn valid_desk_id(id: &str) -> bool {
-    (1..=32).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
-        && id.as_bytes()[0] != b'-'
-}
+pub use crate::store::valid_desk_id;
 
 /// Crockford's base 32 alphabet: no I, L, O, U, so an ID read aloud is unambiguous.
 const BASE32: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";

@@ -4,7 +4,9 @@
 
 use crate::cpr::CprError;
 use crate::credentials::CredentialError;
+use crate::handout::HandoutError;
 use crate::i18n::Lang;
+use crate::issue::IssueError;
 use crate::letter::LetterError;
 use crate::print::PrintError;
 use crate::staff::StaffError;
@@ -35,7 +37,13 @@ pub enum Error {
     /// A staff act or sign-in was refused.
     #[error(transparent)]
     Staff(StaffError),
-    /// The desk store, key store, audit or issuing refused or failed.
+    /// Issuing or voiding refused.
+    #[error(transparent)]
+    Issue(#[from] IssueError),
+    /// Issuing with a handout, or reprinting, refused or failed.
+    #[error(transparent)]
+    Handout(#[from] HandoutError),
+    /// The desk store, its audit chain or the key store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Talking to the registry failed or was refused.
@@ -51,6 +59,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether this refuses the request (bad input, a duplicate, a missing
+    /// role: the CLI's exit 1) rather than reporting a problem with the
+    /// machine or its setup (key store, database, fonts: exit 2).
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            Error::Staff(e) => e.is_refusal(),
+            Error::Store(e) => e.is_refusal(),
+            Error::Sync(e) => e.is_refusal(),
+            Error::Handout(e) => e.is_refusal(),
+            Error::Credentials(_) | Error::Letter(LetterError::Fonts) | Error::Io { .. } => false,
+            Error::Cpr(_) | Error::Letter(_) | Error::Print(_) | Error::Invalid(_) | Error::Issue(_) => true,
+        }
+    }
+
     /// The message for staff in `lang`.
     pub fn message(&self, lang: Lang) -> String {
         match self {
@@ -63,6 +85,8 @@ impl Error {
                 errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("\n")
             }
             Error::Staff(e) => e.message(lang),
+            Error::Issue(e) => e.message(lang),
+            Error::Handout(e) => e.message(lang),
             Error::Store(e) => e.message(lang),
             Error::Sync(e) => e.message(lang),
             Error::Io { .. } => self.to_string(),

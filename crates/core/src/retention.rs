@@ -42,20 +42,23 @@
 //! document naming the field; the names typed from that document go on the
 //! letter and are not stored.
 
+use std::path::Path;
+
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::audit::{self, Event};
-use crate::error::FieldError;
 use crate::i18n::{self, Lang};
-use crate::issue::{keyed_hash, stored_time};
+use crate::issue::keyed_hash;
+use crate::keystore::KeyStore;
 use crate::names;
 use crate::protocol::{DocumentSummary, Erasure, EventBody, IssuedRecord};
 use crate::staff::{self, Role, Session};
-use crate::store::{timestamp, Store, StoreError};
-use crate::sync::outbox;
+use crate::store::outbox;
+use crate::store::{stored_time, timestamp, Store, StoreError};
 use crate::Error;
+use crate::FieldError;
 
 /// Days after the registry's confirmation (training: after issue) that
 /// personal data stays on the desk. Not a setting yet: callers pass the days.
@@ -244,6 +247,16 @@ fn erase_issued_event(conn: &Connection, record_id: &str) -> Result<(), StoreErr
 }
 
 impl Store {
+    /// Opens the desk in `dir`: reads `desk.json`, takes the keys from the key
+    /// store, opens and migrates the database, applies the rollback guard, and
+    /// erases the personal data retention says is due (`core::retention`), so
+    /// that no shell can forget it.
+    pub fn open(dir: &Path, keystore: Box<dyn KeyStore>, now: DateTime<Utc>) -> Result<Store, StoreError> {
+        let mut store = Store::open_without_retention(dir, keystore, now)?;
+        store.erase_due(now, DEFAULT_RETENTION_DAYS)?;
+        Ok(store)
+    }
+
     /// Erases what is due, as the desk itself (no staff member): what
     /// [`Store::open`] and a sync run call. One transaction for all due
     /// records; nothing is written when nothing is due.

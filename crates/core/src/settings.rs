@@ -9,13 +9,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::credentials::LapseDays;
-use crate::error::FieldError;
 use crate::i18n::{self, Lang};
 use crate::letter::layout::{fonts, Face};
 use crate::letter::PrivacyContacts;
 use crate::staff::{self, Role, Session};
 use crate::store::{Store, StoreError};
 use crate::Error;
+use crate::FieldError;
 
 /// The settings this module knows, by their stored key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -39,9 +39,9 @@ use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, Event};
-use crate::error::FieldError;
 use crate::i18n::{self, Lang};
 use crate::store::{timestamp, Store, StoreError};
+use crate::FieldError;
 
 pub use crate::password::{check_password, MIN_PASSWORD_CHARS, MIN_PASSWORD_SCORE};
 

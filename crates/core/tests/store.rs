@@ -15,6 +15,7 @@ use skranke_core::audit::{Break, Verification};
 use skranke_core::cpr::{Personnummer, Sex};
 use skranke_core::desk::{self, training_units};
 use skranke_core::i18n::Lang;
+use skranke_core::issue::IssueError;
 use skranke_core::issue::{IssueAttachment, Issued};
 use skranke_core::keystore::{self, KeyStore, MemoryKeyStore};
 use skranke_core::lease::LeaseUnit;
@@ -26,6 +27,13 @@ fn store_err(e: Error) -> StoreError {
     match e {
         Error::Store(s) => s,
         other => panic!("expected a store error, got {other:?}"),
+    }
+}
+
+fn issue_err(e: Error) -> IssueError {
+    match e {
+        Error::Issue(s) => s,
+        other => panic!("expected an issuing refusal, got {other:?}"),
     }
 }
 
@@ -210,8 +218,8 @@ fn a_clerk_cannot_void_but_a_supervisor_can_and_the_number_is_never_reused() {
     let detail = store.record(&clerk, &first.record_id).unwrap();
     assert_eq!(detail.summary.status, "voided");
     assert_eq!(detail.void_reason.as_deref(), Some("typing error in the name"));
-    let again = store_err(store.void(&sup, &first.record_id, "again", None, now(), Lang::En).unwrap_err());
-    assert!(matches!(again, StoreError::AlreadyVoided { .. }));
+    let again = issue_err(store.void(&sup, &first.record_id, "again", None, now(), Lang::En).unwrap_err());
+    assert!(matches!(again, IssueError::AlreadyVoided { .. }));
 
     // Voided records do not count as duplicates; the new number differs.
     let second = store.issue(&clerk, &a, now(), None, None).unwrap();
@@ -234,10 +242,10 @@ fn a_void_needs_a_reason_and_a_well_formed_replacement_and_a_local_replacement_m
     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
     assert_eq!(fields, ["reason", "replaced_by"]);
     let missing = format!("{}-99", store.desk_id());
-    let err = store_err(store.void(&s, &r.record_id, "dup", Some(&missing), now(), Lang::En).unwrap_err());
-    assert!(matches!(err, StoreError::RecordNotFound { ref record_id } if *record_id == missing));
-    let err = store_err(store.void(&s, "T-NOPE-1", "dup", None, now(), Lang::En).unwrap_err());
-    assert!(matches!(err, StoreError::RecordNotFound { .. }));
+    let err = issue_err(store.void(&s, &r.record_id, "dup", Some(&missing), now(), Lang::En).unwrap_err());
+    assert!(matches!(err, IssueError::RecordNotFound { ref record_id } if *record_id == missing));
+    let err = issue_err(store.void(&s, "T-NOPE-1", "dup", None, now(), Lang::En).unwrap_err());
+    assert!(matches!(err, IssueError::RecordNotFound { .. }));
 }
 
 #[test]
@@ -249,15 +257,15 @@ fn an_applicant_already_issued_here_is_refused_naming_the_existing_record() {
     let first = store.issue(&s, &a, now(), None, None).unwrap();
     let (records, outbox) = (records_count(&store), outbox_count(&store));
 
-    let err = store_err(store.issue(&s, &a, now(), None, None).unwrap_err());
-    assert!(matches!(err, StoreError::DuplicateDocument { ref record_id } if *record_id == first.record_id));
+    let err = issue_err(store.issue(&s, &a, now(), None, None).unwrap_err());
+    assert!(matches!(err, IssueError::DuplicateDocument { ref record_id } if *record_id == first.record_id));
     assert!(err.message(Lang::En).contains(&first.record_id));
 
     // Another document, same person key: also refused, with its own message.
     let mut other_doc = intake(7, date(1975, 6, 30), Sex::Male);
     other_doc.document_key = "ID:DE:SOMETHINGELSE".into();
-    let err = store_err(store.issue(&s, &other_doc, now(), None, None).unwrap_err());
-    assert!(matches!(err, StoreError::DuplicatePerson { ref record_id } if *record_id == first.record_id));
+    let err = issue_err(store.issue(&s, &other_doc, now(), None, None).unwrap_err());
+    assert!(matches!(err, IssueError::DuplicatePerson { ref record_id } if *record_id == first.record_id));
     assert_eq!((records_count(&store), outbox_count(&store)), (records, outbox), "nothing stored");
 }
 
@@ -352,8 +360,8 @@ fn the_lease_runs_out_per_birth_date_and_sex_and_says_to_connect() {
         assert!(numbers.insert(r.number));
     }
     let (records, audit) = (records_count(&store), store.audit_head().unwrap().seq);
-    let err = store_err(store.issue(&s, &intake(999, d, Sex::Female), now(), None, None).unwrap_err());
-    assert!(matches!(err, StoreError::LeaseExhausted { .. }), "{err:?}");
+    let err = issue_err(store.issue(&s, &intake(999, d, Sex::Female), now(), None, None).unwrap_err());
+    assert!(matches!(err, IssueError::LeaseExhausted { .. }), "{err:?}");
     assert!(err.message(Lang::En).contains("Connect to the registry"));
     assert!(err.message(Lang::Da).contains("Forbind til registret"));
     assert_eq!((records_count(&store), store.audit_head().unwrap().seq), (records, audit));
@@ -422,8 +430,8 @@ fn a_restored_older_database_freezes_the_lease_for_good() {
     assert_eq!(info.frozen_reason.as_deref(), Some("database_behind"));
     let s = admin(&mut store);
     // The number issued after the backup is not known here: never issue it again.
-    let err = store_err(store.issue(&s, &intake(3, d, Sex::Female), now(), None, None).unwrap_err());
-    assert!(matches!(err, StoreError::LeaseFrozen { training: true, .. }), "{err:?}");
+    let err = issue_err(store.issue(&s, &intake(3, d, Sex::Female), now(), None, None).unwrap_err());
+    assert!(matches!(err, IssueError::LeaseFrozen { training: true, .. }), "{err:?}");
     assert!(err.message(Lang::En).contains("skranke desk init"));
     assert!(store.stored_guard().unwrap().unwrap().frozen, "frozen in the key store too");
     let status = store.lease_status().unwrap();
@@ -502,7 +510,7 @@ fn an_online_number_is_used_when_it_fits_and_refused_when_it_does_not() {
     // The same number again, or one for another birth date: refused, nothing stored.
     let n = records_count(&store);
     let err = store.issue(&s, &intake(2, d, Sex::Male), now(), Some(&FixedOnline(Some(central))), None).unwrap_err();
-    assert!(matches!(store_err(err), StoreError::OnlineNumberUnfit { .. }));
+    assert!(matches!(issue_err(err), IssueError::OnlineNumberUnfit { .. }));
     assert_eq!(records_count(&store), n);
     // Unreachable: the lease.
     let r = store.issue(&s, &intake(3, d, Sex::Male), now(), Some(&FixedOnline(None)), None).unwrap();
@@ -576,7 +584,7 @@ proptest! {
                     prop_assert!(unit.is_some_and(|u| lease.contains(&u)));
                     prop_assert!(seen.insert(n));
                 }
-                Err(Error::Store(StoreError::LeaseExhausted { .. })) => prop_assert_eq!(*used, lease.len()),
+                Err(Error::Issue(IssueError::LeaseExhausted { .. })) => prop_assert_eq!(*used, lease.len()),
                 Err(e) => prop_assert!(false, "unexpected {e:?}"),
             }
         }
@@ -594,7 +602,7 @@ fn many_applicants_on_one_birth_date_exhaust_exactly_the_lease_then_are_refused(
     for i in 0..40 {
         match store.issue(&s, &intake(i, d, Sex::Male), now(), None, None) {
             Ok(_) => ok += 1,
-            Err(Error::Store(StoreError::LeaseExhausted { .. })) => refused += 1,
+            Err(Error::Issue(IssueError::LeaseExhausted { .. })) => refused += 1,
             Err(e) => panic!("{e:?}"),
         }
     }

@@ -13,7 +13,11 @@
 //! Durability: WAL with `synchronous=FULL`, so a commit reported to the clerk
 //! survives a crash of the process or the machine.
 
+pub mod audit;
+pub mod keystore;
+pub(crate) mod outbox;
 pub(crate) mod schema;
+pub(crate) mod state;
 
 /// The SQLite binding, for code that writes inside an act's transaction
 /// (e.g. an [`crate::issue::IssueAttachment`]).
@@ -26,9 +30,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, Transactio
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::audit::{self, AuditHead};
+use self::audit::AuditHead;
+use self::keystore::KeyStore;
 use crate::i18n::{self, Lang};
-use crate::keystore::{self, KeyStore};
 
 /// The encrypted database's file name inside the desk's folder.
 pub const DB_FILE: &str = "desk.db";
@@ -62,34 +66,6 @@ pub enum StoreError {
     Random { detail: String },
     #[error("the rollback guard could not be written to the key store: {detail}")]
     GuardPending { detail: String },
-    #[error("already issued here as {record_id} (same identity document)")]
-    DuplicateDocument { record_id: String },
-    #[error("already issued here as {record_id} (same name, birth date and nationality)")]
-    DuplicatePerson { record_id: String },
-    #[error("lease exhausted for {birth_date} {sex}")]
-    LeaseExhausted { birth_date: String, sex: String },
-    #[error("lease frozen, nothing to issue from for {birth_date} {sex}")]
-    LeaseFrozen { birth_date: String, sex: String, training: bool },
-    #[error("the online allocator returned a number that does not fit: {number}")]
-    OnlineNumberUnfit { number: String },
-    #[error("no record {record_id}")]
-    RecordNotFound { record_id: String },
-    #[error("record {record_id} is already voided")]
-    AlreadyVoided { record_id: String },
-    /// The Jobnet login could not be made inside an issue or reprint.
-    #[error(transparent)]
-    Credentials(#[from] crate::credentials::CredentialError),
-    /// The handout could not be rendered inside an issue or reprint, which
-    /// undoes it: a record never exists with a password no one can print.
-    #[error(transparent)]
-    Letter(#[from] crate::letter::LetterError),
-    /// Issuing with a handout, or reprinting, refused or failed.
-    #[error(transparent)]
-    Handout(#[from] crate::handout::HandoutError),
-    #[error("the desk's clock is behind the registry's last known time {registry_time}")]
-    ClockBehind { registry_time: String },
-    #[error("the desk is retired and issues no more numbers")]
-    DeskRetired,
 }
 
 impl StoreError {
@@ -107,28 +83,12 @@ impl StoreError {
             StoreError::SchemaTooNew { .. } => "store.schema_too_new",
             StoreError::Random { .. } => "store.random",
             StoreError::GuardPending { .. } => "store.guard_pending",
-            StoreError::DuplicateDocument { .. } => "issue.duplicate_document",
-            StoreError::DuplicatePerson { .. } => "issue.duplicate_person",
-            StoreError::LeaseExhausted { .. } => "issue.lease_exhausted",
-            StoreError::LeaseFrozen { training: false, .. } => "issue.lease_frozen",
-            StoreError::LeaseFrozen { training: true, .. } => "issue.lease_frozen_training",
-            StoreError::OnlineNumberUnfit { .. } => "issue.online_number_unfit",
-            StoreError::RecordNotFound { .. } => "issue.record_not_found",
-            StoreError::AlreadyVoided { .. } => "issue.already_voided",
-            StoreError::Credentials(e) => e.code(),
-            StoreError::Letter(e) => e.code(),
-            StoreError::Handout(e) => e.code(),
-            StoreError::ClockBehind { .. } => "sync.clock_behind",
-            StoreError::DeskRetired => "sync.desk_retired",
         }
     }
 
     /// Whether this is a refusal of the request (exit 1 in the CLI) rather
     /// than a failure of the machine or its setup.
     pub fn is_refusal(&self) -> bool {
-        if let StoreError::Handout(e) = self {
-            return e.is_refusal();
-        }
         !matches!(
             self,
             StoreError::NoDesk { .. }
@@ -141,19 +101,11 @@ impl StoreError {
                 | StoreError::SchemaTooNew { .. }
                 | StoreError::Random { .. }
                 | StoreError::GuardPending { .. }
-                | StoreError::Credentials(_)
-                | StoreError::Letter(crate::letter::LetterError::Fonts)
         )
     }
 
     /// The message for staff, from the catalog of `lang`.
     pub fn message(&self, lang: Lang) -> String {
-        match self {
-            StoreError::Credentials(e) => return e.message(lang),
-            StoreError::Letter(e) => return e.message(lang),
-            StoreError::Handout(e) => return e.message(lang),
-            _ => {}
-        }
         let key = match self {
             // These name the platform's own key store (Credential Manager on Windows).
             StoreError::KeyStoreUnavailable { .. }
@@ -177,18 +129,6 @@ impl StoreError {
             StoreError::SchemaTooNew { found, known } => {
                 vec![("found", found.to_string()), ("known", known.to_string())]
             }
-            StoreError::DeskRetired => vec![],
-            StoreError::ClockBehind { registry_time } => vec![("registry_time", registry_time.clone())],
-            StoreError::DuplicateDocument { record_id }
-            | StoreError::DuplicatePerson { record_id }
-            | StoreError::RecordNotFound { record_id }
-            | StoreError::AlreadyVoided { record_id } => vec![("record_id", record_id.clone())],
-            StoreError::LeaseExhausted { birth_date, sex } | StoreError::LeaseFrozen { birth_date, sex, .. } => {
-                let sex = i18n::text(lang, if sex == "M" { "issue.sex.male" } else { "issue.sex.female" });
-                vec![("birth_date", birth_date.clone()), ("sex", sex.to_string())]
-            }
-            StoreError::OnlineNumberUnfit { number } => vec![("number", number.clone())],
-            StoreError::Credentials(_) | StoreError::Letter(_) | StoreError::Handout(_) => vec![],
         };
         let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
         i18n::render(lang, &key, &args)
@@ -216,7 +156,7 @@ impl DeskFile {
         };
         let file: DeskFile = serde_json::from_str(&text)
             .map_err(|e| StoreError::DeskFile { path: path.clone(), detail: e.to_string() })?;
-        if !crate::desk::valid_desk_id(&file.desk_id) {
+        if !valid_desk_id(&file.desk_id) {
             return Err(StoreError::DeskFile { path, detail: "desk_id".into() });
         }
         Ok(file)
@@ -382,6 +322,21 @@ fn write_guard(ks: &dyn KeyStore, desk_id: &str, guard: &Guard) -> Result<(), St
     ks.set(desk_id, keystore::GUARD, &json)
 }
 
+/// A time as the store writes it ([`timestamp`]) read back, so an event
+/// carries the same whole milliseconds as the row.
+pub(crate) fn stored_time(at: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(at).ok().map(|t| t.with_timezone(&Utc))
+}
+
+/// Whether `id` is a well-formed desk ID: 1–32 characters of `A–Z`, `0–9`
+/// and `-`, starting with a letter or digit (it appears in file names,
+/// key-store entries and record IDs).
+pub fn valid_desk_id(id: &str) -> bool {
+    (1..=32).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
+        && id.as_bytes()[0] != b'-'
+}
+
 /// Rfc3339 in UTC with milliseconds: how the store writes times.
 pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -439,17 +394,7 @@ impl Store {
         })
     }
 
-    /// Opens the desk in `dir`: reads `desk.json`, takes the keys from the key
-    /// store, opens and migrates the database, applies the rollback guard, and
-    /// erases the personal data retention says is due (`core::retention`), so
-    /// that no shell can forget it.
-    pub fn open(dir: &Path, keystore: Box<dyn KeyStore>, now: DateTime<Utc>) -> Result<Store, StoreError> {
-        let mut store = Store::open_without_retention(dir, keystore, now)?;
-        store.erase_due(now, crate::retention::DEFAULT_RETENTION_DAYS)?;
-        Ok(store)
-    }
-
-    /// [`Store::open`] without the retention run: for `skranke purge`, which
+    /// [`Store::open`] (in `core::retention`) without the retention run: for `skranke purge`, which
     /// runs it itself as a supervisor's act (and must be able to show a dry
     /// run of what is due).
     pub fn open_without_retention(

@@ -29,15 +29,13 @@
 //! full jitter ([`Backoff`]).
 //!
 //! Every answer carries the registry's time. The desk keeps the latest, and
-//! [`check_may_issue`] refuses to issue while the desk's clock is behind it
+//! [`crate::issue::check_may_issue`] refuses to issue while the desk's clock is behind it
 //! (expiry dates and ages depend on the date).
 //!
 //! Training desks never sync: every entry point refuses them.
 
 mod allocator;
 mod client;
-pub(crate) mod outbox;
-mod state;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -49,12 +47,11 @@ use rusqlite::Connection;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+pub use crate::store::state::{DeskNotice, RefusedEvent};
 pub use allocator::HttpAllocator;
 pub use client::{check_url, Backoff, RegistryClient};
-pub use state::{DeskNotice, RefusedEvent};
 
 use self::client::Retry;
-use self::outbox::{Pending, Tally};
 use crate::applicant::DuplicateKeys;
 use crate::audit::{self, Event as AuditEvent};
 use crate::cpr::Personnummer;
@@ -68,6 +65,8 @@ use crate::protocol::{
     Outcome, RecordState, SyncAnswer, SyncRequest, UnitReport, UploadRequest, UploadResponse,
 };
 use crate::staff::{self, Role, Session};
+use crate::store::outbox::{self, Pending, Tally};
+use crate::store::state;
 use crate::store::{timestamp, Store, StoreError, DESK_FILE};
 
 /// Key-store entry: the desk's Ed25519 signing key (the 32-byte seed, hex).
@@ -77,10 +76,7 @@ pub const SIGNING_KEY: &str = "signing-key";
 /// [`protocol::MAX_BATCH_EVENTS`]).
 pub const UPLOAD_BATCH: usize = 1000;
 
-/// How far the desk's clock may lag the registry's last known time before
-/// issuing stops: the answer's time was taken before it travelled, and two
-/// well-kept clocks still differ by a little.
-pub const CLOCK_TOLERANCE_SECS: i64 = 60;
+pub use crate::issue::CLOCK_TOLERANCE_SECS;
 
 /// Units a desk asks to hold (the registry's default cap per desk is 2).
 pub const LEASE_UNITS_WANTED: u32 = 2;
@@ -218,21 +214,6 @@ pub struct SyncStatus {
 fn refuse_training(store: &Store) -> Result<(), SyncError> {
     if store.is_training() {
         return Err(SyncError::Training);
-    }
-    Ok(())
-}
-
-/// The issuing path's check (inside the act's transaction): a retired desk
-/// never issues, and a desk whose clock is behind the registry's last known
-/// time waits until the clock is right.
-pub(crate) fn check_may_issue(conn: &Connection, now: DateTime<Utc>) -> Result<(), StoreError> {
-    if state::get_flag(conn, state::key::RETIRED)? {
-        return Err(StoreError::DeskRetired);
-    }
-    if let Some(t) = state::get_time(conn, state::key::REGISTRY_TIME)? {
-        if now < t - chrono::Duration::seconds(CLOCK_TOLERANCE_SECS) {
-            return Err(StoreError::ClockBehind { registry_time: timestamp(t) });
-        }
     }
     Ok(())
 }
@@ -739,7 +720,10 @@ pub fn status(store: &mut Store, now: DateTime<Utc>) -> Result<SyncStatus, Error
             lease_frozen: frozen,
             last_success: state::get(tx, state::key::LAST_SUCCESS)?,
             registry_time: registry_time.map(timestamp),
-            clock_behind: check_may_issue(tx, now).is_err_and(|e| matches!(e, StoreError::ClockBehind { .. })),
+            clock_behind: matches!(
+                crate::issue::check_may_issue(tx, now),
+                Err(Error::Issue(crate::issue::IssueError::ClockBehind { .. }))
+            ),
             retired: state::get_flag(tx, state::key::RETIRED)?,
             refused: state::refused(tx)?,
             notices: state::notices(tx)?,
