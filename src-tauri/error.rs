@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 use skranke_core::i18n::{render, Lang};
-use skranke_core::store::StoreError;
+use skranke_core::staff::StaffError;
 use skranke_core::{Error, FieldError};
 
 /// A command's refusal as the window receives it (`CommandError` in ui/src/api.ts).
@@ -36,12 +36,13 @@ impl UiError {
         UiError::fields(vec![FieldError { field: field.into(), code: code.into(), message: render(lang, key, args) }])
     }
 
-    /// The core's error in the desk's language.
-    pub fn core(lang: Lang, e: Error) -> UiError {
+    /// The core's error (or a module's, which becomes it) in the desk's language.
+    pub fn core(lang: Lang, e: impl Into<Error>) -> UiError {
+        let e: Error = e.into();
         let code = match &e {
-            Error::Store(StoreError::IdleLocked { .. }) => Some("locked"),
-            Error::Store(StoreError::AccountLocked { .. }) => Some("account_locked"),
-            Error::Store(StoreError::PasswordChangeRequired) => Some("must_change_password"),
+            Error::Staff(StaffError::IdleLocked { .. }) => Some("locked"),
+            Error::Staff(StaffError::AccountLocked { .. }) => Some("account_locked"),
+            Error::Staff(StaffError::PasswordChangeRequired) => Some("must_change_password"),
             _ => None,
         };
         match e {
@@ -73,10 +74,10 @@ mod tests {
 
     #[test]
     fn the_idle_lock_reaches_the_window_as_the_code_locked() {
-        let e = UiError::core(Lang::En, StoreError::IdleLocked { minutes: 5 }.into());
+        let e = UiError::core(Lang::En, StaffError::IdleLocked { minutes: 5 });
         assert_eq!(e.code, Some("locked"));
         assert!(e.message.contains('5'), "{}", e.message);
-        assert_eq!(UiError::core(Lang::En, StoreError::SignInRefused.into()).code, None);
+        assert_eq!(UiError::core(Lang::En, StaffError::SignInRefused).code, None);
     }
 
     #[test]

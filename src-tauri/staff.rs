@@ -7,8 +7,8 @@
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use skranke_core::i18n::Lang;
-use skranke_core::staff::{NewStaff, Role, StaffInfo};
-use skranke_core::store::{Store, StoreError};
+use skranke_core::staff::{NewStaff, Role, StaffError, StaffInfo};
+use skranke_core::store::Store;
 use skranke_core::{Error, FieldError};
 use tauri::State;
 
@@ -70,10 +70,10 @@ pub fn parse_role(role: &str, lang: Lang) -> Result<Role, UiError> {
 
 /// Puts a refusal about a named account next to the name field (a taken
 /// name when adding); anything else stays the core's sentence.
-fn on_name(lang: Lang, e: Error) -> UiError {
-    match e {
-        Error::Store(ref s @ StoreError::StaffExists { .. }) => {
-            UiError::fields(vec![FieldError { field: "name".into(), code: s.code().into(), message: e.message(lang) }])
+fn on_name(lang: Lang, e: impl Into<Error>) -> UiError {
+    match e.into() {
+        Error::Staff(s @ StaffError::StaffExists { .. }) => {
+            UiError::fields(vec![FieldError { field: "name".into(), code: s.code().into(), message: s.message(lang) }])
         }
         other => UiError::core(lang, other),
     }
@@ -135,11 +135,11 @@ mod tests {
 
     #[test]
     fn a_taken_name_lands_on_the_name_field_and_other_refusals_do_not() {
-        let taken = on_name(Lang::En, StoreError::StaffExists { name: "anne".into() }.into());
+        let taken = on_name(Lang::En, StaffError::StaffExists { name: "anne".into() });
         assert_eq!(taken.fields.len(), 1, "{taken:?}");
         assert_eq!(taken.fields[0].field, "name");
         assert!(taken.message.contains("anne"), "{}", taken.message);
-        let last = on_name(Lang::En, StoreError::DisableSelf.into());
+        let last = on_name(Lang::En, StaffError::DisableSelf);
         assert!(last.fields.is_empty(), "{last:?}");
         assert!(!last.message.is_empty());
     }

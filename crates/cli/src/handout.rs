@@ -11,7 +11,7 @@ use skranke_core::handout::{Delivered, Delivery, HandedOut, HandoutError};
 use skranke_core::i18n::{self, Lang};
 use skranke_core::print::Printer;
 use skranke_core::retention::PresentedDocument;
-use skranke_core::store::{Store, StoreError};
+use skranke_core::store::Store;
 use skranke_core::Error;
 
 use crate::session;
@@ -167,7 +167,7 @@ pub fn reprint(
             &mut OsRandom,
         )
         .inspect_err(|e| {
-            if matches!(e, Error::Store(StoreError::Handout(HandoutError::ApplicantErased { .. }))) {
+            if matches!(e, Error::Handout(HandoutError::ApplicantErased { .. })) {
                 eprintln!("skranke: {}", i18n::render(lang, "retention.cli.need_document", &[("record_id", id)]));
             }
         })?;

@@ -25,13 +25,7 @@ pub fn data_dir(given: Option<PathBuf>) -> PathBuf {
 /// with the machine or its setup (key store, database).
 pub fn fail(e: &Error, lang: Lang) -> ExitCode {
     eprintln!("skranke: {}", e.message(lang));
-    let refusal = match e {
-        Error::Store(s) => s.is_refusal(),
-        Error::Sync(s) => s.is_refusal(),
-        Error::Io { .. } => false,
-        _ => true,
-    };
-    ExitCode::from(if refusal { 1 } else { 2 })
+    ExitCode::from(if e.is_refusal() { 1 } else { 2 })
 }
 
 /// Opens the desk in `dir` and tells staff what the rollback guard found.
@@ -85,7 +79,7 @@ pub fn sign_in(store: &mut Store, staff: Option<&str>, lang: Lang) -> Result<Ses
 
 /// Signs in `--staff NAME` with a password already read.
 pub fn sign_in_with(store: &mut Store, staff: Option<&str>, password: &str, lang: Lang) -> Result<Session, Error> {
-    store.sign_in(staff_name(staff, lang)?, password, Utc::now())
+    Ok(store.sign_in(staff_name(staff, lang)?, password, Utc::now())?)
 }
 
 /// `--staff NAME`, or a refusal that says how to give it.

@@ -186,7 +186,8 @@ fn staff_passwd_needs_the_current_password_and_a_strong_new_one() {
 fn check_idle_refuses_a_session_older_than_the_desks_limit() {
     use chrono::{Duration, Utc};
     use skranke_core::keystore::OsKeyStore;
-    use skranke_core::store::{Store, StoreError};
+    use skranke_core::staff::StaffError;
+    use skranke_core::store::Store;
     let dir = tempfile::tempdir().unwrap();
     let desk_id = desk_with_clerk(dir.path());
     ok(&at_desk(dir.path(), &["settings", "set", "idle_lock_minutes", "2"], &admin(), b""));
@@ -199,7 +200,7 @@ fn check_idle_refuses_a_session_older_than_the_desks_limit() {
     store.check_idle(&mut session, t + Duration::minutes(2)).unwrap();
     let late = t + Duration::minutes(4) + Duration::seconds(1);
     match store.check_idle(&mut session, late) {
-        Err(skranke_core::Error::Store(StoreError::IdleLocked { minutes: 2 })) => {}
+        Err(StaffError::IdleLocked { minutes: 2 }) => {}
         other => panic!("expected the idle lock, got {other:?}"),
     }
     drop(store);

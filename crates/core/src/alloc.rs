@@ -169,7 +169,7 @@ pub struct LeaseStatus {
 impl Store {
     /// The reserve (desk-level: no staff needed, no personal data beyond a birth date).
     pub fn lease_status(&mut self) -> Result<LeaseStatus, Error> {
-        Ok(self.read(|tx, ctx| {
+        Ok(self.read::<_, crate::store::StoreError>(|tx, ctx| {
             let units = usable_units(tx)?.len();
             let frozen_units: i64 =
                 tx.query_row("SELECT count(*) FROM lease_unit WHERE frozen = 1", [], |r| r.get(0))?;
@@ -205,7 +205,7 @@ impl Store {
     /// Units the desk already holds are left as they are; returns how many
     /// were new.
     pub fn grant_units(&mut self, units: &[LeaseUnit], now: DateTime<Utc>) -> Result<usize, Error> {
-        Ok(self.act(|tx, ctx| {
+        Ok(self.act::<_, crate::store::StoreError>(|tx, ctx| {
             let added = insert_units(tx, units, "registry", now)?;
             audit::append(tx, &ctx.desk_id, &Event::desk("lease.granted", now).detail(&format!("units:{added}")))?;
             Ok(added)

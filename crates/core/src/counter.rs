@@ -28,7 +28,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::alloc::{NumberSource, OnlineAllocator};
 use crate::applicant::{Applicant, DuplicateKeys, IntakeContext, Notice};
 use crate::credentials::SecureRandom;
-use crate::error::FieldError;
 use crate::handout::{Delivery, HandedOut};
 use crate::i18n::{self, Lang};
 use crate::issue::Issued;
@@ -37,6 +36,7 @@ use crate::staff::Session;
 use crate::store::Store;
 use crate::sync::{self, HttpAllocator, SyncError};
 use crate::Error;
+use crate::FieldError;
 
 /// The desk's date and the time of an act at the counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

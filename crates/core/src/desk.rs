@@ -14,13 +14,13 @@ use rusqlite::OptionalExtension;
 use serde::Serialize;
 
 use crate::audit::{self, Event};
-use crate::error::FieldError;
 use crate::i18n::{self, Lang};
 use crate::keystore::KeyStore;
 use crate::lease::{Block, LeaseUnit};
-use crate::staff::{self, NewStaff, Role};
+use crate::staff::{self, NewStaff, Role, StaffError};
 use crate::store::{timestamp, DeskFile, Store, StoreError};
 use crate::Error;
+use crate::FieldError;
 
 /// How many slots of the default block a training desk leases itself (four
 /// units each): 16 numbers per birth date and sex.
@@ -33,14 +33,7 @@ pub fn training_units() -> Vec<LeaseUnit> {
     Block::default_block().units().take(TRAINING_SLOTS * usize::from(crate::lease::RANKS)).collect()
 }
 
-/// Whether `id` is a well-formed desk ID: 1–32 characters of `A–Z`, `0–9`
-/// and `-`, starting with a letter or digit (it appears in file names,
-/// key-store entries and record IDs).
-pub fn valid_desk_id(id: &str) -> bool {
-    (1..=32).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
-        && id.as_bytes()[0] != b'-'
-}
+pub use crate::store::valid_desk_id;
 
 /// Crockford's base 32 alphabet: no I, L, O, U, so an ID read aloud is unambiguous.
 const BASE32: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -168,7 +161,7 @@ pub fn init(
     };
     let admin_hash = staff::hash_password(setup.admin_password)?;
     let desk = DeskFile { format: 1, desk_id: desk_id.clone(), training };
-    let (store, ()) = Store::create(dir, &desk, keystore, |tx, ctx| {
+    let (store, ()) = Store::create::<_, StaffError>(dir, &desk, keystore, |tx, ctx| {
         tx.execute(
             "INSERT INTO desk (id, desk_id, municipality, office, desk_number, training, created_at, login_number)
              VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -194,7 +187,7 @@ pub fn init(
 impl Store {
     /// The desk's identity and state (no staff needed: desk-level).
     pub fn desk_info(&mut self) -> Result<DeskInfo, Error> {
-        Ok(self.read(|tx, _| {
+        Ok(self.read::<_, crate::store::StoreError>(|tx, _| {
             Ok(tx.query_row(
                 "SELECT desk_id, municipality, office, desk_number, training, created_at, lease_frozen, frozen_reason
                  FROM desk WHERE id = 1",
@@ -245,7 +238,7 @@ impl Store {
         values: &[(&str, &str)],
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        Ok(self.act(|tx, ctx| {
+        Ok(self.act::<_, crate::Error>(|tx, ctx| {
             staff::authorize(tx, session, Role::Admin, "settings")?;
             for &(key, value) in values {
                 tx.execute(

@@ -4,9 +4,12 @@
 
 use crate::cpr::CprError;
 use crate::credentials::CredentialError;
+use crate::handout::HandoutError;
 use crate::i18n::Lang;
+use crate::issue::IssueError;
 use crate::letter::LetterError;
 use crate::print::PrintError;
+use crate::staff::StaffError;
 use crate::store::StoreError;
 
 pub use skranke_rules::error::FieldError;
@@ -31,7 +34,16 @@ pub enum Error {
     /// Input that failed validation: every problem at once, each naming its field.
     #[error("invalid input: {}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<FieldError>),
-    /// The desk store, key store, staff, audit or issuing refused or failed.
+    /// A staff act or sign-in was refused.
+    #[error(transparent)]
+    Staff(StaffError),
+    /// Issuing or voiding refused.
+    #[error(transparent)]
+    Issue(#[from] IssueError),
+    /// Issuing with a handout, or reprinting, refused or failed.
+    #[error(transparent)]
+    Handout(#[from] HandoutError),
+    /// The desk store, its audit chain or the key store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Talking to the registry failed or was refused.
@@ -47,6 +59,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether this refuses the request (bad input, a duplicate, a missing
+    /// role: the CLI's exit 1) rather than reporting a problem with the
+    /// machine or its setup (key store, database, fonts: exit 2).
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            Error::Staff(e) => e.is_refusal(),
+            Error::Store(e) => e.is_refusal(),
+            Error::Sync(e) => e.is_refusal(),
+            Error::Handout(e) => e.is_refusal(),
+            Error::Credentials(_) | Error::Letter(LetterError::Fonts) | Error::Io { .. } => false,
+            Error::Cpr(_) | Error::Letter(_) | Error::Print(_) | Error::Invalid(_) | Error::Issue(_) => true,
+        }
+    }
+
     /// The message for staff in `lang`.
     pub fn message(&self, lang: Lang) -> String {
         match self {
@@ -58,10 +84,32 @@ impl Error {
             Error::Invalid(errors) => {
                 errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("\n")
             }
+            Error::Staff(e) => e.message(lang),
+            Error::Issue(e) => e.message(lang),
+            Error::Handout(e) => e.message(lang),
             Error::Store(e) => e.message(lang),
             Error::Sync(e) => e.message(lang),
             Error::Io { .. } => self.to_string(),
         }
+    }
+}
+
+/// A module's error reaches the core's without nesting: its field problems
+/// become [`Error::Invalid`] and a failure of the store underneath it
+/// [`Error::Store`], so each refusal has one place to match it.
+impl From<StaffError> for Error {
+    fn from(e: StaffError) -> Self {
+        match e {
+            StaffError::Invalid(errors) => Error::Invalid(errors),
+            StaffError::Store(e) => Error::Store(e),
+            e => Error::Staff(e),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Store(e.into())
     }
 }
 

@@ -42,14 +42,14 @@ use crate::applicant::{Applicant, IntakeContext, Notice, ValidApplicant};
 use crate::audit::{self, Event};
 use crate::credentials::{InitialPassword, LapseDays, PasswordHash, SecureRandom, Username};
 use crate::i18n::{self, Lang};
-use crate::issue::{stored_time, Intake, IssueAttachment, Issued, IssuedLogin};
+use crate::issue::{Intake, IssueAttachment, IssueError, Issued, IssuedLogin};
 use crate::letter::{render_handout, HandoutData, PrivacyContacts};
 use crate::print::Printer;
 use crate::protocol::{EventBody, Reprint};
 use crate::retention::{self, PresentedDocument};
 use crate::staff::{self, Role, Session};
-use crate::store::{timestamp, DeskContext, Store, StoreError};
-use crate::sync::outbox;
+use crate::store::outbox;
+use crate::store::{stored_time, timestamp, DeskContext, Store, StoreError};
 use crate::Error;
 
 /// Login numbers from here up belong to training desks (drawn at random);
@@ -149,12 +149,6 @@ impl HandoutError {
                 errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("\n")
             }
         }
-    }
-}
-
-impl From<HandoutError> for Error {
-    fn from(e: HandoutError) -> Error {
-        Error::Store(StoreError::Handout(e))
     }
 }
 
@@ -287,7 +281,7 @@ struct LoginAttachment<'a> {
 }
 
 impl IssueAttachment for LoginAttachment<'_> {
-    fn write(&self, tx: &Transaction<'_>, ctx: &DeskContext, issued: &Issued) -> Result<(), StoreError> {
+    fn write(&self, tx: &Transaction<'_>, ctx: &DeskContext, issued: &Issued) -> Result<(), Error> {
         if self.saving_pdf {
             staff::authorize(tx, self.session, Role::Supervisor, "save_pdf")?;
         }
@@ -328,7 +322,7 @@ fn render(
     today: NaiveDate,
     reference: &str,
     training: bool,
-) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+) -> Result<Zeroizing<Vec<u8>>, Error> {
     let data = HandoutData {
         municipality_name: &facts.municipality_name,
         municipality_code: facts.municipality_code,
@@ -390,7 +384,7 @@ impl Store {
         if set.is_some() {
             return Err(HandoutError::LoginNumberRefused { number: u64::from(number) }.into());
         }
-        Ok(self.act(|tx, ctx| {
+        Ok(self.act::<_, crate::store::StoreError>(|tx, ctx| {
             tx.execute("UPDATE desk SET login_number = ?1 WHERE id = 1", [number])?;
             audit::append(tx, &ctx.desk_id, &Event::desk("desk.login_number_set", now).detail(&number.to_string()))?;
             Ok(())
@@ -513,13 +507,13 @@ impl Store {
         self.authorize_handout(session, Role::Clerk, "reprint", delivery)?;
         let facts = self.desk_facts()?;
         // Checked here to refuse before any work, and again in the transaction.
-        self.read(|tx, ctx| record_for_reprint(tx, ctx, record_id, presented, lang).map(|_| ()))
+        self.read::<_, Error>(|tx, ctx| record_for_reprint(tx, ctx, record_id, presented, lang).map(|_| ()))
             .map_err(refused_as_invalid)?;
         let password = InitialPassword::generate(rng)?;
         let hash = password.hash(rng)?;
         let file = self.prepare_file(delivery)?;
         let staff_id = session.staff_id();
-        let result = self.act(|tx, ctx| {
+        let result = self.act::<_, crate::Error>(|tx, ctx| {
             staff::authorize(tx, session, Role::Clerk, "reprint")?;
             if let Delivery::SavePdf(_) = delivery {
                 staff::authorize(tx, session, Role::Supervisor, "save_pdf")?;
@@ -586,7 +580,7 @@ impl Store {
         action: &str,
         delivery: Delivery<'_>,
     ) -> Result<(), Error> {
-        Ok(self.read(|tx, _| {
+        Ok(self.read::<_, crate::Error>(|tx, _| {
             staff::authorize(tx, session, needed, action)?;
             if let Delivery::SavePdf(_) = delivery {
                 staff::authorize(tx, session, Role::Supervisor, "save_pdf")?;
@@ -659,7 +653,7 @@ impl Store {
         };
         let at = timestamp(now);
         let staff_id = session.staff_id();
-        let note = self.act(|tx, ctx| {
+        let note = self.act::<_, crate::store::StoreError>(|tx, ctx| {
             tx.execute("UPDATE login_hash SET delivery = ?2, delivered_at = ?3 WHERE id = ?1", (hash_id, column, &at))?;
             audit::append(tx, &ctx.desk_id, &Event::by(staff_id, action, now).record(record_id).detail(&detail))?;
             Ok(())
@@ -675,10 +669,10 @@ impl Store {
 
 /// A refused presented document is input that failed validation: it reaches
 /// callers as [`Error::Invalid`], each problem naming its field.
-fn refused_as_invalid(e: StoreError) -> Error {
-    match e {
-        StoreError::Handout(HandoutError::DocumentRefused { errors }) => Error::Invalid(errors),
-        other => other.into(),
+fn refused_as_invalid(e: impl Into<Error>) -> Error {
+    match e.into() {
+        Error::Handout(HandoutError::DocumentRefused { errors }) => Error::Invalid(errors),
+        other => other,
     }
 }
 
@@ -694,6 +688,10 @@ fn error_code(e: &Error) -> &'static str {
     match e {
         Error::Print(p) => p.code(),
         Error::Store(s) => s.code(),
+        Error::Handout(h) => h.code(),
+        Error::Letter(l) => l.code(),
+        Error::Credentials(c) => c.code(),
+        Error::Issue(i) => i.code(),
         _ => "handout.failed",
     }
 }
@@ -714,7 +712,7 @@ fn record_for_reprint(
     record_id: &str,
     presented: Option<&PresentedDocument>,
     lang: Lang,
-) -> Result<ReprintRecord, StoreError> {
+) -> Result<ReprintRecord, Error> {
     let row: Option<ReprintRow> = tx
         .query_row(
             "SELECT seq, number, birth_date, status, training, applicant, document_key FROM record WHERE id = ?1",
@@ -723,10 +721,10 @@ fn record_for_reprint(
         )
         .optional()?;
     let Some((seq, digits, birth, status, training, applicant, document_key)) = row else {
-        return Err(StoreError::RecordNotFound { record_id: record_id.to_owned() });
+        return Err(IssueError::RecordNotFound { record_id: record_id.to_owned() }.into());
     };
     if status != "issued" {
-        return Err(StoreError::Handout(HandoutError::RecordVoided { record_id: record_id.to_owned() }));
+        return Err(HandoutError::RecordVoided { record_id: record_id.to_owned() }.into());
     }
     let applicant: Option<serde_json::Value> = applicant.and_then(|a| serde_json::from_str(&a).ok());
     let person = applicant.as_ref().map(|v| &v["applicant"]).and_then(|a| {
@@ -738,12 +736,10 @@ fn record_for_reprint(
         // Erased: the document shown again must be the one the record was issued on.
         (None, Some(doc)) => {
             let name = retention::check_presented(&ctx.duplicate_key, &document_key, doc, lang)
-                .map_err(|errors| StoreError::Handout(HandoutError::DocumentRefused { errors }))?;
+                .map_err(|errors| HandoutError::DocumentRefused { errors })?;
             Person { name: printed_name(&name.given_names, &name.surname), language: None }
         }
-        (None, None) => {
-            return Err(StoreError::Handout(HandoutError::ApplicantErased { record_id: record_id.to_owned() }))
-        }
+        (None, None) => return Err(HandoutError::ApplicantErased { record_id: record_id.to_owned() }.into()),
     };
     let number = birth
         .parse::<NaiveDate>()
@@ -884,8 +880,9 @@ mod tests {
         // wire form, so a key the wire does not read fails here).
         let password = password_of(11);
         assert!(current_hash(&store, &id).verify(&password));
-        let row = crate::sync::outbox::unsent(store.connection(), 10).unwrap().into_iter().find(|p| p.kind == "issued");
-        let event = crate::sync::outbox::wire_event(&row.unwrap()).unwrap();
+        let row =
+            crate::store::outbox::unsent(store.connection(), 10).unwrap().into_iter().find(|p| p.kind == "issued");
+        let event = crate::store::outbox::wire_event(&row.unwrap()).unwrap();
         let crate::protocol::EventBody::Issued(sent) = event.body else { panic!("an issued event") };
         assert_eq!(sent.jobnet_username, out.handout.username.as_str());
         assert_eq!(sent.password_hash, current_hash(&store, &id).as_str());
@@ -995,7 +992,10 @@ mod tests {
                 &mut TestRandom(1),
             )
             .unwrap_err();
-        assert!(matches!(err, Error::Store(StoreError::Forbidden { needed: Role::Supervisor, .. })), "{err:?}");
+        assert!(
+            matches!(err, Error::Staff(crate::staff::StaffError::Forbidden { needed: Role::Supervisor, .. })),
+            "{err:?}"
+        );
         assert!(!pdf.exists());
         assert_eq!(count(&store, "SELECT count(*) FROM record"), 0);
     }
@@ -1040,7 +1040,7 @@ mod tests {
                 &mut TestRandom(3),
             )
             .unwrap_err();
-        assert!(matches!(err, Error::Store(StoreError::Handout(HandoutError::PdfExists { .. }))), "{err:?}");
+        assert!(matches!(err, Error::Handout(HandoutError::PdfExists { .. })), "{err:?}");
         assert_eq!(std::fs::read(&pdf).unwrap(), bytes);
         assert_eq!(count(&store, "SELECT count(*) FROM record"), 1);
     }
@@ -1087,7 +1087,7 @@ mod tests {
                 &mut TestRandom(1),
             )
             .unwrap_err();
-        assert!(matches!(err, Error::Store(StoreError::Letter(_))), "{err:?}");
+        assert!(matches!(err, Error::Letter(_)), "{err:?}");
         assert_eq!(count(&store, "SELECT count(*) FROM record"), 0);
         assert_eq!(count(&store, "SELECT count(*) FROM login"), 0);
         assert_eq!((store.audit_head().unwrap(), count(&store, "SELECT count(*) FROM outbox")), (audit, outbox));
@@ -1115,9 +1115,9 @@ mod tests {
         store.void(&admin, &id, "wrong person", None, now(), Lang::En).unwrap();
         let err =
             store.reprint(&admin, &id, today(), now(), Delivery::Print(&printer), &mut TestRandom(2)).unwrap_err();
-        assert!(matches!(err, Error::Store(StoreError::Handout(HandoutError::RecordVoided { .. }))), "{err:?}");
+        assert!(matches!(err, Error::Handout(HandoutError::RecordVoided { .. })), "{err:?}");
         let err = store.reprint(&admin, "T-NOPE-9", today(), now(), Delivery::Print(&printer), &mut TestRandom(2));
-        assert!(matches!(err, Err(Error::Store(StoreError::RecordNotFound { .. }))));
+        assert!(matches!(err, Err(Error::Issue(IssueError::RecordNotFound { .. }))));
         assert_eq!(printer.jobs.borrow().len(), 1);
     }
 
@@ -1140,7 +1140,7 @@ mod tests {
             )
         };
         let err = issue(&mut store, "EA1").unwrap_err();
-        assert!(matches!(err, Error::Store(StoreError::Handout(HandoutError::NoLoginNumber))), "{err:?}");
+        assert!(matches!(err, Error::Handout(HandoutError::NoLoginNumber)), "{err:?}");
         assert_eq!(count(&store, "SELECT count(*) FROM record"), 0);
         assert!(store.set_login_number(TRAINING_LOGIN_BASE, now()).is_err(), "the training range is refused");
         store.set_login_number(17, now()).unwrap();

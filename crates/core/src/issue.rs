@@ -20,14 +20,98 @@ use crate::applicant::{Applicant, IntakeContext, Notice, ValidApplicant};
 use crate::audit::{self, Event};
 use crate::cpr::{Personnummer, Sex};
 use crate::credentials::{PasswordHash, Username};
-use crate::error::FieldError;
 use crate::i18n::{self, Lang};
 use crate::keystore::to_hex;
+use crate::names;
 use crate::protocol::{self, DocumentSummary, EventBody, IssuedRecord, PersonRecord, Void};
 use crate::staff::{self, Role, Session};
-use crate::store::{timestamp, DeskContext, Store, StoreError};
-use crate::sync::outbox;
+use crate::store::outbox;
+use crate::store::{state, stored_time, timestamp, DeskContext, Store, StoreError};
 use crate::Error;
+use crate::FieldError;
+
+/// What issuing and voiding refuse (the store's own failures are
+/// [`StoreError`]'s). Each variant has a catalog message ([`IssueError::message`]);
+/// every one is a refusal of the request, not a failure of the machine.
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error("already issued here as {record_id} (same identity document)")]
+    DuplicateDocument { record_id: String },
+    #[error("already issued here as {record_id} (same name, birth date and nationality)")]
+    DuplicatePerson { record_id: String },
+    #[error("lease exhausted for {birth_date} {sex}")]
+    LeaseExhausted { birth_date: String, sex: String },
+    #[error("lease frozen, nothing to issue from for {birth_date} {sex}")]
+    LeaseFrozen { birth_date: String, sex: String, training: bool },
+    #[error("the online allocator returned a number that does not fit: {number}")]
+    OnlineNumberUnfit { number: String },
+    #[error("no record {record_id}")]
+    RecordNotFound { record_id: String },
+    #[error("record {record_id} is already voided")]
+    AlreadyVoided { record_id: String },
+    #[error("the desk's clock is behind the registry's last known time {registry_time}")]
+    ClockBehind { registry_time: String },
+    #[error("the desk is retired and issues no more numbers")]
+    DeskRetired,
+}
+
+impl IssueError {
+    /// A stable, machine-readable code (the catalogs' keys are `<code>.error`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            IssueError::DuplicateDocument { .. } => "issue.duplicate_document",
+            IssueError::DuplicatePerson { .. } => "issue.duplicate_person",
+            IssueError::LeaseExhausted { .. } => "issue.lease_exhausted",
+            IssueError::LeaseFrozen { training: false, .. } => "issue.lease_frozen",
+            IssueError::LeaseFrozen { training: true, .. } => "issue.lease_frozen_training",
+            IssueError::OnlineNumberUnfit { .. } => "issue.online_number_unfit",
+            IssueError::RecordNotFound { .. } => "issue.record_not_found",
+            IssueError::AlreadyVoided { .. } => "issue.already_voided",
+            IssueError::ClockBehind { .. } => "sync.clock_behind",
+            IssueError::DeskRetired => "sync.desk_retired",
+        }
+    }
+
+    /// The message for staff, from the catalog of `lang`.
+    pub fn message(&self, lang: Lang) -> String {
+        let key = format!("{}.error", self.code());
+        let args: Vec<(&str, String)> = match self {
+            IssueError::DeskRetired => vec![],
+            IssueError::ClockBehind { registry_time } => vec![("registry_time", registry_time.clone())],
+            IssueError::DuplicateDocument { record_id }
+            | IssueError::DuplicatePerson { record_id }
+            | IssueError::RecordNotFound { record_id }
+            | IssueError::AlreadyVoided { record_id } => vec![("record_id", record_id.clone())],
+            IssueError::LeaseExhausted { birth_date, sex } | IssueError::LeaseFrozen { birth_date, sex, .. } => {
+                let sex = i18n::text(lang, if sex == "M" { "issue.sex.male" } else { "issue.sex.female" });
+                vec![("birth_date", birth_date.clone()), ("sex", sex.to_string())]
+            }
+            IssueError::OnlineNumberUnfit { number } => vec![("number", number.clone())],
+        };
+        let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        i18n::render(lang, &key, &args)
+    }
+}
+
+/// How far the desk's clock may lag the registry's last known time before
+/// issuing stops: the answer's time was taken before it travelled, and two
+/// well-kept clocks still differ by a little.
+pub const CLOCK_TOLERANCE_SECS: i64 = 60;
+
+/// The issuing path's check (inside the act's transaction): a retired desk
+/// never issues, and a desk whose clock is behind the registry's last known
+/// time waits until the clock is right.
+pub(crate) fn check_may_issue(conn: &Connection, now: DateTime<Utc>) -> Result<(), Error> {
+    if state::get_flag(conn, state::key::RETIRED)? {
+        return Err(IssueError::DeskRetired.into());
+    }
+    if let Some(t) = state::get_time(conn, state::key::REGISTRY_TIME)? {
+        if now < t - chrono::Duration::seconds(CLOCK_TOLERANCE_SECS) {
+            return Err(IssueError::ClockBehind { registry_time: timestamp(t) }.into());
+        }
+    }
+    Ok(())
+}
 
 /// What issuing needs from a validated applicant (see `core::applicant`).
 pub struct Intake {
@@ -44,11 +128,6 @@ pub struct Intake {
     pub person: PersonRecord,
     /// Kommunekode of the municipality where the person stays.
     pub municipality: u16,
-}
-
-/// A name as one line: given names, then the surname (or the single name).
-pub(crate) fn full_name(given: &str, surname: &str) -> String {
-    [given.trim(), surname.trim()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ")
 }
 
 impl Intake {
@@ -72,8 +151,8 @@ impl Intake {
                 "given_names_latin": valid.given_names_latin,
             }),
             person: PersonRecord {
-                name_document: full_name(&a.given_names, &a.surname),
-                name_latin: full_name(&valid.given_names_latin, &valid.surname_latin),
+                name_document: names::full_name(&a.given_names, &a.surname),
+                name_latin: names::full_name(&valid.given_names_latin, &valid.surname_latin),
                 birth_date: a.birth_date,
                 sex: a.sex,
                 nationality: a.nationality.clone(),
@@ -125,7 +204,7 @@ impl std::fmt::Debug for Issued {
 /// credentials issue uses it for the Jobnet login, so that a record never
 /// exists without its login or the other way round.
 pub trait IssueAttachment {
-    fn write(&self, tx: &Transaction<'_>, desk: &DeskContext, issued: &Issued) -> Result<(), StoreError>;
+    fn write(&self, tx: &Transaction<'_>, desk: &DeskContext, issued: &Issued) -> Result<(), Error>;
 
     /// The login the `issued` event carries, asked after [`write`](Self::write)
     /// succeeded (the credentials attachment: the username and the hash).
@@ -146,12 +225,6 @@ impl std::fmt::Debug for IssuedLogin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IssuedLogin").field("username", &self.username.as_str()).finish_non_exhaustive()
     }
-}
-
-/// A time as the store writes it ([`timestamp`]) read back, so an event
-/// carries the same whole milliseconds as the row.
-pub(crate) fn stored_time(at: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(at).ok().map(|t| t.with_timezone(&Utc))
 }
 
 /// The number as shown: day + 60 for training desks.
@@ -181,7 +254,7 @@ pub fn record_id(desk_id: &str, seq: i64) -> String {
 /// Whether `id` is a well-formed record ID (of any desk).
 pub fn valid_record_id(id: &str) -> bool {
     id.rsplit_once('-').is_some_and(|(desk, seq)| {
-        crate::desk::valid_desk_id(desk)
+        crate::store::valid_desk_id(desk)
             && !seq.is_empty()
             && seq.len() <= 12
             && seq.bytes().all(|b| b.is_ascii_digit())
@@ -195,12 +268,12 @@ fn existing_duplicate(conn: &Connection, column: &str, key: &str) -> Result<Opti
 }
 
 /// Refuses an applicant already issued here (voided records do not count).
-fn check_duplicates(conn: &Connection, document_key: &str, person_key: &str) -> Result<(), StoreError> {
+fn check_duplicates(conn: &Connection, document_key: &str, person_key: &str) -> Result<(), Error> {
     if let Some(record_id) = existing_duplicate(conn, "document_key", document_key)? {
-        return Err(StoreError::DuplicateDocument { record_id });
+        return Err(IssueError::DuplicateDocument { record_id }.into());
     }
     if let Some(record_id) = existing_duplicate(conn, "person_key", person_key)? {
-        return Err(StoreError::DuplicatePerson { record_id });
+        return Err(IssueError::DuplicatePerson { record_id }.into());
     }
     Ok(())
 }
@@ -340,10 +413,10 @@ impl Store {
         // never inside the transaction (no lock held while on the network).
         let online_number = match online {
             Some(allocator) => {
-                self.read(|tx, _| {
+                self.read::<_, crate::Error>(|tx, _| {
                     staff::authorize(tx, session, Role::Clerk, "issue")?;
-                    crate::sync::check_may_issue(tx, now)?;
-                    check_duplicates(tx, &document_key, &person_key)
+                    check_may_issue(tx, now)?;
+                    Ok(check_duplicates(tx, &document_key, &person_key)?)
                 })?;
                 let mut nonce = [0u8; 16];
                 getrandom::fill(&mut nonce).map_err(|e| StoreError::Random { detail: e.to_string() })?;
@@ -357,16 +430,16 @@ impl Store {
             }
             None => None,
         };
-        Ok(self.act(|tx, ctx| {
+        Ok(self.act::<_, crate::Error>(|tx, ctx| {
             staff::authorize(tx, session, Role::Clerk, "issue")?;
-            crate::sync::check_may_issue(tx, now)?;
+            check_may_issue(tx, now)?;
             check_duplicates(tx, &document_key, &person_key)?;
             let (number, source, reserve_left) = match online_number {
                 Some(n) => {
                     let digits = alloc::stored_digits(&n);
                     if n.birth_date() != intake.birth_date || n.sex() != intake.sex || alloc::number_taken(tx, &digits)?
                     {
-                        return Err(StoreError::OnlineNumberUnfit { number: n.to_string() });
+                        return Err(IssueError::OnlineNumberUnfit { number: n.to_string() }.into());
                     }
                     let left = alloc::free_count(tx, intake.birth_date, intake.sex)?;
                     (n, NumberSource::Online, left)
@@ -377,9 +450,9 @@ impl Store {
                     match alloc::next_from_lease(tx, intake.birth_date, intake.sex)? {
                         Some((n, left)) => (n, NumberSource::Lease, left),
                         None if ctx.lease_frozen => {
-                            return Err(StoreError::LeaseFrozen { birth_date, sex, training: ctx.training })
+                            return Err(IssueError::LeaseFrozen { birth_date, sex, training: ctx.training }.into())
                         }
-                        None => return Err(StoreError::LeaseExhausted { birth_date, sex }),
+                        None => return Err(IssueError::LeaseExhausted { birth_date, sex }.into()),
                     }
                 }
             };
@@ -477,21 +550,21 @@ impl Store {
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }
-        self.act(|tx, ctx| {
+        self.act::<_, crate::Error>(|tx, ctx| {
             staff::authorize(tx, session, Role::Supervisor, "void")?;
             let status: String = tx
                 .query_row("SELECT status FROM record WHERE id = ?1", [id], |r| r.get(0))
                 .optional()?
-                .ok_or_else(|| StoreError::RecordNotFound { record_id: id.to_string() })?;
+                .ok_or_else(|| IssueError::RecordNotFound { record_id: id.to_string() })?;
             if status == "voided" {
-                return Err(StoreError::AlreadyVoided { record_id: id.to_string() });
+                return Err(IssueError::AlreadyVoided { record_id: id.to_string() }.into());
             }
             if let Some(r) = replaced_by {
                 let ours = r.rsplit_once('-').is_some_and(|(desk, _)| desk == ctx.desk_id);
                 let exists: Option<i64> =
                     tx.query_row("SELECT 1 FROM record WHERE id = ?1", [r], |row| row.get(0)).optional()?;
                 if ours && exists.is_none() {
-                    return Err(StoreError::RecordNotFound { record_id: r.to_string() });
+                    return Err(IssueError::RecordNotFound { record_id: r.to_string() }.into());
                 }
             }
             let at = timestamp(now);
@@ -520,7 +593,7 @@ impl Store {
 
     /// This desk's records, newest first (clerk).
     pub fn records(&mut self, session: &Session) -> Result<Vec<RecordSummary>, Error> {
-        Ok(self.read(|tx, _| {
+        Ok(self.read::<_, crate::Error>(|tx, _| {
             staff::authorize(tx, session, Role::Clerk, "see_records")?;
             let mut stmt = tx.prepare(&format!("SELECT {SUMMARY_COLUMNS} FROM record ORDER BY seq DESC"))?;
             let rows = stmt.query_map([], summary)?;
@@ -530,7 +603,7 @@ impl Store {
 
     /// One record with its personal data (clerk).
     pub fn record(&mut self, session: &Session, id: &str) -> Result<RecordDetail, Error> {
-        Ok(self.read(|tx, _| {
+        Ok(self.read::<_, crate::Error>(|tx, _| {
             staff::authorize(tx, session, Role::Clerk, "see_records")?;
             let sql = format!(
                 "SELECT {SUMMARY_COLUMNS}, issued_by, applicant, void_reason, voided_at, voided_by, replaced_by
@@ -549,7 +622,7 @@ impl Store {
                 })
             })
             .optional()?
-            .ok_or_else(|| StoreError::RecordNotFound { record_id: id.to_string() })
+            .ok_or_else(|| IssueError::RecordNotFound { record_id: id.to_string() }.into())
         })?)
     }
 }

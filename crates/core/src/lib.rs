@@ -7,14 +7,12 @@
 //! that the desk and its shells name them as `skranke_core::cpr` and so on.
 
 pub mod alloc;
-pub mod audit;
 pub mod counter;
 pub mod credentials;
 pub mod desk;
 pub mod error;
 pub mod handout;
 pub mod issue;
-pub mod keystore;
 pub mod letter;
 pub mod oplog;
 pub mod print;
@@ -28,8 +26,10 @@ pub mod sync;
 
 pub use skranke_protocol as protocol;
 pub use skranke_rules::{applicant, country, cpr, i18n, lease, mrz, municipality, names, password};
+pub use store::{audit, keystore};
 
 /// The core's version, shown by the desk app and `skranke --version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-pub use error::{Error, FieldError, Result};
+pub use error::{Error, Result};
+pub use skranke_rules::error::FieldError;

@@ -330,7 +330,7 @@ impl Store {
             let key = &self.context().duplicate_key;
             (keyed_hash(key, "document", &keys.document), keyed_hash(key, "person", &keys.person))
         };
-        Ok(self.read(|tx, _| {
+        Ok(self.read::<_, crate::Error>(|tx, _| {
             staff::authorize(tx, session, Role::Clerk, "see_records")?;
             let mut hits = Vec::new();
             for (kind, column, key) in
@@ -358,7 +358,7 @@ impl Store {
     /// and only when the query could be one of them. Every candidate is then
     /// checked with [`matches`], so the index only narrows, never decides.
     pub fn search_records(&mut self, session: &Session, query: &str) -> Result<Vec<RecordHit>, Error> {
-        let behind = self.read(|tx, _| {
+        let behind = self.read::<_, crate::Error>(|tx, _| {
             staff::authorize(tx, session, Role::Clerk, "see_records")?;
             Ok(index_behind(tx)?)
         })?;
@@ -366,7 +366,7 @@ impl Store {
             self.bookkeeping(|tx, _| index_new_records(tx))?;
         }
         let desk_id = fold(self.desk_id());
-        Ok(self.read(|tx, _| {
+        Ok(self.read::<_, crate::Error>(|tx, _| {
             staff::authorize(tx, session, Role::Clerk, "see_records")?;
             let q = query.trim();
             let folded = fold(q);
@@ -424,7 +424,7 @@ impl Store {
     /// A record's status and where it stands with the registry (desk-level:
     /// no personal data). `None` when this desk has no such record.
     pub fn record_standing(&mut self, record_id: &str) -> Result<Option<RecordStanding>, Error> {
-        Ok(self.read(|tx, _| {
+        Ok(self.read::<_, crate::store::StoreError>(|tx, _| {
             let row: Option<StandingRow> = tx
                 .query_row(
                     "SELECT status, training, replaced_by, registry_state, refused_downstream_by IS NOT NULL
@@ -449,13 +449,13 @@ impl Store {
 
     /// Whether an outbox event of one record waits for the registry's verdict (desk-level).
     pub fn record_queued(&mut self, record_id: &str) -> Result<bool, Error> {
-        Ok(self.read(|tx, _| Ok(unanswered(tx, record_id)?))?)
+        Ok(self.read::<_, crate::store::StoreError>(|tx, _| Ok(unanswered(tx, record_id)?))?)
     }
 
     /// The outbox's events without the registry's verdict and the oldest one's time
     /// (desk-level). Refused and unsendable events are on the refused list instead.
     pub fn outbox_status(&mut self) -> Result<OutboxStatus, Error> {
-        Ok(self.read(|tx, _| {
+        Ok(self.read::<_, crate::store::StoreError>(|tx, _| {
             let (queued, oldest_unsent) =
                 tx.query_row("SELECT count(*), min(created_at) FROM outbox WHERE outcome IS NULL", [], |r| {
                     Ok((r.get(0)?, r.get(1)?))
@@ -478,7 +478,7 @@ impl Store {
         let on_day =
             |s: &RecordSummary| crate::report::local_day_and_time(&s.issued_at, tz).is_some_and(|(d, _)| d == day);
         for summary in records.into_iter().rev().filter(on_day) {
-            let issued_by: i64 = self.read(|tx, _| {
+            let issued_by: i64 = self.read::<_, crate::store::StoreError>(|tx, _| {
                 Ok(tx.query_row("SELECT issued_by FROM record WHERE id = ?1", [&summary.record_id], |r| r.get(0))?)
             })?;
             out.push((summary, issued_by));

@@ -113,7 +113,7 @@ impl Store {
         self.read(|tx, _| staff::authorize(tx, session, Role::Supervisor, "day_report"))?;
         let records = self.records_of_day(session, day, tz)?;
         let detail = format!("day:{day} format:{} rows:{}", format.code(), records.len());
-        self.act(|tx, ctx| {
+        self.act::<_, crate::Error>(|tx, ctx| {
             staff::authorize(tx, session, Role::Supervisor, "day_report")?;
             audit::append(tx, &ctx.desk_id, &Event::by(session.staff_id(), "report.day", now).detail(&detail))?;
             Ok(())

@@ -42,20 +42,23 @@
 //! document naming the field; the names typed from that document go on the
 //! letter and are not stored.
 
+use std::path::Path;
+
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::audit::{self, Event};
-use crate::error::FieldError;
 use crate::i18n::{self, Lang};
-use crate::issue::{keyed_hash, stored_time};
+use crate::issue::keyed_hash;
+use crate::keystore::KeyStore;
 use crate::names;
 use crate::protocol::{DocumentSummary, Erasure, EventBody, IssuedRecord};
 use crate::staff::{self, Role, Session};
-use crate::store::{timestamp, Store, StoreError};
-use crate::sync::outbox;
+use crate::store::outbox;
+use crate::store::{stored_time, timestamp, Store, StoreError};
 use crate::Error;
+use crate::FieldError;
 
 /// Days after the registry's confirmation (training: after issue) that
 /// personal data stays on the desk. Not a setting yet: callers pass the days.
@@ -244,11 +247,21 @@ fn erase_issued_event(conn: &Connection, record_id: &str) -> Result<(), StoreErr
 }
 
 impl Store {
+    /// Opens the desk in `dir`: reads `desk.json`, takes the keys from the key
+    /// store, opens and migrates the database, applies the rollback guard, and
+    /// erases the personal data retention says is due (`core::retention`), so
+    /// that no shell can forget it.
+    pub fn open(dir: &Path, keystore: Box<dyn KeyStore>, now: DateTime<Utc>) -> Result<Store, StoreError> {
+        let mut store = Store::open_without_retention(dir, keystore, now)?;
+        store.erase_due(now, DEFAULT_RETENTION_DAYS)?;
+        Ok(store)
+    }
+
     /// Erases what is due, as the desk itself (no staff member): what
     /// [`Store::open`] and a sync run call. One transaction for all due
     /// records; nothing is written when nothing is due.
     pub fn erase_due(&mut self, now: DateTime<Utc>, days: u32) -> Result<PurgeReport, StoreError> {
-        self.run_retention(None, now, days, false)
+        self.run_retention(None, now, days, false, |_| Ok::<(), StoreError>(()))
     }
 
     /// `skranke purge`: erases what is due now (supervisor), or with
@@ -261,7 +274,8 @@ impl Store {
         dry_run: bool,
     ) -> Result<PurgeReport, Error> {
         self.read(|tx, _| staff::authorize(tx, session, Role::Supervisor, "purge"))?;
-        Ok(self.run_retention(Some(session), now, days, dry_run)?)
+        let authorize = |tx: &Connection| staff::authorize(tx, session, Role::Supervisor, "purge");
+        Ok(self.run_retention(Some(session), now, days, dry_run, authorize)?)
     }
 
     /// The records past the period that keep their data (for `sync status`).
@@ -269,22 +283,22 @@ impl Store {
         Ok(self.read(|tx, _| survey(tx, now, days))?.1)
     }
 
-    fn run_retention(
+    /// `authorize` checks, inside the erasing act, that whoever runs it may.
+    fn run_retention<E: From<StoreError>>(
         &mut self,
         session: Option<&Session>,
         now: DateTime<Utc>,
         days: u32,
         dry_run: bool,
-    ) -> Result<PurgeReport, StoreError> {
+        authorize: impl FnOnce(&Connection) -> Result<(), E>,
+    ) -> Result<PurgeReport, E> {
         let (due, flagged) = self.read(|tx, _| survey(tx, now, days))?;
         let days = days.min(MAX_RETENTION_DAYS);
         if dry_run || due.is_empty() {
             return Ok(PurgeReport { dry_run, retention_days: days, erased: due, flagged });
         }
-        let erased = self.act(|tx, ctx| {
-            if let Some(s) = session {
-                staff::authorize(tx, s, Role::Supervisor, "purge")?;
-            }
+        let erased = self.act::<_, E>(|tx, ctx| {
+            authorize(tx)?;
             // Surveyed again under the write lock: another process may have erased meanwhile.
             let (due, _) = survey(tx, now, days)?;
             for record in &due {

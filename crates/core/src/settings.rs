@@ -9,13 +9,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::credentials::LapseDays;
-use crate::error::FieldError;
 use crate::i18n::{self, Lang};
 use crate::letter::layout::{fonts, Face};
 use crate::letter::PrivacyContacts;
 use crate::staff::{self, Role, Session};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::Error;
+use crate::FieldError;
 
 /// The settings this module knows, by their stored key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -257,7 +257,7 @@ impl Store {
 
     /// The idle lock in minutes (desk-level). A stored value that no longer
     /// parses falls back to the default rather than to no lock at all.
-    pub fn idle_lock_minutes(&self) -> Result<u32, Error> {
+    pub fn idle_lock_minutes(&self) -> Result<u32, StoreError> {
         let stored = self.setting(SettingKey::IdleLockMinutes.code())?;
         Ok(stored.as_deref().and_then(parse_idle_minutes).unwrap_or(IDLE_LOCK_DEFAULT))
     }

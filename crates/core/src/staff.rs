@@ -23,7 +23,7 @@
 //!   the desk's municipality and office as words an attacker would try first.
 //! - **Reset.** An admin sets a temporary password; the account must change
 //!   it at the next sign-in. Until then every act is refused
-//!   ([`StoreError::PasswordChangeRequired`]) except
+//!   ([`StaffError::PasswordChangeRequired`]) except
 //!   [`Store::change_password`], which always needs the current password.
 //! - **Idle lock.** A [`Session`] remembers its last activity;
 //!   [`Store::check_idle`] refuses one that was idle longer than the
@@ -39,12 +39,101 @@ use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, Event};
-use crate::error::FieldError;
 use crate::i18n::{self, Lang};
 use crate::store::{timestamp, Store, StoreError};
-use crate::Error;
+use crate::FieldError;
 
 pub use crate::password::{check_password, MIN_PASSWORD_CHARS, MIN_PASSWORD_SCORE};
+
+/// What staff acts and sign-in refuse with. Each variant has a catalog
+/// message ([`StaffError::message`]); a failure of the store underneath is
+/// [`StaffError::Store`].
+#[derive(Debug, thiserror::Error)]
+pub enum StaffError {
+    #[error("sign-in refused")]
+    SignInRefused,
+    #[error("{action} needs the role {needed:?}")]
+    Forbidden { action: String, needed: Role },
+    #[error("staff name {name} is taken")]
+    StaffExists { name: String },
+    #[error("no staff member {name}")]
+    StaffNotFound { name: String },
+    /// Also what keeps the last active admin: only another active admin
+    /// could disable it.
+    #[error("a staff member cannot disable their own account")]
+    DisableSelf,
+    /// Too many failed sign-ins (see core::staff's sign-in policy).
+    #[error("the account is locked until {until}")]
+    AccountLocked { until: DateTime<Utc> },
+    /// An admin reset the password: only changing it is allowed.
+    #[error("the password must be changed first")]
+    PasswordChangeRequired,
+    /// The session was idle longer than the `idle_lock_minutes` setting.
+    #[error("the desk locked after {minutes} idle minutes")]
+    IdleLocked { minutes: u32 },
+    /// A new account or password that failed validation, each problem naming its field.
+    #[error("invalid input: {}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for StaffError {
+    fn from(e: rusqlite::Error) -> Self {
+        StaffError::Store(e.into())
+    }
+}
+
+impl StaffError {
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StaffError::SignInRefused => "staff.sign_in_refused",
+            StaffError::Forbidden { .. } => "staff.forbidden",
+            StaffError::StaffExists { .. } => "staff.exists",
+            StaffError::StaffNotFound { .. } => "staff.not_found",
+            StaffError::DisableSelf => "staff.disable_self",
+            StaffError::AccountLocked { .. } => "staff.account_locked",
+            StaffError::PasswordChangeRequired => "staff.must_change_password",
+            StaffError::IdleLocked { .. } => "staff.locked",
+            StaffError::Invalid(_) => "staff.invalid",
+            StaffError::Store(e) => e.code(),
+        }
+    }
+
+    /// Whether this is a refusal of the request (exit 1 in the CLI) rather
+    /// than a failure of the machine or its setup.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            StaffError::Store(e) => e.is_refusal(),
+            _ => true,
+        }
+    }
+
+    /// The message for staff, from the catalog of `lang`.
+    pub fn message(&self, lang: Lang) -> String {
+        let args: Vec<(&str, String)> = match self {
+            StaffError::Store(e) => return e.message(lang),
+            // Field messages were rendered in the desk's language when found.
+            StaffError::Invalid(errors) => {
+                return errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("\n")
+            }
+            StaffError::SignInRefused | StaffError::DisableSelf | StaffError::PasswordChangeRequired => vec![],
+            // Staff read the time on the desk's clock.
+            StaffError::AccountLocked { until } => {
+                vec![("until", until.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string())]
+            }
+            StaffError::IdleLocked { minutes } => vec![("minutes", minutes.to_string())],
+            StaffError::Forbidden { action, needed } => vec![
+                ("action", i18n::text(lang, &format!("staff.action.{action}")).to_string()),
+                ("role", i18n::text(lang, needed.message_key()).to_string()),
+            ],
+            StaffError::StaffExists { name } | StaffError::StaffNotFound { name } => vec![("name", name.clone())],
+        };
+        let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        i18n::render(lang, &format!("{}.error", self.code()), &args)
+    }
+}
 
 /// A staff role. The order is the inclusion order: `Clerk < Supervisor < Admin`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -233,11 +322,11 @@ pub(crate) fn insert(
     password_hash: &str,
     must_change: bool,
     now: DateTime<Utc>,
-) -> Result<i64, StoreError> {
+) -> Result<i64, StaffError> {
     let name = name.trim();
     let taken: Option<i64> = conn.query_row("SELECT id FROM staff WHERE name = ?1", [name], |r| r.get(0)).optional()?;
     if taken.is_some() {
-        return Err(StoreError::StaffExists { name: name.to_string() });
+        return Err(StaffError::StaffExists { name: name.to_string() });
     }
     conn.execute(
         "INSERT INTO staff (name, role, password_hash, active, created_at, must_change) VALUES (?1, ?2, ?3, 1, ?4, ?5)",
@@ -251,22 +340,22 @@ pub(crate) fn insert(
 /// refusal message (`staff.action.<action>` in the catalogs).
 /// An account whose password an admin reset is refused every act until it
 /// chose its own, even in a session from before the reset.
-pub(crate) fn authorize(conn: &Connection, session: &Session, needed: Role, action: &str) -> Result<(), StoreError> {
+pub(crate) fn authorize(conn: &Connection, session: &Session, needed: Role, action: &str) -> Result<(), StaffError> {
     let row: Option<(String, bool, bool)> = conn
         .prepare_cached("SELECT role, active, must_change FROM staff WHERE id = ?1")?
         .query_row([session.staff_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     match row {
-        Some((_, true, true)) => Err(StoreError::PasswordChangeRequired),
+        Some((_, true, true)) => Err(StaffError::PasswordChangeRequired),
         Some((role, true, false)) => {
             let role = Role::from_code(&role).unwrap_or(Role::Clerk);
             if role >= needed {
                 Ok(())
             } else {
-                Err(StoreError::Forbidden { action: action.to_string(), needed })
+                Err(StaffError::Forbidden { action: action.to_string(), needed })
             }
         }
-        _ => Err(StoreError::SignInRefused),
+        _ => Err(StaffError::SignInRefused),
     }
 }
 
@@ -351,7 +440,7 @@ impl Store {
     /// locked account is refused with the end of its lock, whatever the
     /// password. Each refusal is audited (by staff ID when the name exists,
     /// never by name).
-    pub fn sign_in(&mut self, name: &str, password: &str, now: DateTime<Utc>) -> Result<Session, Error> {
+    pub fn sign_in(&mut self, name: &str, password: &str, now: DateTime<Utc>) -> Result<Session, StaffError> {
         let row: Option<Account> = self
             .connection()
             .query_row(&format!("SELECT {ACCOUNT_COLUMNS} FROM staff WHERE name = ?1"), [name.trim()], account)
@@ -361,7 +450,7 @@ impl Store {
         let hash = row.as_ref().map_or(decoy_hash(), |a| a.hash.as_str());
         let password_ok = verify_password(hash, password) && row.is_some();
         let refuse = |store: &mut Store, staff_id: Option<i64>, detail: &str| -> Result<(), StoreError> {
-            store.act(|tx, ctx| {
+            store.act::<_, StoreError>(|tx, ctx| {
                 let event = Event { staff_id, ..Event::desk("staff.sign_in_refused", now) }.detail(detail);
                 audit::append(tx, &ctx.desk_id, &event)?;
                 Ok(())
@@ -373,26 +462,26 @@ impl Store {
                 let staff_id = other.map(|a| a.id);
                 refuse(self, staff_id, if staff_id.is_some() { "disabled" } else { "unknown" })?;
                 self.oplog().sign_in(staff_id, false);
-                return Err(StoreError::SignInRefused.into());
+                return Err(StaffError::SignInRefused.into());
             }
         };
         if let Some(until) = acc.locked_until.filter(|u| *u > now) {
             refuse(self, Some(acc.id), "locked")?;
             self.oplog().sign_in(Some(acc.id), false);
-            return Err(StoreError::AccountLocked { until }.into());
+            return Err(StaffError::AccountLocked { until }.into());
         }
         if !password_ok {
             let locked = self.act(|tx, ctx| record_failure(tx, &ctx.desk_id, acc.id, now))?;
             self.oplog().sign_in(Some(acc.id), false);
             return Err(match locked {
-                Some(until) => StoreError::AccountLocked { until },
-                None => StoreError::SignInRefused,
+                Some(until) => StaffError::AccountLocked { until },
+                None => StaffError::SignInRefused,
             }
             .into());
         }
         if acc.failures > 0 || acc.locked_until.is_some() {
             // Resetting the count is bookkeeping: a sign-in is not an act.
-            self.bookkeeping(|tx, _| {
+            self.bookkeeping::<_, StaffError>(|tx, _| {
                 tx.execute("UPDATE staff SET failed_sign_ins = 0, locked_until = NULL WHERE id = ?1", [acc.id])?;
                 Ok(())
             })?;
@@ -402,13 +491,13 @@ impl Store {
     }
 
     /// Refuses a session idle longer than the `idle_lock_minutes` setting
-    /// with [`StoreError::IdleLocked`] (the caller drops it and asks for a
+    /// with [`StaffError::IdleLocked`] (the caller drops it and asks for a
     /// sign-in), else marks it active at `now`. The desk app calls this
     /// before every command that uses the session.
-    pub fn check_idle(&self, session: &mut Session, now: DateTime<Utc>) -> Result<(), Error> {
+    pub fn check_idle(&self, session: &mut Session, now: DateTime<Utc>) -> Result<(), StaffError> {
         let minutes = self.idle_lock_minutes()?;
         if idle_expired(session.last_activity, now, minutes) {
-            return Err(StoreError::IdleLocked { minutes }.into());
+            return Err(StaffError::IdleLocked { minutes }.into());
         }
         session.last_activity = session.last_activity.max(now);
         Ok(())
@@ -421,12 +510,12 @@ impl Store {
         new: &NewStaff<'_>,
         now: DateTime<Utc>,
         lang: Lang,
-    ) -> Result<StaffInfo, Error> {
+    ) -> Result<StaffInfo, StaffError> {
         let words = desk_words(self.connection())?;
         let context: Vec<&str> = words.iter().map(String::as_str).collect();
-        validate_new(new, &context, lang).map_err(Error::Invalid)?;
+        validate_new(new, &context, lang).map_err(StaffError::Invalid)?;
         let hash = hash_password(new.password)?;
-        let id = self.act(|tx, ctx| {
+        let id = self.act::<_, StaffError>(|tx, ctx| {
             authorize(tx, session, Role::Admin, "manage_staff")?;
             let id = insert(tx, new.name, new.role, &hash, new.temporary, now)?;
             audit::append(
@@ -452,8 +541,8 @@ impl Store {
     }
 
     /// Every account (admin).
-    pub fn list_staff(&mut self, session: &Session) -> Result<Vec<StaffInfo>, Error> {
-        Ok(self.read(|tx, _| {
+    pub fn list_staff(&mut self, session: &Session) -> Result<Vec<StaffInfo>, StaffError> {
+        Ok(self.read::<_, StaffError>(|tx, _| {
             authorize(tx, session, Role::Admin, "manage_staff")?;
             let mut stmt = tx.prepare(
                 "SELECT id, name, role, active, created_at, locked_until, must_change FROM staff ORDER BY id",
@@ -475,15 +564,15 @@ impl Store {
 
     /// Disables an account (admin), never the admin's own: so the desk
     /// always keeps an active admin, since only another one can disable it.
-    pub fn disable_staff(&mut self, session: &Session, name: &str, now: DateTime<Utc>) -> Result<(), Error> {
+    pub fn disable_staff(&mut self, session: &Session, name: &str, now: DateTime<Utc>) -> Result<(), StaffError> {
         Ok(self.act(|tx, ctx| {
             authorize(tx, session, Role::Admin, "manage_staff")?;
             let id: i64 = tx
                 .query_row("SELECT id FROM staff WHERE name = ?1 AND active = 1", [name.trim()], |r| r.get(0))
                 .optional()?
-                .ok_or_else(|| StoreError::StaffNotFound { name: name.trim().to_string() })?;
+                .ok_or_else(|| StaffError::StaffNotFound { name: name.trim().to_string() })?;
             if id == session.staff_id {
-                return Err(StoreError::DisableSelf);
+                return Err(StaffError::DisableSelf);
             }
             tx.execute("UPDATE staff SET active = 0 WHERE id = ?1", [id])?;
             audit::append(
@@ -505,18 +594,18 @@ impl Store {
         temporary: &str,
         now: DateTime<Utc>,
         lang: Lang,
-    ) -> Result<(), Error> {
+    ) -> Result<(), StaffError> {
         let name = name.trim();
         let words = desk_words(self.connection())?;
         let context: Vec<&str> = words.iter().map(String::as_str).collect();
-        check_password("password", temporary, name, &context, lang).map_err(|e| Error::Invalid(vec![e]))?;
+        check_password("password", temporary, name, &context, lang).map_err(|e| StaffError::Invalid(vec![e]))?;
         let hash = hash_password(temporary)?;
-        Ok(self.act(|tx, ctx| {
+        Ok(self.act::<_, StaffError>(|tx, ctx| {
             authorize(tx, session, Role::Admin, "manage_staff")?;
             let id: i64 = tx
                 .query_row("SELECT id FROM staff WHERE name = ?1 AND active = 1", [name], |r| r.get(0))
                 .optional()?
-                .ok_or_else(|| StoreError::StaffNotFound { name: name.to_string() })?;
+                .ok_or_else(|| StaffError::StaffNotFound { name: name.to_string() })?;
             tx.execute(
                 "UPDATE staff SET password_hash = ?1, must_change = 1, failed_sign_ins = 0, locked_until = NULL,
                  password_changed_at = ?2 WHERE id = ?3",
@@ -541,7 +630,7 @@ impl Store {
         new: &str,
         now: DateTime<Utc>,
         lang: Lang,
-    ) -> Result<(), Error> {
+    ) -> Result<(), StaffError> {
         let row: Option<(String, Account)> = self
             .connection()
             .query_row(&format!("SELECT {ACCOUNT_COLUMNS}, name FROM staff WHERE id = ?1"), [session.staff_id], |r| {
@@ -550,10 +639,10 @@ impl Store {
             .optional()
             .map_err(StoreError::from)?;
         let Some((name, acc)) = row.filter(|(_, a)| a.active) else {
-            return Err(StoreError::SignInRefused.into());
+            return Err(StaffError::SignInRefused.into());
         };
         if let Some(until) = acc.locked_until.filter(|u| *u > now) {
-            return Err(StoreError::AccountLocked { until }.into());
+            return Err(StaffError::AccountLocked { until }.into());
         }
         let words = desk_words(self.connection())?;
         let context: Vec<&str> = words.iter().map(String::as_str).collect();
@@ -569,7 +658,7 @@ impl Store {
         }
         if !verify_password(&acc.hash, current) {
             if let Some(until) = self.act(|tx, ctx| record_failure(tx, &ctx.desk_id, acc.id, now))? {
-                return Err(StoreError::AccountLocked { until }.into());
+                return Err(StaffError::AccountLocked { until }.into());
             }
             problems.insert(
                 0,
@@ -581,10 +670,10 @@ impl Store {
             );
         }
         if !problems.is_empty() {
-            return Err(Error::Invalid(problems));
+            return Err(StaffError::Invalid(problems));
         }
         let hash = hash_password(new)?;
-        self.act(|tx, ctx| {
+        self.act::<_, StaffError>(|tx, ctx| {
             tx.execute(
                 "UPDATE staff SET password_hash = ?1, must_change = 0, failed_sign_ins = 0, locked_until = NULL,
                  password_changed_at = ?2 WHERE id = ?3 AND active = 1",

@@ -23,9 +23,9 @@ use skranke_core::lease::Block;
 use skranke_core::protocol::Erasure;
 use skranke_core::retention::{ErasureBasis, FlagReason, PresentedDocument, DEFAULT_RETENTION_DAYS};
 use skranke_core::settings::SettingKey;
-use skranke_core::staff::Role;
+use skranke_core::staff::{Role, StaffError};
 use skranke_core::store::rusqlite::types::FromSql;
-use skranke_core::store::{timestamp, Store, StoreError, DB_FILE};
+use skranke_core::store::{timestamp, Store, DB_FILE};
 use skranke_core::Error;
 
 fn day(n: i64) -> DateTime<Utc> {
@@ -208,7 +208,7 @@ fn a_clerk_may_not_purge() {
     let (mut store, _ks) = training_desk(dir.path());
     let clerk = staff(&mut store, "Carl", Role::Clerk);
     let err = store.purge(&clerk, day(40), DEFAULT_RETENTION_DAYS, true).unwrap_err();
-    assert!(matches!(err, Error::Store(StoreError::Forbidden { needed: Role::Supervisor, .. })), "{err:?}");
+    assert!(matches!(err, Error::Staff(StaffError::Forbidden { needed: Role::Supervisor, .. })), "{err:?}");
 }
 
 #[test]
@@ -354,7 +354,7 @@ fn a_reprint_after_purge_refuses_a_different_document_and_prints_with_the_right_
 
     // No document: refused, the message asks for it.
     let err = store.reprint(&a, &id, today_at(at), at, Delivery::SavePdf(&pdf("none")), &mut OsRandom).unwrap_err();
-    assert!(matches!(err, Error::Store(StoreError::Handout(HandoutError::ApplicantErased { .. }))), "{err:?}");
+    assert!(matches!(err, Error::Handout(HandoutError::ApplicantErased { .. })), "{err:?}");
     // Another document: refused naming the field; no password, no file, nothing stored.
     let mut doc = PresentedDocument {
         number: "EA7654321".into(),

@@ -8,8 +8,7 @@ use common::*;
 use skranke_core::cpr::Sex;
 use skranke_core::i18n::Lang;
 use skranke_core::settings::SettingKey;
-use skranke_core::staff::{NewStaff, Role};
-use skranke_core::store::StoreError;
+use skranke_core::staff::{NewStaff, Role, StaffError};
 use skranke_core::Error;
 
 const CLERK: &str = "Clara Clerk";
@@ -17,15 +16,15 @@ const WRONG: &str = "not her password at all";
 const TEMPORARY: &str = "velvet harbour mosaic 7";
 const CHOSEN: &str = "copper meadow lantern 19";
 
-fn store_err(e: Error) -> StoreError {
-    match e {
-        Error::Store(s) => s,
-        other => panic!("expected a store error, got {other:?}"),
+fn staff_err(e: impl Into<Error>) -> StaffError {
+    match e.into() {
+        Error::Staff(s) => s,
+        other => panic!("expected a staff error, got {other:?}"),
     }
 }
 
-fn fields(e: Error) -> Vec<(String, String)> {
-    match e {
+fn fields(e: impl Into<Error>) -> Vec<(String, String)> {
+    match e.into() {
         Error::Invalid(f) => f.into_iter().map(|f| (f.field, f.code)).collect(),
         other => panic!("expected field errors, got {other:?}"),
     }
@@ -42,15 +41,15 @@ fn five_failures_lock_the_account_even_against_the_right_password_until_the_minu
     staff(&mut store, CLERK, Role::Clerk);
     let t = now();
     for i in 0..4 {
-        let e = store_err(store.sign_in(CLERK, WRONG, t + Duration::seconds(i)).unwrap_err());
-        assert!(matches!(e, StoreError::SignInRefused), "failure {i}: {e:?}");
+        let e = staff_err(store.sign_in(CLERK, WRONG, t + Duration::seconds(i)).unwrap_err());
+        assert!(matches!(e, StaffError::SignInRefused), "failure {i}: {e:?}");
     }
-    let e = store_err(store.sign_in(CLERK, WRONG, t + Duration::seconds(4)).unwrap_err());
-    let StoreError::AccountLocked { until } = e else { panic!("the fifth failure locks: {e:?}") };
+    let e = staff_err(store.sign_in(CLERK, WRONG, t + Duration::seconds(4)).unwrap_err());
+    let StaffError::AccountLocked { until } = e else { panic!("the fifth failure locks: {e:?}") };
     assert_eq!(until, t + Duration::seconds(4) + Duration::minutes(1));
     // The right password does not open a locked account, nor does the lock grow meanwhile.
-    let e = store_err(store.sign_in(CLERK, PASSWORD, until - Duration::seconds(1)).unwrap_err());
-    assert!(matches!(e, StoreError::AccountLocked { until: u } if u == until), "{e:?}");
+    let e = staff_err(store.sign_in(CLERK, PASSWORD, until - Duration::seconds(1)).unwrap_err());
+    assert!(matches!(e, StaffError::AccountLocked { until: u } if u == until), "{e:?}");
     assert!(e.message(Lang::En).contains("unlocks at"), "{}", e.message(Lang::En));
     // Once the period is over, the right password opens it.
     store.sign_in(CLERK, PASSWORD, until).unwrap();
@@ -69,8 +68,8 @@ fn each_failure_after_the_fifth_doubles_the_lock() {
     }
     let mut periods = Vec::new();
     for _ in 0..4 {
-        let e = store_err(store.sign_in(CLERK, WRONG, t).unwrap_err());
-        let StoreError::AccountLocked { until } = e else { panic!("{e:?}") };
+        let e = staff_err(store.sign_in(CLERK, WRONG, t).unwrap_err());
+        let StaffError::AccountLocked { until } = e else { panic!("{e:?}") };
         periods.push(until - t);
         t = until; // wait the lock out, then fail again
     }
@@ -88,8 +87,8 @@ fn a_successful_sign_in_resets_the_count() {
     }
     store.sign_in(CLERK, PASSWORD, now()).unwrap();
     for i in 0..4 {
-        let e = store_err(store.sign_in(CLERK, WRONG, now()).unwrap_err());
-        assert!(matches!(e, StoreError::SignInRefused), "failure {i} after the reset: {e:?}");
+        let e = staff_err(store.sign_in(CLERK, WRONG, now()).unwrap_err());
+        assert!(matches!(e, StaffError::SignInRefused), "failure {i} after the reset: {e:?}");
     }
     store.sign_in(CLERK, PASSWORD, now()).unwrap();
 }
@@ -101,7 +100,7 @@ fn an_unknown_name_gets_the_same_refusal_as_a_wrong_password_and_takes_as_long()
     staff(&mut store, CLERK, Role::Clerk);
     let timed = |store: &mut skranke_core::store::Store, name: &str| {
         let start = std::time::Instant::now();
-        let e = store_err(store.sign_in(name, WRONG, now()).unwrap_err());
+        let e = staff_err(store.sign_in(name, WRONG, now()).unwrap_err());
         (start.elapsed(), e.message(Lang::En))
     };
     let (known, known_msg) = timed(&mut store, CLERK);
@@ -153,8 +152,8 @@ fn a_reset_forces_a_change_and_the_forced_session_cannot_issue() {
     assert!(listed.iter().any(|s| s.name == CLERK && s.must_change));
     let intake = intake(1, date(1980, 1, 1), Sex::Male);
     for session in [&forced, &before] {
-        let e = store_err(store.issue(session, &intake, now(), None, None).unwrap_err());
-        assert!(matches!(e, StoreError::PasswordChangeRequired), "{e:?}");
+        let e = staff_err(store.issue(session, &intake, now(), None, None).unwrap_err());
+        assert!(matches!(e, StaffError::PasswordChangeRequired), "{e:?}");
         assert!(e.message(Lang::En).contains("temporary"), "{}", e.message(Lang::En));
     }
     // Changing to the temporary password again is not a change.
@@ -188,8 +187,8 @@ fn an_account_added_with_a_temporary_password_must_change_it_before_its_first_ac
     assert!(detail.ends_with("temporary:true"), "{detail}");
     let mut first = store.sign_in(CLERK, TEMPORARY, now()).unwrap();
     assert!(first.must_change());
-    let e = store_err(store.issue(&first, &intake(1, date(1980, 1, 1), Sex::Male), now(), None, None).unwrap_err());
-    assert!(matches!(e, StoreError::PasswordChangeRequired), "{e:?}");
+    let e = staff_err(store.issue(&first, &intake(1, date(1980, 1, 1), Sex::Male), now(), None, None).unwrap_err());
+    assert!(matches!(e, StaffError::PasswordChangeRequired), "{e:?}");
     store.change_password(&mut first, TEMPORARY, CHOSEN, now(), Lang::En).unwrap();
     assert!(!store.sign_in(CLERK, CHOSEN, now()).unwrap().must_change());
 }
@@ -213,13 +212,13 @@ fn only_an_admin_resets_and_only_with_a_strong_temporary_password() {
     let dir = tempfile::tempdir().unwrap();
     let (mut store, _ks) = training_desk(dir.path());
     let clerk = staff(&mut store, CLERK, Role::Clerk);
-    let e = store_err(store.reset_password(&clerk, ADMIN, TEMPORARY, now(), Lang::En).unwrap_err());
-    assert!(matches!(e, StoreError::Forbidden { .. }), "{e:?}");
+    let e = staff_err(store.reset_password(&clerk, ADMIN, TEMPORARY, now(), Lang::En).unwrap_err());
+    assert!(matches!(e, StaffError::Forbidden { .. }), "{e:?}");
     let a = admin(&mut store);
     let e = fields(store.reset_password(&a, CLERK, "qwertyuiop12", now(), Lang::En).unwrap_err());
     assert_eq!(e, [("password".to_string(), "staff.password_weak".to_string())]);
-    let e = store_err(store.reset_password(&a, "Nobody Known", TEMPORARY, now(), Lang::En).unwrap_err());
-    assert!(matches!(e, StoreError::StaffNotFound { .. }), "{e:?}");
+    let e = staff_err(store.reset_password(&a, "Nobody Known", TEMPORARY, now(), Lang::En).unwrap_err());
+    assert!(matches!(e, StaffError::StaffNotFound { .. }), "{e:?}");
 }
 
 #[test]
@@ -238,8 +237,8 @@ fn passwd_requires_the_current_password_and_a_wrong_one_counts_as_a_failure() {
         let _ = store.change_password(&mut me, WRONG, CHOSEN, now(), Lang::En);
     }
     // The fifth wrong current password locks the account like five failed sign-ins.
-    let e = store_err(store.change_password(&mut me, WRONG, CHOSEN, now(), Lang::En).unwrap_err());
-    assert!(matches!(e, StoreError::AccountLocked { .. }), "{e:?}");
+    let e = staff_err(store.change_password(&mut me, WRONG, CHOSEN, now(), Lang::En).unwrap_err());
+    assert!(matches!(e, StaffError::AccountLocked { .. }), "{e:?}");
     let later = now() + Duration::minutes(2);
     store.change_password(&mut me, PASSWORD, CHOSEN, later, Lang::En).unwrap();
     assert_eq!(audit_count(&store, "staff.password_changed"), 1);
@@ -261,8 +260,8 @@ fn an_idle_session_is_refused_after_the_set_minutes_and_accepted_before() {
     assert_eq!(session.last_activity(), last);
     store.check_idle(&mut session, last + Duration::minutes(5)).unwrap();
     let last = last + Duration::minutes(5);
-    let e = store_err(store.check_idle(&mut session, last + Duration::minutes(5) + Duration::seconds(1)).unwrap_err());
-    assert!(matches!(e, StoreError::IdleLocked { minutes: 5 }), "{e:?}");
+    let e = staff_err(store.check_idle(&mut session, last + Duration::minutes(5) + Duration::seconds(1)).unwrap_err());
+    assert!(matches!(e, StaffError::IdleLocked { minutes: 5 }), "{e:?}");
     assert_eq!(e.code(), "staff.locked");
     // A changed setting applies to sessions already signed in.
     store.change_setting(&a, SettingKey::IdleLockMinutes, "30", now(), Lang::En).unwrap();

@@ -15,10 +15,11 @@ use skranke_core::audit::{Break, Verification};
 use skranke_core::cpr::{Personnummer, Sex};
 use skranke_core::desk::{self, training_units};
 use skranke_core::i18n::Lang;
+use skranke_core::issue::IssueError;
 use skranke_core::issue::{IssueAttachment, Issued};
 use skranke_core::keystore::{self, KeyStore, MemoryKeyStore};
 use skranke_core::lease::LeaseUnit;
-use skranke_core::staff::Role;
+use skranke_core::staff::{Role, StaffError};
 use skranke_core::store::{DeskContext, GuardOutcome, Store, StoreError, DB_FILE};
 use skranke_core::Error;
 
@@ -26,6 +27,20 @@ fn store_err(e: Error) -> StoreError {
     match e {
         Error::Store(s) => s,
         other => panic!("expected a store error, got {other:?}"),
+    }
+}
+
+fn issue_err(e: Error) -> IssueError {
+    match e {
+        Error::Issue(s) => s,
+        other => panic!("expected an issuing refusal, got {other:?}"),
+    }
+}
+
+fn staff_err(e: impl Into<Error>) -> StaffError {
+    match e.into() {
+        Error::Staff(s) => s,
+        other => panic!("expected a staff error, got {other:?}"),
     }
 }
 
@@ -194,8 +209,8 @@ fn a_clerk_cannot_void_but_a_supervisor_can_and_the_number_is_never_reused() {
     let a = intake(1, date(1980, 1, 1), Sex::Female);
     let first = store.issue(&clerk, &a, now(), None, None).unwrap();
 
-    let err = store_err(store.void(&clerk, &first.record_id, "wrong person", None, now(), Lang::En).unwrap_err());
-    assert!(matches!(err, StoreError::Forbidden { needed: Role::Supervisor, .. }), "{err:?}");
+    let err = staff_err(store.void(&clerk, &first.record_id, "wrong person", None, now(), Lang::En).unwrap_err());
+    assert!(matches!(err, StaffError::Forbidden { needed: Role::Supervisor, .. }), "{err:?}");
     assert!(err.message(Lang::En).contains("supervisor"));
     assert_eq!(store.record(&clerk, &first.record_id).unwrap().summary.status, "issued");
 
@@ -203,8 +218,8 @@ fn a_clerk_cannot_void_but_a_supervisor_can_and_the_number_is_never_reused() {
     let detail = store.record(&clerk, &first.record_id).unwrap();
     assert_eq!(detail.summary.status, "voided");
     assert_eq!(detail.void_reason.as_deref(), Some("typing error in the name"));
-    let again = store_err(store.void(&sup, &first.record_id, "again", None, now(), Lang::En).unwrap_err());
-    assert!(matches!(again, StoreError::AlreadyVoided { .. }));
+    let again = issue_err(store.void(&sup, &first.record_id, "again", None, now(), Lang::En).unwrap_err());
+    assert!(matches!(again, IssueError::AlreadyVoided { .. }));
 
     // Voided records do not count as duplicates; the new number differs.
     let second = store.issue(&clerk, &a, now(), None, None).unwrap();
@@ -227,10 +242,10 @@ fn a_void_needs_a_reason_and_a_well_formed_replacement_and_a_local_replacement_m
     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
     assert_eq!(fields, ["reason", "replaced_by"]);
     let missing = format!("{}-99", store.desk_id());
-    let err = store_err(store.void(&s, &r.record_id, "dup", Some(&missing), now(), Lang::En).unwrap_err());
-    assert!(matches!(err, StoreError::RecordNotFound { ref record_id } if *record_id == missing));
-    let err = store_err(store.void(&s, "T-NOPE-1", "dup", None, now(), Lang::En).unwrap_err());
-    assert!(matches!(err, StoreError::RecordNotFound { .. }));
+    let err = issue_err(store.void(&s, &r.record_id, "dup", Some(&missing), now(), Lang::En).unwrap_err());
+    assert!(matches!(err, IssueError::RecordNotFound { ref record_id } if *record_id == missing));
+    let err = issue_err(store.void(&s, "T-NOPE-1", "dup", None, now(), Lang::En).unwrap_err());
+    assert!(matches!(err, IssueError::RecordNotFound { .. }));
 }
 
 #[test]
@@ -242,15 +257,15 @@ fn an_applicant_already_issued_here_is_refused_naming_the_existing_record() {
     let first = store.issue(&s, &a, now(), None, None).unwrap();
     let (records, outbox) = (records_count(&store), outbox_count(&store));
 
-    let err = store_err(store.issue(&s, &a, now(), None, None).unwrap_err());
-    assert!(matches!(err, StoreError::DuplicateDocument { ref record_id } if *record_id == first.record_id));
+    let err = issue_err(store.issue(&s, &a, now(), None, None).unwrap_err());
+    assert!(matches!(err, IssueError::DuplicateDocument { ref record_id } if *record_id == first.record_id));
     assert!(err.message(Lang::En).contains(&first.record_id));
 
     // Another document, same person key: also refused, with its own message.
     let mut other_doc = intake(7, date(1975, 6, 30), Sex::Male);
     other_doc.document_key = "ID:DE:SOMETHINGELSE".into();
-    let err = store_err(store.issue(&s, &other_doc, now(), None, None).unwrap_err());
-    assert!(matches!(err, StoreError::DuplicatePerson { ref record_id } if *record_id == first.record_id));
+    let err = issue_err(store.issue(&s, &other_doc, now(), None, None).unwrap_err());
+    assert!(matches!(err, IssueError::DuplicatePerson { ref record_id } if *record_id == first.record_id));
     assert_eq!((records_count(&store), outbox_count(&store)), (records, outbox), "nothing stored");
 }
 
@@ -311,24 +326,24 @@ fn a_disabled_account_cannot_act_even_in_a_session_from_before() {
     let clerk = staff(&mut store, "Clara Clerk", Role::Clerk);
     let a = admin(&mut store);
     store.disable_staff(&a, "Clara Clerk", now()).unwrap();
-    let err = store_err(store.issue(&clerk, &intake(1, date(1980, 1, 1), Sex::Male), now(), None, None).unwrap_err());
-    assert!(matches!(err, StoreError::SignInRefused));
-    assert!(matches!(store_err(store.sign_in("Clara Clerk", PASSWORD, now()).unwrap_err()), StoreError::SignInRefused));
+    let err = staff_err(store.issue(&clerk, &intake(1, date(1980, 1, 1), Sex::Male), now(), None, None).unwrap_err());
+    assert!(matches!(err, StaffError::SignInRefused));
+    assert!(matches!(staff_err(store.sign_in("Clara Clerk", PASSWORD, now()).unwrap_err()), StaffError::SignInRefused));
     // Nobody disables their own account, so the last active admin stays;
     // another admin may disable an admin.
-    assert!(matches!(store_err(store.disable_staff(&a, ADMIN, now()).unwrap_err()), StoreError::DisableSelf));
+    assert!(matches!(staff_err(store.disable_staff(&a, ADMIN, now()).unwrap_err()), StaffError::DisableSelf));
     // Only an admin manages staff.
     let sup = staff(&mut store, "Sven Supervisor", Role::Supervisor);
     assert!(matches!(
-        store_err(store.list_staff(&sup).unwrap_err()),
-        StoreError::Forbidden { needed: Role::Admin, .. }
+        staff_err(store.list_staff(&sup).unwrap_err()),
+        StaffError::Forbidden { needed: Role::Admin, .. }
     ));
     let names: Vec<String> = store.list_staff(&a).unwrap().into_iter().map(|s| s.name).collect();
     assert_eq!(names, [ADMIN, "Clara Clerk", "Sven Supervisor"]);
     let second = staff(&mut store, "Adam Admin", Role::Admin);
     store.disable_staff(&second, ADMIN, now()).unwrap();
-    let last = store_err(store.disable_staff(&second, "Adam Admin", now()).unwrap_err());
-    assert!(matches!(last, StoreError::DisableSelf), "{last:?}");
+    let last = staff_err(store.disable_staff(&second, "Adam Admin", now()).unwrap_err());
+    assert!(matches!(last, StaffError::DisableSelf), "{last:?}");
 }
 
 #[test]
@@ -345,8 +360,8 @@ fn the_lease_runs_out_per_birth_date_and_sex_and_says_to_connect() {
         assert!(numbers.insert(r.number));
     }
     let (records, audit) = (records_count(&store), store.audit_head().unwrap().seq);
-    let err = store_err(store.issue(&s, &intake(999, d, Sex::Female), now(), None, None).unwrap_err());
-    assert!(matches!(err, StoreError::LeaseExhausted { .. }), "{err:?}");
+    let err = issue_err(store.issue(&s, &intake(999, d, Sex::Female), now(), None, None).unwrap_err());
+    assert!(matches!(err, IssueError::LeaseExhausted { .. }), "{err:?}");
     assert!(err.message(Lang::En).contains("Connect to the registry"));
     assert!(err.message(Lang::Da).contains("Forbind til registret"));
     assert_eq!((records_count(&store), store.audit_head().unwrap().seq), (records, audit));
@@ -415,8 +430,8 @@ fn a_restored_older_database_freezes_the_lease_for_good() {
     assert_eq!(info.frozen_reason.as_deref(), Some("database_behind"));
     let s = admin(&mut store);
     // The number issued after the backup is not known here: never issue it again.
-    let err = store_err(store.issue(&s, &intake(3, d, Sex::Female), now(), None, None).unwrap_err());
-    assert!(matches!(err, StoreError::LeaseFrozen { training: true, .. }), "{err:?}");
+    let err = issue_err(store.issue(&s, &intake(3, d, Sex::Female), now(), None, None).unwrap_err());
+    assert!(matches!(err, IssueError::LeaseFrozen { training: true, .. }), "{err:?}");
     assert!(err.message(Lang::En).contains("skranke desk init"));
     assert!(store.stored_guard().unwrap().unwrap().frozen, "frozen in the key store too");
     let status = store.lease_status().unwrap();
@@ -495,7 +510,7 @@ fn an_online_number_is_used_when_it_fits_and_refused_when_it_does_not() {
     // The same number again, or one for another birth date: refused, nothing stored.
     let n = records_count(&store);
     let err = store.issue(&s, &intake(2, d, Sex::Male), now(), Some(&FixedOnline(Some(central))), None).unwrap_err();
-    assert!(matches!(store_err(err), StoreError::OnlineNumberUnfit { .. }));
+    assert!(matches!(issue_err(err), IssueError::OnlineNumberUnfit { .. }));
     assert_eq!(records_count(&store), n);
     // Unreachable: the lease.
     let r = store.issue(&s, &intake(3, d, Sex::Male), now(), Some(&FixedOnline(None)), None).unwrap();
@@ -510,11 +525,11 @@ impl IssueAttachment for FailingAttachment {
         tx: &skranke_core::store::rusqlite::Transaction<'_>,
         _: &DeskContext,
         issued: &Issued,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), Error> {
         // It sees the record inside the transaction, then fails.
         let n: i64 = tx.query_row("SELECT count(*) FROM record WHERE id = ?1", [&issued.record_id], |r| r.get(0))?;
         assert_eq!(n, 1);
-        Err(StoreError::Random { detail: "attachment failed".into() })
+        Err(StoreError::Random { detail: "attachment failed".into() }.into())
     }
 }
 
@@ -569,7 +584,7 @@ proptest! {
                     prop_assert!(unit.is_some_and(|u| lease.contains(&u)));
                     prop_assert!(seen.insert(n));
                 }
-                Err(Error::Store(StoreError::LeaseExhausted { .. })) => prop_assert_eq!(*used, lease.len()),
+                Err(Error::Issue(IssueError::LeaseExhausted { .. })) => prop_assert_eq!(*used, lease.len()),
                 Err(e) => prop_assert!(false, "unexpected {e:?}"),
             }
         }
@@ -587,7 +602,7 @@ fn many_applicants_on_one_birth_date_exhaust_exactly_the_lease_then_are_refused(
     for i in 0..40 {
         match store.issue(&s, &intake(i, d, Sex::Male), now(), None, None) {
             Ok(_) => ok += 1,
-            Err(Error::Store(StoreError::LeaseExhausted { .. })) => refused += 1,
+            Err(Error::Issue(IssueError::LeaseExhausted { .. })) => refused += 1,
             Err(e) => panic!("{e:?}"),
         }
     }

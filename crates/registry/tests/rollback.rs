@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use skranke_core::alloc::NumberSource;
+use skranke_core::issue::IssueError;
 use skranke_core::keystore::KeyStore;
-use skranke_core::store::{GuardOutcome, Store, StoreError};
+use skranke_core::store::{GuardOutcome, Store};
 use skranke_core::sync::{self, HttpAllocator};
 use skranke_core::Error;
 use skranke_rules::cpr::Sex;
@@ -79,7 +80,7 @@ fn a_desk_restored_from_an_older_copy_freezes_its_lease_and_every_reused_record_
     assert_eq!(desk.store.guard_outcome(), GuardOutcome::FrozeNow);
     assert!(desk.store.lease_frozen());
     let e = desk.issue(100, date(1971, 1, 20), Sex::Male, None).unwrap_err();
-    assert!(matches!(e, Error::Store(StoreError::LeaseFrozen { .. })), "the old reserve is never used again: {e:?}");
+    assert!(matches!(e, Error::Issue(IssueError::LeaseFrozen { .. })), "the old reserve is never used again: {e:?}");
 
     // Online issuing still works; its record IDs 6, 7, … repeat the forgotten ones.
     let online = HttpAllocator::new(&client);

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use skranke_core::issue::IssueError;
 use skranke_core::keystore::{KeyStore, MemoryKeyStore, OsKeyStore};
-use skranke_core::store::StoreError;
 use skranke_core::sync::{self, HttpAllocator, SyncError};
 use skranke_core::Error;
 use skranke_protocol::MatchKind;
@@ -164,7 +164,7 @@ fn a_desk_whose_clock_is_behind_the_registrys_time_stops_issuing() {
     let intake = intake(1, date(1970, 7, 7), Sex::Male);
     let behind = Utc::now() - chrono::Duration::minutes(30);
     let e = desk.store.issue(&desk.session, &intake, behind, None, None).unwrap_err();
-    assert!(matches!(e, Error::Store(StoreError::ClockBehind { .. })), "{e:?}");
+    assert!(matches!(e, Error::Issue(IssueError::ClockBehind { .. })), "{e:?}");
     desk.store.issue(&desk.session, &intake, Utc::now(), None, None).unwrap();
 }
 
@@ -180,7 +180,7 @@ fn a_retired_desk_syncs_what_it_holds_and_never_issues_again() {
     assert!(report.retired);
     assert_eq!(reg.count("SELECT count(*) FROM records"), 1);
     let e = desk.issue(2, date(1966, 6, 6), Sex::Female, None).unwrap_err();
-    assert!(matches!(e, Error::Store(StoreError::DeskRetired)), "{e:?}");
+    assert!(matches!(e, Error::Issue(IssueError::DeskRetired)), "{e:?}");
     let online = HttpAllocator::new(&client);
     assert!(desk.issue(3, date(1966, 6, 7), Sex::Female, Some(&online)).is_err());
     let status = sync::status(&mut desk.store, Utc::now()).unwrap();

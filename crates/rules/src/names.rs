@@ -369,6 +369,17 @@ fn fold_pairs(latin: &str) -> String {
     out
 }
 
+/// A name as one line: given names, then the surname (or the single name).
+///
+/// ```
+/// use skranke_rules::names::full_name;
+/// assert_eq!(full_name(" Jürgen ", "Müller"), "Jürgen Müller");
+/// assert_eq!(full_name("", "ALI"), "ALI");
+/// ```
+pub fn full_name(given: &str, surname: &str) -> String {
+    [given.trim(), surname.trim()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ")
+}
+
 /// The normalised Latin name used in the person duplicate key:
 /// `SURNAME<<GIVEN<NAMES` as in an MRZ, with the ICAO either-way letter pairs
 /// folded. Both arguments are Latin forms from [`to_latin`].

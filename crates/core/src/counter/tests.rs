@@ -11,6 +11,7 @@ use crate::alloc::OnlineRequest;
 use crate::cpr::Personnummer;
 use crate::credentials::TestRandom;
 use crate::desk::{self, DeskKind, DeskSetup};
+use crate::issue::IssueError;
 use crate::keystore::MemoryKeyStore;
 use crate::lease::{Block, LeaseUnit};
 use crate::print::tests::RecordingPrinter;
@@ -275,7 +276,7 @@ fn the_review_flag_is_audited_whenever_it_is_given_and_a_local_match_is_refused_
     assert_eq!(details, [None, Some("duplicate_reviewed:0".to_string())]);
     assert_eq!(registry.lookups.get(), 2);
     let again = issue(&mut store, &admin, &registry, "A1", true).unwrap_err();
-    assert!(matches!(again, Error::Store(StoreError::DuplicateDocument { .. })), "{again:?}");
+    assert!(matches!(again, Error::Issue(IssueError::DuplicateDocument { .. })), "{again:?}");
     assert_eq!(registry.lookups.get(), 2, "not asked for a local match");
 }
 

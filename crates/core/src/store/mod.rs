@@ -13,7 +13,11 @@
 //! Durability: WAL with `synchronous=FULL`, so a commit reported to the clerk
 //! survives a crash of the process or the machine.
 
+pub mod audit;
+pub mod keystore;
+pub(crate) mod outbox;
 pub(crate) mod schema;
+pub(crate) mod state;
 
 /// The SQLite binding, for code that writes inside an act's transaction
 /// (e.g. an [`crate::issue::IssueAttachment`]).
@@ -26,10 +30,9 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, Transactio
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::audit::{self, AuditHead};
+use self::audit::AuditHead;
+use self::keystore::KeyStore;
 use crate::i18n::{self, Lang};
-use crate::keystore::{self, KeyStore};
-use crate::staff::Role;
 
 /// The encrypted database's file name inside the desk's folder.
 pub const DB_FILE: &str = "desk.db";
@@ -37,8 +40,8 @@ pub const DB_FILE: &str = "desk.db";
 /// the key-store entries).
 pub const DESK_FILE: &str = "desk.json";
 
-/// Everything the desk store, the key store, staff, audit and issuing can
-/// refuse or fail with. Each variant has a catalog message ([`StoreError::message`]).
+/// Everything the desk store, the key store, audit and issuing can refuse or
+/// fail with (staff acts refuse with [`crate::staff::StaffError`]). Each variant has a catalog message ([`StoreError::message`]).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("no desk in {dir}")]
@@ -63,55 +66,6 @@ pub enum StoreError {
     Random { detail: String },
     #[error("the rollback guard could not be written to the key store: {detail}")]
     GuardPending { detail: String },
-    #[error("sign-in refused")]
-    SignInRefused,
-    #[error("{action} needs the role {needed:?}")]
-    Forbidden { action: String, needed: Role },
-    #[error("staff name {name} is taken")]
-    StaffExists { name: String },
-    #[error("no staff member {name}")]
-    StaffNotFound { name: String },
-    /// Also what keeps the last active admin: only another active admin
-    /// could disable it.
-    #[error("a staff member cannot disable their own account")]
-    DisableSelf,
-    /// Too many failed sign-ins (see core::staff's sign-in policy).
-    #[error("the account is locked until {until}")]
-    AccountLocked { until: DateTime<Utc> },
-    /// An admin reset the password: only changing it is allowed.
-    #[error("the password must be changed first")]
-    PasswordChangeRequired,
-    /// The session was idle longer than the `idle_lock_minutes` setting.
-    #[error("the desk locked after {minutes} idle minutes")]
-    IdleLocked { minutes: u32 },
-    #[error("already issued here as {record_id} (same identity document)")]
-    DuplicateDocument { record_id: String },
-    #[error("already issued here as {record_id} (same name, birth date and nationality)")]
-    DuplicatePerson { record_id: String },
-    #[error("lease exhausted for {birth_date} {sex}")]
-    LeaseExhausted { birth_date: String, sex: String },
-    #[error("lease frozen, nothing to issue from for {birth_date} {sex}")]
-    LeaseFrozen { birth_date: String, sex: String, training: bool },
-    #[error("the online allocator returned a number that does not fit: {number}")]
-    OnlineNumberUnfit { number: String },
-    #[error("no record {record_id}")]
-    RecordNotFound { record_id: String },
-    #[error("record {record_id} is already voided")]
-    AlreadyVoided { record_id: String },
-    /// The Jobnet login could not be made inside an issue or reprint.
-    #[error(transparent)]
-    Credentials(#[from] crate::credentials::CredentialError),
-    /// The handout could not be rendered inside an issue or reprint, which
-    /// undoes it: a record never exists with a password no one can print.
-    #[error(transparent)]
-    Letter(#[from] crate::letter::LetterError),
-    /// Issuing with a handout, or reprinting, refused or failed.
-    #[error(transparent)]
-    Handout(#[from] crate::handout::HandoutError),
-    #[error("the desk's clock is behind the registry's last known time {registry_time}")]
-    ClockBehind { registry_time: String },
-    #[error("the desk is retired and issues no more numbers")]
-    DeskRetired,
 }
 
 impl StoreError {
@@ -129,36 +83,12 @@ impl StoreError {
             StoreError::SchemaTooNew { .. } => "store.schema_too_new",
             StoreError::Random { .. } => "store.random",
             StoreError::GuardPending { .. } => "store.guard_pending",
-            StoreError::SignInRefused => "staff.sign_in_refused",
-            StoreError::Forbidden { .. } => "staff.forbidden",
-            StoreError::StaffExists { .. } => "staff.exists",
-            StoreError::StaffNotFound { .. } => "staff.not_found",
-            StoreError::DisableSelf => "staff.disable_self",
-            StoreError::AccountLocked { .. } => "staff.account_locked",
-            StoreError::PasswordChangeRequired => "staff.must_change_password",
-            StoreError::IdleLocked { .. } => "staff.locked",
-            StoreError::DuplicateDocument { .. } => "issue.duplicate_document",
-            StoreError::DuplicatePerson { .. } => "issue.duplicate_person",
-            StoreError::LeaseExhausted { .. } => "issue.lease_exhausted",
-            StoreError::LeaseFrozen { training: false, .. } => "issue.lease_frozen",
-            StoreError::LeaseFrozen { training: true, .. } => "issue.lease_frozen_training",
-            StoreError::OnlineNumberUnfit { .. } => "issue.online_number_unfit",
-            StoreError::RecordNotFound { .. } => "issue.record_not_found",
-            StoreError::AlreadyVoided { .. } => "issue.already_voided",
-            StoreError::Credentials(e) => e.code(),
-            StoreError::Letter(e) => e.code(),
-            StoreError::Handout(e) => e.code(),
-            StoreError::ClockBehind { .. } => "sync.clock_behind",
-            StoreError::DeskRetired => "sync.desk_retired",
         }
     }
 
     /// Whether this is a refusal of the request (exit 1 in the CLI) rather
     /// than a failure of the machine or its setup.
     pub fn is_refusal(&self) -> bool {
-        if let StoreError::Handout(e) = self {
-            return e.is_refusal();
-        }
         !matches!(
             self,
             StoreError::NoDesk { .. }
@@ -171,19 +101,11 @@ impl StoreError {
                 | StoreError::SchemaTooNew { .. }
                 | StoreError::Random { .. }
                 | StoreError::GuardPending { .. }
-                | StoreError::Credentials(_)
-                | StoreError::Letter(crate::letter::LetterError::Fonts)
         )
     }
 
     /// The message for staff, from the catalog of `lang`.
     pub fn message(&self, lang: Lang) -> String {
-        match self {
-            StoreError::Credentials(e) => return e.message(lang),
-            StoreError::Letter(e) => return e.message(lang),
-            StoreError::Handout(e) => return e.message(lang),
-            _ => {}
-        }
         let key = match self {
             // These name the platform's own key store (Credential Manager on Windows).
             StoreError::KeyStoreUnavailable { .. }
@@ -191,7 +113,6 @@ impl StoreError {
             | StoreError::GuardPending { .. } => crate::keystore::Platform::CURRENT.message_key(self.code()),
             _ => format!("{}.error", self.code()),
         };
-        let role_text = |r: &Role| i18n::text(lang, r.message_key()).to_string();
         let args: Vec<(&str, String)> = match self {
             StoreError::NoDesk { dir } | StoreError::DeskExists { dir } => vec![("dir", dir.display().to_string())],
             StoreError::DeskFile { path, detail } => {
@@ -208,33 +129,6 @@ impl StoreError {
             StoreError::SchemaTooNew { found, known } => {
                 vec![("found", found.to_string()), ("known", known.to_string())]
             }
-            StoreError::SignInRefused
-            | StoreError::DisableSelf
-            | StoreError::DeskRetired
-            | StoreError::PasswordChangeRequired => vec![],
-            // Staff read the time on the desk's clock.
-            StoreError::AccountLocked { until } => {
-                vec![("until", until.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M").to_string())]
-            }
-            StoreError::IdleLocked { minutes } => vec![("minutes", minutes.to_string())],
-            StoreError::ClockBehind { registry_time } => vec![("registry_time", registry_time.clone())],
-            StoreError::Forbidden { action, needed } => {
-                vec![
-                    ("action", i18n::text(lang, &format!("staff.action.{action}")).to_string()),
-                    ("role", role_text(needed)),
-                ]
-            }
-            StoreError::StaffExists { name } | StoreError::StaffNotFound { name } => vec![("name", name.clone())],
-            StoreError::DuplicateDocument { record_id }
-            | StoreError::DuplicatePerson { record_id }
-            | StoreError::RecordNotFound { record_id }
-            | StoreError::AlreadyVoided { record_id } => vec![("record_id", record_id.clone())],
-            StoreError::LeaseExhausted { birth_date, sex } | StoreError::LeaseFrozen { birth_date, sex, .. } => {
-                let sex = i18n::text(lang, if sex == "M" { "issue.sex.male" } else { "issue.sex.female" });
-                vec![("birth_date", birth_date.clone()), ("sex", sex.to_string())]
-            }
-            StoreError::OnlineNumberUnfit { number } => vec![("number", number.clone())],
-            StoreError::Credentials(_) | StoreError::Letter(_) | StoreError::Handout(_) => vec![],
         };
         let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
         i18n::render(lang, &key, &args)
@@ -262,7 +156,7 @@ impl DeskFile {
         };
         let file: DeskFile = serde_json::from_str(&text)
             .map_err(|e| StoreError::DeskFile { path: path.clone(), detail: e.to_string() })?;
-        if !crate::desk::valid_desk_id(&file.desk_id) {
+        if !valid_desk_id(&file.desk_id) {
             return Err(StoreError::DeskFile { path, detail: "desk_id".into() });
         }
         Ok(file)
@@ -428,6 +322,21 @@ fn write_guard(ks: &dyn KeyStore, desk_id: &str, guard: &Guard) -> Result<(), St
     ks.set(desk_id, keystore::GUARD, &json)
 }
 
+/// A time as the store writes it ([`timestamp`]) read back, so an event
+/// carries the same whole milliseconds as the row.
+pub(crate) fn stored_time(at: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(at).ok().map(|t| t.with_timezone(&Utc))
+}
+
+/// Whether `id` is a well-formed desk ID: 1–32 characters of `A–Z`, `0–9`
+/// and `-`, starting with a letter or digit (it appears in file names,
+/// key-store entries and record IDs).
+pub fn valid_desk_id(id: &str) -> bool {
+    (1..=32).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
+        && id.as_bytes()[0] != b'-'
+}
+
 /// Rfc3339 in UTC with milliseconds: how the store writes times.
 pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -437,12 +346,19 @@ impl Store {
     /// Creates a new desk's store: key-store entries (database key, duplicate
     /// key, a guard at the audit genesis) and the encrypted database, then runs
     /// `init` in the first transaction. Used by [`crate::desk::init`].
-    pub(crate) fn create<T>(
+    pub(crate) fn create<T, E: From<StoreError>>(
         dir: &Path,
         desk: &DeskFile,
         keystore: Box<dyn KeyStore>,
-        init: impl FnOnce(&Transaction<'_>, &DeskContext) -> Result<T, StoreError>,
-    ) -> Result<(Store, T), StoreError> {
+        init: impl FnOnce(&Transaction<'_>, &DeskContext) -> Result<T, E>,
+    ) -> Result<(Store, T), E> {
+        let mut store = Store::create_empty(dir, desk, keystore)?;
+        let out = store.act(init)?;
+        Ok((store, out))
+    }
+
+    /// The files and key-store entries of a new desk, before its first act.
+    fn create_empty(dir: &Path, desk: &DeskFile, keystore: Box<dyn KeyStore>) -> Result<Store, StoreError> {
         let db_path = dir.join(DB_FILE);
         if dir.join(DESK_FILE).exists() || db_path.exists() {
             return Err(StoreError::DeskExists { dir: dir.to_path_buf() });
@@ -468,29 +384,17 @@ impl Store {
             lease_frozen: false,
             duplicate_key: hex_to_bytes(&dup_key),
         };
-        let mut store = Store {
+        Ok(Store {
             conn,
             ctx,
             dir: dir.to_path_buf(),
             keystore,
             guard_outcome: GuardOutcome::InStep,
             pending_guard: None,
-        };
-        let out = store.act(init)?;
-        Ok((store, out))
+        })
     }
 
-    /// Opens the desk in `dir`: reads `desk.json`, takes the keys from the key
-    /// store, opens and migrates the database, applies the rollback guard, and
-    /// erases the personal data retention says is due (`core::retention`), so
-    /// that no shell can forget it.
-    pub fn open(dir: &Path, keystore: Box<dyn KeyStore>, now: DateTime<Utc>) -> Result<Store, StoreError> {
-        let mut store = Store::open_without_retention(dir, keystore, now)?;
-        store.erase_due(now, crate::retention::DEFAULT_RETENTION_DAYS)?;
-        Ok(store)
-    }
-
-    /// [`Store::open`] without the retention run: for `skranke purge`, which
+    /// [`Store::open`] (in `core::retention`) without the retention run: for `skranke purge`, which
     /// runs it itself as a supervisor's act (and must be able to show a dry
     /// run of what is due).
     pub fn open_without_retention(
@@ -574,7 +478,7 @@ impl Store {
     /// Freezes every lease unit the desk holds, for good, as one audited act.
     fn freeze(&mut self, reason: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         let at = timestamp(now);
-        self.act(|tx, ctx| {
+        self.act::<_, crate::store::StoreError>(|tx, ctx| {
             tx.execute(
                 "UPDATE desk SET lease_frozen = 1, frozen_reason = ?1, frozen_at = ?2 WHERE id = 1",
                 (reason, &at),
@@ -606,20 +510,23 @@ impl Store {
     /// closure must append the act's audit event. A guard that cannot be
     /// written leaves the act committed (the number is taken; the clerk must
     /// see it) but refuses the next act until the key store is back.
-    pub(crate) fn act<T>(
+    pub(crate) fn act<T, E: From<StoreError>>(
         &mut self,
-        f: impl FnOnce(&Transaction<'_>, &DeskContext) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+        f: impl FnOnce(&Transaction<'_>, &DeskContext) -> Result<T, E>,
+    ) -> Result<T, E> {
         if let Some(guard) = self.pending_guard.clone() {
             write_guard(self.keystore.as_ref(), &self.ctx.desk_id, &guard)
                 .map_err(|e| StoreError::GuardPending { detail: e.to_string() })?;
             self.pending_guard = None;
         }
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
         let out = f(&tx, &self.ctx)?;
-        let head = audit::head(&tx, &self.ctx.desk_id)?;
-        let frozen: bool = tx.query_row("SELECT lease_frozen FROM desk WHERE id = 1", [], |r| r.get(0))?;
-        tx.commit()?;
+        let (head, frozen) = (|| -> Result<_, StoreError> {
+            let head = audit::head(&tx, &self.ctx.desk_id)?;
+            let frozen: bool = tx.query_row("SELECT lease_frozen FROM desk WHERE id = 1", [], |r| r.get(0))?;
+            tx.commit()?;
+            Ok((head, frozen))
+        })()?;
         // Ignoring the error is deliberate: the act is committed; `pending_guard` retries.
         let _ = self.store_guard(head, frozen);
         Ok(out)
@@ -629,24 +536,24 @@ impl Store {
     /// events sent, noting numbers used elsewhere, storing cursors): one
     /// `BEGIN IMMEDIATE` transaction without an audit event, so the audit
     /// head and the rollback guard stay where they are.
-    pub(crate) fn bookkeeping<T>(
+    pub(crate) fn bookkeeping<T, E: From<StoreError>>(
         &mut self,
-        f: impl FnOnce(&Transaction<'_>, &DeskContext) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        f: impl FnOnce(&Transaction<'_>, &DeskContext) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
         let out = f(&tx, &self.ctx)?;
-        tx.commit()?;
+        tx.commit().map_err(StoreError::from)?;
         Ok(out)
     }
 
     /// A read-only snapshot transaction for queries.
-    pub(crate) fn read<T>(
+    pub(crate) fn read<T, E: From<StoreError>>(
         &mut self,
-        f: impl FnOnce(&Transaction<'_>, &DeskContext) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        f: impl FnOnce(&Transaction<'_>, &DeskContext) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred).map_err(StoreError::from)?;
         let out = f(&tx, &self.ctx)?;
-        tx.commit()?;
+        tx.commit().map_err(StoreError::from)?;
         Ok(out)
     }
 

@@ -2,8 +2,8 @@
 //! brings `PRAGMA user_version` from `i` to `i + 1`; a migration is never
 //! edited once released, only followed by a new one.
 
+use super::outbox;
 use crate::protocol::{EventBody, LoginAmendment};
-use crate::sync::outbox;
 
 /// Version 1: desk identity, staff, lease units, records, audit chain, outbox.
 const V1: &str = r#"
@@ -323,7 +323,7 @@ fn backfill_logins(tx: &rusqlite::Transaction<'_>) -> Result<(), super::StoreErr
         .collect::<Result<Vec<_>, _>>()?;
     drop(stmt);
     for (record_id, username, hash, at) in rows {
-        let now = crate::issue::stored_time(&at).unwrap_or_else(chrono::Utc::now);
+        let now = super::stored_time(&at).unwrap_or_else(chrono::Utc::now);
         let event = LoginAmendment {
             record_id: record_id.clone(),
             jobnet_username: username,
@@ -373,7 +373,7 @@ mod legacy {
 
     use crate::applicant::Applicant;
     use crate::cpr::Personnummer;
-    use crate::issue::full_name;
+    use crate::names::full_name;
     use crate::protocol::{
         DocumentSummary, Erasure, EventBody, IssuedRecord, LoginAmendment, NumberSource, PersonRecord, Reprint, Void,
     };

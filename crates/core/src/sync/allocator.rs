@@ -13,10 +13,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::client::Retry;
-use super::{state, RegistryClient, SyncError};
+use super::{RegistryClient, SyncError};
 use crate::alloc::{OnlineAllocator, OnlineRequest, ONLINE_TIMEOUT};
 use crate::cpr::Personnummer;
 use crate::protocol::{AllocateRequest, AllocateResponse};
+use crate::store::state;
 use crate::store::Store;
 use crate::Error;
 

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use ed25519_dalek::{Signer, SigningKey};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -249,11 +249,6 @@ fn random_bytes<const N: usize>() -> [u8; N] {
 
 pub(crate) fn random_u64() -> u64 {
     u64::from_le_bytes(random_bytes::<8>())
-}
-
-/// The newer of two registry times (the desk keeps the latest it was told).
-pub(crate) fn later(a: Option<DateTime<Utc>>, b: DateTime<Utc>) -> DateTime<Utc> {
-    a.map_or(b, |a| a.max(b))
 }
 
 #[cfg(test)]

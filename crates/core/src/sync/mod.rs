@@ -29,15 +29,13 @@
 //! full jitter ([`Backoff`]).
 //!
 //! Every answer carries the registry's time. The desk keeps the latest, and
-//! [`check_may_issue`] refuses to issue while the desk's clock is behind it
+//! [`crate::issue::check_may_issue`] refuses to issue while the desk's clock is behind it
 //! (expiry dates and ages depend on the date).
 //!
 //! Training desks never sync: every entry point refuses them.
 
 mod allocator;
 mod client;
-pub(crate) mod outbox;
-mod state;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -49,12 +47,11 @@ use rusqlite::Connection;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+pub use crate::store::state::{DeskNotice, RefusedEvent};
 pub use allocator::HttpAllocator;
 pub use client::{check_url, Backoff, RegistryClient};
-pub use state::{DeskNotice, RefusedEvent};
 
 use self::client::Retry;
-use self::outbox::{Pending, Tally};
 use crate::applicant::DuplicateKeys;
 use crate::audit::{self, Event as AuditEvent};
 use crate::cpr::Personnummer;
@@ -68,6 +65,8 @@ use crate::protocol::{
     Outcome, RecordState, SyncAnswer, SyncRequest, UnitReport, UploadRequest, UploadResponse,
 };
 use crate::staff::{self, Role, Session};
+use crate::store::outbox::{self, Pending, Tally};
+use crate::store::state;
 use crate::store::{timestamp, Store, StoreError, DESK_FILE};
 
 /// Key-store entry: the desk's Ed25519 signing key (the 32-byte seed, hex).
@@ -77,10 +76,7 @@ pub const SIGNING_KEY: &str = "signing-key";
 /// [`protocol::MAX_BATCH_EVENTS`]).
 pub const UPLOAD_BATCH: usize = 1000;
 
-/// How far the desk's clock may lag the registry's last known time before
-/// issuing stops: the answer's time was taken before it travelled, and two
-/// well-kept clocks still differ by a little.
-pub const CLOCK_TOLERANCE_SECS: i64 = 60;
+pub use crate::issue::CLOCK_TOLERANCE_SECS;
 
 /// Units a desk asks to hold (the registry's default cap per desk is 2).
 pub const LEASE_UNITS_WANTED: u32 = 2;
@@ -218,21 +214,6 @@ pub struct SyncStatus {
 fn refuse_training(store: &Store) -> Result<(), SyncError> {
     if store.is_training() {
         return Err(SyncError::Training);
-    }
-    Ok(())
-}
-
-/// The issuing path's check (inside the act's transaction): a retired desk
-/// never issues, and a desk whose clock is behind the registry's last known
-/// time waits until the clock is right.
-pub(crate) fn check_may_issue(conn: &Connection, now: DateTime<Utc>) -> Result<(), StoreError> {
-    if state::get_flag(conn, state::key::RETIRED)? {
-        return Err(StoreError::DeskRetired);
-    }
-    if let Some(t) = state::get_time(conn, state::key::REGISTRY_TIME)? {
-        if now < t - chrono::Duration::seconds(CLOCK_TOLERANCE_SECS) {
-            return Err(StoreError::ClockBehind { registry_time: timestamp(t) });
-        }
     }
     Ok(())
 }
@@ -403,7 +384,7 @@ fn upload_outbox(store: &mut Store, client: &RegistryClient, tally: &mut Tally) 
         }
         if !unsendable.is_empty() {
             let now = Utc::now();
-            store.bookkeeping(|tx, _| {
+            store.bookkeeping::<_, crate::store::StoreError>(|tx, _| {
                 for (row, reason) in &unsendable {
                     outbox::mark_unsendable(tx, row, reason, now)?;
                 }
@@ -426,7 +407,7 @@ fn upload_outbox(store: &mut Store, client: &RegistryClient, tally: &mut Tally) 
 
 fn upload_audit(store: &mut Store, client: &RegistryClient, tally: &mut Tally) -> Result<(), Error> {
     loop {
-        let (after, entries) = store.read(|tx, _| {
+        let (after, entries) = store.read::<_, crate::store::StoreError>(|tx, _| {
             let after = state::get_i64(tx, state::key::AUDIT_SENT)?;
             Ok((after, audit::entries_after(tx, after, client.batch_size())?))
         })?;
@@ -437,7 +418,7 @@ fn upload_audit(store: &mut Store, client: &RegistryClient, tally: &mut Tally) -
         let answer: UploadResponse = client.post("/v1/events", &request, REQUEST_TIMEOUT, Retry::Backoff)?;
         check_results(&request.events, &answer)?;
         let now = Utc::now();
-        let stalled = store.bookkeeping(|tx, _| {
+        let stalled = store.bookkeeping::<_, crate::store::StoreError>(|tx, _| {
             let mut forked = state::get_flag(tx, state::key::AUDIT_FORKED)?;
             let mut cursor = after;
             let mut stalled = false;
@@ -480,7 +461,7 @@ fn upload_audit(store: &mut Store, client: &RegistryClient, tally: &mut Tally) -
 
 /// Outbox events and audit entries the registry has not answered yet.
 fn pending_events(store: &mut Store) -> Result<u64, Error> {
-    Ok(store.read(|tx, _| {
+    Ok(store.read::<_, crate::store::StoreError>(|tx, _| {
         let outbox: i64 = tx.query_row("SELECT count(*) FROM outbox WHERE outcome IS NULL", [], |r| r.get(0))?;
         let after = state::get_i64(tx, state::key::AUDIT_SENT)?;
         let audit: i64 = tx.query_row("SELECT count(*) FROM audit WHERE seq > ?1", [after], |r| r.get(0))?;
@@ -537,7 +518,7 @@ fn reconcile(store: &mut Store, client: &RegistryClient) -> Result<SyncReport, E
         report.retired = answer.retired;
         report.reconciling = answer.reconciling;
         report.complete = answer.records_held >= request.records_issued;
-        let (states_after, notices_after) = store.bookkeeping(|tx, _| {
+        let (states_after, notices_after) = store.bookkeeping::<_, crate::store::StoreError>(|tx, _| {
             state::note_registry(tx, answer.registry_time, answer.registry_sequence)?;
             state::set(tx, state::key::RECORDS_HELD, &answer.records_held.to_string())?;
             if answer.retired {
@@ -622,7 +603,7 @@ fn apply_bindings(
     now: DateTime<Utc>,
 ) -> Result<(usize, usize), Error> {
     let noted = timestamp(now);
-    let local: Vec<(LeaseUnit, bool, String)> = store.bookkeeping(|tx, _| {
+    let local: Vec<(LeaseUnit, bool, String)> = store.bookkeeping::<_, crate::store::StoreError>(|tx, _| {
         // Most used numbers are this desk's own records: read what is known
         // once, and write only what is new.
         let mut known: HashSet<String> = HashSet::new();
@@ -671,7 +652,7 @@ fn apply_bindings(
     let granted = if new.is_empty() || retired { 0 } else { store.grant_units(&new, now)? };
     if !withdraw.is_empty() {
         let detail = format!("units:{}{}", withdraw.len(), if retired { " retired:true" } else { "" });
-        store.act(|tx, ctx| {
+        store.act::<_, crate::store::StoreError>(|tx, ctx| {
             let mut freeze = tx.prepare_cached("UPDATE lease_unit SET frozen = 1 WHERE slot = ?1 AND rank = ?2")?;
             for u in &withdraw {
                 freeze.execute((u.slot.value(), u.rank))?;
@@ -717,7 +698,7 @@ pub fn status(store: &mut Store, now: DateTime<Utc>) -> Result<SyncStatus, Error
     let training = store.is_training();
     let frozen = store.lease_frozen();
     let retention_flagged = store.retention_flags(now, crate::retention::DEFAULT_RETENTION_DAYS)?;
-    Ok(store.read(|tx, _| {
+    Ok(store.read::<_, crate::store::StoreError>(|tx, _| {
         let oldest: Option<String> = tx
             .query_row("SELECT created_at FROM outbox WHERE outcome IS NULL ORDER BY seq LIMIT 1", [], |r| r.get(0))
             .ok();
@@ -739,7 +720,10 @@ pub fn status(store: &mut Store, now: DateTime<Utc>) -> Result<SyncStatus, Error
             lease_frozen: frozen,
             last_success: state::get(tx, state::key::LAST_SUCCESS)?,
             registry_time: registry_time.map(timestamp),
-            clock_behind: check_may_issue(tx, now).is_err_and(|e| matches!(e, StoreError::ClockBehind { .. })),
+            clock_behind: matches!(
+                crate::issue::check_may_issue(tx, now),
+                Err(Error::Issue(crate::issue::IssueError::ClockBehind { .. }))
+            ),
             retired: state::get_flag(tx, state::key::RETIRED)?,
             refused: state::refused(tx)?,
             notices: state::notices(tx)?,
@@ -766,7 +750,7 @@ pub fn lookup(
     };
     let answer: LookupResponse = client.post("/v1/lookup", &request, allocator::ONLINE_DEADLINE, Retry::Once)?;
     let detail = format!("matches:{}", answer.matches.len());
-    store.act(|tx, ctx| {
+    store.act::<_, crate::store::StoreError>(|tx, ctx| {
         state::note_registry(tx, answer.registry_time, state::get_i64(tx, state::key::REGISTRY_SEQUENCE)?)?;
         audit::append(tx, &ctx.desk_id, &AuditEvent::by(session.staff_id(), "registry.lookup", now).detail(&detail))?;
         Ok(())

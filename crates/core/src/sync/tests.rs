@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, Utc};
 use super::*;
 use crate::applicant::Applicant;
 use crate::desk::{DeskKind, DeskSetup};
+use crate::issue::IssueError;
 use crate::keystore::MemoryKeyStore;
 use crate::lease::Block;
 use crate::protocol::EventBody;
@@ -192,7 +193,7 @@ fn a_desk_whose_clock_is_behind_the_registrys_last_time_refuses_to_issue_until_i
     let registry_time = now() + ChronoDuration::minutes(10);
     store.bookkeeping(|tx, _| state::note_registry(tx, registry_time, 5)).unwrap();
     let e = issue(&mut store, "Berg", "A1111111", now()).unwrap_err();
-    assert!(matches!(e, Error::Store(StoreError::ClockBehind { .. })), "{e:?}");
+    assert!(matches!(e, Error::Issue(IssueError::ClockBehind { .. })), "{e:?}");
     assert!(e.message(Lang::Da).contains(&timestamp(registry_time)));
     assert!(status(&mut store, now()).unwrap().clock_behind);
     // Within the tolerance, and once the clock is right, it issues.
@@ -208,7 +209,7 @@ fn a_later_answer_with_an_older_time_never_moves_the_registry_time_back() {
     store.bookkeeping(|tx, _| state::note_registry(tx, now(), 9)).unwrap();
     store.bookkeeping(|tx, _| state::note_registry(tx, now() - ChronoDuration::hours(1), 3)).unwrap();
     let (t, seq) = store
-        .read(|tx, _| {
+        .read::<_, crate::store::StoreError>(|tx, _| {
             Ok((state::get_time(tx, state::key::REGISTRY_TIME)?, state::get_i64(tx, state::key::REGISTRY_SEQUENCE)?))
         })
         .unwrap();
@@ -221,7 +222,7 @@ fn a_retired_desk_issues_nothing() {
     let mut store = desk(dir.path());
     store.bookkeeping(|tx, _| state::set(tx, state::key::RETIRED, "true")).unwrap();
     let e = issue(&mut store, "Berg", "A1111111", now()).unwrap_err();
-    assert!(matches!(e, Error::Store(StoreError::DeskRetired)), "{e:?}");
+    assert!(matches!(e, Error::Issue(IssueError::DeskRetired)), "{e:?}");
 }
 
 #[test]

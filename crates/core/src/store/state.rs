@@ -63,7 +63,7 @@ pub(crate) fn note_registry(
     registry_time: DateTime<Utc>,
     registry_sequence: i64,
 ) -> Result<(), StoreError> {
-    let time = super::client::later(get_time(conn, key::REGISTRY_TIME)?, registry_time);
+    let time = later(get_time(conn, key::REGISTRY_TIME)?, registry_time);
     set(conn, key::REGISTRY_TIME, &time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))?;
     if registry_sequence > get_i64(conn, key::REGISTRY_SEQUENCE)? {
         set(conn, key::REGISTRY_SEQUENCE, &registry_sequence.to_string())?;
@@ -141,4 +141,9 @@ pub(crate) fn notices(conn: &Connection) -> Result<Vec<DeskNotice>, StoreError> 
         })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The newer of two registry times (the desk keeps the latest it was told).
+pub(crate) fn later(a: Option<DateTime<Utc>>, b: DateTime<Utc>) -> DateTime<Utc> {
+    a.map_or(b, |a| a.max(b))
 }
