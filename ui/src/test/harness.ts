@@ -46,14 +46,16 @@ export const syncView: SyncView = {
 };
 
 const coreDir = join(import.meta.dirname, "../../../crates/core");
+const rulesDir = join(import.meta.dirname, "../../../crates/rules");
 
 /**
- * What `reference_data` answers, from the core's own files: the 98
- * municipalities of data/kommunekoder.csv and the handout languages of
- * letters/; the nationality map is a sample of the core's.
+ * What `reference_data` answers, from the project's own files: the 98
+ * municipalities of the rules' data/kommunekoder.csv and the handout
+ * languages of the core's letters/; the nationality map is a sample of the
+ * rules'.
  */
 export const reference: ReferenceData = {
-  municipalities: readFileSync(join(coreDir, "data/kommunekoder.csv"), "utf8")
+  municipalities: readFileSync(join(rulesDir, "data/kommunekoder.csv"), "utf8")
     .split("\n")
     .slice(1)
     .filter((l) => l.trim())
