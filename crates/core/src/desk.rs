@@ -18,7 +18,7 @@ use crate::i18n::{self, Lang};
 use crate::keystore::KeyStore;
 use crate::lease::{Block, LeaseUnit};
 use crate::staff::{self, NewStaff, Role, StaffError};
-use crate::store::{timestamp, DeskFile, Store, StoreError};
+use crate::store::{timestamp, valid_desk_id, DeskFile, Store, StoreError};
 use crate::Error;
 use crate::FieldError;
 
@@ -32,8 +32,6 @@ pub const TRAINING_SLOTS: usize = 4;
 pub fn training_units() -> Vec<LeaseUnit> {
     Block::default_block().units().take(TRAINING_SLOTS * usize::from(crate::lease::RANKS)).collect()
 }
-
-pub use crate::store::valid_desk_id;
 
 /// Crockford's base 32 alphabet: no I, L, O, U, so an ID read aloud is unambiguous.
 const BASE32: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";

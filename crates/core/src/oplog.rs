@@ -67,7 +67,7 @@ impl Field {
 
     /// A desk ID; anything else is `invalid`.
     pub fn desk(id: &str) -> Field {
-        Field::checked("desk", id, crate::desk::valid_desk_id(id))
+        Field::checked("desk", id, crate::store::valid_desk_id(id))
     }
 
     /// A staff member by desk-local ID; `None` (a name that matched no

@@ -478,7 +478,7 @@ impl Store {
     /// Freezes every lease unit the desk holds, for good, as one audited act.
     fn freeze(&mut self, reason: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         let at = timestamp(now);
-        self.act::<_, crate::store::StoreError>(|tx, ctx| {
+        self.act::<_, StoreError>(|tx, ctx| {
             tx.execute(
                 "UPDATE desk SET lease_frozen = 1, frozen_reason = ?1, frozen_at = ?2 WHERE id = 1",
                 (reason, &at),

@@ -291,7 +291,7 @@ pub fn enrol(
     };
     // Once: the code is spent by the first answer, so a blind retry could only fail.
     let answer: EnrolResponse = client.post("/v1/enrol", &request, REQUEST_TIMEOUT, Retry::Once)?;
-    if !desk::valid_desk_id(&answer.desk_id) || answer.desk_id.starts_with("T-") {
+    if !crate::store::valid_desk_id(&answer.desk_id) || answer.desk_id.starts_with("T-") {
         return Err(SyncError::BadAnswer { detail: "desk_id".into() }.into());
     }
     keystore.set(&answer.desk_id, SIGNING_KEY, &Zeroizing::new(hex::encode(seed.as_ref())))?;
