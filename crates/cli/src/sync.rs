@@ -34,6 +34,12 @@ pub fn run(dir: &Path, json: bool, lang: Lang) -> Result<ExitCode, Error> {
                 ]
             )
         );
+        if report.claim_refused {
+            println!("{}", i18n::text(lang, "sync.cli.claim_refused"));
+        }
+        if report.resent > 0 {
+            println!("{}", i18n::render_count(lang, "sync.cli.resent", report.resent, &[]));
+        }
         let refused = sync::status(&mut store, Utc::now())?.refused.len();
         if refused > 0 {
             println!("{}", i18n::render_count(lang, "sync.cli.refused_waiting", refused as u64, &[]));

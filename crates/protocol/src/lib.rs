@@ -29,6 +29,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+pub mod trust;
+
+pub use trust::{Awaited, RegistryKeyAnswer, SeqRange};
+
 use skranke_rules::cpr::Sex;
 use skranke_rules::lease::LeaseUnit;
 
@@ -144,7 +148,9 @@ fn write_canonical(value: &Value, out: &mut String) {
 /// `POST /v1/enrol` (unsigned: the one-time code is the credential).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrolRequest {
-    /// The one-time enrolment code the operator handed out.
+    /// The secret part of the one-time enrolment code the operator handed
+    /// out ([`trust::split_enrolment_code`]); the fingerprint part stays at
+    /// the desk, which checks the registry's key against it.
     pub enrolment_code: String,
     /// The desk's Ed25519 public key, 64 hex characters.
     pub public_key: String,
@@ -162,8 +168,15 @@ pub struct EnrolResponse {
     /// The prefix of the Jobnet usernames this desk makes: unique across
     /// desks, assigned by the registry at enrolment (below 2^31).
     pub login_number: u32,
+    /// The registry's public key (hex) that signs its answers: the desk pins
+    /// it after checking it against the enrolment code's fingerprint.
+    pub registry_key: String,
     pub registry_time: DateTime<Utc>,
     pub registry_sequence: i64,
+    /// The registry's signature over this sequence for this desk
+    /// ([`trust::receipt_message`]), hex: the desk keeps the one for the
+    /// highest sequence it has seen, its proof should the registry go back.
+    pub sequence_receipt: String,
 }
 
 // --------------------------------------------------------- online allocation
@@ -185,6 +198,10 @@ pub struct AllocateResponse {
     pub passes_modulus11: bool,
     pub registry_time: DateTime<Utc>,
     pub registry_sequence: i64,
+    /// The registry's signature over this sequence for this desk
+    /// ([`trust::receipt_message`]), hex: the desk keeps the one for the
+    /// highest sequence it has seen, its proof should the registry go back.
+    pub sequence_receipt: String,
 }
 
 // -------------------------------------------------------------------- leases
@@ -215,6 +232,10 @@ pub struct LeaseResponse {
     pub bindings: Vec<Binding>,
     pub registry_time: DateTime<Utc>,
     pub registry_sequence: i64,
+    /// The registry's signature over this sequence for this desk
+    /// ([`trust::receipt_message`]), hex: the desk keeps the one for the
+    /// highest sequence it has seen, its proof should the registry go back.
+    pub sequence_receipt: String,
 }
 
 /// `POST /v1/lease/return`: units handed back after a complete sync.
@@ -234,6 +255,10 @@ pub struct ReturnResponse {
     pub bindings: Vec<Binding>,
     pub registry_time: DateTime<Utc>,
     pub registry_sequence: i64,
+    /// The registry's signature over this sequence for this desk
+    /// ([`trust::receipt_message`]), hex: the desk keeps the one for the
+    /// highest sequence it has seen, its proof should the registry go back.
+    pub sequence_receipt: String,
 }
 
 // -------------------------------------------------------------------- upload
@@ -544,6 +569,10 @@ pub struct UploadResponse {
     pub results: Vec<EventResult>,
     pub registry_time: DateTime<Utc>,
     pub registry_sequence: i64,
+    /// The registry's signature over this sequence for this desk
+    /// ([`trust::receipt_message`]), hex: the desk keeps the one for the
+    /// highest sequence it has seen, its proof should the registry go back.
+    pub sequence_receipt: String,
 }
 
 // ---------------------------------------------------------------------- sync
@@ -563,6 +592,11 @@ pub struct SyncRequest {
     /// The highest `registry_sequence` the desk has ever been told. Higher
     /// than the registry's own means the registry was restored from a backup.
     pub highest_sequence_seen: i64,
+    /// The registry's receipt for `highest_sequence_seen`
+    /// ([`trust::receipt_message`]): without one that verifies, a higher
+    /// sequence proves nothing and is never acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_receipt: Option<String>,
     /// The desk's issue counter (see [`ReturnRequest::records_issued`]).
     pub records_issued: u64,
     /// The units the desk believes it holds.
@@ -677,11 +711,23 @@ pub struct SyncAnswer {
     /// How many of the desk's records the registry holds; equal to
     /// `records_issued` after a complete sync.
     pub records_held: u64,
+    /// The desk's `highest_sequence_seen` was not believed (no receipt,
+    /// or one the registry did not sign): nothing was done on it.
+    #[serde(default)]
+    pub claim_refused: bool,
+    /// While the registry reconciles and this desk is not reconciled yet:
+    /// what it no longer holds of the desk, for the desk to resend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub awaited: Option<Awaited>,
     pub bindings: Vec<Binding>,
     pub record_states: Vec<RecordStateChange>,
     pub notices: Vec<Notice>,
     pub registry_time: DateTime<Utc>,
     pub registry_sequence: i64,
+    /// The registry's signature over this sequence for this desk
+    /// ([`trust::receipt_message`]), hex: the desk keeps the one for the
+    /// highest sequence it has seen, its proof should the registry go back.
+    pub sequence_receipt: String,
 }
 
 // -------------------------------------------------------------------- lookup

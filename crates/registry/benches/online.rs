@@ -163,6 +163,7 @@ fn work(
 
         let request = SyncRequest {
             highest_sequence_seen: desk.seen,
+            sequence_receipt: None,
             records_issued: 0,
             units: Vec::new(),
             states_after: 0,

@@ -7,6 +7,7 @@ mod enrol;
 mod feed;
 mod lease;
 mod lookup;
+mod signing;
 mod sync;
 mod upload;
 
@@ -44,14 +45,25 @@ pub enum Access {
     Feed,
 }
 
+/// Whether a route's answers are signed with the registry's key
+/// ([`signing`]): every answer a desk reads is (desk and enrolment routes,
+/// `GET /v1/registry-key`); the feed, `/health` and `/openapi.json` are
+/// read by others.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Answers {
+    Signed,
+    Plain,
+}
+
 /// One route: method and path as the OpenAPI document spells them, who may
-/// call it, and the largest body it reads.
+/// call it, the largest body it reads, and whether its answers are signed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RouteInfo {
     pub method: &'static str,
     pub path: &'static str,
     pub access: Access,
     pub body_limit: usize,
+    pub signed: bool,
 }
 
 /// Body limits: an upload batch is large ([`crate::auth::MAX_BODY_BYTES`],
@@ -64,8 +76,10 @@ pub const FEED_CONFIRM_BODY: usize = 1024 * 1024;
 
 /// Collects routes and remembers each, so that the OpenAPI test checks the
 /// router actually built rather than a list kept by hand. Each route gets
-/// its layers in one order: body limit, then authentication, then the rate
-/// limit (which counts per authenticated desk), then the handler.
+/// its layers in one order: the answer's signature (outermost, so that
+/// every refusal below is signed too), body limit, then authentication,
+/// then the rate limit (which counts per authenticated desk), then the
+/// handler.
 struct Routes {
     state: AppState,
     router: Router<AppState>,
@@ -78,6 +92,7 @@ impl Routes {
         method: Method,
         path: &'static str,
         access: Access,
+        answers: Answers,
         body_limit: usize,
         limited: Option<Limited>,
         handler: H,
@@ -101,9 +116,12 @@ impl Routes {
             Access::Public | Access::Enrolment => {}
         }
         route = route.layer(middleware::from_fn_with_state(body_limit, limits::body_limit));
+        if answers == Answers::Signed {
+            route = route.layer(middleware::from_fn_with_state(self.state.clone(), signing::sign_answers));
+        }
         self.router = self.router.route(path, route);
         let method = if method == Method::POST { "post" } else { "get" };
-        self.list.push(RouteInfo { method, path, access, body_limit });
+        self.list.push(RouteInfo { method, path, access, body_limit, signed: answers == Answers::Signed });
         self
     }
 }
@@ -111,24 +129,27 @@ impl Routes {
 /// The service's router and the list of its routes.
 pub fn router(state: AppState) -> (Router, Vec<RouteInfo>) {
     use Access::{Desk, Enrolment, Feed, Public};
+    use Answers::{Plain, Signed};
     let post = Method::POST;
     let get = Method::GET;
+    let upload_body = crate::auth::MAX_BODY_BYTES;
     let routes = Routes { state: state.clone(), router: Router::new(), list: Vec::new() }
-        .add(post.clone(), "/v1/allocate", Desk, SMALL_BODY, Some(Limited::Allocate), allocate::allocate)
-        .add(post.clone(), "/v1/lease", Desk, SMALL_BODY, None, lease::lease)
-        .add(post.clone(), "/v1/lease/return", Desk, SYNC_BODY, None, lease::give_back)
-        .add(post.clone(), "/v1/events", Desk, crate::auth::MAX_BODY_BYTES, None, upload::upload)
-        .add(post.clone(), "/v1/sync", Desk, SYNC_BODY, None, sync::sync)
-        .add(post.clone(), "/v1/lookup", Desk, SMALL_BODY, Some(Limited::Lookup), lookup::lookup)
-        .add(get.clone(), "/v1/records/{record_id}", Desk, SMALL_BODY, None, sync::record)
-        .add(get.clone(), "/health", Public, SMALL_BODY, None, health)
-        .add(get.clone(), "/openapi.json", Public, SMALL_BODY, None, openapi)
-        .add(post.clone(), "/v1/enrol", Enrolment, SMALL_BODY, Some(Limited::Enrol), enrol::enrol)
-        .add(get, "/v1/feed", Feed, SMALL_BODY, None, feed::page)
-        .add(post, "/v1/feed/confirm", Feed, FEED_CONFIRM_BODY, None, feed::confirm);
+        .add(post.clone(), "/v1/allocate", Desk, Signed, SMALL_BODY, Some(Limited::Allocate), allocate::allocate)
+        .add(post.clone(), "/v1/lease", Desk, Signed, SMALL_BODY, None, lease::lease)
+        .add(post.clone(), "/v1/lease/return", Desk, Signed, SYNC_BODY, None, lease::give_back)
+        .add(post.clone(), "/v1/events", Desk, Signed, upload_body, None, upload::upload)
+        .add(post.clone(), "/v1/sync", Desk, Signed, SYNC_BODY, None, sync::sync)
+        .add(post.clone(), "/v1/lookup", Desk, Signed, SMALL_BODY, Some(Limited::Lookup), lookup::lookup)
+        .add(get.clone(), "/v1/records/{record_id}", Desk, Signed, SMALL_BODY, None, sync::record)
+        .add(get.clone(), "/health", Public, Plain, SMALL_BODY, None, health)
+        .add(get.clone(), "/openapi.json", Public, Plain, SMALL_BODY, None, openapi)
+        .add(get.clone(), "/v1/registry-key", Public, Signed, SMALL_BODY, None, signing::registry_key)
+        .add(post.clone(), "/v1/enrol", Enrolment, Signed, SMALL_BODY, Some(Limited::Enrol), enrol::enrol)
+        .add(get, "/v1/feed", Feed, Plain, SMALL_BODY, None, feed::page)
+        .add(post, "/v1/feed/confirm", Feed, Plain, FEED_CONFIRM_BODY, None, feed::confirm);
     let router = routes
         .router
-        .fallback(not_found)
+        .fallback(signing::not_found)
         // The per-route limits above are the only ones; axum's own default
         // (2 MiB, answered in plain text) would cut uploads short.
         .layer(DefaultBodyLimit::disable())
@@ -161,10 +182,6 @@ async fn log_request(req: Request, next: Next) -> Response {
         desk = %desk,
     );
     response
-}
-
-async fn not_found() -> Response {
-    RegistryError::refused(StatusCode::NOT_FOUND, "request.not_found").into_response()
 }
 
 async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>> {

@@ -8,9 +8,11 @@
 //! middleware reads and verifies with [`SignedHeaders`], and every handler
 //! takes its body through `api::Checked`, which calls [`Decode`].
 //!
-//! Where a handler computes with a decoded number (a timestamp, a sequence),
+//! Where a handler computes with a decoded number (a timestamp, a cursor),
 //! the check here also refuses the values the computation cannot take
-//! (`i64::MIN`, `i64::MAX`), so that no request can make it overflow.
+//! (`i64::MIN`, negative cursors), so that no request can make it overflow;
+//! the sequence a desk claims to have seen is taken whole and moved past
+//! with saturating arithmetic, once the registry's receipt proves it.
 
 use axum::http::StatusCode;
 use chrono::NaiveDate;
@@ -137,12 +139,14 @@ pub fn upload(body: &[u8]) -> Result<UploadRequest> {
     Ok(req)
 }
 
-/// `POST /v1/sync`: the cursors are sequences, never negative; the highest
-/// sequence seen is below `i64::MAX` because the registry moves its own
-/// sequence past it after a restore.
+/// `POST /v1/sync`: the cursors are sequences, never negative. The highest
+/// sequence seen may be anything a desk was told or claims to have been
+/// (`i64::MAX` included): the handler believes it only with the registry's
+/// receipt, and refuses any other claim in its answer, not as a malformed
+/// request.
 pub fn sync(body: &[u8]) -> Result<SyncRequest> {
     let req: SyncRequest = json(body)?;
-    if !(0..i64::MAX).contains(&req.highest_sequence_seen) {
+    if req.highest_sequence_seen < 0 {
         return Err(RegistryError::bad_field("highest_sequence_seen"));
     }
     if req.states_after < 0 {
@@ -304,14 +308,14 @@ mod tests {
     }
 
     #[test]
-    fn sync_cursors_that_the_handler_cannot_compute_with_are_refused() {
+    fn negative_sync_cursors_are_refused_and_a_sequence_claim_of_any_size_is_left_to_the_handler() {
         let body = |seen: i64, states: i64| {
             format!(
                 r#"{{"highest_sequence_seen":{seen},"records_issued":0,"units":[],"states_after":{states},"notices_after":0}}"#
             )
         };
         assert!(sync(body(5, 0).as_bytes()).is_ok());
-        assert_eq!(sync(body(i64::MAX, 0).as_bytes()).unwrap_err().code(), "request.field");
+        assert!(sync(body(i64::MAX, 0).as_bytes()).is_ok());
         assert_eq!(sync(body(-1, 0).as_bytes()).unwrap_err().code(), "request.field");
         assert_eq!(sync(body(5, -1).as_bytes()).unwrap_err().code(), "request.field");
     }

@@ -25,6 +25,10 @@ pub enum RegistryError {
     },
     #[error("configuration: {0}")]
     Config(String),
+    /// The registry's key file or environment (`crate::key`): `code` names
+    /// the catalog text `registry.key.<code>`, `args` fill it.
+    #[error("registry key: {code}")]
+    Key { code: &'static str, args: Vec<(&'static str, String)> },
 }
 
 pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
@@ -53,7 +57,7 @@ impl RegistryError {
         match self {
             RegistryError::Refused { code, .. } => code,
             RegistryError::Database(_) | RegistryError::Pool(_) => "internal.database",
-            RegistryError::Io { .. } | RegistryError::Config(_) => "internal.error",
+            RegistryError::Io { .. } | RegistryError::Config(_) | RegistryError::Key { .. } => "internal.error",
         }
     }
 
@@ -96,6 +100,10 @@ impl RegistryError {
 
     /// The message for an operator on the host, from the catalogs.
     pub fn message(&self, lang: Lang) -> String {
+        if let RegistryError::Key { code, args } = self {
+            let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            return i18n::render(lang, &format!("registry.key.{code}"), &args);
+        }
         let title = i18n::text(lang, &format!("protocol.problem.{}", self.code())).to_string();
         match self {
             RegistryError::Refused { detail: Some(d), .. } => format!("{title} ({d})"),

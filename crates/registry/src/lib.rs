@@ -5,9 +5,11 @@
 //! receives each desk's immutable events, finds duplicate persons, and hands
 //! accepted records on to CPR and Jobnet through an outbound feed. The
 //! service is axum over PostgreSQL; the rules it applies (allocation order,
-//! lease units, the wire format) come from `skranke-core`, shared with the
-//! desks. See `README.md` beside this crate for the design and the lease
-//! arithmetic.
+//! lease units) come from `skranke-rules` and the wire format from
+//! `skranke-protocol`, shared with the desks. Every answer to a desk is
+//! signed with the registry's own key ([`key`]), kept outside the
+//! database. See `README.md` beside this crate for the design and the
+//! lease arithmetic.
 
 pub mod alloc;
 pub mod api;
@@ -15,6 +17,7 @@ pub mod auth;
 pub mod db;
 pub mod decode;
 pub mod error;
+pub mod key;
 pub mod limits;
 pub mod logging;
 pub mod ops;
@@ -30,6 +33,7 @@ use deadpool_postgres::Pool;
 use skranke_rules::lease::Block;
 
 pub use error::{RegistryError, Result};
+pub use key::RegistryKey;
 pub use limits::RateLimit;
 
 /// Tunables of the service, from flags and environment.
@@ -76,6 +80,8 @@ pub struct Inner {
     pub config: Config,
     clock: Clock,
     pub limits: limits::Limits,
+    /// Signs every answer to a desk and every sequence it is told.
+    pub key: Arc<RegistryKey>,
 }
 
 impl std::ops::Deref for AppState {
@@ -86,9 +92,14 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(pool: Pool, block: Block, config: Config, clock: Clock) -> AppState {
+    pub fn new(pool: Pool, block: Block, config: Config, clock: Clock, key: Arc<RegistryKey>) -> AppState {
         let limits = limits::Limits::new(&config);
-        AppState(Arc::new(Inner { pool, block, config, clock, limits }))
+        AppState(Arc::new(Inner { pool, block, config, clock, limits, key }))
+    }
+
+    /// The receipt for telling `desk_id` the sequence `sequence`.
+    pub fn receipt(&self, desk_id: &str, sequence: i64) -> String {
+        self.key.receipt(desk_id, sequence)
     }
 
     /// The registry's time now.

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use skranke_registry::key::{self, RegistryKey};
 use skranke_registry::{api, db, logging, ops, privacy, system_clock, tls, AppState, Config, RateLimit, RegistryError};
 use skranke_rules::i18n::{render, render_count, Lang};
 use skranke_rules::lease::Block;
@@ -28,6 +29,10 @@ struct Cli {
     /// and `serve` once a day).
     #[arg(long, global = true, env = "SKRANKE_RETAIN_PERSONAL_DAYS", default_value_t = privacy::DEFAULT_RETAIN_DAYS)]
     retain_personal_days: u32,
+    /// The registry's key file (`serve`, `enrolment-code`); or its content
+    /// in SKRANKE_REGISTRY_KEY. Kept outside the database and its backups.
+    #[arg(long, global = true, env = "SKRANKE_REGISTRY_KEY_FILE")]
+    key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -81,6 +86,12 @@ enum Command {
     },
     /// Apply pending database migrations.
     Migrate,
+    /// The registry's own key, which signs its answers (kept in a file,
+    /// never in the database).
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
     /// Create a one-time enrolment code for a desk.
     EnrolmentCode {
         /// Kommunekode (3 digits).
@@ -143,6 +154,31 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Make a new key in a new file (mode 0600; an existing file is never overwritten).
+    Generate {
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Replace the key with a new one that the old one endorses for the overlap.
+    Rotate {
+        #[arg(long)]
+        file: PathBuf,
+        /// Days desks pinned to the old key may still move to the new one.
+        #[arg(long, default_value_t = key::DEFAULT_OVERLAP_DAYS)]
+        overlap_days: u32,
+        /// Rotate although the previous rotation's overlap has not ended.
+        #[arg(long)]
+        force: bool,
+    },
+    /// The public key and its fingerprint (never the secret).
+    Show {
+        #[arg(long)]
+        file: PathBuf,
+    },
+}
+
 fn parse_lang(s: &str) -> Result<Lang, String> {
     Lang::from_code(s).ok_or_else(|| format!("unknown language {s:?}: use da or en"))
 }
@@ -178,7 +214,49 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints what an operator may see of a key: public key, fingerprint, and
+/// the rotation it came from.
+fn show_key(lang: Lang, key: &RegistryKey) {
+    let created = key.created_at.to_rfc3339();
+    let args = [("public_key", key.public_hex()), ("fingerprint", key.fingerprint()), ("created_at", created)];
+    let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    println!("{}", render(lang, "registry.key_shown", &args));
+    if let Some(p) = &key.previous {
+        let until = chrono::DateTime::from_timestamp(p.until, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
+        let previous = hex::encode(p.public_key);
+        println!("{}", render(lang, "registry.key_previous", &[("public_key", &previous), ("until", &until)]));
+    }
+}
+
+fn key_command(command: KeyCommand, lang: Lang) -> Result<ExitCode, RegistryError> {
+    let now = chrono::Utc::now();
+    match command {
+        KeyCommand::Generate { file } => {
+            let key = key::generate_file(&file, now)?;
+            show_key(lang, &key);
+            eprintln!("{}", render(lang, "registry.key_generated", &[("path", &file.display().to_string())]));
+        }
+        KeyCommand::Rotate { file, overlap_days, force } => {
+            let key = key::rotate_file(&file, now, overlap_days, force)?;
+            show_key(lang, &key);
+            eprintln!("{}", render(lang, "registry.key_rotated", &[("path", &file.display().to_string())]));
+        }
+        KeyCommand::Show { file } => show_key(lang, &RegistryKey::load_file(&file)?),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The key of `serve` and `enrolment-code`.
+fn registry_key(cli_file: Option<&std::path::Path>) -> Result<RegistryKey, RegistryError> {
+    let content = std::env::var(key::KEY_ENV).ok();
+    RegistryKey::from_config(cli_file, content.as_deref())
+}
+
 async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
+    // The key commands touch no database: they run before it is opened.
+    if let Command::Key { command } = cli.command {
+        return key_command(command, lang);
+    }
     let url = cli.database_url.ok_or_else(|| RegistryError::Config(render(lang, "registry.no_database_url", &[])))?;
     let operator = cli.operator.unwrap_or_else(os_user);
     let block = Block::default_block();
@@ -214,7 +292,9 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
                 allocate_limit: RateLimit::per_second(allocate_rate, allocate_burst),
                 enrol_limit: RateLimit::per_minute(enrol_per_minute, enrol_burst),
             };
-            let state = AppState::new(pool, block, config, system_clock());
+            let key = std::sync::Arc::new(registry_key(cli.key_file.as_deref())?);
+            eprintln!("{}", render(lang, "registry.key_loaded", &[("fingerprint", &key.fingerprint())]));
+            let state = AppState::new(pool, block, config, system_clock(), key);
             let pruner = state.clone();
             tokio::spawn(async move {
                 loop {
@@ -264,8 +344,10 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
             }
         }
         Command::Migrate => println!("{}", render(lang, "registry.migrated", &[])),
+        Command::Key { command } => return key_command(command, lang),
         Command::EnrolmentCode { municipality, office, desk } => {
-            let code = ops::create_enrolment_code(&pool, &operator, municipality, &office, desk).await?;
+            let key = registry_key(cli.key_file.as_deref())?;
+            let code = ops::create_enrolment_code(&pool, &operator, &key, municipality, &office, desk).await?;
             println!("{code}");
             eprintln!(
                 "{}",
@@ -362,6 +444,29 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
                         ]
                     )
                 );
+                if let Some(at) = s.restored_at {
+                    let at = at.format("%Y-%m-%d %H:%M").to_string();
+                    let reconciling =
+                        render(lang, if s.reconciling { "registry.stats_reconciling" } else { "registry.stats_reconciled" }, &[]);
+                    println!("{}", render(lang, "registry.stats_restored", &[("restored_at", &at), ("state", &reconciling)]));
+                }
+                for d in &s.desks_awaited {
+                    let last = d.last_sync_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or("-".into());
+                    println!(
+                        "{}",
+                        render(
+                            lang,
+                            "registry.stats_awaited",
+                            &[
+                                ("desk_id", &d.desk_id),
+                                ("municipality", &d.municipality.to_string()),
+                                ("office", &d.office),
+                                ("desk", &d.desk_number.to_string()),
+                                ("last_sync", &last)
+                            ]
+                        )
+                    );
+                }
             }
         }
         Command::Restored => {

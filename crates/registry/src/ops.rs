@@ -8,16 +8,17 @@ use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::{GenericClient, Pool};
 use serde::Serialize;
 use serde_json::json;
-use skranke_protocol::sha256_hex;
+use skranke_protocol::{sha256_hex, trust};
 use skranke_rules::cpr::Personnummer;
 use skranke_rules::lease::{Block, LeaseUnit};
 
 use crate::api::stored;
 use crate::error::{RegistryError, Result};
+use crate::key::RegistryKey;
 
 /// Letters and digits that cannot be mistaken for one another when read
 /// aloud or typed from paper (no 0/O, 1/I/L, U/V).
-const ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTWXYZ";
+const ALPHABET: &[u8] = trust::CODE_ALPHABET;
 
 /// A random identifier of `len` characters from [`ALPHABET`], from the OS's
 /// secure random source.
@@ -30,16 +31,33 @@ pub fn random_id(len: usize) -> String {
     bytes.iter().map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()])).collect()
 }
 
-/// An enrolment code in the form people copy: `XXXX-XXXX-XXXX-XXXX`.
-pub fn new_enrolment_code() -> String {
-    let raw = random_id(16);
-    raw.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join("-")
+/// An enrolment code in the form people copy: 16 secret characters, then
+/// the fingerprint of the registry's key, in groups of four
+/// (`XXXX-XXXX-XXXX-XXXX-FFFF-FFFF-FFFF-FFFF`). Returns the code and its
+/// secret part.
+pub fn new_enrolment_code(key: &RegistryKey) -> (String, String) {
+    let secret = random_id(trust::CODE_SECRET_LEN);
+    (trust::group_code(&format!("{secret}{}", key.fingerprint())), secret)
 }
 
-/// The stored form of an enrolment code: case, dashes and spaces do not matter.
-pub fn code_hash(code: &str) -> String {
-    let normal: String = code.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect();
-    sha256_hex(normal.as_bytes())
+/// The secret part of an enrolment code as a desk sends it: the secret
+/// alone, or the whole code (the first 16 characters are the secret); case,
+/// dashes and spaces do not matter. `None` for anything else.
+pub fn code_secret(code: &str) -> Option<String> {
+    let normal = trust::normalize_code(code);
+    match normal.len() {
+        n if n == trust::CODE_SECRET_LEN => Some(normal),
+        n if n == trust::CODE_SECRET_LEN + trust::CODE_FINGERPRINT_LEN => {
+            Some(normal[..trust::CODE_SECRET_LEN].to_string())
+        }
+        _ => None,
+    }
+}
+
+/// The stored form of an enrolment code's secret part (the code itself,
+/// and its fingerprint, are never stored).
+pub fn code_hash(secret: &str) -> String {
+    sha256_hex(trust::normalize_code(secret).as_bytes())
 }
 
 /// Writes one entry of the operator log (who did what, never the values).
@@ -58,10 +76,12 @@ pub(crate) async fn record(
     Ok(())
 }
 
-/// Creates a one-time enrolment code for a desk.
+/// Creates a one-time enrolment code for a desk; it ends in the
+/// fingerprint of `key`, the key that signs the registry's answers.
 pub async fn create_enrolment_code(
     pool: &Pool,
     operator: &str,
+    key: &RegistryKey,
     municipality: u16,
     office: &str,
     desk_number: u32,
@@ -74,13 +94,13 @@ pub async fn create_enrolment_code(
         return Err(RegistryError::bad_field("office"));
     }
     let desk_number = i32::try_from(desk_number).map_err(|_| RegistryError::bad_field("desk"))?;
-    let code = new_enrolment_code();
+    let (code, secret) = new_enrolment_code(key);
     let client = pool.get().await?;
     client
         .execute(
             "INSERT INTO enrolment_codes (code_hash, municipality, office, desk_number, created_by)
              VALUES ($1, $2, $3, $4, $5)",
-            &[&code_hash(&code), &i32::from(municipality), &office, &desk_number, &operator],
+            &[&code_hash(&secret), &i32::from(municipality), &office, &desk_number, &operator],
         )
         .await?;
     record(
@@ -245,7 +265,23 @@ pub struct Stats {
     pub conflicts: i64,
     pub notices: i64,
     pub reconciling: bool,
+    /// When the registry last learnt it was restored from a backup (a
+    /// desk's proof or the operator's `restored`).
+    pub restored_at: Option<DateTime<Utc>>,
+    /// While reconciling: the active desks it still waits for, each until
+    /// it has synced completely once.
+    pub desks_awaited: Vec<AwaitedDesk>,
     pub registry_sequence: i64,
+}
+
+/// A desk the registry waits for while reconciling.
+#[derive(Clone, Debug, Serialize)]
+pub struct AwaitedDesk {
+    pub desk_id: String,
+    pub municipality: u16,
+    pub office: String,
+    pub desk_number: u32,
+    pub last_sync_at: Option<DateTime<Utc>>,
 }
 
 pub async fn stats(pool: &Pool) -> Result<Stats> {
@@ -269,10 +305,29 @@ pub async fn stats(pool: &Pool) -> Result<Stats> {
                 (SELECT count(*) FROM conflicts),
                 (SELECT count(*) FROM notices),
                 (SELECT reconciling FROM registry_meta),
-                (SELECT last_value FROM registry_seq)",
+                (SELECT last_value FROM registry_seq),
+                (SELECT restored_at FROM registry_meta)",
             &[],
         )
         .await?;
+    let desks_awaited = client
+        .query(
+            "SELECT d.desk_id, d.municipality, d.office, d.desk_number, d.last_sync_at
+             FROM desks d, registry_meta m
+             WHERE m.reconciling AND d.retired_at IS NULL AND d.reconciled_generation < m.generation
+             ORDER BY d.municipality, d.office, d.desk_number, d.desk_id",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|d| AwaitedDesk {
+            desk_id: d.get(0),
+            municipality: u16::try_from(d.get::<_, i32>(1)).unwrap_or_default(),
+            office: d.get(2),
+            desk_number: u32::try_from(d.get::<_, i32>(3)).unwrap_or_default(),
+            last_sync_at: d.get(4),
+        })
+        .collect();
     Ok(Stats {
         records: r.get(0),
         records_registered: r.get(1),
@@ -290,6 +345,8 @@ pub async fn stats(pool: &Pool) -> Result<Stats> {
         conflicts: r.get(13),
         notices: r.get(14),
         reconciling: r.get(15),
+        restored_at: r.get(17),
+        desks_awaited,
         registry_sequence: r.get(16),
     })
 }

@@ -4,16 +4,21 @@
 //! every connection and every request in flight, as a killed process would,
 //! and a fault-injecting proxy to put in front of it ([`proxy`]).
 //!
+//! Each registry has a key of its own, made when it is, kept across
+//! [`LiveRegistry::restart`] (as `serve` keeps its key file) and replaced
+//! only by [`LiveRegistry::set_key`].
+//!
 //! Not for production: nothing here is used by `serve`.
 
 pub mod proxy;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use skranke_rules::lease::Block;
 
-use crate::{api, db, ops, system_clock, AppState, Config};
+use crate::{api, db, ops, system_clock, AppState, Config, RegistryKey};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a tokio runtime")
@@ -117,6 +122,7 @@ pub struct LiveRegistry {
     pub db: TestDatabase,
     pub addr: SocketAddr,
     config: Config,
+    key: Arc<RegistryKey>,
     runtime: Option<tokio::runtime::Runtime>,
     pub state: Option<AppState>,
 }
@@ -135,7 +141,8 @@ impl LiveRegistry {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = probe.local_addr().unwrap();
         drop(probe);
-        let mut reg = LiveRegistry { db, addr, config, runtime: None, state: None };
+        let key = Arc::new(RegistryKey::generate(chrono::Utc::now()));
+        let mut reg = LiveRegistry { db, addr, config, key, runtime: None, state: None };
         reg.up();
         reg
     }
@@ -145,11 +152,12 @@ impl LiveRegistry {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let url = self.db.url.clone();
         let config = self.config.clone();
+        let key = self.key.clone();
         let addr = self.addr;
         let state = runtime.block_on(async move {
             let pool = db::pool(&url, 8).unwrap();
             db::migrate(&pool, &Block::default_block()).await.unwrap();
-            let state = AppState::new(pool, Block::default_block(), config, system_clock());
+            let state = AppState::new(pool, Block::default_block(), config, system_clock(), key);
             // The port was just released by the previous runtime: retry the bind briefly.
             let mut listener = None;
             for _ in 0..100 {
@@ -187,6 +195,17 @@ impl LiveRegistry {
         self.up();
     }
 
+    /// The key that signs this registry's answers.
+    pub fn key(&self) -> &RegistryKey {
+        &self.key
+    }
+
+    /// Signs with `key` from the next [`LiveRegistry::up`] or
+    /// [`LiveRegistry::restart`] on (a rotation: `reg.key().rotate(..)`).
+    pub fn set_key(&mut self, key: RegistryKey) {
+        self.key = Arc::new(key);
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -200,11 +219,14 @@ impl LiveRegistry {
         db::pool(&self.db.url, 2).unwrap()
     }
 
+    /// A one-time enrolment code as the operator command prints it: 39
+    /// characters, ending in this registry's key fingerprint.
     pub fn enrolment_code(&self, municipality: u16, desk: u32) -> String {
         let pool = self.pool();
-        self.block_on(
-            async move { ops::create_enrolment_code(&pool, "tester", municipality, "Borgerservice", desk).await },
-        )
+        let key = self.key.clone();
+        self.block_on(async move {
+            ops::create_enrolment_code(&pool, "tester", &key, municipality, "Borgerservice", desk).await
+        })
         .unwrap()
     }
 

@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use serde_json::Value;
 
-use crate::protocol::{AuditEntry, Event, EventBody, EventResult, Outcome};
-use crate::store::{timestamp, StoreError};
+use crate::protocol::{AuditEntry, Awaited, Event, EventBody, EventResult, Outcome};
+use crate::store::{state, timestamp, StoreError};
 
 /// One outbox row not yet answered by the registry.
 #[derive(Clone, Debug)]
@@ -213,4 +213,73 @@ pub(crate) fn mark_unsendable(
     conn.prepare_cached("UPDATE outbox SET outcome = 'unsendable' WHERE seq = ?1 AND outcome IS NULL")?
         .execute([row.seq])?;
     keep_refused(conn, &row.key, &row.kind, Some(&row.record_id), "unsendable", Some(reason), now)
+}
+
+/// What [`mark_awaited`] marked for sending again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Resend {
+    /// Records the registry no longer held whose rows were marked.
+    pub records: u64,
+    /// Outbox rows marked unanswered.
+    pub events: u64,
+    /// The audit cursor was moved back to this entry.
+    pub audit_from: Option<i64>,
+}
+
+impl Resend {
+    pub fn is_empty(&self) -> bool {
+        self.events == 0 && self.audit_from.is_none()
+    }
+
+    /// The audit detail of `sync.resend`: counts only.
+    pub fn detail(&self) -> String {
+        let mut detail = format!("records:{} events:{}", self.records, self.events);
+        if let Some(seq) = self.audit_from {
+            detail.push_str(&format!(" audit_after:{seq}"));
+        }
+        detail
+    }
+}
+
+/// After a restore the registry says what it no longer holds of this desk
+/// ([`Awaited`]): the rows it had answered `accepted` or `already_held` for
+/// the missing records become unanswered again, and every such row when
+/// the registry holds fewer events than the desk still counts as held (an
+/// event on a record it kept was lost too: `already_held` sorts it out);
+/// the audit cursor goes back to the registry's last link. Rows refused or
+/// unsendable stay on the supervisor's list as they are.
+pub(crate) fn mark_awaited(conn: &Connection, awaited: &Awaited) -> Result<Resend, StoreError> {
+    let ranges: Vec<[u64; 2]> = awaited.missing_records.iter().map(|r| [r.first, r.last]).collect();
+    let ranges = serde_json::to_string(&ranges).map_err(|_| StoreError::Database(rusqlite::Error::InvalidQuery))?;
+    let missing = "SELECT r.id FROM record r, json_each(?1) AS j
+                   WHERE r.seq BETWEEN json_extract(j.value, '$[0]') AND json_extract(j.value, '$[1]')";
+    let records: i64 = conn.query_row(
+        &format!(
+            "SELECT count(DISTINCT record_id) FROM outbox
+             WHERE outcome IN ('accepted', 'already_held') AND record_id IN ({missing})"
+        ),
+        [&ranges],
+        |r| r.get(0),
+    )?;
+    let mut events = conn.execute(
+        &format!(
+            "UPDATE outbox SET outcome = NULL, sent_at = NULL
+             WHERE outcome IN ('accepted', 'already_held') AND record_id IN ({missing})"
+        ),
+        [&ranges],
+    )?;
+    let still_held: i64 =
+        conn.query_row("SELECT count(*) FROM outbox WHERE outcome IN ('accepted', 'already_held')", [], |r| r.get(0))?;
+    if u64::try_from(still_held).unwrap_or(0) > awaited.events_held {
+        events += conn.execute(
+            "UPDATE outbox SET outcome = NULL, sent_at = NULL WHERE outcome IN ('accepted', 'already_held')",
+            [],
+        )?;
+    }
+    let cursor = state::get_i64(conn, state::key::AUDIT_SENT)?;
+    let audit_from = (awaited.audit_seq.max(0) < cursor).then_some(awaited.audit_seq.max(0));
+    if let Some(seq) = audit_from {
+        state::set(conn, state::key::AUDIT_SENT, &seq.to_string())?;
+    }
+    Ok(Resend { records: u64::try_from(records).unwrap_or(0), events: events as u64, audit_from })
 }

@@ -14,8 +14,13 @@ pub(crate) mod key {
     pub const REGISTRY_URL: &str = "registry_url";
     /// The latest `registry_time` any answer carried (RFC 3339).
     pub const REGISTRY_TIME: &str = "registry_time";
-    /// The highest `registry_sequence` any answer carried.
+    /// The highest `registry_sequence` a signed answer carried (its receipt
+    /// verified: desks enrolled before receipts may hold one without).
     pub const REGISTRY_SEQUENCE: &str = "registry_sequence";
+    /// The registry's receipt for [`REGISTRY_SEQUENCE`]
+    /// (`protocol::trust::receipt_message`, hex): what the desk presents to
+    /// prove the registry went back, should it ever answer lower.
+    pub const REGISTRY_RECEIPT: &str = "registry_receipt";
     /// Cursor of record states.
     pub const STATES_AFTER: &str = "states_after";
     /// Cursor of notices.
@@ -56,19 +61,81 @@ pub(crate) fn get_flag(conn: &Connection, key: &str) -> Result<bool, StoreError>
     Ok(get(conn, key)?.as_deref() == Some("true"))
 }
 
-/// Remembers what an answer said about the registry's clock and sequence:
-/// only ever forward (an older answer arriving late changes nothing).
-pub(crate) fn note_registry(
-    conn: &Connection,
-    registry_time: DateTime<Utc>,
-    registry_sequence: i64,
-) -> Result<(), StoreError> {
-    let time = later(get_time(conn, key::REGISTRY_TIME)?, registry_time);
-    set(conn, key::REGISTRY_TIME, &time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))?;
-    if registry_sequence > get_i64(conn, key::REGISTRY_SEQUENCE)? {
-        set(conn, key::REGISTRY_SEQUENCE, &registry_sequence.to_string())?;
+fn unset(conn: &Connection, key: &str) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM sync_state WHERE key = ?1")?.execute([key])?;
+    Ok(())
+}
+
+/// What the desk has been told by answers it verified: the registry's latest
+/// time, and its highest sequence with the receipt for it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Seen {
+    pub time: Option<DateTime<Utc>>,
+    pub sequence: i64,
+    pub receipt: Option<String>,
+}
+
+impl Seen {
+    /// The later of the two times.
+    pub fn note_time(&mut self, time: DateTime<Utc>) {
+        self.time = Some(later(self.time, time));
+    }
+
+    /// A sequence only moves forward, and its receipt with it; the same
+    /// sequence with a receipt where there was none (a desk enrolled before
+    /// receipts) gains the receipt.
+    pub fn note_sequence(&mut self, sequence: i64, receipt: Option<&str>) {
+        if sequence > self.sequence || (sequence == self.sequence && self.receipt.is_none() && receipt.is_some()) {
+            self.sequence = sequence;
+            self.receipt = receipt.map(str::to_string);
+        }
+    }
+
+    /// Both, by the same rules.
+    pub fn merge(&mut self, other: &Seen) {
+        if let Some(t) = other.time {
+            self.note_time(t);
+        }
+        self.note_sequence(other.sequence, other.receipt.as_deref());
+    }
+}
+
+/// What the store remembers of the registry's answers.
+pub(crate) fn seen(conn: &Connection) -> Result<Seen, StoreError> {
+    Ok(Seen {
+        time: get_time(conn, key::REGISTRY_TIME)?,
+        sequence: get_i64(conn, key::REGISTRY_SEQUENCE)?,
+        receipt: get(conn, key::REGISTRY_RECEIPT)?.filter(|r| !r.is_empty()),
+    })
+}
+
+/// Remembers what verified answers said about the registry's clock and
+/// sequence: only ever forward (an older answer arriving late changes
+/// nothing), the receipt with its sequence.
+pub(crate) fn note_seen(conn: &Connection, answered: &Seen) -> Result<(), StoreError> {
+    let stored = seen(conn)?;
+    let mut merged = stored.clone();
+    merged.merge(answered);
+    if merged.time != stored.time {
+        if let Some(t) = merged.time {
+            set(conn, key::REGISTRY_TIME, &t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))?;
+        }
+    }
+    if (merged.sequence, &merged.receipt) != (stored.sequence, &stored.receipt) {
+        replace_sequence(conn, merged.sequence, merged.receipt.as_deref())?;
     }
     Ok(())
+}
+
+/// Replaces the remembered sequence and receipt, lower or not: after the
+/// registry refused the desk's claim (a sequence nobody signed proves
+/// nothing, and keeping it would refuse every later answer).
+pub(crate) fn replace_sequence(conn: &Connection, sequence: i64, receipt: Option<&str>) -> Result<(), StoreError> {
+    set(conn, key::REGISTRY_SEQUENCE, &sequence.to_string())?;
+    match receipt {
+        Some(r) => set(conn, key::REGISTRY_RECEIPT, r),
+        None => unset(conn, key::REGISTRY_RECEIPT),
+    }
 }
 
 /// An event the registry refused, or that could not be sent: for a supervisor.

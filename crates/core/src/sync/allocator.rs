@@ -4,20 +4,22 @@
 //! deadline. A number that comes back is the registry's, recorded there at
 //! once; no answer in time, an unreachable or overloaded registry, or a
 //! registry that has no number left for that date all mean "use the lease".
-//! A refusal that the lease cannot cure (the desk is retired, the request is
-//! not signed right, the desk's clock is off) stops the issue.
+//! So does an answer the desk does not believe (unsigned, forged, another
+//! key, a registry time far ahead: audited by [`HttpAllocator::remember`])
+//! and one from a registry that went back (its signed sequence below the
+//! highest the desk has seen: the number may be on another applicant's
+//! handout already). Anyone on the path can cut the connection anyway; what
+//! they cannot do is hand the desk a number. A refusal that the lease cannot
+//! cure (the desk is retired, the request is not signed right, the desk's
+//! clock is off) stops the issue.
 
-use std::sync::Mutex;
 use std::time::Duration;
-
-use chrono::{DateTime, Utc};
 
 use super::client::Retry;
 use super::{RegistryClient, SyncError};
 use crate::alloc::{OnlineAllocator, OnlineRequest, ONLINE_TIMEOUT};
 use crate::cpr::Personnummer;
 use crate::protocol::{AllocateRequest, AllocateResponse};
-use crate::store::state;
 use crate::store::Store;
 use crate::Error;
 
@@ -27,13 +29,13 @@ pub(crate) const ONLINE_DEADLINE: Duration = ONLINE_TIMEOUT;
 /// Online allocation through the registry, for an enrolled desk.
 pub struct HttpAllocator<'a> {
     client: &'a RegistryClient,
-    /// The registry's time and sequence from the last answer, for the store.
-    seen: Mutex<Option<(DateTime<Utc>, i64)>>,
 }
 
 impl<'a> HttpAllocator<'a> {
+    /// Allocation through `client`, which should know the desk's pin and
+    /// highest sequence ([`super::client_for`], [`super::client_at`]).
     pub fn new(client: &'a RegistryClient) -> HttpAllocator<'a> {
-        HttpAllocator { client, seen: Mutex::new(None) }
+        HttpAllocator { client }
     }
 
     /// The client it asks through.
@@ -41,21 +43,19 @@ impl<'a> HttpAllocator<'a> {
         self.client
     }
 
-    /// Keeps what the last answer said about the registry's clock and
-    /// sequence in the store (call after issuing).
+    /// Keeps what the answers said about the registry's clock and sequence
+    /// in the store, a move of the pinned key in the key store, and audits
+    /// the answers the desk refused (call after issuing).
     pub fn remember(&self, store: &mut Store) -> Result<(), Error> {
-        let seen = self.seen.lock().map(|g| *g).unwrap_or(None);
-        if let Some((time, sequence)) = seen {
-            store.bookkeeping(|tx, _| state::note_registry(tx, time, sequence))?;
-        }
-        Ok(())
+        super::settle(store, self.client)
     }
 }
 
 /// Whether a refusal means "issue from the lease" rather than "stop".
 fn lease_will_do(e: &SyncError) -> bool {
     match e {
-        SyncError::Unreachable { .. } | SyncError::BadAnswer { .. } => true,
+        SyncError::Unreachable { .. } | SyncError::BadAnswer { .. } | SyncError::RegistryBehind { .. } => true,
+        e if e.is_untrusted() => true,
         SyncError::Refused { status, code, .. } => {
             *status >= 500 || *status == 429 || code == "allocate.exhausted" || code == "registry.reconciling"
         }
@@ -75,9 +75,6 @@ impl OnlineAllocator for HttpAllocator<'_> {
             Err(e) if lease_will_do(&e) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        if let Ok(mut seen) = self.seen.lock() {
-            *seen = Some((answer.registry_time, answer.registry_sequence));
-        }
         // The number must be for this applicant: same date, same sex. Anything
         // else is a broken answer, and the issuing transaction checks again.
         let number = answer

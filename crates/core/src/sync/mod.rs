@@ -5,20 +5,31 @@
 //! A sync run, as `skranke sync` or the desk app's background thread starts
 //! it, runs as the desk (no staff member) and goes:
 //!
-//! 1. **Upload the outbox** in batches. Each event's verdict is applied in one
+//! 1. **Report** (`POST /v1/sync`) before anything is uploaded: the highest
+//!    sequence the registry signed for this desk, with its receipt, and the
+//!    units the desk holds. A registry restored from a backup learns it here,
+//!    before an upload moves its sequence on, and binds the desk's units
+//!    again, so that the numbers uploaded next are the desk's. A claim the
+//!    registry does not believe (`claim_refused`) is dropped for the
+//!    answer's signed sequence, and audited.
+//! 2. **Upload the outbox** in batches. Each event's verdict is applied in one
 //!    local transaction: `accepted` and `already_held` mark it sent;
 //!    `conflict` and `invalid` mark it answered *and* put it on the refused
 //!    list for a supervisor. Nothing is ever dropped.
-//! 2. **Reconcile** (`POST /v1/sync`): report the issue counter and the units
-//!    held; learn the bindings (new units are added, units the registry no
-//!    longer binds here are frozen, numbers used inside them are never issued
-//!    here), record states (received → registered), notices, and whether the
-//!    desk was retired.
-//! 3. **Top up the reserve** when it runs low (`POST /v1/lease`).
+//! 3. **Reconcile** (`POST /v1/sync` again): report the issue counter and the
+//!    units held; learn the bindings (new units are added, units the registry
+//!    no longer binds here are frozen, numbers used inside them are never
+//!    issued here), record states (received → registered), notices, and
+//!    whether the desk was retired. After a restore an answer may say what
+//!    the registry no longer holds of this desk (`awaited`): those outbox
+//!    rows are marked unanswered whatever their verdict was, the audit
+//!    cursor goes back, and the same run uploads and reconciles again (a
+//!    few rounds at most), so that one sync reconciles the desk.
+//! 4. **Top up the reserve** when it runs low (`POST /v1/lease`).
 //!
-//! The audit log is uploaded after step 1 (so that the notices a forked
-//! chain causes come back in step 2) and again at the end (the entries of
-//! the acts steps 2 and 3 did), each time from where the registry last gave
+//! The audit log is uploaded after step 2 (so that the notices a forked
+//! chain causes come back in step 3) and again at the end (the entries of
+//! the acts steps 3 and 4 did), each time from where the registry last gave
 //! a verdict, so the registry checks the desk's chain link by link (see
 //! `core::audit`).
 //!
@@ -27,6 +38,15 @@
 //! and the next run sends the same bytes again and gets `already_held`.
 //! Requests that may be retried are retried with exponential backoff and
 //! full jitter ([`Backoff`]).
+//!
+//! Every answer is verified before it is read ([`RegistryClient`]): signed
+//! by the registry key the desk pinned in the OS key store ([`REGISTRY_KEY`])
+//! over the request's nonce, the status and the body. An answer that is
+//! not (unsigned, forged, another key, a registry time far ahead) is refused,
+//! audited (`registry.answer_refused`) and reported; nothing in it is
+//! stored. A move of the pin (first use by a desk enrolled before registry
+//! keys, a rotation the pinned key endorsed) is written to the key store and
+//! audited (`registry.key_pinned`).
 //!
 //! Every answer carries the registry's time. The desk keeps the latest, and
 //! [`crate::issue::check_may_issue`] refuses to issue while the desk's clock is behind it
@@ -49,7 +69,7 @@ use zeroize::Zeroizing;
 
 pub use crate::store::state::{DeskNotice, RefusedEvent};
 pub use allocator::HttpAllocator;
-pub use client::{check_url, Backoff, RegistryClient};
+pub use client::{check_url, Backoff, KeyChange, RegistryClient};
 
 use self::client::Retry;
 use crate::applicant::DuplicateKeys;
@@ -60,6 +80,7 @@ use crate::error::Error;
 use crate::i18n::{self, Lang};
 use crate::keystore::KeyStore;
 use crate::lease::LeaseUnit;
+use crate::protocol::trust::{self, Awaited, RegistryKeyAnswer};
 use crate::protocol::{
     self, Binding, EnrolRequest, EnrolResponse, Event, LeaseRequest, LeaseResponse, LookupRequest, LookupResponse,
     Outcome, RecordState, SyncAnswer, SyncRequest, UnitReport, UploadRequest, UploadResponse,
@@ -71,6 +92,17 @@ use crate::store::{timestamp, Store, StoreError, DESK_FILE};
 
 /// Key-store entry: the desk's Ed25519 signing key (the 32-byte seed, hex).
 pub const SIGNING_KEY: &str = "signing-key";
+
+/// Key-store entry: the registry's public key the desk trusts (hex), pinned
+/// at enrolment against the code's fingerprint. Without it (a desk enrolled
+/// before registry keys, or an operator who deleted it to pin again) the
+/// next verified answer's key is pinned, and audited as first use.
+pub const REGISTRY_KEY: &str = "registry-key";
+
+/// Rounds of resending a run does when the registry awaits records it lost
+/// in a restore (each: mark, upload, reconcile). One is enough unless an
+/// upload is cut; the next run goes on from where this one stopped.
+const RESEND_ROUNDS: usize = 3;
 
 /// Events per upload request (the registry takes up to
 /// [`protocol::MAX_BATCH_EVENTS`]).
@@ -106,6 +138,20 @@ pub enum SyncError {
     Refused { status: u16, code: String, detail: Option<String> },
     #[error("the registry's answer is not understood: {detail}")]
     BadAnswer { detail: String },
+    #[error("not an enrolment code: 32 letters and digits are expected")]
+    EnrolmentCodeFormat,
+    #[error("the answer is not signed by the registry")]
+    AnswerUnsigned,
+    #[error("the answer's signature does not verify")]
+    AnswerForged,
+    #[error("the answer is signed by a key this desk does not trust (fingerprint {fingerprint})")]
+    RegistryKeyMismatch { fingerprint: String },
+    #[error("the registry's new key was endorsed only until {until}")]
+    RegistryKeyExpired { until: DateTime<Utc> },
+    #[error("the registry's time {registry_time} is far ahead of this desk's clock and of its last known time")]
+    RegistryTimeAhead { registry_time: DateTime<Utc> },
+    #[error("the registry answered sequence {answered}, below {seen} it signed before")]
+    RegistryBehind { seen: i64, answered: i64 },
 }
 
 impl SyncError {
@@ -118,6 +164,13 @@ impl SyncError {
             SyncError::Unreachable { .. } => "sync.unreachable",
             SyncError::Refused { .. } => "sync.refused",
             SyncError::BadAnswer { .. } => "sync.bad_answer",
+            SyncError::EnrolmentCodeFormat => "sync.enrolment_code_format",
+            SyncError::AnswerUnsigned => "sync.answer_unsigned",
+            SyncError::AnswerForged => "sync.answer_forged",
+            SyncError::RegistryKeyMismatch { .. } => "sync.registry_key_mismatch",
+            SyncError::RegistryKeyExpired { .. } => "sync.registry_key_expired",
+            SyncError::RegistryTimeAhead { .. } => "sync.registry_time_ahead",
+            SyncError::RegistryBehind { .. } => "sync.registry_behind",
         }
     }
 
@@ -133,15 +186,34 @@ impl SyncError {
         }
     }
 
-    /// Whether this is a refusal (exit 1) rather than a machine or network problem (exit 2).
+    /// Whether this is a refusal (exit 1) rather than a machine or network
+    /// problem (exit 2). An answer the desk refuses to believe is the
+    /// latter: the operator looks at the network or the registry.
     pub fn is_refusal(&self) -> bool {
-        matches!(self, SyncError::Training | SyncError::Refused { .. })
+        matches!(self, SyncError::Training | SyncError::Refused { .. } | SyncError::EnrolmentCodeFormat)
+    }
+
+    /// Whether the desk refused to believe the answer (audited as
+    /// `registry.answer_refused`).
+    pub fn is_untrusted(&self) -> bool {
+        matches!(
+            self,
+            SyncError::AnswerUnsigned
+                | SyncError::AnswerForged
+                | SyncError::RegistryKeyMismatch { .. }
+                | SyncError::RegistryKeyExpired { .. }
+                | SyncError::RegistryTimeAhead { .. }
+        )
     }
 
     pub fn message(&self, lang: Lang) -> String {
         let key = format!("{}.error", self.code());
         match self {
-            SyncError::Training | SyncError::NotEnrolled => i18n::render(lang, &key, &[]),
+            SyncError::Training
+            | SyncError::NotEnrolled
+            | SyncError::EnrolmentCodeFormat
+            | SyncError::AnswerUnsigned
+            | SyncError::AnswerForged => i18n::render(lang, &key, &[]),
             SyncError::BadUrl { url } | SyncError::InsecureUrl { url } => i18n::render(lang, &key, &[("url", url)]),
             SyncError::Unreachable { detail } | SyncError::BadAnswer { detail } => {
                 i18n::render(lang, &key, &[("detail", detail)])
@@ -151,6 +223,16 @@ impl SyncError {
                 let text = i18n::text(lang, &problem_key);
                 let problem = if text == problem_key { code.as_str() } else { text };
                 i18n::render(lang, &key, &[("status", &status.to_string()), ("problem", problem)])
+            }
+            SyncError::RegistryKeyMismatch { fingerprint } => {
+                i18n::render(lang, &key, &[("fingerprint", &trust::group_code(fingerprint))])
+            }
+            SyncError::RegistryKeyExpired { until } => i18n::render(lang, &key, &[("until", &timestamp(*until))]),
+            SyncError::RegistryTimeAhead { registry_time } => {
+                i18n::render(lang, &key, &[("registry_time", &timestamp(*registry_time))])
+            }
+            SyncError::RegistryBehind { seen, answered } => {
+                i18n::render(lang, &key, &[("seen", &seen.to_string()), ("answered", &answered.to_string())])
             }
         }
     }
@@ -180,6 +262,14 @@ pub struct SyncReport {
     pub retired: bool,
     #[serde(skip)]
     pub reconciling: bool,
+    /// The registry did not believe the sequence this desk reported (no
+    /// receipt it signed): the desk dropped it for the registry's.
+    #[serde(skip)]
+    pub claim_refused: bool,
+    /// Outbox events marked for sending again because the registry, after a
+    /// restore, no longer held them.
+    #[serde(skip)]
+    pub resent: u64,
 }
 
 /// What waits, as the desk shows it (`skranke sync status`).
@@ -225,10 +315,18 @@ fn signing_key_from_hex(hex_seed: &str) -> Option<SigningKey> {
 }
 
 /// The client of an enrolled desk: the registry's URL from the store, the
-/// signing key from the OS key store.
+/// signing key and the pinned registry key from the OS key store.
 pub fn client_for(store: &mut Store) -> Result<RegistryClient, Error> {
     refuse_training(store)?;
     let url = store.read(|tx, _| state::get(tx, state::key::REGISTRY_URL))?.ok_or(SyncError::NotEnrolled)?;
+    client_at(store, &url)
+}
+
+/// [`client_for`], reaching the registry at `url` instead of the address it
+/// enrolled with (a proxy in front of it, a test's fault injector). The
+/// answers are verified against the same pinned key.
+pub fn client_at(store: &mut Store, url: &str) -> Result<RegistryClient, Error> {
+    refuse_training(store)?;
     let desk_id = store.desk_id().to_string();
     let key = store
         .keystore()
@@ -236,7 +334,67 @@ pub fn client_for(store: &mut Store) -> Result<RegistryClient, Error> {
         .map(Zeroizing::new)
         .and_then(|k| signing_key_from_hex(&k))
         .ok_or_else(|| StoreError::KeyMissing { desk_id: desk_id.clone(), entry: SIGNING_KEY.into() })?;
-    Ok(RegistryClient::new(&url, &desk_id, key)?)
+    let client = RegistryClient::new(url, &desk_id, key)?;
+    load_trust(store, &client)?;
+    Ok(client)
+}
+
+/// Gives the client what the store knows: the pinned registry key (an
+/// entry that is no key counts as none: it is pinned again, audited) and
+/// the registry's time and sequence the desk has seen.
+fn load_trust(store: &mut Store, client: &RegistryClient) -> Result<(), Error> {
+    let pinned = store.keystore().get(store.desk_id(), REGISTRY_KEY)?.and_then(|k| trust::public_key_from_hex(&k));
+    let seen = store.read(|tx, _| state::seen(tx))?;
+    client.absorb(pinned, &seen);
+    Ok(())
+}
+
+/// Writes down what the client learnt: the registry's time and sequence,
+/// a move of the pinned key (key store, audited) and the answers it refused
+/// (audited). Runs after every run, lookup and online allocation, failed or
+/// not.
+fn settle(store: &mut Store, client: &RegistryClient) -> Result<(), Error> {
+    let pending = client.take_pending();
+    let seen = client.seen();
+    let now = Utc::now();
+    let noted = store.bookkeeping(|tx, _| state::note_seen(tx, &seen));
+    let pinned = match pending.key_change {
+        Some((change, key)) => {
+            let written =
+                store.keystore().set(store.desk_id(), REGISTRY_KEY, &hex::encode(key)).map_err(Error::from).and_then(
+                    |()| {
+                        store.act::<_, StoreError>(|tx, ctx| {
+                            audit::append(
+                                tx,
+                                &ctx.desk_id,
+                                &AuditEvent::desk("registry.key_pinned", now).detail(change.code()),
+                            )
+                            .map(|_| ())
+                        })?;
+                        Ok(())
+                    },
+                );
+            if written.is_err() {
+                client.restore_key_change(change);
+            }
+            written
+        }
+        None => Ok(()),
+    };
+    let refused = if pending.refused.is_empty() {
+        Ok(())
+    } else {
+        store.act::<_, StoreError>(|tx, ctx| {
+            for code in &pending.refused {
+                audit::append(tx, &ctx.desk_id, &AuditEvent::desk("registry.answer_refused", now).detail(code))?;
+            }
+            Ok(())
+        })
+    };
+    noted?;
+    pinned?;
+    refused?;
+    Ok(())
 }
 
 /// What `skranke desk init --registry URL --enrolment-code CODE` needs.
@@ -247,13 +405,16 @@ pub struct Enrolment<'a> {
     pub admin_password: &'a str,
 }
 
-/// Enrols a new desk: generates its Ed25519 key pair, presents the public
-/// half with the one-time code, keeps the private half in the OS key store
-/// under the desk ID the registry assigned, creates the desk's store with
-/// the municipality, office and desk number the code was made for, and asks
-/// for its first lease (a failure there is left to the first sync).
+/// Enrols a new desk: checks the registry's key against the fingerprint the
+/// code ends in, generates the desk's Ed25519 key pair, presents the public
+/// half with the code's secret part, keeps the private half and the
+/// registry's key in the OS key store under the desk ID the registry
+/// assigned, creates the desk's store with the municipality, office and
+/// desk number the code was made for, and asks for its first lease (a
+/// failure there is left to the first sync).
 ///
-/// The admin account and the folder are checked before the code is spent.
+/// The admin account, the folder, the code's form and the registry's key are
+/// checked before the code is spent.
 pub fn enrol(
     dir: &Path,
     keystore: Box<dyn KeyStore>,
@@ -281,20 +442,35 @@ pub fn enrol(
     if dir.join(DESK_FILE).exists() || dir.join(crate::store::DB_FILE).exists() {
         return Err(StoreError::DeskExists { dir: dir.to_path_buf() }.into());
     }
+    let (secret, fingerprint) =
+        trust::split_enrolment_code(enrolment.enrolment_code).ok_or(SyncError::EnrolmentCodeFormat)?;
     let client = RegistryClient::unenrolled(enrolment.registry_url)?;
+    // The key first, against the code's fingerprint: a registry (or anyone
+    // between) that cannot show the key the code names never gets the code.
+    let shown: RegistryKeyAnswer = client.get("/v1/registry-key", REQUEST_TIMEOUT, Retry::Backoff)?;
+    let registry_key = client.registry_key().ok_or(SyncError::AnswerUnsigned)?;
+    let mismatch = || SyncError::RegistryKeyMismatch { fingerprint: trust::key_fingerprint(&registry_key) };
+    if trust::key_fingerprint(&registry_key) != fingerprint
+        || trust::public_key_from_hex(&shown.registry_key) != Some(registry_key)
+    {
+        return Err(mismatch().into());
+    }
     let mut seed = Zeroizing::new([0u8; 32]);
     getrandom::fill(seed.as_mut()).map_err(|e| StoreError::Random { detail: e.to_string() })?;
     let key = SigningKey::from_bytes(&seed);
-    let request = EnrolRequest {
-        enrolment_code: enrolment.enrolment_code.trim().to_string(),
-        public_key: hex::encode(key.verifying_key().as_bytes()),
-    };
+    let request = EnrolRequest { enrolment_code: secret, public_key: hex::encode(key.verifying_key().as_bytes()) };
     // Once: the code is spent by the first answer, so a blind retry could only fail.
     let answer: EnrolResponse = client.post("/v1/enrol", &request, REQUEST_TIMEOUT, Retry::Once)?;
     if !crate::store::valid_desk_id(&answer.desk_id) || answer.desk_id.starts_with("T-") {
         return Err(SyncError::BadAnswer { detail: "desk_id".into() }.into());
     }
+    // The signature verified with the pinned key, which the answer names too.
+    if trust::public_key_from_hex(&answer.registry_key) != client.registry_key() {
+        return Err(mismatch().into());
+    }
+    let registry_key = client.registry_key().unwrap_or(registry_key);
     keystore.set(&answer.desk_id, SIGNING_KEY, &Zeroizing::new(hex::encode(seed.as_ref())))?;
+    keystore.set(&answer.desk_id, REGISTRY_KEY, &hex::encode(registry_key))?;
     let municipality = format!("{:03}", answer.municipality);
     let setup = DeskSetup {
         kind: DeskKind::Enrolled { desk_id: answer.desk_id.clone(), units: Vec::new() },
@@ -307,13 +483,20 @@ pub fn enrol(
     let mut store = desk::init(dir, keystore, &setup, now, lang)?;
     store.set_login_number(answer.login_number, now)?;
     let url = client.url().to_string();
+    let seen = client.seen();
     store.bookkeeping(|tx, _| {
         state::set(tx, state::key::REGISTRY_URL, &url)?;
-        state::note_registry(tx, answer.registry_time, answer.registry_sequence)
+        state::note_seen(tx, &seen)
     })?;
-    let client = RegistryClient::new(&url, &answer.desk_id, key)?;
+    let detail = format!("enrolment fingerprint:{}", trust::key_fingerprint(&registry_key));
+    store.act::<_, StoreError>(|tx, ctx| {
+        audit::append(tx, &ctx.desk_id, &AuditEvent::desk("registry.key_pinned", now).detail(&detail)).map(|_| ())
+    })?;
+    let client = RegistryClient::new(&url, &answer.desk_id, key)?.with_registry_key(&registry_key);
+    client.absorb(None, &seen);
     // The first reserve; without it the desk issues online only until its first sync.
     let _ = top_up(&mut store, &client, now);
+    let _ = settle(&mut store, &client);
     Ok((store, answer))
 }
 
@@ -321,11 +504,45 @@ pub fn enrol(
 /// run again; runs as the desk.
 pub fn run(store: &mut Store, client: &RegistryClient) -> Result<SyncReport, Error> {
     refuse_training(store)?;
+    load_trust(store, client)?;
+    let outcome = run_verified(store, client);
+    // Refused answers are audited and a moved pin kept, whether the run got through or not.
+    let settled = settle(store, client);
+    let report = outcome?;
+    settled?;
+    Ok(report)
+}
+
+fn run_verified(store: &mut Store, client: &RegistryClient) -> Result<SyncReport, Error> {
     let mut tally = Tally::default();
-    upload_outbox(store, client, &mut tally)?;
-    // Before reconciling, so that the notices this upload causes come back now.
-    upload_audit(store, client, &mut tally)?;
-    let mut report = reconcile(store, client)?;
+    // Report first (see the module documentation).
+    let mut round = reconcile(store, client)?;
+    let mut claim_refused = round.report.claim_refused;
+    let (mut granted, mut withdrawn, mut notices, mut resent) = (0, 0, 0, 0);
+    for n in 1..=RESEND_ROUNDS {
+        granted += round.report.units_granted;
+        withdrawn += round.report.units_withdrawn;
+        notices += round.report.notices;
+        if let Some(awaited) = &round.awaited {
+            resent += resend(store, awaited)?;
+        }
+        upload_outbox(store, client, &mut tally)?;
+        // Before reconciling, so that the notices this upload causes come back now.
+        upload_audit(store, client, &mut tally)?;
+        round = reconcile(store, client)?;
+        claim_refused |= round.report.claim_refused;
+        if round.awaited.is_none() || n == RESEND_ROUNDS {
+            break;
+        }
+    }
+    let mut report = SyncReport {
+        units_granted: granted + round.report.units_granted,
+        units_withdrawn: withdrawn + round.report.units_withdrawn,
+        notices: notices + round.report.notices,
+        claim_refused,
+        resent,
+        ..round.report
+    };
     if !report.retired && !report.reconciling {
         report.units_granted += top_up(store, client, Utc::now())?;
     }
@@ -351,6 +568,23 @@ pub fn run(store: &mut Store, client: &RegistryClient) -> Result<SyncReport, Err
         pending,
         ..report
     })
+}
+
+/// After a restore, what the registry says it no longer holds of this desk
+/// is sent again: the outbox rows of the missing records and, when it holds
+/// fewer events than the desk had answered, every answered row; the audit
+/// log from the registry's last link. Returns the rows marked.
+fn resend(store: &mut Store, awaited: &Awaited) -> Result<u64, Error> {
+    let marked = store.bookkeeping(|tx, _| outbox::mark_awaited(tx, awaited))?;
+    if marked.is_empty() {
+        return Ok(0);
+    }
+    let detail = marked.detail();
+    let now = Utc::now();
+    store.act::<_, StoreError>(|tx, ctx| {
+        audit::append(tx, &ctx.desk_id, &AuditEvent::desk("sync.resend", now).detail(&detail)).map(|_| ())
+    })?;
+    Ok(marked.events)
 }
 
 /// Checks that an upload answer has one verdict per event, in order.
@@ -398,9 +632,10 @@ fn upload_outbox(store: &mut Store, client: &RegistryClient, tally: &mut Tally) 
         let answer: UploadResponse = client.post("/v1/events", &request, REQUEST_TIMEOUT, Retry::Backoff)?;
         check_results(&request.events, &answer)?;
         let now = Utc::now();
+        let seen = client.seen();
         store.bookkeeping(|tx, _| {
             outbox::apply_outbox_results(tx, &sent, &answer.results, now, tally)?;
-            state::note_registry(tx, answer.registry_time, answer.registry_sequence)
+            state::note_seen(tx, &seen)
         })?;
     }
 }
@@ -418,6 +653,7 @@ fn upload_audit(store: &mut Store, client: &RegistryClient, tally: &mut Tally) -
         let answer: UploadResponse = client.post("/v1/events", &request, REQUEST_TIMEOUT, Retry::Backoff)?;
         check_results(&request.events, &answer)?;
         let now = Utc::now();
+        let seen = client.seen();
         let stalled = store.bookkeeping::<_, crate::store::StoreError>(|tx, _| {
             let mut forked = state::get_flag(tx, state::key::AUDIT_FORKED)?;
             let mut cursor = after;
@@ -450,7 +686,7 @@ fn upload_audit(store: &mut Store, client: &RegistryClient, tally: &mut Tally) -
             if forked {
                 state::set(tx, state::key::AUDIT_FORKED, "true")?;
             }
-            state::note_registry(tx, answer.registry_time, answer.registry_sequence)?;
+            state::note_seen(tx, &seen)?;
             Ok(stalled)
         })?;
         if stalled {
@@ -469,8 +705,9 @@ fn pending_events(store: &mut Store) -> Result<u64, Error> {
     })?)
 }
 
-/// The sync request: where the desk stands.
-fn sync_request(conn: &Connection) -> Result<SyncRequest, StoreError> {
+/// The sync request: where the desk stands, and the highest sequence the
+/// registry signed for it, with the receipt.
+fn sync_request(conn: &Connection, seen: &state::Seen) -> Result<SyncRequest, StoreError> {
     let records_issued: i64 = conn.query_row("SELECT coalesce(max(seq), 0) FROM record", [], |r| r.get(0))?;
     let mut used: HashMap<LeaseUnit, u64> = HashMap::new();
     let mut stmt = conn.prepare("SELECT number, birth_date FROM record WHERE source = 'lease'")?;
@@ -495,7 +732,8 @@ fn sync_request(conn: &Connection) -> Result<SyncRequest, StoreError> {
         }
     }
     Ok(SyncRequest {
-        highest_sequence_seen: state::get_i64(conn, state::key::REGISTRY_SEQUENCE)?,
+        highest_sequence_seen: seen.sequence,
+        sequence_receipt: seen.receipt.clone(),
         records_issued: u64::try_from(records_issued).unwrap_or(0),
         units,
         states_after: state::get_i64(conn, state::key::STATES_AFTER)?,
@@ -503,23 +741,39 @@ fn sync_request(conn: &Connection) -> Result<SyncRequest, StoreError> {
     })
 }
 
-fn reconcile(store: &mut Store, client: &RegistryClient) -> Result<SyncReport, Error> {
+/// One reconciling exchange (all its pages): the report, and what the
+/// registry awaits of this desk after a restore.
+struct Reconciled {
+    report: SyncReport,
+    awaited: Option<Awaited>,
+}
+
+fn reconcile(store: &mut Store, client: &RegistryClient) -> Result<Reconciled, Error> {
     let mut report = SyncReport::default();
+    let mut awaited = None;
     // Where the desk stands is the same for every page; only the cursors move.
-    let mut request = store.read(|tx, _| sync_request(tx))?;
+    let mut request = store.read(|tx, _| sync_request(tx, &client.seen()))?;
     // Bounded: each round moves a cursor forward by a full page.
     for _ in 0..10_000 {
         let answer: SyncAnswer = client.post("/v1/sync", &request, REQUEST_TIMEOUT, Retry::Backoff)?;
         if answer.desk_id != store.desk_id() {
             return Err(SyncError::BadAnswer { detail: "desk_id".into() }.into());
         }
+        if answer.claim_refused && !report.claim_refused {
+            drop_claim(store, client, &request, &answer)?;
+            request.highest_sequence_seen = answer.registry_sequence;
+            request.sequence_receipt = client.seen().receipt;
+            report.claim_refused = true;
+        }
         let now = Utc::now();
         report.notices += answer.notices.len();
         report.retired = answer.retired;
         report.reconciling = answer.reconciling;
         report.complete = answer.records_held >= request.records_issued;
+        awaited = answer.awaited.clone();
+        let seen = client.seen();
         let (states_after, notices_after) = store.bookkeeping::<_, crate::store::StoreError>(|tx, _| {
-            state::note_registry(tx, answer.registry_time, answer.registry_sequence)?;
+            state::note_seen(tx, &seen)?;
             state::set(tx, state::key::RECORDS_HELD, &answer.records_held.to_string())?;
             if answer.retired {
                 state::set(tx, state::key::RETIRED, "true")?;
@@ -588,7 +842,29 @@ fn reconcile(store: &mut Store, client: &RegistryClient) -> Result<SyncReport, E
             break;
         }
     }
-    Ok(report)
+    Ok(Reconciled { report, awaited })
+}
+
+/// The registry did not believe the sequence this desk reported (no receipt,
+/// or one it did not sign): the desk keeps the answer's signed sequence
+/// instead, lower or not, and audits it. A number nobody signed must not
+/// make the desk refuse the registry's every later allocation.
+fn drop_claim(
+    store: &mut Store,
+    client: &RegistryClient,
+    request: &SyncRequest,
+    answer: &SyncAnswer,
+) -> Result<(), Error> {
+    let receipt =
+        Some(answer.sequence_receipt.as_str()).filter(|r| client.receipt_verifies(answer.registry_sequence, r));
+    client.replace_sequence(answer.registry_sequence, receipt);
+    let detail = format!("claimed:{} answered:{}", request.highest_sequence_seen, answer.registry_sequence);
+    let now = Utc::now();
+    store.act::<_, StoreError>(|tx, ctx| {
+        state::replace_sequence(tx, answer.registry_sequence, receipt)?;
+        audit::append(tx, &ctx.desk_id, &AuditEvent::desk("registry.claim_refused", now).detail(&detail)).map(|_| ())
+    })?;
+    Ok(())
 }
 
 /// Makes the desk's units what the registry says they are: units bound here
@@ -683,9 +959,13 @@ fn top_up(store: &mut Store, client: &RegistryClient, now: DateTime<Utc>) -> Res
         Err(SyncError::Refused { code, .. }) if code == "registry.reconciling" || code == "desk.retired" => {
             return Ok(0)
         }
+        // A registry that went back: its units may be another desk's by now.
+        // Nothing is applied; the next sync proves the restore.
+        Err(SyncError::RegistryBehind { .. }) => return Ok(0),
         Err(e) => return Err(e.into()),
     };
-    store.bookkeeping(|tx, _| state::note_registry(tx, answer.registry_time, answer.registry_sequence))?;
+    let seen = client.seen();
+    store.bookkeeping(|tx, _| state::note_seen(tx, &seen))?;
     let (granted, _) = apply_bindings(store, &answer.bindings, false, now)?;
     Ok(granted)
 }
@@ -748,19 +1028,25 @@ pub fn lookup(
         document_key: Some(protocol::registry_duplicate_key("document", &keys.document)),
         person_key: Some(protocol::registry_duplicate_key("person", &keys.person)),
     };
-    let answer: LookupResponse = client.post("/v1/lookup", &request, allocator::ONLINE_DEADLINE, Retry::Once)?;
+    load_trust(store, client)?;
+    let asked: Result<LookupResponse, SyncError> =
+        client.post("/v1/lookup", &request, allocator::ONLINE_DEADLINE, Retry::Once);
+    let settled = settle(store, client);
+    let answer = asked?;
+    settled?;
     let detail = format!("matches:{}", answer.matches.len());
     store.act::<_, crate::store::StoreError>(|tx, ctx| {
-        state::note_registry(tx, answer.registry_time, state::get_i64(tx, state::key::REGISTRY_SEQUENCE)?)?;
         audit::append(tx, &ctx.desk_id, &AuditEvent::by(session.staff_id(), "registry.lookup", now).detail(&detail))?;
         Ok(())
     })?;
     Ok(answer)
 }
 
-/// Removes the desk's signing key (with [`crate::desk::forget_keys`]).
+/// Removes the desk's signing key and the registry key it pinned (with
+/// [`crate::desk::forget_keys`]).
 pub fn forget_signing_key(keystore: &dyn KeyStore, desk_id: &str) -> Result<(), Error> {
     keystore.delete(desk_id, SIGNING_KEY)?;
+    keystore.delete(desk_id, REGISTRY_KEY)?;
     Ok(())
 }
 

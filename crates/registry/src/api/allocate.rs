@@ -30,11 +30,13 @@ pub async fn allocate(
         .await
         .map_err(|_| RegistryError::refused(StatusCode::SERVICE_UNAVAILABLE, "allocate.timeout"))??;
     let client = state.pool.get().await?;
+    let registry_sequence = crate::db::sequence(&client).await?;
     Ok(Json(AllocateResponse {
         number: number.to_string(),
         passes_modulus11: number.passes_modulus11(),
         registry_time: state.now(),
-        registry_sequence: crate::db::sequence(&client).await?,
+        registry_sequence,
+        sequence_receipt: state.receipt(&desk.desk_id, registry_sequence),
     }))
 }
 

@@ -1,4 +1,10 @@
 //! `POST /v1/enrol`: a one-time code and a fresh public key become a desk.
+//!
+//! A code is 16 secret characters followed by the fingerprint of the
+//! registry's key (`ops::create_enrolment_code`). A desk sends the secret
+//! alone (it checks the fingerprint itself, against `GET /v1/registry-key`,
+//! before spending the code); the whole code is taken too, and only its
+//! secret part counts.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,6 +20,8 @@ pub async fn enrol(
     State(state): State<AppState>,
     Checked(Enrolment { request: req, public_key: key }): Checked<Enrolment>,
 ) -> Result<Json<EnrolResponse>> {
+    let secret = ops::code_secret(&req.enrolment_code).ok_or(RegistryError::refused(StatusCode::FORBIDDEN, "enrol.code"))?;
+    let code_hash = ops::code_hash(&secret);
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     // Claiming the code and creating the desk commit together: a code is
@@ -23,7 +31,7 @@ pub async fn enrol(
             "UPDATE enrolment_codes SET used_at = now()
              WHERE code_hash = $1 AND used_at IS NULL
              RETURNING municipality, office, desk_number",
-            &[&ops::code_hash(&req.enrolment_code)],
+            &[&code_hash],
         )
         .await?
         .ok_or(RegistryError::refused(StatusCode::FORBIDDEN, "enrol.code"))?;
@@ -47,7 +55,7 @@ pub async fn enrol(
     };
     tx.execute(
         "UPDATE enrolment_codes SET desk_id = $2 WHERE code_hash = $1",
-        &[&ops::code_hash(&req.enrolment_code), &desk_id],
+        &[&code_hash, &desk_id],
     )
     .await?;
     let login_number: i32 =
@@ -55,13 +63,16 @@ pub async fn enrol(
     let registry_sequence = crate::db::sequence(&tx).await?;
     tx.commit().await?;
     tracing::info!(desk_id, municipality, "desk enrolled");
+    let sequence_receipt = state.receipt(&desk_id, registry_sequence);
     Ok(Json(EnrolResponse {
         desk_id,
         municipality: u16::try_from(municipality).unwrap_or_default(),
         office,
         desk_number: u32::try_from(desk_number).unwrap_or_default(),
         login_number: u32::try_from(login_number).unwrap_or_default(),
+        registry_key: state.key.public_hex(),
         registry_time: state.now(),
+        sequence_receipt,
         registry_sequence,
     }))
 }

@@ -52,6 +52,7 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<()> {
 pub async fn page(State(state): State<AppState>, Query(q): Query<PageQuery>) -> Result<Json<FeedPage>> {
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
     let client = state.pool.get().await?;
+    move_past_cursor(&client, q.after).await?;
     let items: Vec<FeedItem> = client
         .query(
             "SELECT f.seq, f.record_id, f.kind, f.payload, r.personal_erased_at IS NOT NULL,
@@ -78,6 +79,27 @@ pub async fn page(State(state): State<AppState>, Query(q): Query<PageQuery>) -> 
         .collect();
     let next_after = items.last().map_or(q.after, |i| i.seq);
     Ok(Json(FeedPage { items, next_after }))
+}
+
+/// A cursor beyond every feed item the registry ever numbered means the
+/// database went back (restored from a backup): the consumer has already
+/// read items under the numbers the restored feed would hand out again.
+/// New items are numbered after the cursor, so that the consumer, reading
+/// on from where it was, misses none of the records desks send again.
+/// The consumer is authenticated by its token; a cursor past half the
+/// range is no consumer's and is ignored.
+async fn move_past_cursor(client: &impl deadpool_postgres::GenericClient, after: i64) -> Result<()> {
+    if after <= 0 || after > i64::MAX / 2 {
+        return Ok(());
+    }
+    let last: i64 = client.query_one("SELECT last_value FROM feed_seq_seq", &[]).await?.get(0);
+    if after > last {
+        tracing::warn!(after, last, "feed cursor ahead of the registry: numbering new items after it");
+        client
+            .query_one("SELECT setval('feed_seq_seq', greatest($1, (SELECT last_value FROM feed_seq_seq)))", &[&after])
+            .await?;
+    }
+    Ok(())
 }
 
 /// The consumer's answer: records CPR and Jobnet registered, and records one

@@ -1,6 +1,8 @@
 //! `POST /v1/lease` and `POST /v1/lease/return`: binding units to a desk and
 //! taking them back after a complete sync. Both are idempotent by key: the
-//! first answer is stored and a retry gets it again.
+//! first answer is stored and a retry gets it again, with the registry's
+//! time, sequence and receipt of now (an old sequence would read to the
+//! desk as a registry gone back in time).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,14 +17,26 @@ use crate::auth::Desk;
 use crate::error::{RegistryError, Result};
 use crate::AppState;
 
-async fn stored_answer<T: DeserializeOwned>(client: &impl GenericClient, desk: &Desk, key: &str) -> Result<Option<T>> {
+async fn stored_answer<T: DeserializeOwned>(
+    client: &impl GenericClient,
+    state: &AppState,
+    desk: &Desk,
+    key: &str,
+) -> Result<Option<T>> {
     let row = client
         .query_opt(
             "SELECT response FROM lease_requests WHERE desk_id = $1 AND idempotency_key = $2",
             &[&desk.desk_id, &key],
         )
         .await?;
-    Ok(row.and_then(|r| serde_json::from_value(r.get(0)).ok()))
+    let Some(mut answer) = row.map(|r| r.get::<_, serde_json::Value>(0)) else { return Ok(None) };
+    let sequence = crate::db::sequence(client).await?;
+    if let Some(fields) = answer.as_object_mut() {
+        fields.insert("registry_time".into(), serde_json::json!(state.now()));
+        fields.insert("registry_sequence".into(), serde_json::json!(sequence));
+        fields.insert("sequence_receipt".into(), serde_json::json!(state.receipt(&desk.desk_id, sequence)));
+    }
+    Ok(serde_json::from_value(answer).ok())
 }
 
 async fn store_answer<T: Serialize>(client: &impl GenericClient, desk: &Desk, key: &str, answer: &T) -> Result<()> {
@@ -42,7 +56,7 @@ pub async fn lease(
     Checked(req): Checked<LeaseRequest>,
 ) -> Result<Json<LeaseResponse>> {
     let mut client = state.pool.get().await?;
-    if let Some(answer) = stored_answer(&client, &desk, &req.idempotency_key).await? {
+    if let Some(answer) = stored_answer(&client, &state, &desk, &req.idempotency_key).await? {
         return Ok(Json(answer));
     }
     may_hand_out(&client, &desk).await?;
@@ -63,11 +77,13 @@ pub async fn lease(
         .await?;
     let mut granted: Vec<_> = granted.iter().filter_map(|r| unit(r.get(0), r.get(1))).collect();
     granted.sort();
+    let registry_sequence = crate::db::sequence(&tx).await?;
     let answer = LeaseResponse {
         granted,
         bindings: bindings(&tx, &desk.desk_id).await?,
         registry_time: state.now(),
-        registry_sequence: crate::db::sequence(&tx).await?,
+        registry_sequence,
+        sequence_receipt: state.receipt(&desk.desk_id, registry_sequence),
     };
     store_answer(&tx, &desk, &req.idempotency_key, &answer).await?;
     tx.commit().await?;
@@ -80,7 +96,7 @@ pub async fn give_back(
     Checked(req): Checked<ReturnRequest>,
 ) -> Result<Json<ReturnResponse>> {
     let mut client = state.pool.get().await?;
-    if let Some(answer) = stored_answer(&client, &desk, &req.idempotency_key).await? {
+    if let Some(answer) = stored_answer(&client, &state, &desk, &req.idempotency_key).await? {
         return Ok(Json(answer));
     }
     if desk.retired {
@@ -109,11 +125,13 @@ pub async fn give_back(
             returned.push(u);
         }
     }
+    let registry_sequence = crate::db::sequence(&tx).await?;
     let answer = ReturnResponse {
         returned,
         bindings: bindings(&tx, &desk.desk_id).await?,
         registry_time: state.now(),
-        registry_sequence: crate::db::sequence(&tx).await?,
+        registry_sequence,
+        sequence_receipt: state.receipt(&desk.desk_id, registry_sequence),
     };
     store_answer(&tx, &desk, &req.idempotency_key, &answer).await?;
     tx.commit().await?;

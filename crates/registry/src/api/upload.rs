@@ -62,5 +62,6 @@ pub async fn upload(
             reason: verdict.reason.map(str::to_string),
         })
         .collect();
-    Ok(Json(UploadResponse { results, registry_time: state.now(), registry_sequence }))
+    let sequence_receipt = state.receipt(&desk.desk_id, registry_sequence);
+    Ok(Json(UploadResponse { results, registry_time: state.now(), registry_sequence, sequence_receipt }))
 }

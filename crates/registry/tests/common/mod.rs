@@ -1,13 +1,13 @@
 //! Test harness: a fresh PostgreSQL database per test (dropped afterwards),
-//! the registry's router driven in-process, and desks that sign requests
-//! exactly as real desks do.
+//! the registry's router driven in-process with a key of its own, and desks
+//! that sign requests exactly as real desks do.
 
 #![allow(dead_code)]
 
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use chrono::{DateTime, NaiveDate, Utc};
 use ed25519_dalek::{Signer, SigningKey};
@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use skranke_protocol::{
     header, signing_message, DocumentSummary, Event, EventBody, IssuedRecord, NumberSource, PersonRecord,
 };
-use skranke_registry::{api, db, ops, AppState, Config};
+use skranke_registry::{api, db, ops, AppState, Config, RegistryKey};
 use skranke_rules::cpr::{Personnummer, Sex};
 use skranke_rules::lease::Block;
 use tower::ServiceExt;
@@ -86,6 +86,7 @@ pub struct Registry {
     pub router: Router,
     pub routes: Vec<api::RouteInfo>,
     pub clock: Arc<Mutex<DateTime<Utc>>>,
+    config: Config,
 }
 
 pub fn today() -> NaiveDate {
@@ -102,25 +103,38 @@ impl Registry {
         let pool = db::pool(&db.url, 8).unwrap();
         db::migrate(&pool, &Block::default_block()).await.unwrap();
         let clock = Arc::new(Mutex::new(Utc::now()));
-        let c = clock.clone();
-        let state = AppState::new(pool, Block::default_block(), config, Arc::new(move || *c.lock().unwrap()));
+        let key = Arc::new(RegistryKey::generate(Utc::now()));
+        let state = state(pool, config.clone(), &clock, key);
         let (router, routes) = api::router(state.clone());
-        Registry { db, state, router, routes, clock }
+        Registry { db, state, router, routes, clock, config }
     }
 
+    /// From now on the registry signs with `key` (as `serve` does after a
+    /// restart with a rotated key file), on the same database and clock.
+    pub fn use_key(&mut self, key: RegistryKey) {
+        self.state = state(self.state.pool.clone(), self.config.clone(), &self.clock, Arc::new(key));
+        let (router, routes) = api::router(self.state.clone());
+        (self.router, self.routes) = (router, routes);
+    }
+
+    /// A one-time enrolment code as the operator command makes it.
     pub async fn enrolment_code(&self, municipality: u16) -> String {
-        ops::create_enrolment_code(&self.state.pool, "tester", municipality, "Borgerservice", 1).await.unwrap()
+        ops::create_enrolment_code(&self.state.pool, "tester", &self.state.key, municipality, "Borgerservice", 1)
+            .await
+            .unwrap()
     }
 
-    /// Enrols a new desk through the API.
+    /// Enrols a new desk through the API, sending the code's secret part
+    /// as a desk does.
     pub async fn desk(&self, municipality: u16) -> Desk {
         let code = self.enrolment_code(municipality).await;
+        let (secret, _) = skranke_protocol::trust::split_enrolment_code(&code).expect("a well-formed code");
         let key = new_key();
         let (status, body) = self
             .send(
                 Method::POST,
                 "/v1/enrol",
-                &json!({ "enrolment_code": code, "public_key": hex::encode(key.verifying_key().as_bytes()) }),
+                &json!({ "enrolment_code": secret, "public_key": hex::encode(key.verifying_key().as_bytes()) }),
                 &[],
             )
             .await;
@@ -150,10 +164,48 @@ impl Registry {
     }
 }
 
+fn state(
+    pool: deadpool_postgres::Pool,
+    config: Config,
+    clock: &Arc<Mutex<DateTime<Utc>>>,
+    key: Arc<RegistryKey>,
+) -> AppState {
+    let c = clock.clone();
+    AppState::new(pool, Block::default_block(), config, Arc::new(move || *c.lock().unwrap()), key)
+}
+
 pub fn new_key() -> SigningKey {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).unwrap();
     SigningKey::from_bytes(&seed)
+}
+
+/// An answer as it came: status, headers and the body's bytes.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+pub async fn send_raw(router: &Router, method: Method, path: &str, body: Vec<u8>, headers: &[(&str, String)]) -> Answer {
+    let mut req = Request::builder().method(method).uri(path).header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
+    let resp = router.clone().oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+    Answer { status, headers, body }
 }
 
 pub async fn send(
@@ -163,19 +215,13 @@ pub async fn send(
     body: Vec<u8>,
     headers: &[(&str, String)],
 ) -> (StatusCode, Value) {
-    let mut req = Request::builder().method(method).uri(path).header("content-type", "application/json");
-    for (k, v) in headers {
-        req = req.header(*k, v);
-    }
-    let resp = router.clone().oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
-    let status = resp.status();
-    let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    if !status.is_success() {
+    let answer = send_raw(router, method, path, body, headers).await;
+    let value = answer.json();
+    if !answer.status.is_success() {
+        let content_type = answer.header("content-type").unwrap_or("");
         assert_eq!(content_type, "application/problem+json", "every error is a problem document: {value}");
     }
-    (status, value)
+    (answer.status, value)
 }
 
 /// An enrolled desk: signs every request with its own key.
@@ -211,6 +257,14 @@ impl Desk {
         let bytes = if method == Method::GET { Vec::new() } else { serde_json::to_vec(body).unwrap() };
         let headers = self.signed_headers(method.as_str(), path, &bytes, &self.id, &self.key);
         send(&self.router, method, path, bytes, &headers).await
+    }
+
+    /// A signed request's answer as it came, and the nonce it was sent with.
+    pub async fn call_raw(&self, method: Method, path: &str, body: &Value) -> (Answer, String) {
+        let bytes = if method == Method::GET { Vec::new() } else { serde_json::to_vec(body).unwrap() };
+        let headers = self.signed_headers(method.as_str(), path, &bytes, &self.id, &self.key);
+        let nonce = headers.iter().find(|(k, _)| *k == header::NONCE).map(|(_, v)| v.clone()).unwrap_or_default();
+        (send_raw(&self.router, method, path, bytes, &headers).await, nonce)
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {

@@ -61,13 +61,10 @@ impl TestDesk {
         TestDesk { dir, store, id: answer.desk_id, session, keystore }
     }
 
-    /// The desk's client, pointed at `url` (the registry or a proxy in front of it).
+    /// The desk's client, pointed at `url` (the registry or a proxy in front
+    /// of it), trusting the registry key the desk pinned.
     pub fn client(&mut self, url: &str) -> RegistryClient {
-        let key = self.keystore.get(&self.id, sync::SIGNING_KEY).unwrap().unwrap();
-        let seed: [u8; 32] = hex::decode(key).unwrap().try_into().unwrap();
-        RegistryClient::new(url, &self.id, ed25519_dalek::SigningKey::from_bytes(&seed))
-            .unwrap()
-            .with_backoff(quick_backoff())
+        sync::client_at(&mut self.store, url).unwrap().with_backoff(quick_backoff())
     }
 
     /// Issues to applicant `i`, offline (from the lease) or through `online`.
