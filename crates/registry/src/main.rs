@@ -257,6 +257,12 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
     if let Command::Key { command } = cli.command {
         return key_command(command, lang);
     }
+    // The key of the commands that sign, read before the database is
+    // touched: a missing or readable key file refuses at once.
+    let key = match &cli.command {
+        Command::Serve { .. } | Command::EnrolmentCode { .. } => Some(registry_key(cli.key_file.as_deref())?),
+        _ => None,
+    };
     let url = cli.database_url.ok_or_else(|| RegistryError::Config(render(lang, "registry.no_database_url", &[])))?;
     let operator = cli.operator.unwrap_or_else(os_user);
     let block = Block::default_block();
@@ -292,7 +298,7 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
                 allocate_limit: RateLimit::per_second(allocate_rate, allocate_burst),
                 enrol_limit: RateLimit::per_minute(enrol_per_minute, enrol_burst),
             };
-            let key = std::sync::Arc::new(registry_key(cli.key_file.as_deref())?);
+            let key = std::sync::Arc::new(key.expect("read above for serve"));
             eprintln!("{}", render(lang, "registry.key_loaded", &[("fingerprint", &key.fingerprint())]));
             let state = AppState::new(pool, block, config, system_clock(), key);
             let pruner = state.clone();
@@ -346,7 +352,7 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
         Command::Migrate => println!("{}", render(lang, "registry.migrated", &[])),
         Command::Key { command } => return key_command(command, lang),
         Command::EnrolmentCode { municipality, office, desk } => {
-            let key = registry_key(cli.key_file.as_deref())?;
+            let key = key.expect("read above for enrolment-code");
             let code = ops::create_enrolment_code(&pool, &operator, &key, municipality, &office, desk).await?;
             println!("{code}");
             eprintln!(
@@ -446,9 +452,15 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
                 );
                 if let Some(at) = s.restored_at {
                     let at = at.format("%Y-%m-%d %H:%M").to_string();
-                    let reconciling =
-                        render(lang, if s.reconciling { "registry.stats_reconciling" } else { "registry.stats_reconciled" }, &[]);
-                    println!("{}", render(lang, "registry.stats_restored", &[("restored_at", &at), ("state", &reconciling)]));
+                    let reconciling = render(
+                        lang,
+                        if s.reconciling { "registry.stats_reconciling" } else { "registry.stats_reconciled" },
+                        &[],
+                    );
+                    println!(
+                        "{}",
+                        render(lang, "registry.stats_restored", &[("restored_at", &at), ("state", &reconciling)])
+                    );
                 }
                 for d in &s.desks_awaited {
                     let last = d.last_sync_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or("-".into());

@@ -428,21 +428,28 @@ async fn after_a_restore_nothing_is_leased_or_allocated_until_every_desk_has_rec
     let reg = Registry::start().await;
     let mut a = reg.desk(101).await;
     let b = reg.desk(147).await;
+    // A registry that has been running a while.
+    reg.state.pool.get().await.unwrap().execute("SELECT setval('registry_seq', 100)", &[]).await.unwrap();
     let (_, la) = a.lease("l", 1).await;
     let seq = la["registry_sequence"].as_i64().unwrap();
+    let receipt = la["sequence_receipt"].as_str().unwrap().to_string();
     let unit = units_of(&la["granted"])[0];
-    // Simulate the restore: the registry forgot A's binding and sequence.
+    // Simulate the restore: the registry forgot A's binding, and its
+    // sequence went back to before the lease.
     {
         let client = reg.state.pool.get().await.unwrap();
         client.execute("UPDATE units SET desk_id = NULL, bound_at = NULL", &[]).await.unwrap();
+        client.execute("SELECT setval('registry_seq', $1)", &[&(seq - 1)]).await.unwrap();
     }
-    // A reports a sequence higher than the registry's (after the restore).
+    // A shows the sequence it was told, with the registry's receipt for it.
     let (_, sync) = a.post(
         "/v1/sync",
-        json!({ "highest_sequence_seen": seq + 1000, "records_issued": 1, "units": [{ "unit": unit, "used": 1 }], "states_after": 0, "notices_after": 0 }),
+        json!({ "highest_sequence_seen": seq, "sequence_receipt": receipt, "records_issued": 1, "units": [{ "unit": unit, "used": 1 }], "states_after": 0, "notices_after": 0 }),
     ).await;
     assert_eq!(sync["reconciling"], true);
-    assert!(sync["registry_sequence"].as_i64().unwrap() > seq + 1000);
+    assert_eq!(sync["claim_refused"], false);
+    assert!(sync["registry_sequence"].as_i64().unwrap() > seq, "the sequence moves past what A was told");
+    assert_eq!(sync["awaited"]["missing_records"], json!([{ "first": 1, "last": 1 }]), "A's one record is awaited");
     assert_eq!(
         units_of(&json!(sync["bindings"].as_array().unwrap().iter().map(|b| b["unit"].clone()).collect::<Vec<_>>())),
         vec![unit],
@@ -457,8 +464,9 @@ async fn after_a_restore_nothing_is_leased_or_allocated_until_every_desk_has_rec
     let (_, up) =
         a.upload(&[issued(&rid, &unit.number(date(1980, 1, 1), Sex::Male).unwrap(), NumberSource::Lease, "q")]).await;
     assert_eq!(outcomes(&up), ["accepted"]);
-    let (_, sa) = a.sync(seq + 1000, 1).await;
+    let (_, sa) = a.sync(0, 1).await;
     assert_eq!(sa["reconciling"], true, "B has not reconciled yet");
+    assert_eq!(sa["awaited"], Value::Null, "A has reconciled: nothing of it is awaited");
     let (_, sb) = b.sync(0, 0).await;
     assert_eq!(sb["reconciling"], false);
     let (s, _) = b.allocate("x", date(1980, 1, 1), Sex::Male).await;

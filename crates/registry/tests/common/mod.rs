@@ -197,7 +197,13 @@ impl Answer {
     }
 }
 
-pub async fn send_raw(router: &Router, method: Method, path: &str, body: Vec<u8>, headers: &[(&str, String)]) -> Answer {
+pub async fn send_raw(
+    router: &Router,
+    method: Method,
+    path: &str,
+    body: Vec<u8>,
+    headers: &[(&str, String)],
+) -> Answer {
     let mut req = Request::builder().method(method).uri(path).header("content-type", "application/json");
     for (k, v) in headers {
         req = req.header(*k, v);
