@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     (2, include_str!("../migrations/0002_login_number.sql")),
     (3, include_str!("../migrations/0003_retention.sql")),
     (4, include_str!("../migrations/0004_feed_logins.sql")),
+    (5, include_str!("../migrations/0005_restore_feed_mark.sql")),
 ];
 
 /// A pool of connections to `database_url` (the registry's PostgreSQL runs

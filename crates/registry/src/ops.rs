@@ -357,8 +357,12 @@ pub async fn stats(pool: &Pool) -> Result<Stats> {
 pub async fn mark_restored(pool: &Pool, operator: &str) -> Result<()> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    tx.execute("UPDATE registry_meta SET generation = generation + 1, reconciling = true, restored_at = now()", &[])
-        .await?;
+    tx.execute(
+        "UPDATE registry_meta SET generation = generation + 1, reconciling = true, restored_at = now(),
+                feed_restored_after = (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM feed_seq_seq)",
+        &[],
+    )
+    .await?;
     record(&tx, operator, "restored", json!({})).await?;
     tx.commit().await?;
     Ok(())

@@ -551,7 +551,9 @@ fn run_verified(store: &mut Store, client: &RegistryClient) -> Result<SyncReport
     if !store.erase_due(Utc::now(), crate::retention::DEFAULT_RETENTION_DAYS)?.erased.is_empty() {
         upload_outbox(store, client, &mut tally)?;
     }
-    // The entries of the acts reconciling, topping up and erasing just did.
+    // The entries of the acts reconciling, topping up and erasing just did,
+    // and those of a pin that moved in this run (written down first).
+    settle(store, client)?;
     upload_audit(store, client, &mut tally)?;
     let pending = pending_events(store)?;
     if pending == 0 {

@@ -51,8 +51,8 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<()> {
 /// the record and whether the registry has erased its personal data.
 pub async fn page(State(state): State<AppState>, Query(q): Query<PageQuery>) -> Result<Json<FeedPage>> {
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
-    let client = state.pool.get().await?;
-    move_past_cursor(&client, q.after).await?;
+    let mut client = state.pool.get().await?;
+    move_past_cursor(&mut client, q.after).await?;
     let items: Vec<FeedItem> = client
         .query(
             "SELECT f.seq, f.record_id, f.kind, f.payload, r.personal_erased_at IS NOT NULL,
@@ -81,25 +81,56 @@ pub async fn page(State(state): State<AppState>, Query(q): Query<PageQuery>) -> 
     Ok(Json(FeedPage { items, next_after }))
 }
 
-/// A cursor beyond every feed item the registry ever numbered means the
-/// database went back (restored from a backup): the consumer has already
-/// read items under the numbers the restored feed would hand out again.
-/// New items are numbered after the cursor, so that the consumer, reading
-/// on from where it was, misses none of the records desks send again.
-/// The consumer is authenticated by its token; a cursor past half the
-/// range is no consumer's and is ignored.
-async fn move_past_cursor(client: &impl deadpool_postgres::GenericClient, after: i64) -> Result<()> {
-    if after <= 0 || after > i64::MAX / 2 {
+/// After a restore the consumer's cursor may lie beyond where the restored
+/// feed stood: the consumer read, under numbers the restored feed hands out
+/// again, items the restore lost. Once a restore was noticed (its mark,
+/// `registry_meta.feed_restored_after`), the consumer's first read decides:
+/// a cursor beyond the mark has every item written since the restore
+/// numbered again after it, in order, so that the consumer, reading on from
+/// where it was, misses none of the records desks sent again; a cursor at
+/// or before the mark will see them anyway. Either way the mark is then
+/// cleared. Without a mark, a cursor beyond everything numbered moves the
+/// numbering past it. The consumer is authenticated by its token; a cursor
+/// past half the range is no consumer's and is ignored.
+async fn move_past_cursor(client: &mut deadpool_postgres::Client, after: i64) -> Result<()> {
+    if after < 0 || after > i64::MAX / 2 {
         return Ok(());
     }
-    let last: i64 = client.query_one("SELECT last_value FROM feed_seq_seq", &[]).await?.get(0);
+    let numbered = "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM feed_seq_seq";
+    let look = "SELECT feed_restored_after FROM registry_meta";
+    let needed = |mark: Option<i64>, last: i64| mark.is_some() || after > last;
+    let mark: Option<i64> = client.query_one(look, &[]).await?.get(0);
+    if !needed(mark, client.query_one(numbered, &[]).await?.get(0)) {
+        return Ok(());
+    }
+    let tx = client.transaction().await?;
+    // One consumer read at a time moves the feed; the checks are repeated under the lock.
+    tx.execute("LOCK TABLE feed IN EXCLUSIVE MODE", &[]).await?;
+    let mark: Option<i64> = tx.query_one(&format!("{look} FOR UPDATE"), &[]).await?.get(0);
+    let last: i64 = tx.query_one(numbered, &[]).await?.get(0);
+    if !needed(mark, last) {
+        return Ok(tx.commit().await?);
+    }
     if after > last {
         tracing::warn!(after, last, "feed cursor ahead of the registry: numbering new items after it");
-        client
-            .query_one("SELECT setval('feed_seq_seq', greatest($1, (SELECT last_value FROM feed_seq_seq)))", &[&after])
-            .await?;
+        tx.execute("SELECT setval('feed_seq_seq', $1)", &[&after]).await?;
     }
-    Ok(())
+    if let Some(mark) = mark {
+        if after > mark {
+            let since = tx.query("SELECT seq FROM feed WHERE seq > $1 ORDER BY seq", &[&mark]).await?;
+            for row in &since {
+                let seq: i64 = row.get(0);
+                tx.execute("UPDATE feed SET seq = nextval('feed_seq_seq') WHERE seq = $1", &[&seq]).await?;
+            }
+            tracing::warn!(
+                moved = since.len(),
+                after,
+                "feed items written since the restore numbered after the cursor"
+            );
+        }
+        tx.execute("UPDATE registry_meta SET feed_restored_after = NULL", &[]).await?;
+    }
+    Ok(tx.commit().await?)
 }
 
 /// The consumer's answer: records CPR and Jobnet registered, and records one

@@ -162,7 +162,8 @@ async fn restored(client: &impl GenericClient, desk: &Desk, seen: i64, sequence:
         tracing::warn!(desk_id = desk.desk_id, seen, sequence, "registry restored");
         client
             .execute(
-                "UPDATE registry_meta SET generation = generation + 1, reconciling = true, restored_at = now()",
+                "UPDATE registry_meta SET generation = generation + 1, reconciling = true, restored_at = now(),
+                        feed_restored_after = (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM feed_seq_seq)",
                 &[],
             )
             .await?;
