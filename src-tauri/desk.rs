@@ -145,6 +145,17 @@ pub fn enrol_error(lang: Lang, url: &str, e: Error) -> UiError {
         Error::Sync(SyncError::Refused { code, .. }) if code == "enrol.rate_limited" => {
             on("enrolment_code", "rate_limited", "shell.enrol.rate_limited", &[])
         }
+        Error::Sync(SyncError::EnrolmentCodeFormat) => {
+            on("enrolment_code", "code_format", "shell.enrol.code_format", &[])
+        }
+        // The registry shows a key other than the one the code names: another
+        // service at this address, or someone between the two.
+        Error::Sync(SyncError::RegistryKeyMismatch { .. }) => {
+            on("registry_url", "registry_key", "shell.enrol.registry_key", &[("url", url)])
+        }
+        Error::Sync(SyncError::AnswerUnsigned | SyncError::AnswerForged) => {
+            on("registry_url", "unsigned", "shell.enrol.unsigned", &[("url", url)])
+        }
         Error::Sync(SyncError::Refused { status: 404, .. }) => {
             on("registry_url", "not_registry", "shell.enrol.not_registry", &[("url", url)])
         }

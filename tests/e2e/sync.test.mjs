@@ -23,6 +23,7 @@ const PASSWORD = "correct horse battery staple";
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(root, "target");
 const registryBin = join(targetDir, "debug", "skranke-registry");
 const dataDir = mkdtempSync(join(tmpdir(), "skranke-e2e-sync-"));
+const keyFile = `${dataDir}-registry-key.json`;
 const dbName = `skranke_e2e_${randomBytes(6).toString("hex")}`;
 const a11y = {};
 let app;
@@ -82,10 +83,13 @@ before(async () => {
     execFileSync("cargo", ["build", "--quiet", "-p", "skranke-registry", "--bin", "skranke-registry"], { cwd: root, stdio: "inherit" });
   }
   execFileSync("psql", [server, "-q", "-c", `CREATE DATABASE ${dbName}`]);
-  const env = { ...process.env, DATABASE_URL: withDatabase(server, dbName), SKRANKE_LANG: "en" };
+  // The registry's own key, in a file of its own as an operator keeps it.
+  const env = { ...process.env, DATABASE_URL: withDatabase(server, dbName), SKRANKE_LANG: "en", SKRANKE_REGISTRY_KEY_FILE: keyFile };
+  delete env.SKRANKE_REGISTRY_KEY;
+  execFileSync(registryBin, ["key", "generate", "--file", keyFile], { env, stdio: "ignore" });
   // The operator makes the one-time code for Aalborg (851), desk 4.
   code = execFileSync(registryBin, ["enrolment-code", "--municipality", "851", "--office", "Jobcenter Aalborg", "--desk", "4"], { env, encoding: "utf8" }).trim();
-  assert.match(code, /\S{6,}/);
+  assert.match(code, /^(\w{4}-){7}\w{4}$/);
   const port = await freePort();
   registryUrl = `http://127.0.0.1:${port}`;
   const logs = join(root, "target", "e2e-logs");
@@ -110,6 +114,7 @@ after(async () => {
     // A leftover test database is harmless.
   }
   rmSync(dataDir, { recursive: true, force: true });
+  rmSync(keyFile, { force: true });
   mkdirSync(join(root, "target"), { recursive: true });
   writeFileSync(join(root, "target", "e2e-axe-sync.json"), JSON.stringify(a11y, null, 2));
 });
@@ -139,6 +144,11 @@ test("first start enrols with the registry; a dead address and a wrong code are 
 
   await fill(browser, "#f-registry_url", registryUrl);
   await fill(browser, "#f-enrolment_code", "WRONG-CODE-1");
+  await submitFirstStart(browser);
+  await waitText(browser, "#f-enrolment_code-error", /32 letters and digits/, 60000);
+  // Well formed and naming this registry's key, but a secret no operator made.
+  const wrong = (code.startsWith("AAAA") ? "BBBB" : "AAAA") + code.slice(4);
+  await fill(browser, "#f-enrolment_code", wrong);
   await submitFirstStart(browser);
   await waitText(browser, "#f-enrolment_code-error", /not valid or has already been used/, 60000);
   assert.equal(await text(browser, "#f-registry_url-error"), "");

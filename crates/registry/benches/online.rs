@@ -219,10 +219,14 @@ fn main() {
     let base = format!("http://127.0.0.1:{port}");
     let log = std::fs::File::create(std::env::temp_dir().join(format!("skranke-online-bench-{port}.log")))
         .expect("server log");
+    // The registry's key, as a container secret would hold it.
+    let key = skranke_registry::RegistryKey::generate(chrono::Utc::now()).to_file_json();
     let mut command = Command::new(&bin);
     command
         .args(["serve", "--insecure-http", "--listen", &format!("127.0.0.1:{port}")])
         .env("DATABASE_URL", &db.url)
+        .env("SKRANKE_REGISTRY_KEY", &key)
+        .env_remove("SKRANKE_REGISTRY_KEY_FILE")
         .stdout(Stdio::null())
         .stderr(log);
     let _server = Server(command.spawn().expect("start skranke-registry"));
@@ -242,6 +246,8 @@ fn main() {
                 .args(["enrolment-code", "--municipality", "101", "--office", "Borgerservice"])
                 .args(["--desk", &(i + 1).to_string()])
                 .env("DATABASE_URL", &db.url)
+                .env("SKRANKE_REGISTRY_KEY", &key)
+                .env_remove("SKRANKE_REGISTRY_KEY_FILE")
                 .env("SKRANKE_LANG", "en")
                 .output()
                 .expect("enrolment-code");
