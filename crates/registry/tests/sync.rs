@@ -257,3 +257,39 @@ fn an_enrolment_code_is_spent_once_and_a_refused_enrolment_leaves_no_desk_behind
     assert!(matches!(e, Error::Invalid(_)), "{e:?}");
     enrol(second.path(), &fresh).unwrap();
 }
+
+fn audited(store: &mut skranke_core::store::Store, action: &str) -> Vec<String> {
+    let conn = store.connection();
+    let mut stmt = conn.prepare("SELECT coalesce(detail, '') FROM audit WHERE action = ?1 ORDER BY seq").unwrap();
+    stmt.query_map([action], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
+}
+
+#[test]
+fn a_hop_that_rewrites_or_strips_the_registrys_answers_is_refused_audited_and_changes_nothing_at_the_desk() {
+    use support::proxy::{FaultProxy, Faults};
+    let reg = LiveRegistry::start();
+    let mut desk = TestDesk::enrol(&reg, &reg.url(), 461, 4, memory());
+    desk.issue(0, date(1980, 3, 14), Sex::Female, None).unwrap();
+    let proxy = FaultProxy::start(reg.addr, Faults { cut_one_in: 0, max_bytes_before_cut: 1 }, 7);
+    let client = desk.client(&proxy.url());
+    // A hop (a TLS-terminating proxy, a plain-HTTP link) that tells the desk
+    // it was retired: still valid JSON of the same length.
+    proxy.tamper(Some((b"\"retired\":false", b"\"retired\":true ")));
+    let err = sync::run(&mut desk.store, &client).unwrap_err();
+    assert!(matches!(err, Error::Sync(SyncError::AnswerForged)), "{err:?}");
+    // A hop that drops the signature.
+    proxy.tamper(Some((b"x-skranke-answer-signature", b"x-skranke-answer-signaturz")));
+    let err = sync::run(&mut desk.store, &client).unwrap_err();
+    assert!(matches!(err, Error::Sync(SyncError::AnswerUnsigned)), "{err:?}");
+    assert_eq!(audited(&mut desk.store, "registry.answer_refused"), ["sync.answer_forged", "sync.answer_unsigned"]);
+    // Nothing in either answer was acted on: the desk is not retired and still issues.
+    let status = sync::status(&mut desk.store, Utc::now()).unwrap();
+    assert!(!status.retired, "a forged answer retired the desk");
+    assert!(status.registry_time.is_some(), "the time of the answer enrolment got is kept");
+    desk.issue(1, date(1981, 3, 14), Sex::Male, None).unwrap();
+    // With the hop gone, the same desk syncs everything.
+    proxy.tamper(None);
+    let report = sync::run(&mut desk.store, &client).unwrap();
+    assert_eq!((report.pending, report.retired), (0, false), "{report:?}");
+    assert_eq!(reg.count(&format!("SELECT count(*) FROM records WHERE desk_id = '{}'", desk.id)), 2);
+}

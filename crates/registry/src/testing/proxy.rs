@@ -1,6 +1,8 @@
 //! A fault-injecting TCP proxy on loopback: forwards each connection to the
 //! registry and cuts some of them after a random number of bytes, in the
-//! middle of a request or of an answer, as a flaky network does.
+//! middle of a request or of an answer, as a flaky network does; or, as a
+//! hostile hop between desk and registry would, rewrites bytes of the
+//! answers ([`FaultProxy::tamper`]).
 //!
 //! Std threads only; every socket has a read timeout, the accept loop polls a
 //! stop flag, and dropping the proxy stops it.
@@ -21,9 +23,14 @@ pub struct Faults {
     pub max_bytes_before_cut: usize,
 }
 
+/// Bytes the proxy rewrites in answers: each occurrence of `from` within
+/// one read becomes `to` (the same length, so that the framing holds).
+type Tamper = Arc<Mutex<Option<(Vec<u8>, Vec<u8>)>>>;
+
 pub struct FaultProxy {
     pub addr: SocketAddr,
     faults: Arc<Mutex<Faults>>,
+    tamper: Tamper,
     stop: Arc<AtomicBool>,
     /// Connections cut so far.
     pub cuts: Arc<AtomicU64>,
@@ -52,7 +59,8 @@ impl FaultProxy {
         let stop = Arc::new(AtomicBool::new(false));
         let cuts = Arc::new(AtomicU64::new(0));
         let connections = Arc::new(AtomicU64::new(0));
-        let (f, s, c, n) = (faults.clone(), stop.clone(), cuts.clone(), connections.clone());
+        let tamper: Tamper = Arc::new(Mutex::new(None));
+        let (f, s, c, n, t) = (faults.clone(), stop.clone(), cuts.clone(), connections.clone(), tamper.clone());
         let accept = std::thread::spawn(move || {
             let mut rng = Rng(seed | 1);
             while !s.load(Ordering::SeqCst) {
@@ -70,11 +78,20 @@ impl FaultProxy {
                 } else {
                     None
                 };
-                let (stop, cuts) = (s.clone(), c.clone());
-                std::thread::spawn(move || relay(client, upstream, budget, stop, cuts));
+                let (stop, cuts, tamper) = (s.clone(), c.clone(), t.clone());
+                std::thread::spawn(move || relay(client, upstream, budget, stop, cuts, tamper));
             }
         });
-        FaultProxy { addr, faults, stop, cuts, connections, accept: Some(accept) }
+        FaultProxy { addr, faults, tamper, stop, cuts, connections, accept: Some(accept) }
+    }
+
+    /// From now on, `from` becomes `to` in every answer (`None`: no more).
+    /// Panics unless both have the same length.
+    pub fn tamper(&self, rewrite: Option<(&[u8], &[u8])>) {
+        if let Some((from, to)) = rewrite {
+            assert_eq!(from.len(), to.len(), "a rewrite keeps the length");
+        }
+        *self.tamper.lock().unwrap() = rewrite.map(|(f, t)| (f.to_vec(), t.to_vec()));
     }
 
     pub fn url(&self) -> String {
@@ -101,16 +118,40 @@ impl Drop for FaultProxy {
     }
 }
 
+/// `from` replaced by `to` wherever it occurs in `data`.
+fn rewrite(data: &mut [u8], from: &[u8], to: &[u8]) {
+    if from.is_empty() || data.len() < from.len() {
+        return;
+    }
+    let mut i = 0;
+    while i + from.len() <= data.len() {
+        if &data[i..i + from.len()] == from {
+            data[i..i + from.len()].copy_from_slice(to);
+            i += from.len();
+        } else {
+            i += 1;
+        }
+    }
+}
+
 /// Copies both ways until either side closes, the budget of bytes is spent
-/// (then both sides are cut), or the proxy stops.
-fn relay(client: TcpStream, upstream: SocketAddr, budget: Option<usize>, stop: Arc<AtomicBool>, cuts: Arc<AtomicU64>) {
+/// (then both sides are cut), or the proxy stops; answers pass through the
+/// rewrite in force.
+fn relay(
+    client: TcpStream,
+    upstream: SocketAddr,
+    budget: Option<usize>,
+    stop: Arc<AtomicBool>,
+    cuts: Arc<AtomicU64>,
+    tamper: Tamper,
+) {
     let Ok(server) = TcpStream::connect_timeout(&upstream, Duration::from_secs(2)) else {
         let _ = client.shutdown(Shutdown::Both);
         return;
     };
     let spent = Arc::new(AtomicUsize::new(0));
     let cut = Arc::new(AtomicBool::new(false));
-    let pump = |mut from: TcpStream, mut to: TcpStream| {
+    let pump = |mut from: TcpStream, mut to: TcpStream, tamper: Option<Tamper>| {
         let (spent, cut, stop, cuts) = (spent.clone(), cut.clone(), stop.clone(), cuts.clone());
         std::thread::spawn(move || {
             let _ = from.set_read_timeout(Some(Duration::from_millis(200)));
@@ -128,6 +169,9 @@ fn relay(client: TcpStream, upstream: SocketAddr, budget: Option<usize>, stop: A
                     Err(_) => break,
                 };
                 idle = 0;
+                if let Some(rule) = tamper.as_ref().and_then(|t| t.lock().unwrap().clone()) {
+                    rewrite(&mut buf[..n], &rule.0, &rule.1);
+                }
                 let mut n = n;
                 if let Some(limit) = budget {
                     let before = spent.fetch_add(n, Ordering::SeqCst);
@@ -149,8 +193,8 @@ fn relay(client: TcpStream, upstream: SocketAddr, budget: Option<usize>, stop: A
         })
     };
     let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) else { return };
-    let up = pump(client, server);
-    let down = pump(s2, c2);
+    let up = pump(client, server, None);
+    let down = pump(s2, c2, Some(tamper));
     let _ = up.join();
     let _ = down.join();
 }

@@ -323,6 +323,9 @@ pub struct Writes {
     pub unit_binds: Vec<UnitBind>,
     pub numbers: Vec<NumberInsert>,
     pub linked: Vec<NumberLink>,
+    /// Online numbers allocated, unused, to another desk by a restored
+    /// registry, taken by this desk's record from before the restore.
+    pub reclaimed: Vec<NumberLink>,
     pub records: Vec<RecordInsert>,
     /// `content || {jobnet_username, password_hash}`, one per record.
     pub logins: Vec<LoginWrite>,
@@ -581,6 +584,21 @@ impl<'a> Judge<'a> {
                 self.writes.linked.push(NumberLink { number: digits.clone(), record_id: r.record_id.clone() });
                 if let Some(n) = self.numbers.get_mut(&digits) {
                     n.record_id = Some(r.record_id.clone());
+                }
+            }
+            // After a restore the registry may have allocated again, to
+            // another desk, an online number this desk was given before and
+            // put on a handout. The record takes it; the allocation, unused,
+            // goes (a desk does not use an allocation signed with a sequence
+            // below one it saw, and should one have used it, its record is a
+            // number conflict told to both).
+            (NumberSource::Online, Some(HeldNumber { origin, record_id: None, .. }))
+                if self.reconciling && origin == "online" =>
+            {
+                self.writes.reclaimed.push(NumberLink { number: digits.clone(), record_id: r.record_id.clone() });
+                if let Some(n) = self.numbers.get_mut(&digits) {
+                    n.record_id = Some(r.record_id.clone());
+                    n.desk_id = Some(desk_id.clone());
                 }
             }
             (NumberSource::Online, Some(_)) => return invalid("number_not_held"),

@@ -51,6 +51,18 @@ pub async fn apply(tx: &Transaction<'_>, desk: &Desk, w: Writes) -> Result<()> {
         )
         .await?;
     }
+    if !w.reclaimed.is_empty() {
+        let (n, r): (Vec<String>, Vec<String>) = w.reclaimed.into_iter().map(|l| (l.number, l.record_id)).unzip();
+        // The allocation's key goes with it: the other desk asking again
+        // under that key is given a new number.
+        tx.execute(
+            "UPDATE numbers SET record_id = u.r, desk_id = $3, idempotency_key = NULL
+             FROM unnest($1::bpchar[], $2::text[]) AS u(n, r)
+             WHERE numbers.number = u.n AND numbers.record_id IS NULL",
+            &[&n, &r, &desk_id],
+        )
+        .await?;
+    }
     if !w.records.is_empty() {
         let (mut id, mut num, mut mu, mut dk, mut pk, mut c, mut h) =
             (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);

@@ -445,6 +445,30 @@ fn an_online_number_is_taken_only_when_allocated_to_this_desk_and_unused() {
     assert_eq!(j.writes.records.len(), 1);
 }
 
+/// While reconciling after a restore, an online number the restored
+/// registry allocated again to another desk, and that no record uses, is
+/// taken by the record from before the restore; a used one stays a
+/// conflict, and outside reconciling it is not this desk's.
+#[test]
+fn while_reconciling_a_record_takes_its_online_number_from_an_unused_allocation_to_another_desk() {
+    let again = |record_id: Option<&str>| HeldNumber {
+        number: stored(&unleased(5)),
+        origin: "online".into(),
+        desk_id: Some(OTHER.into()),
+        desk_municipality: None,
+        record_id: record_id.map(str::to_string),
+    };
+    let e = || issued("k1", record("D1-1", &unleased(5), NumberSource::Online, "doc-a"));
+    let j = run(&[e()], Picture { reconciling: true, numbers: vec![again(None)], ..holding() });
+    assert_eq!(verdicts(&j), [ACCEPT]);
+    assert_eq!(j.writes.reclaimed, [NumberLink { number: stored(&unleased(5)), record_id: "D1-1".into() }]);
+    assert!(j.writes.linked.is_empty() && j.writes.numbers.is_empty());
+    let j = run(&[e()], Picture { numbers: vec![again(None)], ..holding() });
+    assert_eq!(verdicts(&j), [refused("number_not_held")]);
+    let j = run(&[e()], Picture { reconciling: true, numbers: vec![again(Some("D2-1"))], ..holding() });
+    assert_eq!(verdicts(&j), [refused("number_not_held")]);
+}
+
 /// An online number the registry does not know is `invalid:number_not_held`,
 /// except while reconciling after a restore, when it is re-learnt (origin
 /// `online`) as long as no desk holds (or retired) its unit.
