@@ -15,6 +15,7 @@
 //! type size (9 pt down to a 6 pt floor) that keeps it all on one page.
 //! The eligibility group is not an input, so it can never be printed.
 
+pub mod face;
 pub mod layout;
 pub mod qr;
 pub mod shape;

@@ -30,7 +30,7 @@ use allsorts::glyph_position::{GlyphLayout, TextDirection};
 use allsorts::gsub::{FeatureMask, FeatureMaskExt};
 use unicode_bidi::{BidiClass, Level, ParagraphBidiInfo};
 
-use super::layout::Face;
+use super::face::Face;
 
 /// The direction a line is set in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
