@@ -218,7 +218,7 @@ pub fn issue_with(
         return Err(Error::Invalid(vec![review_needed(lang)]));
     }
     let reviewed = request.duplicate_reviewed.then(|| format!("{DUPLICATE_REVIEWED_FIELD}:{matches}"));
-    let out = store.issue_with_handout_reviewed(
+    let issued = store.issue_with_handout_reviewed(
         session,
         &valid,
         today,
@@ -227,7 +227,18 @@ pub fn issue_with(
         request.delivery,
         rng,
         reviewed.as_deref(),
-    )?;
+    );
+    let out = match issued {
+        Ok(out) => out,
+        Err(e) => {
+            // An online number the failed issue was given goes back at the next
+            // sync; the issue's own error is what the clerk needs to read.
+            if let Some(r) = registry {
+                let _ = r.remember(store);
+            }
+            return Err(e);
+        }
+    };
     let mut warnings = Vec::new();
     if let Some(r) = registry {
         if let Err(e) = r.remember(store) {

@@ -16,7 +16,7 @@ use serde::Serialize;
 use sha2::Sha256;
 
 use crate::alloc::{self, NumberSource, OnlineAllocator, OnlineRequest};
-use crate::applicant::{Applicant, IntakeContext, Notice, ValidApplicant};
+use crate::applicant::{safe_text_char, Applicant, IntakeContext, Notice, ValidApplicant};
 use crate::audit::{self, Event};
 use crate::cpr::{Personnummer, Sex};
 use crate::credentials::{PasswordHash, Username};
@@ -413,18 +413,29 @@ impl Store {
         // never inside the transaction (no lock held while on the network).
         let online_number = match online {
             Some(allocator) => {
-                self.read::<_, crate::Error>(|tx, _| {
+                let next_seq = self.read::<_, crate::Error>(|tx, _| {
                     staff::authorize(tx, session, Role::Clerk, "issue")?;
                     check_may_issue(tx, now)?;
-                    Ok(check_duplicates(tx, &document_key, &person_key)?)
+                    check_duplicates(tx, &document_key, &person_key)?;
+                    Ok(tx
+                        .prepare_cached("SELECT coalesce(max(seq), 0) + 1 FROM record")?
+                        .query_row([], |r| r.get::<_, i64>(0))?)
                 })?;
-                let mut nonce = [0u8; 16];
-                getrandom::fill(&mut nonce).map_err(|e| StoreError::Random { detail: e.to_string() })?;
+                // The key is the applicant's (document, birth date, sex) and
+                // the record this issue would be: a retry of a failed issue
+                // gets the number the registry already recorded for it, never
+                // a second one; the next record, even for the same person, asks
+                // anew.
+                let attempt = format!("{document_key}/{}/{}/{next_seq}", intake.birth_date, intake.sex.code());
                 let request = OnlineRequest {
                     desk_id: self.desk_id().to_string(),
                     birth_date: intake.birth_date,
                     sex: intake.sex,
-                    idempotency_key: format!("{}/alloc/{}", self.desk_id(), to_hex(&nonce)),
+                    idempotency_key: format!(
+                        "{}/alloc/{}",
+                        self.desk_id(),
+                        &keyed_hash(&self.context().duplicate_key, "allocation", &attempt)[..32]
+                    ),
                 };
                 allocator.allocate(&request)?
             }
@@ -541,6 +552,12 @@ impl Store {
         let mut errors = Vec::new();
         if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
             errors.push(field_error("reason", "reason_invalid", lang));
+        } else if !reason.chars().all(safe_text_char) {
+            // The reason goes to the registry in the `voided` event: a control
+            // character there (NUL above all, which PostgreSQL cannot store)
+            // would make the event one the registry refuses, so it is refused
+            // here, like every other free text on the desk.
+            errors.push(field_error("reason", "reason_characters", lang));
         }
         if let Some(r) = replaced_by {
             if !valid_record_id(r) || r == id {
@@ -648,5 +665,90 @@ mod tests {
         assert_eq!(a, keyed_hash(b"key one", "document", "P:DE:C01X00T47"));
         assert_ne!(a, keyed_hash(b"key two", "document", "P:DE:C01X00T47"));
         assert_ne!(a, keyed_hash(b"key one", "person", "P:DE:C01X00T47"));
+    }
+
+    mod void {
+        use super::super::*;
+        use crate::applicant::Applicant;
+        use crate::desk::{self, DeskKind, DeskSetup};
+        use crate::keystore::MemoryKeyStore;
+
+        const PW: &str = "a long enough password";
+
+        fn now() -> DateTime<Utc> {
+            DateTime::from_timestamp(1_780_000_000, 0).unwrap()
+        }
+
+        /// A training desk with one issued record, signed in as its admin.
+        fn desk_with_record(dir: &std::path::Path) -> (Store, Session, String) {
+            let setup = DeskSetup {
+                kind: DeskKind::Training,
+                municipality: "101",
+                office: "Borgerservice",
+                desk_number: 1,
+                admin_name: "Ada",
+                admin_password: PW,
+            };
+            let mut store = desk::init(dir, Box::new(MemoryKeyStore::new()), &setup, now(), Lang::En).unwrap();
+            let admin = store.sign_in("Ada", PW, now()).unwrap();
+            let v = serde_json::json!({
+              "given_names": "Anna", "surname": "Schmidt", "birth_date": "1990-03-05", "sex": "F",
+              "nationality": "DE", "municipality_of_stay": 101, "group": "eu-jobseeker",
+              "document": {"type": "passport", "number": "C01X00T47", "issuing_state": "DE",
+                           "expiry_date": "2099-04-15", "original_seen": true, "sex_on_document": null,
+                           "no_expiry_confirmed": false},
+              "asylum_case_ref": null, "no_danish_cpr": true, "not_residence_registered": true, "language": "de",
+              "contact": {"email": null, "phone": null, "address_dk": null}
+            });
+            let applicant = Applicant::from_json(&v.to_string(), Lang::En).unwrap();
+            let ctx = IntakeContext { today: now().date_naive(), desk_municipality: 101 };
+            let intake = Intake::from_valid(&applicant.validate(&ctx, Lang::En).unwrap());
+            let issued = store.issue(&admin, &intake, now(), None, None).unwrap();
+            (store, admin, issued.record_id)
+        }
+
+        /// What a void would change: the record's state and reason, the
+        /// outbox and the audit chain.
+        fn stored(store: &Store, id: &str) -> (String, Option<String>, i64, i64) {
+            let conn = store.connection();
+            let (status, reason) = conn
+                .query_row("SELECT status, void_reason FROM record WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap();
+            let outbox = conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0)).unwrap();
+            let audit = conn.query_row("SELECT count(*) FROM audit", [], |r| r.get(0)).unwrap();
+            (status, reason, outbox, audit)
+        }
+
+        /// A void's reason is free text sent to the registry: a control
+        /// character in it (NUL, which PostgreSQL cannot store, a tab, a line
+        /// break, DEL, a C1 control) is refused as a field error naming
+        /// `reason`, in the desk's language, and nothing is stored or queued.
+        #[test]
+        fn a_void_reason_with_a_control_character_is_refused_naming_the_field_and_nothing_is_stored() {
+            let dir = tempfile::tempdir().unwrap();
+            let (mut store, admin, id) = desk_with_record(dir.path());
+            let before = stored(&store, &id);
+            assert_eq!(before.0, "issued");
+            for reason in ["wrong\u{0}person", "wrong\tperson", "wrong\nperson", "wrong\u{7f}", "wrong\u{85}person"] {
+                for lang in [Lang::En, Lang::Da] {
+                    let err = store.void(&admin, &id, reason, None, now(), lang).unwrap_err();
+                    let Error::Invalid(fields) = err else { panic!("{reason:?}: {err:?}") };
+                    assert_eq!(fields.len(), 1, "{reason:?}");
+                    assert_eq!((fields[0].field.as_str(), fields[0].code.as_str()), ("reason", "reason_characters"));
+                    assert_eq!(
+                        fields[0].message,
+                        i18n::render(lang, "issue.field.reason_characters", &[]),
+                        "{reason:?}"
+                    );
+                    assert!(!fields[0].message.starts_with("issue.field."), "no catalog text: {}", fields[0].message);
+                }
+                assert_eq!(stored(&store, &id), before, "{reason:?}");
+            }
+            // The same reason without the control character voids the record.
+            store.void(&admin, &id, "wrong person", None, now(), Lang::En).unwrap();
+            let after = stored(&store, &id);
+            assert_eq!((after.0.as_str(), after.1.as_deref()), ("voided", Some("wrong person")));
+            assert_eq!(after.2, before.2 + 1);
+        }
     }
 }

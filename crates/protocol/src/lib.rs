@@ -47,8 +47,65 @@ pub mod header {
     pub const TIMESTAMP: &str = "x-skranke-timestamp";
     /// A fresh random value per request (hex, 16 to 64 characters).
     pub const NONCE: &str = "x-skranke-nonce";
-    /// Hex Ed25519 signature over [`super::signing_message`].
+    /// Hex Ed25519 signature over [`super::signing_message`] (or, when the
+    /// request names its versions, [`super::versioned_signing_message`]).
     pub const SIGNATURE: &str = "x-skranke-signature";
+    /// The protocol version the desk speaks, `MAJOR.MINOR`
+    /// ([`super::PROTOCOL_VERSION`]); signed with the request.
+    pub const PROTOCOL: &str = "x-skranke-protocol";
+    /// The desk app's version (`skranke-core`'s package version); signed
+    /// with the request.
+    pub const APP_VERSION: &str = "x-skranke-app-version";
+}
+
+/// The protocol version this build speaks: a registry serves every minor
+/// version of its major (a newer minor only adds fields, which older
+/// readers ignore) and refuses another major. Requests without the header
+/// come from desks older than versioning: 1.0.
+pub const PROTOCOL_VERSION: (u16, u16) = (1, 1);
+
+/// A `MAJOR.MINOR` version, if `text` is one.
+///
+/// ```
+/// use skranke_protocol::parse_protocol_version;
+/// assert_eq!(parse_protocol_version("1.12"), Some((1, 12)));
+/// assert_eq!(parse_protocol_version("1"), None);
+/// ```
+pub fn parse_protocol_version(text: &str) -> Option<(u16, u16)> {
+    let (major, minor) = text.trim().split_once('.')?;
+    let digits = |s: &str| !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(major) || !digits(minor) {
+        return None;
+    }
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+/// The bytes a desk that names its versions signs: as
+/// [`signing_message`], with the protocol and app versions, so that no one
+/// on the way can change what the registry records of them:
+/// `skranke-v2\nMETHOD\npath?query\ntimestamp\nnonce\nprotocol\napp\nsha256(body)`.
+///
+/// ```
+/// use skranke_protocol::{signing_message, versioned_signing_message};
+/// let v2 = versioned_signing_message("POST", "/v1/sync", 1, "ab12", "1.1", "0.1.0", b"{}");
+/// assert!(String::from_utf8(v2.clone()).unwrap().starts_with("skranke-v2\nPOST\n/v1/sync\n1\nab12\n1.1\n0.1.0\n"));
+/// assert_ne!(v2, signing_message("POST", "/v1/sync", 1, "ab12", b"{}"));
+/// ```
+pub fn versioned_signing_message(
+    method: &str,
+    path_and_query: &str,
+    timestamp: i64,
+    nonce: &str,
+    protocol: &str,
+    app_version: &str,
+    body: &[u8],
+) -> Vec<u8> {
+    format!(
+        "skranke-v2\n{}\n{path_and_query}\n{timestamp}\n{nonce}\n{protocol}\n{app_version}\n{}",
+        method.to_ascii_uppercase(),
+        sha256_hex(body)
+    )
+    .into_bytes()
 }
 
 /// How far a request's timestamp may lie from the registry's clock.
@@ -605,7 +662,17 @@ pub struct SyncRequest {
     pub states_after: i64,
     /// Cursor: notices after this ID.
     pub notices_after: i64,
+    /// Idempotency keys of online allocations whose number the desk did not
+    /// put on a handout (the answer came too late, could not be believed,
+    /// or the issue failed after it): the registry frees those numbers
+    /// again. At most [`MAX_UNUSED_ALLOCATIONS`] per request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unused_allocations: Vec<String>,
 }
+
+/// The most unused allocations one sync request reports; the desk reports
+/// the rest at its next sync.
+pub const MAX_UNUSED_ALLOCATIONS: usize = 1000;
 
 /// A record's state in the registry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

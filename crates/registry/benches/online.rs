@@ -164,6 +164,7 @@ fn work(
         let request = SyncRequest {
             highest_sequence_seen: desk.seen,
             sequence_receipt: None,
+            unused_allocations: Vec::new(),
             records_issued: 0,
             units: Vec::new(),
             states_after: 0,

@@ -243,6 +243,9 @@ pub async fn bindings(client: &impl GenericClient, desk_id: &str) -> Result<Vec<
             &[&desk_id],
         )
         .await?;
+    // Numbers on handouts that no accepted record holds (a clone's, say)
+    // are used too: the desk holding their unit never issues them.
+    let disputed = client.query("SELECT number FROM disputed_numbers", &[]).await?;
     let mut out: Vec<Binding> = units
         .iter()
         .filter_map(|r| {
@@ -258,6 +261,19 @@ pub async fn bindings(client: &impl GenericClient, desk_id: &str) -> Result<Vec<
         if let Some(b) = out.iter_mut().find(|b| b.unit == u) {
             b.used.push(n.to_string());
         }
+    }
+    for r in &disputed {
+        let Some(n) = r.get::<_, Option<&str>>(0).and_then(from_stored) else { continue };
+        let Some(u) = LeaseUnit::containing(&n) else { continue };
+        if let Some(b) = out.iter_mut().find(|b| b.unit == u) {
+            let shown = n.to_string();
+            if !b.used.contains(&shown) {
+                b.used.push(shown);
+            }
+        }
+    }
+    for b in &mut out {
+        b.used.sort_unstable();
     }
     Ok(out)
 }

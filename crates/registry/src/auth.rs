@@ -6,12 +6,18 @@
 //! checks the timestamp against the registry's clock, verifies the
 //! signature, and only then records the nonce, so that unauthenticated
 //! callers cannot fill the nonce table. Each failure is a 401 problem.
+//!
+//! A revoked desk's key (`revoke-desk`: stolen or lost) proves nothing any
+//! more: a request it signs is refused with 403 `desk.revoked` whatever the
+//! route, after the signature is checked (so only the key's holder, not
+//! anyone who knows a desk ID, makes the refusal and its entry in
+//! `operator_log`) and before anything else is touched.
 
 use axum::body::{to_bytes, Body};
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use skranke_protocol::MAX_CLOCK_SKEW_SECS;
 
 use crate::decode::SignedHeaders;
@@ -42,7 +48,8 @@ pub async fn require_desk(State(state): State<AppState>, req: Request, next: Nex
     let client = state.pool.get().await?;
     let row = client
         .query_opt(
-            "SELECT public_key, municipality, retired_at IS NOT NULL FROM desks WHERE desk_id = $1",
+            "SELECT public_key, municipality, retired_at IS NOT NULL, revoked_at IS NOT NULL
+             FROM desks WHERE desk_id = $1",
             &[&signed.desk_id],
         )
         .await?
@@ -50,6 +57,14 @@ pub async fn require_desk(State(state): State<AppState>, req: Request, next: Nex
     let public_key: Vec<u8> = row.get(0);
     let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     signed.verify(&public_key, parts.method.as_str(), path, &body)?;
+
+    if row.get::<_, bool>(3) {
+        let route = parts.extensions.get::<MatchedPath>().map(|p| p.as_str()).unwrap_or("-");
+        crate::revocation::note_revoked_refusal(&client, &signed.desk_id, route, state.now()).await?;
+        let mut response = RegistryError::refused(StatusCode::FORBIDDEN, "desk.revoked").into_response();
+        response.extensions_mut().insert(crate::api::LoggedDesk(signed.desk_id));
+        return Ok(response);
+    }
 
     let fresh = client
         .execute(

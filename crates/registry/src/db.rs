@@ -16,6 +16,8 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     (3, include_str!("../migrations/0003_retention.sql")),
     (4, include_str!("../migrations/0004_feed_logins.sql")),
     (5, include_str!("../migrations/0005_restore_feed_mark.sql")),
+    (6, include_str!("../migrations/0006_revocation.sql")),
+    (7, include_str!("../migrations/0007_disputed_numbers.sql")),
 ];
 
 /// A pool of connections to `database_url` (the registry's PostgreSQL runs

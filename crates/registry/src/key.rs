@@ -176,8 +176,7 @@ impl RegistryKey {
         if file.version != 1 {
             return Err(invalid());
         }
-        let seed: [u8; 32] =
-            hex::decode(file.seed.trim()).ok().and_then(|b| b.try_into().ok()).ok_or_else(invalid)?;
+        let seed: [u8; 32] = hex::decode(file.seed.trim()).ok().and_then(|b| b.try_into().ok()).ok_or_else(invalid)?;
         let signing = SigningKey::from_bytes(&seed);
         let previous = match file.previous {
             None => None,
@@ -262,7 +261,9 @@ fn write_file(path: &Path, text: &str, replace: bool) -> Result<()> {
         _ => PathBuf::from("."),
     };
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "registry-key".into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", crate::ops::random_id(8)));
+    let mut salt = [0u8; 8];
+    getrandom::fill(&mut salt).map_err(|e| io_error(path, std::io::Error::other(e.to_string())))?;
+    let tmp = dir.join(format!(".{name}.{}.tmp", hex::encode(salt)));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -331,7 +332,11 @@ mod tests {
         let p = new.previous.clone().unwrap();
         assert_eq!(p.public_key, old.public_key());
         assert_eq!(p.until, now().timestamp() + 30 * 86_400);
-        assert!(trust::verify(&old.public_key(), &trust::endorsement_message(&new.public_key(), p.until), &p.endorsement));
+        assert!(trust::verify(
+            &old.public_key(),
+            &trust::endorsement_message(&new.public_key(), p.until),
+            &p.endorsement
+        ));
         assert!(new.endorsement_at(p.until - 1).is_some());
         assert!(new.endorsement_at(p.until).is_none());
     }

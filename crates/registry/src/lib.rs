@@ -16,12 +16,14 @@ pub mod api;
 pub mod auth;
 pub mod db;
 pub mod decode;
+pub mod disputed;
 pub mod error;
 pub mod key;
 pub mod limits;
 pub mod logging;
 pub mod ops;
 pub mod privacy;
+pub mod revocation;
 pub mod testing;
 pub mod tls;
 
@@ -52,7 +54,14 @@ pub struct Config {
     pub enrol_limit: RateLimit,
     /// Bearer token of the downstream feed consumer; `None` disables the feed.
     pub feed_token: Option<String>,
+    /// Modulus-11 numbers (still widely demanded, and few) one desk is
+    /// allocated online per 24 hours; after that it gets the others.
+    pub modulus11_per_desk_day: u32,
 }
+
+/// A desk issues a few dozen handouts on a busy day; this leaves it every
+/// modulus-11 number it can use and stops one desk from draining them.
+pub const DEFAULT_MODULUS11_PER_DESK_DAY: u32 = 100;
 
 impl Default for Config {
     fn default() -> Config {
@@ -63,6 +72,7 @@ impl Default for Config {
             allocate_limit: RateLimit::per_second(10.0, 20),
             enrol_limit: RateLimit::per_minute(5.0, 5),
             feed_token: None,
+            modulus11_per_desk_day: DEFAULT_MODULUS11_PER_DESK_DAY,
         }
     }
 }

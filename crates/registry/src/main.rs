@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use skranke_registry::key::{self, RegistryKey};
+use skranke_registry::revocation::{self, Cancelled, CodeChoice, OpenCode};
 use skranke_registry::{api, db, logging, ops, privacy, system_clock, tls, AppState, Config, RateLimit, RegistryError};
 use skranke_rules::i18n::{render, render_count, Lang};
 use skranke_rules::lease::Block;
@@ -62,6 +63,10 @@ enum Command {
         /// Online allocation deadline in milliseconds.
         #[arg(long, default_value_t = 2000)]
         allocate_deadline_ms: u64,
+        /// Modulus-11 numbers one desk is allocated online per 24 hours; after
+        /// that it gets others (0: none).
+        #[arg(long, env = "SKRANKE_MODULUS11_PER_DESK_DAY", default_value_t = skranke_registry::DEFAULT_MODULUS11_PER_DESK_DAY)]
+        modulus11_per_desk_day: u32,
         /// Database connections.
         #[arg(long, default_value_t = 16)]
         pool_size: usize,
@@ -101,6 +106,25 @@ enum Command {
         office: String,
         #[arg(long)]
         desk: u32,
+        /// Days the code may be used (1 to 90).
+        #[arg(long, default_value_t = revocation::DEFAULT_CODE_VALID_DAYS)]
+        valid_days: u32,
+    },
+    /// List the enrolment codes that may still be used (never the codes).
+    EnrolmentCodes {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel an open enrolment code, by its ID or by municipality and desk.
+    CancelEnrolmentCode {
+        /// The code's ID, as `enrolment-codes` shows it.
+        #[arg(long, required_unless_present_all = ["municipality", "desk"], conflicts_with_all = ["municipality", "desk"])]
+        id: Option<i64>,
+        /// Kommunekode (3 digits), with --desk.
+        #[arg(long, requires = "desk")]
+        municipality: Option<u16>,
+        #[arg(long, requires = "municipality")]
+        desk: Option<u32>,
     },
     /// List enrolled desks.
     Desks {
@@ -109,6 +133,14 @@ enum Command {
     },
     /// Retire a desk: it may upload, never lease or allocate again.
     RetireDesk { desk_id: String },
+    /// Revoke a desk whose key is stolen or lost: every request signed with it is refused.
+    RevokeDesk { desk_id: String },
+    /// Numbers on handouts that no accepted record holds (a cloned or restored
+    /// desk's conflicting records): never handed out again.
+    Disputed {
+        #[arg(long)]
+        json: bool,
+    },
     /// Record numbers of the block already used elsewhere (one per line).
     ImportUsed { file: PathBuf },
     /// The registry at a glance.
@@ -214,6 +246,24 @@ fn main() -> ExitCode {
     }
 }
 
+/// One open enrolment code as `enrolment-codes` lists it: never the code.
+fn code_line(lang: Lang, c: &OpenCode) -> String {
+    let at = |t: &chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+    render(
+        lang,
+        "registry.code_line",
+        &[
+            ("id", &c.id.to_string()),
+            ("municipality", &c.municipality.to_string()),
+            ("office", &c.office),
+            ("desk", &c.desk_number.to_string()),
+            ("created_at", &at(&c.created_at)),
+            ("created_by", &c.created_by),
+            ("expires_at", &at(&c.expires_at)),
+        ],
+    )
+}
+
 /// Prints what an operator may see of a key: public key, fingerprint, and
 /// the rotation it came from.
 fn show_key(lang: Lang, key: &RegistryKey) {
@@ -288,6 +338,7 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
             allocate_burst,
             enrol_per_minute,
             enrol_burst,
+            modulus11_per_desk_day,
             ..
         } => {
             let config = Config {
@@ -297,6 +348,7 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
                 lookup_limit: RateLimit::per_second(lookup_rate, lookup_burst),
                 allocate_limit: RateLimit::per_second(allocate_rate, allocate_burst),
                 enrol_limit: RateLimit::per_minute(enrol_per_minute, enrol_burst),
+                modulus11_per_desk_day,
             };
             let key = std::sync::Arc::new(key.expect("read above for serve"));
             eprintln!("{}", render(lang, "registry.key_loaded", &[("fingerprint", &key.fingerprint())]));
@@ -351,10 +403,12 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
         }
         Command::Migrate => println!("{}", render(lang, "registry.migrated", &[])),
         Command::Key { command } => return key_command(command, lang),
-        Command::EnrolmentCode { municipality, office, desk } => {
+        Command::EnrolmentCode { municipality, office, desk, valid_days } => {
             let key = key.expect("read above for enrolment-code");
-            let code = ops::create_enrolment_code(&pool, &operator, &key, municipality, &office, desk).await?;
-            println!("{code}");
+            let made =
+                revocation::create_enrolment_code(&pool, &operator, &key, municipality, &office, desk, valid_days)
+                    .await?;
+            println!("{}", made.code);
             eprintln!(
                 "{}",
                 render(
@@ -363,6 +417,57 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
                     &[("municipality", &municipality.to_string()), ("office", &office), ("desk", &desk.to_string())]
                 )
             );
+            let expires = made.expires_at.format("%Y-%m-%d %H:%M UTC").to_string();
+            eprintln!(
+                "{}",
+                render(lang, "registry.code_expires", &[("expires_at", &expires), ("id", &made.id.to_string())])
+            );
+        }
+        Command::EnrolmentCodes { json } => {
+            let codes = revocation::open_enrolment_codes(&pool).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&codes).unwrap_or_default());
+            } else if codes.is_empty() {
+                println!("{}", render(lang, "registry.no_open_codes", &[]));
+            } else {
+                for c in &codes {
+                    println!("{}", code_line(lang, c));
+                }
+            }
+        }
+        Command::CancelEnrolmentCode { id, municipality, desk } => {
+            let choice = match (id, municipality, desk) {
+                (Some(id), _, _) => CodeChoice::Id(id),
+                (None, Some(municipality), Some(desk_number)) => CodeChoice::Desk { municipality, desk_number },
+                // clap requires one of the two forms.
+                _ => return Err(RegistryError::bad_field("id")),
+            };
+            match revocation::cancel_enrolment_code(&pool, &operator, &choice).await? {
+                Cancelled::Done(c) => println!(
+                    "{}",
+                    render(
+                        lang,
+                        "registry.code_cancelled",
+                        &[
+                            ("id", &c.id.to_string()),
+                            ("municipality", &c.municipality.to_string()),
+                            ("office", &c.office),
+                            ("desk", &c.desk_number.to_string())
+                        ]
+                    )
+                ),
+                Cancelled::NoneOpen => {
+                    eprintln!("{}", render(lang, "registry.no_open_code", &[]));
+                    return Ok(ExitCode::from(1));
+                }
+                Cancelled::Ambiguous(codes) => {
+                    eprintln!("{}", render(lang, "registry.code_ambiguous", &[("count", &codes.len().to_string())]));
+                    for c in &codes {
+                        eprintln!("{}", code_line(lang, c));
+                    }
+                    return Ok(ExitCode::from(1));
+                }
+            }
         }
         Command::Desks { json } => {
             let desks = ops::desks(&pool).await?;
@@ -370,10 +475,7 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
                 println!("{}", serde_json::to_string_pretty(&desks).unwrap_or_default());
             } else {
                 for d in &desks {
-                    let status = match d.retired_at {
-                        Some(_) => render(lang, "registry.desk_retired", &[]),
-                        None => render(lang, "registry.desk_active", &[]),
-                    };
+                    let status = render(lang, d.state.message_key(), &[]);
                     let last = d.last_sync_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or("-".into());
                     println!(
                         "{}",
@@ -395,11 +497,43 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
                 }
             }
         }
+        Command::Disputed { json } => {
+            let disputed = skranke_registry::disputed::list(&pool).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&disputed).unwrap_or_default());
+            } else if disputed.is_empty() {
+                println!("{}", render(lang, "registry.disputed_none", &[]));
+            } else {
+                for d in &disputed {
+                    let at = d.received_at.format("%Y-%m-%d %H:%M").to_string();
+                    let held_by = d.held_by.clone().unwrap_or_else(|| "-".into());
+                    let record = d.record_id.clone().unwrap_or_else(|| "-".into());
+                    let args = [
+                        ("number", d.number.as_str()),
+                        ("desk_id", d.desk_id.as_str()),
+                        ("municipality", &d.municipality.to_string()),
+                        ("record_id", record.as_str()),
+                        ("reason", d.reason.as_str()),
+                        ("held_by", held_by.as_str()),
+                        ("received_at", at.as_str()),
+                    ];
+                    println!("{}", render(lang, "registry.disputed_line", &args));
+                }
+            }
+        }
         Command::RetireDesk { desk_id } => {
             if ops::retire_desk(&pool, &operator, &desk_id).await? {
                 println!("{}", render(lang, "registry.desk_retired_now", &[("desk_id", &desk_id)]));
             } else {
                 eprintln!("{}", render(lang, "registry.no_such_desk", &[("desk_id", &desk_id)]));
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::RevokeDesk { desk_id } => {
+            if revocation::revoke_desk(&pool, &operator, &desk_id).await? {
+                println!("{}", render(lang, "registry.desk_revoked_now", &[("desk_id", &desk_id)]));
+            } else {
+                eprintln!("{}", render(lang, "registry.no_revocable_desk", &[("desk_id", &desk_id)]));
                 return Ok(ExitCode::from(1));
             }
         }

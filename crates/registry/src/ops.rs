@@ -76,8 +76,10 @@ pub(crate) async fn record(
     Ok(())
 }
 
-/// Creates a one-time enrolment code for a desk; it ends in the
-/// fingerprint of `key`, the key that signs the registry's answers.
+/// Creates a one-time enrolment code for a desk, valid for
+/// [`crate::revocation::DEFAULT_CODE_VALID_DAYS`]; it ends in the
+/// fingerprint of `key`, the key that signs the registry's answers. Another
+/// validity: [`crate::revocation::create_enrolment_code`].
 pub async fn create_enrolment_code(
     pool: &Pool,
     operator: &str,
@@ -85,32 +87,10 @@ pub async fn create_enrolment_code(
     municipality: u16,
     office: &str,
     desk_number: u32,
-) -> Result<String> {
-    if !(100..=999).contains(&municipality) {
-        return Err(RegistryError::bad_field("municipality"));
-    }
-    let office = office.trim();
-    if office.is_empty() || office.len() > 200 {
-        return Err(RegistryError::bad_field("office"));
-    }
-    let desk_number = i32::try_from(desk_number).map_err(|_| RegistryError::bad_field("desk"))?;
-    let (code, secret) = new_enrolment_code(key);
-    let client = pool.get().await?;
-    client
-        .execute(
-            "INSERT INTO enrolment_codes (code_hash, municipality, office, desk_number, created_by)
-             VALUES ($1, $2, $3, $4, $5)",
-            &[&code_hash(&secret), &i32::from(municipality), &office, &desk_number, &operator],
-        )
-        .await?;
-    record(
-        &client,
-        operator,
-        "enrolment_code",
-        json!({ "municipality": municipality, "office": office, "desk": desk_number }),
-    )
-    .await?;
-    Ok(code)
+) -> Result<String, RegistryError> {
+    let days = crate::revocation::DEFAULT_CODE_VALID_DAYS;
+    let made = crate::revocation::create_enrolment_code(pool, operator, key, municipality, office, desk_number, days);
+    Ok(made.await?.code)
 }
 
 /// A desk as operators see it.
@@ -122,6 +102,8 @@ pub struct DeskRow {
     pub desk_number: u32,
     pub enrolled_at: DateTime<Utc>,
     pub retired_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub state: crate::revocation::DeskState,
     pub last_sync_at: Option<DateTime<Utc>>,
     pub units: i64,
     pub records: i64,
@@ -132,6 +114,7 @@ pub async fn desks(pool: &Pool) -> Result<Vec<DeskRow>> {
     let rows = client
         .query(
             "SELECT d.desk_id, d.municipality, d.office, d.desk_number, d.enrolled_at, d.retired_at, d.last_sync_at,
+                    d.revoked_at,
                     (SELECT count(*) FROM units u WHERE u.desk_id = d.desk_id),
                     (SELECT count(*) FROM records r WHERE r.desk_id = d.desk_id)
              FROM desks d ORDER BY d.municipality, d.office, d.desk_number, d.desk_id",
@@ -147,16 +130,20 @@ pub async fn desks(pool: &Pool) -> Result<Vec<DeskRow>> {
             desk_number: u32::try_from(r.get::<_, i32>(3)).unwrap_or_default(),
             enrolled_at: r.get(4),
             retired_at: r.get(5),
+            revoked_at: r.get(7),
+            state: crate::revocation::DeskState::of(r.get(5), r.get(7)),
             last_sync_at: r.get(6),
-            units: r.get(7),
-            records: r.get(8),
+            units: r.get(8),
+            records: r.get(9),
         })
         .collect())
 }
 
-/// Retires a desk: it may still upload what it holds, but never leases or
-/// allocates again, and its units are retired with it (never leased again).
-/// Returns false when no such active desk exists.
+/// Retires a desk: it may still upload and sync what it holds, but never
+/// leases, allocates or looks up again (refused from its next request:
+/// authentication reads `retired_at` each time), and its units are retired
+/// with it (never leased again). Returns false when no such active desk
+/// exists. A stolen key is `revocation::revoke_desk`.
 pub async fn retire_desk(pool: &Pool, operator: &str, desk_id: &str) -> Result<bool> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;

@@ -14,8 +14,11 @@ use serde_json::{json, Value};
 use skranke_protocol::{Event, EventBody, LoginAmendment, NumberSource, Reprint};
 use skranke_rules::cpr::Sex;
 
-const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
-const NEW_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$TmV3SGFzaA";
+/// The record's own hash (the harness's default) and a reprint's: both
+/// well-formed Argon2id with the desk's parameters, as the registry requires.
+const HASH: &str = DEFAULT_HASH;
+const NEW_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$TmV3SGFzaE5ld0hhc2hOZXdIYXNoTmV3SGFzaE5ld0g";
 
 /// An online `issued` event with the login an old desk sent: none.
 async fn issued_without_login(desk: &mut Desk, who: &str) -> (Event, String) {
@@ -55,17 +58,17 @@ async fn a_resend_that_only_fills_the_missing_login_is_taken_and_fed_as_a_correc
     // The same event, now with the login: the answer to the first was lost.
     let mut filled = old.body.clone();
     if let EventBody::Issued(r) = &mut filled {
-        r.jobnet_username = "AB3C".into();
+        r.jobnet_username = username_of(&rid);
     }
     let filled = Event::new(old.idempotency_key.clone(), filled);
     assert_eq!(outcomes(&desk.upload(&[filled.clone()]).await.1), ["accepted"]);
     assert_eq!(outcomes(&desk.upload(&[filled]).await.1), ["already_held"], "a retry of it is held");
     assert_eq!(reg.sql_count("SELECT count(*) FROM conflicts").await, 0);
-    assert_eq!(held_login(&reg, &rid).await, "AB3C");
+    assert_eq!(held_login(&reg, &rid).await, username_of(&rid));
     let items = feed(&reg).await;
     let kinds: Vec<&str> = items.iter().map(|i| i["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["issued", "login_amended"]);
-    assert_eq!(items[1]["payload"]["jobnet_username"], "AB3C");
+    assert_eq!(items[1]["payload"]["jobnet_username"], username_of(&rid).as_str());
     assert_eq!(items[1]["payload"]["password_hash"], HASH, "the record's own hash");
     assert_eq!(items[1]["desk"]["municipality"], 101);
 
@@ -96,17 +99,18 @@ async fn a_login_amendment_fills_a_missing_login_once_and_a_different_login_is_r
             }),
         )
     };
-    assert_eq!(outcomes(&desk.upload(&[amend(&format!("{rid}/login"), "CD4E")]).await.1), ["accepted"]);
-    assert_eq!(held_login(&reg, &rid).await, "CD4E");
+    let login = username_of(&rid);
+    assert_eq!(outcomes(&desk.upload(&[amend(&format!("{rid}/login"), &login)]).await.1), ["accepted"]);
+    assert_eq!(held_login(&reg, &rid).await, login);
     // Again under another key: taken, nothing new down the feed.
-    assert_eq!(outcomes(&desk.upload(&[amend("again", "CD4E")]).await.1), ["accepted"]);
-    let (_, up) = desk.upload(&[amend("other", "XX2X")]).await;
+    assert_eq!(outcomes(&desk.upload(&[amend("again", &login)]).await.1), ["accepted"]);
+    let (_, up) = desk.upload(&[amend("other", &username_of(&format!("{}-99", desk.id)))]).await;
     assert_eq!((outcomes(&up), reasons(&up)), (vec!["invalid".to_string()], vec!["login_mismatch".to_string()]));
     let kinds: Vec<String> = feed(&reg).await.iter().map(|i| i["kind"].as_str().unwrap().to_string()).collect();
     assert_eq!(kinds, ["issued", "login_amended"]);
     // Another desk cannot amend this desk's record.
     let other = reg.desk(461).await;
-    let (_, up) = other.upload(&[amend("stranger", "CD4E")]).await;
+    let (_, up) = other.upload(&[amend("stranger", &login)]).await;
     assert_eq!(reasons(&up), ["record_not_held"]);
 }
 
@@ -163,7 +167,7 @@ async fn a_downstream_refusal_reaches_the_desk_at_sync_and_a_reprint_ends_it() {
     assert!(state.get("downstream_refusal").is_none(), "the reprint ended the refusal: {state}");
     let items = feed(&reg).await;
     let reprinted = items.iter().find(|i| i["kind"] == "reprinted").unwrap();
-    assert_eq!(reprinted["payload"]["jobnet_username"], format!("u{rid}"), "the feed names the login: {reprinted}");
+    assert_eq!(reprinted["payload"]["jobnet_username"], username_of(&rid), "the feed names the login: {reprinted}");
     assert_eq!(reprinted["payload"]["password_hash"], NEW_HASH);
     assert!(reprinted["payload"].get("kind").is_none(), "the payload is the event's body, untagged");
 }

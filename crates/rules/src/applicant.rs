@@ -593,9 +593,11 @@ fn blank_to_none(text: &Option<String>) -> Option<String> {
     text.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(String::from)
 }
 
-/// Characters allowed in free text (address, email): no control characters,
-/// no bidirectional or invisible formatting, no emoji or pictographs.
-fn safe_text_char(c: char) -> bool {
+/// Characters allowed in free text (address, email, a void's reason): no
+/// control characters, no bidirectional or invisible formatting, no emoji or
+/// pictographs. Public so that every free text on the desk is held to this
+/// one rule.
+pub fn safe_text_char(c: char) -> bool {
     !c.is_control()
         && !matches!(
             c,

@@ -3,7 +3,7 @@
 //! remembered. An enrolled desk in memory (`MemoryKeyStore`), a printer
 //! double, a deterministic random source.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use super::*;
@@ -85,17 +85,26 @@ struct FakeRegistry {
     remember_fails: bool,
     lookups: Cell<u32>,
     allocations: Cell<u32>,
+    keys: RefCell<Vec<String>>,
 }
 
 impl FakeRegistry {
     fn new(answer: Answer, allocation: Allocation) -> FakeRegistry {
-        FakeRegistry { answer, allocation, remember_fails: false, lookups: Cell::new(0), allocations: Cell::new(0) }
+        FakeRegistry {
+            answer,
+            allocation,
+            remember_fails: false,
+            lookups: Cell::new(0),
+            allocations: Cell::new(0),
+            keys: RefCell::new(Vec::new()),
+        }
     }
 }
 
 impl OnlineAllocator for FakeRegistry {
-    fn allocate(&self, _: &OnlineRequest) -> Result<Option<Personnummer>, Error> {
+    fn allocate(&self, request: &OnlineRequest) -> Result<Option<Personnummer>, Error> {
         self.allocations.set(self.allocations.get() + 1);
+        self.keys.borrow_mut().push(request.idempotency_key.clone());
         match self.allocation {
             Allocation::Number => Ok(Some(central())),
             Allocation::NoAnswer => Ok(None),
@@ -192,6 +201,36 @@ fn a_registry_that_refuses_stops_the_issue_and_nothing_is_stored() {
     assert!(matches!(err, Error::Sync(SyncError::Refused { .. })), "{err:?}");
     assert_eq!(count(&store, "SELECT count(*) FROM record"), 0);
     assert_eq!(count(&store, "SELECT count(*) FROM outbox"), 0);
+}
+
+/// A retried issue asks the registry under the key of its first attempt,
+/// so the registry gives it the number it recorded then rather than a
+/// second one; another applicant's issue asks under another key.
+#[test]
+fn a_retried_issue_asks_under_the_same_key_and_another_applicant_under_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, admin) = desk(dir.path());
+    let refusing = FakeRegistry::new(Answer::Clear, Allocation::Refused);
+    issue(&mut store, &admin, &refusing, "A1", false).unwrap_err();
+    let answering = FakeRegistry::new(Answer::Clear, Allocation::Number);
+    issue(&mut store, &admin, &answering, "A1", false).unwrap();
+    let other = FakeRegistry::new(Answer::Clear, Allocation::NoAnswer);
+    let printer = RecordingPrinter::default();
+    let someone_else = named("Kowalska", "B2");
+    let request = IssueRequest {
+        applicant: &someone_else,
+        duplicate_reviewed: false,
+        delivery: Delivery::Print(&printer),
+        at: at(),
+        lang: Lang::En,
+    };
+    issue_with(&mut store, &admin, Some(&other), &request, &mut TestRandom(7)).unwrap();
+    let (first, retry, next) =
+        (refusing.keys.borrow()[0].clone(), answering.keys.borrow()[0].clone(), other.keys.borrow()[0].clone());
+    assert_eq!(first, retry, "the retry is the same request to the registry");
+    assert_ne!(retry, next);
+    assert!(first.starts_with(&format!("{}/alloc/", store.desk_id())), "{first}");
+    assert!(!first.contains("A1"), "the key shows nothing of the document: {first}");
 }
 
 /// A person match the registry reported is refused at the

@@ -283,8 +283,20 @@ const V10: &str = r#"
 SELECT 1;
 "#;
 
+/// Version 11: online allocations whose number the desk did not put on a
+/// handout (the answer came too late, was not believed, or the issue
+/// failed after it), kept until the next sync reports them so that the
+/// registry frees the numbers again.
+const V11: &str = r#"
+CREATE TABLE unused_allocation (
+    idempotency_key TEXT PRIMARY KEY,
+    number          TEXT,
+    noted_at        TEXT NOT NULL
+);
+"#;
+
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
 
 /// The part of a migration that SQL cannot do, by the version it brings
 /// the schema to; run in that migration's transaction, after its SQL.

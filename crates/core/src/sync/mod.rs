@@ -736,6 +736,7 @@ fn sync_request(conn: &Connection, seen: &state::Seen) -> Result<SyncRequest, St
     Ok(SyncRequest {
         highest_sequence_seen: seen.sequence,
         sequence_receipt: seen.receipt.clone(),
+        unused_allocations: allocator::unused_keys(conn)?,
         records_issued: u64::try_from(records_issued).unwrap_or(0),
         units,
         states_after: state::get_i64(conn, state::key::STATES_AFTER)?,
@@ -776,6 +777,8 @@ fn reconcile(store: &mut Store, client: &RegistryClient) -> Result<Reconciled, E
         let seen = client.seen();
         let (states_after, notices_after) = store.bookkeeping::<_, crate::store::StoreError>(|tx, _| {
             state::note_seen(tx, &seen)?;
+            // The registry freed what it held under these keys.
+            allocator::forget_reported(tx, &request.unused_allocations)?;
             state::set(tx, state::key::RECORDS_HELD, &answer.records_held.to_string())?;
             if answer.retired {
                 state::set(tx, state::key::RETIRED, "true")?;
@@ -835,6 +838,7 @@ fn reconcile(store: &mut Store, client: &RegistryClient) -> Result<Reconciled, E
         })?;
         request.states_after = states_after;
         request.notices_after = notices_after;
+        request.unused_allocations.clear();
         let last_page = answer.record_states.len() < STATES_PAGE && answer.notices.len() < NOTICES_PAGE;
         if last_page {
             // Every page carries the same bindings: apply them once.

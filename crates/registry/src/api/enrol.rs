@@ -20,7 +20,8 @@ pub async fn enrol(
     State(state): State<AppState>,
     Checked(Enrolment { request: req, public_key: key }): Checked<Enrolment>,
 ) -> Result<Json<EnrolResponse>> {
-    let secret = ops::code_secret(&req.enrolment_code).ok_or(RegistryError::refused(StatusCode::FORBIDDEN, "enrol.code"))?;
+    let secret =
+        ops::code_secret(&req.enrolment_code).ok_or(RegistryError::refused(StatusCode::FORBIDDEN, "enrol.code"))?;
     let code_hash = ops::code_hash(&secret);
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
@@ -29,7 +30,7 @@ pub async fn enrol(
     let code = tx
         .query_opt(
             "UPDATE enrolment_codes SET used_at = now()
-             WHERE code_hash = $1 AND used_at IS NULL
+             WHERE code_hash = $1 AND used_at IS NULL AND cancelled_at IS NULL AND expires_at > now()
              RETURNING municipality, office, desk_number",
             &[&code_hash],
         )
@@ -53,11 +54,7 @@ pub async fn enrol(
             break candidate;
         }
     };
-    tx.execute(
-        "UPDATE enrolment_codes SET desk_id = $2 WHERE code_hash = $1",
-        &[&code_hash, &desk_id],
-    )
-    .await?;
+    tx.execute("UPDATE enrolment_codes SET desk_id = $2 WHERE code_hash = $1", &[&code_hash, &desk_id]).await?;
     let login_number: i32 =
         tx.query_one("SELECT login_number FROM desks WHERE desk_id = $1", &[&desk_id]).await?.get(0);
     let registry_sequence = crate::db::sequence(&tx).await?;

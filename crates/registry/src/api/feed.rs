@@ -4,6 +4,7 @@
 //! their next sync. The consumer authenticates with a bearer token
 //! configured on the registry.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
@@ -49,7 +50,13 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<()> {
 
 /// A page of the feed, each item with the place of the desk that issued
 /// the record and whether the registry has erased its personal data.
-pub async fn page(State(state): State<AppState>, Query(q): Query<PageQuery>) -> Result<Json<FeedPage>> {
+pub async fn page(
+    State(state): State<AppState>,
+    query: std::result::Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<FeedPage>> {
+    // A query that does not parse is a problem document like any refusal,
+    // never axum's plain text.
+    let Query(q) = query.map_err(|e| RegistryError::refused_with(StatusCode::BAD_REQUEST, "request.query", e.body_text()))?;
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
     let mut client = state.pool.get().await?;
     move_past_cursor(&mut client, q.after).await?;

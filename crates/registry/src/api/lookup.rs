@@ -1,14 +1,16 @@
 //! `POST /v1/lookup`: is this person already known, and where? Audited and
 //! rate-limited per desk (`limits`, on the route); the answer names desks and municipalities only,
-//! never a number, a name or a record.
+//! never a number, a name or a record. A retired desk may not look up: it
+//! issues nothing more, so it has no one to look up for.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::{Extension, Json};
 use skranke_protocol::{LookupMatch, LookupRequest, LookupResponse, MatchKind};
 
 use super::Checked;
 use crate::auth::Desk;
-use crate::error::Result;
+use crate::error::{RegistryError, Result};
 use crate::AppState;
 
 pub async fn lookup(
@@ -16,6 +18,9 @@ pub async fn lookup(
     Extension(desk): Extension<Desk>,
     Checked(req): Checked<LookupRequest>,
 ) -> Result<Json<LookupResponse>> {
+    if desk.retired {
+        return Err(RegistryError::refused(StatusCode::FORBIDDEN, "desk.retired"));
+    }
     let client = state.pool.get().await?;
     let rows = client
         .query(

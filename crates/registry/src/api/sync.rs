@@ -39,6 +39,9 @@ pub async fn sync(
     Extension(desk): Extension<Desk>,
     Checked(req): Checked<SyncRequest>,
 ) -> Result<Json<SyncAnswer>> {
+    if req.unused_allocations.len() > skranke_protocol::MAX_UNUSED_ALLOCATIONS {
+        return Err(RegistryError::bad_field("unused_allocations"));
+    }
     // Only the registry's own signature makes a higher sequence a proof;
     // checked before anything is locked (it needs no database).
     let proven = req.sequence_receipt.as_deref().is_some_and(|receipt| {
@@ -101,6 +104,7 @@ pub async fn sync(
             }
         }
     }
+    free_unused(&tx, &desk, &req.unused_allocations).await?;
     tx.execute("UPDATE desks SET last_sync_at = now() WHERE desk_id = $1", &[&desk.desk_id]).await?;
     let reconciling: bool = tx.query_one("SELECT reconciling FROM registry_meta", &[]).await?.get(0);
 
@@ -139,6 +143,28 @@ pub async fn sync(
     };
     tx.commit().await?;
     Ok(Json(answer))
+}
+
+/// Online numbers allocated to this desk that it reports it did not put on
+/// a handout (the answer came too late for it, could not be believed, or
+/// the issue failed after it) go back to the pool, unless a record uses
+/// them. Only this desk's own allocations, by their keys.
+async fn free_unused(client: &impl GenericClient, desk: &Desk, keys: &[String]) -> Result<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let freed = client
+        .execute(
+            "DELETE FROM numbers WHERE desk_id = $1 AND origin = 'online' AND record_id IS NULL
+               AND idempotency_key = ANY($2)
+               AND NOT EXISTS (SELECT 1 FROM records r WHERE r.number = numbers.number)",
+            &[&desk.desk_id, &keys],
+        )
+        .await?;
+    if freed > 0 {
+        tracing::info!(desk_id = desk.desk_id, freed, "unused online numbers freed");
+    }
+    Ok(())
 }
 
 /// Whether this sync may change unit bindings: the desk proves it has seen
@@ -330,6 +356,8 @@ pub async fn record(
     Extension(desk): Extension<Desk>,
     Path(record_id): Path<String>,
 ) -> Result<Json<RecordStateChange>> {
+    // A path is text from the network like a body (PostgreSQL refuses NUL).
+    crate::decode::check_text("record_id", &record_id)?;
     let client = state.pool.get().await?;
     let row = client
         .query_opt(

@@ -139,6 +139,8 @@ impl Registry {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
+        let login_number = body["login_number"].as_u64().and_then(|n| u32::try_from(n).ok()).unwrap();
+        LOGIN_NUMBERS.lock().unwrap().insert(body["desk_id"].as_str().unwrap().to_string(), login_number);
         Desk {
             id: body["desk_id"].as_str().unwrap().to_string(),
             key,
@@ -313,7 +315,29 @@ pub fn reasons(body: &Value) -> Vec<String> {
     body["results"].as_array().unwrap().iter().map(|r| r["reason"].as_str().unwrap_or("").to_string()).collect()
 }
 
-/// An `issued` event for `number`, with duplicate keys derived from `who`.
+/// The login numbers of the desks [`Registry::desk`] enrolled, by desk ID:
+/// the default record's username is made from its desk's, as a desk makes it.
+static LOGIN_NUMBERS: Mutex<std::collections::BTreeMap<String, u32>> = Mutex::new(std::collections::BTreeMap::new());
+
+/// A well-formed Argon2id hash with the desk's parameters (16-byte salt,
+/// 32-byte hash), as the registry requires of every record.
+pub const DEFAULT_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+
+/// The username a desk makes for record `<desk id>-<seq>`: from the desk's
+/// login number and the record's sequence. Empty (a record from before
+/// logins) for a desk not enrolled through [`Registry::desk`].
+pub fn username_of(record_id: &str) -> String {
+    let Some((desk_id, seq)) = record_id.rsplit_once('-') else { return String::new() };
+    let login = LOGIN_NUMBERS.lock().unwrap().get(desk_id).copied();
+    match (login, seq.parse::<u64>()) {
+        (Some(login), Ok(seq)) => skranke_core::credentials::Username::new(login, seq).to_string(),
+        _ => String::new(),
+    }
+}
+
+/// An `issued` event for `number`, with duplicate keys derived from `who`,
+/// the username its desk would print and a well-formed password hash.
 pub fn issued(record_id: &str, number: &Personnummer, source: NumberSource, who: &str) -> Event {
     let body = EventBody::Issued(IssuedRecord {
         record_id: record_id.to_string(),
@@ -331,8 +355,8 @@ pub fn issued(record_id: &str, number: &Personnummer, source: NumberSource, who:
         },
         document_key: format!("doc-{who}"),
         person_key: format!("person-{who}"),
-        jobnet_username: format!("u{record_id}"),
-        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        jobnet_username: username_of(record_id),
+        password_hash: DEFAULT_HASH.into(),
     });
     Event::new(format!("{record_id}:issued"), body)
 }

@@ -10,14 +10,15 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::Value;
 use skranke_protocol::{
     audit_genesis, AuditEntry, Erasure, Event, EventBody, IssuedRecord, LoginAmendment, NumberSource, Outcome, Reprint,
-    Void,
+    Void, MAX_CLOCK_SKEW_SECS,
 };
 use skranke_rules::cpr::Personnummer;
 use skranke_rules::lease::{Block, LeaseUnit};
+use skranke_rules::municipality;
 
 use crate::api::{check_key, stored};
 use crate::auth::Desk;
@@ -202,6 +203,26 @@ pub struct Picture {
     pub candidates: Vec<Candidate>,
     /// `None`: the desk has no audit entry yet (or none was read).
     pub audit_head: Option<AuditHead>,
+    /// The desk's login number, the namespace of the Jobnet usernames it
+    /// makes (assigned at enrolment). `None`: it has none, so no username
+    /// is its.
+    pub login_number: Option<u32>,
+    /// When the desk was retired, if it was: what it issued before still
+    /// comes in, nothing issued after.
+    pub retired_at: Option<DateTime<Utc>>,
+    /// The batch's numbers that are disputed (on a handout in a kept
+    /// conflict, `disputed_numbers`): stored digits, and the desk and record
+    /// of the kept event.
+    pub disputed: Vec<DisputedNumber>,
+}
+
+/// A disputed number the batch names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DisputedNumber {
+    pub number: String,
+    pub desk_id: String,
+    pub municipality: Option<i32>,
+    pub record_id: Option<String>,
 }
 
 /// One event's verdict: the outcome and, for a conflict or a refusal, its
@@ -389,6 +410,9 @@ struct Judge<'a> {
     units: HashMap<(i32, i32), HeldUnit>,
     candidates: Vec<Candidate>,
     audit_head: AuditHead,
+    login_number: Option<u32>,
+    retired_at: Option<DateTime<Utc>>,
+    disputed: HashMap<String, DisputedNumber>,
     writes: Writes,
     /// Index in `writes.logins` / `writes.voids` by record.
     login_at: HashMap<String, usize>,
@@ -419,6 +443,9 @@ impl<'a> Judge<'a> {
             units: picture.units.into_iter().map(|u| ((u.slot, u.rank), u)).collect(),
             candidates: picture.candidates,
             audit_head: picture.audit_head.unwrap_or_else(|| AuditHead { seq: 0, hash: audit_genesis(&desk.desk_id) }),
+            login_number: picture.login_number,
+            retired_at: picture.retired_at,
+            disputed: picture.disputed.into_iter().map(|d| (d.number.clone(), d)).collect(),
             writes: Writes::default(),
             login_at: HashMap::new(),
             void_at: HashMap::new(),
@@ -532,6 +559,44 @@ impl<'a> Judge<'a> {
         self.records.get(record_id).filter(|r| r.desk_id == self.desk.desk_id)
     }
 
+    /// What an `issued` record claims that the registry can check by itself,
+    /// before anything of it is written: where the person stays, when it was
+    /// issued, and its login. `Err` names the reason.
+    ///
+    /// The person may stay in another municipality than the desk's (a desk
+    /// serves whoever comes in), but it must be one. The issue time may run
+    /// ahead of the registry's by the clock skew requests are allowed, and
+    /// so may it after the desk's retirement: a desk's clock is trusted that
+    /// far and no further. A record without a login is one from before
+    /// logins existed (its login follows in an amendment, checked then);
+    /// a hash it carries must still be well-formed.
+    fn record_claims(&self, r: &IssuedRecord) -> Result<(), &'static str> {
+        let skew = Duration::seconds(MAX_CLOCK_SKEW_SECS);
+        if municipality::lookup(r.municipality).is_none() {
+            return Err("municipality");
+        }
+        if r.issued_at > self.now + skew {
+            return Err("issued_in_future");
+        }
+        if self.retired_at.is_some_and(|retired| r.issued_at > retired + skew) {
+            return Err("desk_retired");
+        }
+        if !r.jobnet_username.is_empty() && !self.in_namespace(&r.jobnet_username) {
+            return Err("username_namespace");
+        }
+        let no_login = r.jobnet_username.is_empty() && r.password_hash.is_empty();
+        if !no_login && !well_formed_hash(&r.password_hash) {
+            return Err("password_hash");
+        }
+        Ok(())
+    }
+
+    /// Whether `username` is one this desk makes: built from its login
+    /// number, so that no desk can hand out another desk's logins.
+    fn in_namespace(&self, username: &str) -> bool {
+        self.login_number.is_some_and(|own| username_login_number(username) == Some(own))
+    }
+
     fn issued(&mut self, r: &IssuedRecord, hash: &str) -> Verdict {
         let desk_id = self.desk.desk_id.clone();
         if !r.record_id.strip_prefix(desk_id.as_str()).is_some_and(|rest| rest.starts_with('-')) {
@@ -560,6 +625,9 @@ impl<'a> Judge<'a> {
             );
             return conflict("record_conflict");
         }
+        if let Err(reason) = self.record_claims(r) {
+            return invalid(reason);
+        }
 
         let digits = stored(&number);
         let unit = LeaseUnit::containing(&number);
@@ -567,6 +635,15 @@ impl<'a> Judge<'a> {
         let rank = unit.map(|u| i32::from(u.rank));
         let unit_holder = rank.and_then(|rank| self.units.get(&(slot, rank))).map(|u| (u.desk_id.clone(), u.retired));
         let existing = self.numbers.get(&digits).cloned();
+        // On an applicant's handout already, in an event kept as a conflict
+        // (a cloned or restored desk): never a second accepted record.
+        if existing.is_none() {
+            if let Some(d) = self.disputed.get(&digits).cloned() {
+                let other = d.record_id.clone().unwrap_or_default();
+                self.notify("number_disputed", &r.record_id, &other, Some(&d.desk_id), d.municipality);
+                return conflict("number_disputed");
+            }
+        }
 
         match (r.source, existing) {
             // Already used by another record: the number is seen twice.
@@ -805,10 +882,14 @@ impl<'a> Judge<'a> {
     fn reprint(&mut self, r: &Reprint) -> Verdict {
         let Some(held) = self.own_record(&r.record_id) else { return invalid("record_not_held") };
         let username = match (r.jobnet_username.as_deref().filter(|u| !u.is_empty()), held.jobnet_username.as_str()) {
+            (Some(sent), "") if !self.in_namespace(sent) => return invalid("username_namespace"),
             (Some(sent), "") => sent.to_string(),
             (Some(sent), held) if sent != held => return invalid("login_mismatch"),
             (_, held) => held.to_string(),
         };
+        if !well_formed_hash(&r.password_hash) {
+            return invalid("password_hash");
+        }
         self.set_login(&r.record_id, username.clone(), r.password_hash.clone());
         self.clear_refusal(&r.record_id);
         let mut payload = serde_json::to_value(r).unwrap_or_default();
@@ -854,6 +935,12 @@ impl<'a> Judge<'a> {
         }
         if !held.jobnet_username.is_empty() {
             return invalid("login_mismatch");
+        }
+        if !self.in_namespace(username) {
+            return invalid("username_namespace");
+        }
+        if hash.is_some_and(|h| !well_formed_hash(h)) {
+            return invalid("password_hash");
         }
         if held.personal_erased {
             return ACCEPTED;
@@ -911,6 +998,130 @@ impl<'a> Judge<'a> {
     }
 }
 
+/// The characters of Jobnet usernames in value order, as the desk makes them
+/// (`skranke_core::credentials`; the registry does not link the desk, so the
+/// format is read here again, and a test checks the two agree).
+const USERNAME_ALPHABET: &[u8; 23] = b"2346789ACDEFHJKMNPRTWXY";
+/// Digits of a username's sequence part at the least.
+const USERNAME_MIN_SEQ_DIGITS: usize = 3;
+
+/// Appends `n` in base 23, most significant first, padded to `min` digits.
+fn push_username_digits(out: &mut Vec<u8>, mut n: u64, min: usize) {
+    let base = USERNAME_ALPHABET.len() as u64;
+    let mut digits = Vec::new();
+    while n > 0 || digits.len() < min.max(1) {
+        digits.push(USERNAME_ALPHABET[(n % base) as usize]);
+        n /= base;
+    }
+    out.extend(digits.iter().rev());
+}
+
+/// The check value that makes the weighted sum (weights 1, 2, …, 22, 1, …
+/// from the right, the check character's being 1) zero mod 23.
+fn username_check(body: &[u64]) -> u64 {
+    let base = USERNAME_ALPHABET.len() as u64;
+    let n = body.len() as u64;
+    let sum: u64 = body.iter().enumerate().map(|(i, v)| ((n - i as u64) % (base - 1) + 1) * v).sum();
+    (base - sum % base) % base
+}
+
+/// The username of login `seq` of the desk with `login_number`: a length
+/// character, the login number, the sequence (three digits at least), a
+/// check character.
+fn username(login_number: u32, seq: u64) -> String {
+    let mut desk = Vec::new();
+    push_username_digits(&mut desk, u64::from(login_number), 1);
+    let mut text = vec![USERNAME_ALPHABET[desk.len()]];
+    text.extend_from_slice(&desk);
+    push_username_digits(&mut text, seq, USERNAME_MIN_SEQ_DIGITS);
+    let values: Vec<u64> = text.iter().filter_map(|c| username_value(*c)).collect();
+    text.push(USERNAME_ALPHABET[username_check(&values) as usize]);
+    text.into_iter().map(char::from).collect()
+}
+
+fn username_value(c: u8) -> Option<u64> {
+    USERNAME_ALPHABET.iter().position(|a| *a == c).map(|p| p as u64)
+}
+
+/// The login number a username was made from, when it is a username exactly
+/// as a desk prints it (upper case, its check character right, no extra
+/// leading digits); `None` for anything else.
+fn username_login_number(text: &str) -> Option<u32> {
+    let values: Vec<u64> = text.bytes().map(username_value).collect::<Option<_>>()?;
+    let (&len, rest) = values.split_first()?;
+    let len = usize::try_from(len).ok().filter(|l| *l > 0 && rest.len() > l + USERNAME_MIN_SEQ_DIGITS)?;
+    let base = USERNAME_ALPHABET.len() as u64;
+    let number = |digits: &[u64]| digits.iter().try_fold(0u64, |acc, d| acc.checked_mul(base)?.checked_add(*d));
+    let login_number = u32::try_from(number(&rest[..len])?).ok()?;
+    let seq = number(&rest[len..rest.len() - 1])?;
+    // The one spelling the desk makes: check character and padding included.
+    (username(login_number, seq) == text).then_some(login_number)
+}
+
+/// The Argon2id parameters a password hash must have at the least: the
+/// desk's (`skranke_core::credentials`, OWASP's minimum for Argon2id).
+const ARGON2_MIN_M_COST_KIB: u32 = 19 * 1024;
+const ARGON2_MIN_T_COST: u32 = 2;
+const ARGON2_MIN_P_COST: u32 = 1;
+/// And at the most: the feed's consumer verifies the password against the
+/// hash, and a desk must not make it spend more than a verification ever
+/// needs (RFC 9106's costliest recommendation is 2 GiB).
+const ARGON2_MAX_M_COST_KIB: u32 = 2 * 1024 * 1024;
+const ARGON2_MAX_T_COST: u32 = 10;
+const ARGON2_MAX_P_COST: u32 = 16;
+/// Salt and hash lengths in bytes: at the least the desk's (16 and 32), at
+/// the most what the PHC string format allows.
+const ARGON2_SALT_BYTES: std::ops::RangeInclusive<usize> = 16..=48;
+const ARGON2_HASH_BYTES: std::ops::RangeInclusive<usize> = 32..=64;
+
+/// Whether `phc` is an Argon2id hash as the desk makes one:
+/// `$argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<hash>`, costs within
+/// the bounds above, salt and hash in unpadded standard Base64 of a length
+/// within theirs. Read by hand: the registry has no use for the hashing
+/// crates beyond this.
+fn well_formed_hash(phc: &str) -> bool {
+    let mut parts = phc.split('$');
+    let (Some(""), Some("argon2id"), Some("v=19"), Some(params), Some(salt), Some(hash), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let mut costs = params.split(',');
+    let cost = |part: Option<&str>, name: &str| {
+        let value = part?.strip_prefix(name)?.strip_prefix('=')?;
+        // Decimal as the PHC format writes it: no sign, no leading zero.
+        let canonical = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) && !value.starts_with('0');
+        value.parse::<u32>().ok().filter(|_| canonical)
+    };
+    let (Some(m), Some(t), Some(p), None) =
+        (cost(costs.next(), "m"), cost(costs.next(), "t"), cost(costs.next(), "p"), costs.next())
+    else {
+        return false;
+    };
+    (ARGON2_MIN_M_COST_KIB..=ARGON2_MAX_M_COST_KIB).contains(&m)
+        && (ARGON2_MIN_T_COST..=ARGON2_MAX_T_COST).contains(&t)
+        && (ARGON2_MIN_P_COST..=ARGON2_MAX_P_COST).contains(&p)
+        && b64_len(salt).is_some_and(|n| ARGON2_SALT_BYTES.contains(&n))
+        && b64_len(hash).is_some_and(|n| ARGON2_HASH_BYTES.contains(&n))
+}
+
+/// The byte length of unpadded standard Base64 text (the PHC format's
+/// encoding), `None` when it is not such text: a character outside the
+/// alphabet, a length no bytes encode to, or leftover bits that are not zero.
+fn b64_len(text: &str) -> Option<usize> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let values: Vec<u8> =
+        text.bytes().map(|c| ALPHABET.iter().position(|a| *a == c).map(|p| p as u8)).collect::<Option<_>>()?;
+    let last = *values.last()?;
+    let unused_bits_clear = match values.len() % 4 {
+        0 => true,
+        2 => last & 0b1111 == 0,
+        3 => last & 0b11 == 0,
+        _ => return None,
+    };
+    unused_bits_clear.then_some(values.len() * 3 / 4)
+}
+
 /// Whether `sent` is `held` (both tagged event bodies) with only the login
 /// filled in: `held` has no or an empty `jobnet_username`, and nothing else
 /// differs.
@@ -938,6 +1149,7 @@ fn verdict_from_kept(reason: &str) -> Verdict {
         "number_outside_block",
         "record_conflict",
         "number_conflict",
+        "number_disputed",
         "number_not_held",
         "record_not_held",
         "replaced_by",
@@ -946,6 +1158,13 @@ fn verdict_from_kept(reason: &str) -> Verdict {
         "audit_hash",
         "audit_gap",
         "audit_chain",
+        "municipality",
+        "issued_in_future",
+        "desk_retired",
+        "username_namespace",
+        "password_hash",
+        "control_character",
+        "malformed",
     ];
     let code = CODES.iter().copied().find(|c| *c == code).unwrap_or("unknown");
     if tag == "conflict" {

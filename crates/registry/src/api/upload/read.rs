@@ -7,7 +7,8 @@ use deadpool_postgres::Transaction;
 use serde_json::Value;
 
 use super::judge::{
-    bodies_needed, AuditHead, Candidate, HeldEvent, HeldNumber, HeldRecord, HeldUnit, KeptVerdict, Needs, Picture, Sent,
+    bodies_needed, AuditHead, Candidate, DisputedNumber, HeldEvent, HeldNumber, HeldRecord, HeldUnit, KeptVerdict,
+    Needs, Picture, Sent,
 };
 use crate::auth::Desk;
 use crate::error::Result;
@@ -22,6 +23,12 @@ pub async fn picture(
     reconciling: bool,
 ) -> Result<Picture> {
     let mut picture = Picture { reconciling, ..Picture::default() };
+    // What the desk's records are checked against: the namespace of its
+    // usernames and its retirement (`auth::Desk` knows only whether).
+    let desk_row =
+        tx.query_one("SELECT login_number, retired_at FROM desks WHERE desk_id = $1", &[&desk.desk_id]).await?;
+    picture.login_number = desk_row.get::<_, Option<i32>>(0).and_then(|n| u32::try_from(n).ok());
+    picture.retired_at = desk_row.get(1);
     picture.events = tx
         .query(
             "SELECT idempotency_key, content_hash FROM events WHERE desk_id = $1 AND idempotency_key = ANY($2)",
@@ -94,6 +101,22 @@ pub async fn picture(
                 desk_id: row.get(2),
                 desk_municipality: row.get(3),
                 record_id: row.get(4),
+            })
+            .collect();
+        picture.disputed = tx
+            .query(
+                "SELECT DISTINCT ON (p.number) p.number::text, p.desk_id, d.municipality, p.record_id
+                 FROM disputed_numbers p JOIN desks d USING (desk_id)
+                 WHERE p.number = ANY($1::bpchar[]) ORDER BY p.number, p.received_at",
+                &[&needs.numbers],
+            )
+            .await?
+            .iter()
+            .map(|row| DisputedNumber {
+                number: row.get(0),
+                desk_id: row.get(1),
+                municipality: row.get(2),
+                record_id: row.get(3),
             })
             .collect();
         picture.units = tx

@@ -18,8 +18,25 @@ const MUNICIPALITY: u16 = 101;
 const OTHER: &str = "D2";
 const OTHER_MUNICIPALITY: i32 = 147;
 
+/// The desk's login number, and usernames of its logins 1, 2 and 3 as the
+/// desk makes them (checked against the desk's own code below).
+const LOGIN: u32 = 17;
+const U1: &str = "3P223Y";
+const U2: &str = "3P224W";
+const U3: &str = "3P226R";
+
 fn desk() -> Desk {
     Desk { desk_id: DESK.to_string(), municipality: MUNICIPALITY, retired: false }
+}
+
+/// A picture with nothing held but the desk's own facts.
+fn desk_picture() -> Picture {
+    Picture { login_number: Some(LOGIN), ..Picture::default() }
+}
+
+/// A well-formed Argon2id hash with the desk's parameters, told apart by `tag`.
+fn phc(tag: &str) -> String {
+    format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA${tag:A<43}")
 }
 
 fn now() -> DateTime<Utc> {
@@ -73,8 +90,8 @@ fn record(record_id: &str, number: &Personnummer, source: NumberSource, document
         },
         document_key: document_key.to_string(),
         person_key: format!("person-of-{document_key}"),
-        jobnet_username: "ab3c".to_string(),
-        password_hash: "$argon2id$first".to_string(),
+        jobnet_username: U1.to_string(),
+        password_hash: phc("first"),
     }
 }
 
@@ -93,7 +110,7 @@ fn free_unit(rank: u8) -> HeldUnit {
 
 /// A picture in which the desk holds lease units 0 and 1.
 fn holding() -> Picture {
-    Picture { units: vec![own_unit(0), own_unit(1)], ..Picture::default() }
+    Picture { units: vec![own_unit(0), own_unit(1)], ..desk_picture() }
 }
 
 fn held_record(record_id: &str, desk_id: &str, username: &str) -> HeldRecord {
@@ -102,7 +119,7 @@ fn held_record(record_id: &str, desk_id: &str, username: &str) -> HeldRecord {
         desk_id: desk_id.to_string(),
         content_hash: "held-hash".to_string(),
         jobnet_username: username.to_string(),
-        password_hash: "$argon2id$held".to_string(),
+        password_hash: phc("held"),
         personal_erased: false,
     }
 }
@@ -297,7 +314,7 @@ fn a_held_record_again_is_already_held_or_a_record_conflict() {
     let r = record("D1-1", &leased(0, 5), NumberSource::Lease, "doc-a");
     let hash = EventBody::Issued(r.clone()).content_hash();
     let picture =
-        Picture { records: vec![HeldRecord { content_hash: hash, ..held_record("D1-1", DESK, "ab3c") }], ..holding() };
+        Picture { records: vec![HeldRecord { content_hash: hash, ..held_record("D1-1", DESK, U1) }], ..holding() };
     let mut changed = r.clone();
     changed.person.name_latin = "ANNA NOWAKOWSKA".to_string();
     let j = run(&[issued("k2", r), issued("k3", changed)], picture);
@@ -486,7 +503,7 @@ fn an_unknown_online_number_is_relearnt_only_while_reconciling_outside_held_unit
     let e = |rank_holder: HeldUnit| {
         let j = run(
             &[issued("k2", record("D1-2", &in_unit, NumberSource::Online, "doc-b"))],
-            Picture { reconciling: true, units: vec![rank_holder], ..Picture::default() },
+            Picture { reconciling: true, units: vec![rank_holder], ..desk_picture() },
         );
         verdicts(&j)
     };
@@ -502,12 +519,12 @@ fn an_unknown_online_number_is_relearnt_only_while_reconciling_outside_held_unit
 #[test]
 fn a_leased_number_outside_held_units_is_refused_or_rebound_while_reconciling() {
     let e = |key: &str, id: &str, day: u32| issued(key, record(id, &leased(2, day), NumberSource::Lease, id));
-    let free = Picture { units: vec![free_unit(2)], ..Picture::default() };
+    let free = Picture { units: vec![free_unit(2)], ..desk_picture() };
     assert_eq!(verdicts(&run(&[e("k1", "D1-1", 5)], free.clone())), [refused("number_not_held")]);
     let other = Picture {
         units: vec![HeldUnit { desk_id: Some(OTHER.into()), ..own_unit(2) }],
         reconciling: true,
-        ..Picture::default()
+        ..desk_picture()
     };
     assert_eq!(verdicts(&run(&[e("k1", "D1-1", 5)], other)), [refused("number_not_held")]);
 
@@ -608,8 +625,7 @@ fn voids_of_own_records_are_accepted_and_end_duplicates() {
         void("v2", "D2-7", None),
         void("v3", "D1-2", Some("D9-9")),
     ];
-    let picture =
-        Picture { records: vec![held_record("D1-0", DESK, "zz9z"), held_record("D2-7", OTHER, "")], ..holding() };
+    let picture = Picture { records: vec![held_record("D1-0", DESK, U3), held_record("D2-7", OTHER, "")], ..holding() };
     let j = run(&events, picture);
     assert_eq!(verdicts(&j), [ACCEPT, ACCEPT, ACCEPT, refused("record_not_held"), refused("replaced_by")]);
     assert_eq!(j.writes.voids, [VoidWrite { record_id: "D1-1".into(), replaced_by: Some("D1-0".into()) }]);
@@ -633,8 +649,8 @@ fn a_record_voided_twice_keeps_the_last_survivor() {
         )
     };
     let picture = Picture {
-        records: vec![held_record("D1-1", DESK, "ab3c"), held_record("D1-2", DESK, ""), held_record("D1-3", DESK, "")],
-        ..Picture::default()
+        records: vec![held_record("D1-1", DESK, U1), held_record("D1-2", DESK, ""), held_record("D1-3", DESK, "")],
+        ..desk_picture()
     };
     let j = run(&[void("v1", "D1-2"), void("v2", "D1-3")], picture);
     assert_eq!(verdicts(&j), [ACCEPT, ACCEPT]);
@@ -656,8 +672,7 @@ fn erasures_apply_to_own_records_only() {
         erase("e2", "D1-0"),
         erase("e3", "D2-7"),
     ];
-    let picture =
-        Picture { records: vec![held_record("D1-0", DESK, "zz9z"), held_record("D2-7", OTHER, "")], ..holding() };
+    let picture = Picture { records: vec![held_record("D1-0", DESK, U3), held_record("D2-7", OTHER, "")], ..holding() };
     let j = run(&events, picture);
     assert_eq!(verdicts(&j), [refused("record_not_held"), ACCEPT, ACCEPT, ACCEPT, refused("record_not_held")]);
     assert_eq!(j.writes.erasures, ["D1-1", "D1-0"]);
@@ -685,18 +700,18 @@ fn reprint(key: &str, id: &str, hash: &str, username: Option<&str>) -> Event {
 fn reprints_set_the_hash_and_name_the_login() {
     let picture = Picture {
         records: vec![
-            held_record("D1-1", DESK, "ab3c"),
+            held_record("D1-1", DESK, U1),
             held_record("D1-2", DESK, ""),
-            held_record("D1-3", DESK, "ab3c"),
-            held_record("D2-1", OTHER, "ab3c"),
+            held_record("D1-3", DESK, U1),
+            held_record("D2-1", OTHER, U1),
         ],
-        ..Picture::default()
+        ..desk_picture()
     };
     let events = [
-        reprint("r1", "D1-1", "$argon2id$new1", None),
-        reprint("r2", "D1-2", "$argon2id$new2", Some("qq7q")),
-        reprint("r3", "D1-3", "$argon2id$new3", Some("zz9z")),
-        reprint("r4", "D2-1", "$argon2id$new4", None),
+        reprint("r1", "D1-1", &phc("new1"), None),
+        reprint("r2", "D1-2", &phc("new2"), Some(U2)),
+        reprint("r3", "D1-3", &phc("new3"), Some(U3)),
+        reprint("r4", "D2-1", &phc("new4"), None),
     ];
     let j = run(&events, picture);
     assert_eq!(verdicts(&j), [ACCEPT, ACCEPT, refused("login_mismatch"), refused("record_not_held")]);
@@ -705,11 +720,11 @@ fn reprints_set_the_hash_and_name_the_login() {
         jobnet_username: u.into(),
         password_hash: h.into(),
     };
-    assert_eq!(j.writes.logins, [login("D1-1", "ab3c", "$argon2id$new1"), login("D1-2", "qq7q", "$argon2id$new2")]);
+    assert_eq!(j.writes.logins, [login("D1-1", U1, &phc("new1")), login("D1-2", U2, &phc("new2"))]);
     assert_eq!(j.writes.refusals_cleared, ["D1-1", "D1-2"]);
     assert_eq!(feed_kinds(&j), [("D1-1", "reprinted"), ("D1-2", "reprinted")]);
-    assert_eq!(j.writes.feed[0].payload["jobnet_username"], json!("ab3c"));
-    assert_eq!(j.writes.feed[1].payload["password_hash"], json!("$argon2id$new2"));
+    assert_eq!(j.writes.feed[0].payload["jobnet_username"], json!(U1));
+    assert_eq!(j.writes.feed[1].payload["password_hash"], json!(phc("new2")));
     assert_eq!(kept_reasons(&j), ["invalid:login_mismatch", "invalid:record_not_held"]);
 }
 
@@ -719,20 +734,16 @@ fn reprints_set_the_hash_and_name_the_login() {
 #[test]
 fn reprints_in_the_batch_of_the_issue_fold_into_the_last_hash() {
     let events = [
-        reprint("r0", "D1-1", "$argon2id$early", None),
+        reprint("r0", "D1-1", &phc("early"), None),
         issued("k1", record("D1-1", &leased(0, 5), NumberSource::Lease, "doc-a")),
-        reprint("r1", "D1-1", "$argon2id$second", Some("ab3c")),
-        reprint("r2", "D1-1", "$argon2id$third", None),
+        reprint("r1", "D1-1", &phc("second"), Some(U1)),
+        reprint("r2", "D1-1", &phc("third"), None),
     ];
     let j = run(&events, holding());
     assert_eq!(verdicts(&j), [refused("record_not_held"), ACCEPT, ACCEPT, ACCEPT]);
     assert_eq!(
         j.writes.logins,
-        [LoginWrite {
-            record_id: "D1-1".into(),
-            jobnet_username: "ab3c".into(),
-            password_hash: "$argon2id$third".into()
-        }]
+        [LoginWrite { record_id: "D1-1".into(), jobnet_username: U1.into(), password_hash: phc("third") }]
     );
     assert_eq!(j.writes.refusals_cleared, ["D1-1"]);
     assert_eq!(feed_kinds(&j), [("D1-1", "issued"), ("D1-1", "reprinted"), ("D1-1", "reprinted")]);
@@ -744,7 +755,7 @@ fn amend(key: &str, id: &str, username: &str) -> Event {
         EventBody::LoginAmended(LoginAmendment {
             record_id: id.into(),
             jobnet_username: username.into(),
-            password_hash: "$argon2id$current".into(),
+            password_hash: phc("current"),
             amended_at: now(),
         }),
     )
@@ -762,20 +773,20 @@ fn login_amendments_fill_only_an_empty_login() {
     let picture = Picture {
         records: vec![
             held_record("D1-1", DESK, ""),
-            held_record("D1-2", DESK, "ab3c"),
-            held_record("D1-3", DESK, "zz9z"),
+            held_record("D1-2", DESK, U1),
+            held_record("D1-3", DESK, U3),
             erased,
             held_record("D2-1", OTHER, ""),
         ],
-        ..Picture::default()
+        ..desk_picture()
     };
     let events = [
-        amend("D1-1/login", "D1-1", "qq7q"),
-        amend("D1-2/login", "D1-2", "ab3c"),
-        amend("D1-3/login", "D1-3", "ab3c"),
+        amend("D1-1/login", "D1-1", U2),
+        amend("D1-2/login", "D1-2", U1),
+        amend("D1-3/login", "D1-3", U1),
         amend("D1-5/login", "D1-1", ""),
-        amend("D1-4/login", "D1-4", "ab3c"),
-        amend("D2-1/login", "D2-1", "ab3c"),
+        amend("D1-4/login", "D1-4", U1),
+        amend("D2-1/login", "D2-1", U1),
     ];
     let j = run(&events, picture);
     assert_eq!(
@@ -784,11 +795,7 @@ fn login_amendments_fill_only_an_empty_login() {
     );
     assert_eq!(
         j.writes.logins,
-        [LoginWrite {
-            record_id: "D1-1".into(),
-            jobnet_username: "qq7q".into(),
-            password_hash: "$argon2id$current".into()
-        }]
+        [LoginWrite { record_id: "D1-1".into(), jobnet_username: U2.into(), password_hash: phc("current") }]
     );
     assert_eq!(j.writes.refusals_cleared, ["D1-1"]);
     assert_eq!(feed_kinds(&j), [("D1-1", "login_amended")]);
@@ -800,11 +807,10 @@ fn login_amendments_fill_only_an_empty_login() {
 /// `invalid:login_mismatch`: the first login is what the record now holds.
 #[test]
 fn a_login_filled_in_the_batch_is_held_for_the_rest_of_it() {
-    let picture = Picture { records: vec![held_record("D1-1", DESK, "")], ..Picture::default() };
-    let j =
-        run(&[amend("a1", "D1-1", "qq7q"), amend("a2", "D1-1", "zz9z"), reprint("r1", "D1-1", "$h", None)], picture);
+    let picture = Picture { records: vec![held_record("D1-1", DESK, "")], ..desk_picture() };
+    let j = run(&[amend("a1", "D1-1", U2), amend("a2", "D1-1", U3), reprint("r1", "D1-1", &phc("h"), None)], picture);
     assert_eq!(verdicts(&j), [ACCEPT, refused("login_mismatch"), ACCEPT]);
-    assert_eq!(j.writes.feed[1].payload["jobnet_username"], json!("qq7q"));
+    assert_eq!(j.writes.feed[1].payload["jobnet_username"], json!(U2));
 }
 
 /// A resend under its key of an `issued` event that reached the registry
@@ -831,11 +837,7 @@ fn a_resend_that_only_fills_the_login_takes_it() {
     assert_eq!(verdicts(&j), [ACCEPT, conflicting("idempotency_key")]);
     assert_eq!(
         j.writes.logins,
-        [LoginWrite {
-            record_id: "D1-1".into(),
-            jobnet_username: "ab3c".into(),
-            password_hash: "$argon2id$held".into()
-        }]
+        [LoginWrite { record_id: "D1-1".into(), jobnet_username: U1.into(), password_hash: phc("held") }]
     );
     assert_eq!(feed_kinds(&j), [("D1-1", "login_amended")]);
     assert_eq!(j.writes.feed[0].payload["amended_at"], json!(now()));
@@ -854,7 +856,7 @@ fn a_resend_in_the_batch_of_the_first_send_takes_the_login() {
     let j = run(&[issued("k1", first), issued("k1", filled)], holding());
     assert_eq!(verdicts(&j), [ACCEPT, ACCEPT]);
     assert_eq!(j.writes.logins.len(), 1);
-    assert_eq!(j.writes.logins[0].jobnet_username, "ab3c");
+    assert_eq!(j.writes.logins[0].jobnet_username, U1);
     assert_eq!(feed_kinds(&j), [("D1-1", "issued"), ("D1-1", "login_amended")]);
 }
 
@@ -889,7 +891,7 @@ fn the_audit_chain_grows_one_link_at_a_time() {
         Event::new("a4", EventBody::Audit(gap)),
         Event::new("a3", EventBody::Audit(broken)),
     ];
-    let j = run(&events, Picture::default());
+    let j = run(&events, desk_picture());
     assert_eq!(verdicts(&j), [ACCEPT, ACCEPT, refused("audit_gap"), refused("audit_hash")]);
     assert_eq!(j.writes.audit_head, Some(AuditHead { seq: 2, hash: second.hash }));
     assert_eq!(kept_reasons(&j), ["invalid:audit_hash"]);
@@ -901,7 +903,7 @@ fn the_audit_chain_grows_one_link_at_a_time() {
 #[test]
 fn a_forked_audit_chain_is_a_conflict() {
     let first = audit(1, &audit_genesis(DESK));
-    let head = Picture { audit_head: Some(AuditHead { seq: 1, hash: first.hash.clone() }), ..Picture::default() };
+    let head = Picture { audit_head: Some(AuditHead { seq: 1, hash: first.hash.clone() }), ..desk_picture() };
     let mut refilled = audit(1, &audit_genesis(DESK));
     refilled.action = "staff.sign_in".into();
     let refilled = refilled.sealed();
@@ -960,8 +962,8 @@ fn bodies_are_read_only_for_possible_login_resends() {
         issued("other", with_login.clone()),
         issued("other", with_login.clone()),
         issued("nologin", no_login),
-        reprint("reprint", "D1-1", "$h", Some("ab3c")),
-        reprint("old-reprint", "D1-1", "$h", None),
+        reprint("reprint", "D1-1", &phc("h"), Some(U1)),
+        reprint("old-reprint", "D1-1", &phc("h"), None),
         issued("new", with_login),
     ];
     let batch = hashed(&events);
@@ -978,7 +980,7 @@ fn bodies_are_read_only_for_possible_login_resends() {
 }
 
 fn tagged(username: Option<&str>, number: &str) -> Value {
-    let mut payload = json!({ "record_id": "D1-1", "number": number, "password_hash": "$argon2id$h" });
+    let mut payload = json!({ "record_id": "D1-1", "number": number, "password_hash": phc("h") });
     if let Some(u) = username {
         payload["jobnet_username"] = json!(u);
     }
@@ -988,16 +990,284 @@ fn tagged(username: Option<&str>, number: &str) -> Value {
 /// A resend that only fills an empty or absent login is the same event.
 #[test]
 fn a_resend_that_only_fills_an_empty_or_absent_login_is_the_same_event() {
-    assert!(same_but_login(&tagged(Some(""), "010190-4001"), &tagged(Some("ab3c"), "010190-4001")));
-    assert!(same_but_login(&tagged(None, "010190-4001"), &tagged(Some("ab3c"), "010190-4001")));
+    assert!(same_but_login(&tagged(Some(""), "010190-4001"), &tagged(Some(U1), "010190-4001")));
+    assert!(same_but_login(&tagged(None, "010190-4001"), &tagged(Some(U1), "010190-4001")));
 }
 
 /// A resend that changes a held login, anything else, or the kind is not.
 #[test]
 fn a_resend_that_changes_a_login_or_anything_else_is_not() {
-    assert!(!same_but_login(&tagged(Some("zz9z"), "010190-4001"), &tagged(Some("ab3c"), "010190-4001")));
-    assert!(!same_but_login(&tagged(Some(""), "010190-4001"), &tagged(Some("ab3c"), "010190-4003")));
-    let mut other_kind = tagged(Some("ab3c"), "010190-4001");
+    assert!(!same_but_login(&tagged(Some(U3), "010190-4001"), &tagged(Some(U1), "010190-4001")));
+    assert!(!same_but_login(&tagged(Some(""), "010190-4001"), &tagged(Some(U1), "010190-4003")));
+    let mut other_kind = tagged(Some(U1), "010190-4001");
     other_kind["kind"] = json!("reprinted");
     assert!(!same_but_login(&tagged(Some(""), "010190-4001"), &other_kind));
+}
+
+// Record checks: what a record claims is checked at the registry, so that no
+// desk can put another desk's login, a time to come or a hash no one can
+// verify into the feed.
+
+/// The registry reads a username exactly as the desk makes it: for any login
+/// number and sequence the registry's spelling is the desk's
+/// (`skranke_core::credentials::Username`), and it reads back to its login
+/// number.
+#[test]
+fn usernames_are_read_as_the_desk_makes_them() {
+    use skranke_core::credentials::Username;
+    for (login, seq) in [(0, 0), (1, 1), (LOGIN, 1), (LOGIN, 12_167), (1 << 31, 7), (u32::MAX, u64::MAX)] {
+        let text = username(login, seq);
+        assert_eq!(text, Username::new(login, seq).as_str(), "login {login}, seq {seq}");
+        assert_eq!(username_login_number(&text), Some(login), "{text}");
+    }
+    assert_eq!([U1, U2, U3], [username(LOGIN, 1), username(LOGIN, 2), username(LOGIN, 3)]);
+    // The fixture desk from before the username fix (login number 1).
+    assert_eq!(username_login_number("33223E"), Some(1));
+}
+
+proptest::proptest! {
+    /// Any username a desk makes reads back to the desk's login number, and
+    /// any one character of it changed reads as no username at all (the
+    /// check character catches every substitution), so a typo never lands in
+    /// another namespace.
+    #[test]
+    fn a_changed_character_is_never_a_username(login: u32, seq in 0u64..1 << 40, at: proptest::sample::Index, to: proptest::sample::Index) {
+        let text = username(login, seq);
+        proptest::prop_assert_eq!(username_login_number(&text), Some(login));
+        let mut bytes = text.clone().into_bytes();
+        let i = at.index(bytes.len());
+        let replacement = USERNAME_ALPHABET[to.index(USERNAME_ALPHABET.len())];
+        proptest::prop_assume!(bytes[i] != replacement);
+        bytes[i] = replacement;
+        proptest::prop_assert_eq!(username_login_number(&String::from_utf8(bytes).unwrap()), None);
+    }
+}
+
+/// What a desk never prints is no username: lower case, a wrong check
+/// character, an extra leading digit, a sequence shorter than three digits,
+/// characters outside the alphabet, nothing at all.
+#[test]
+fn text_a_desk_never_prints_is_no_username() {
+    let lower = U1.to_ascii_lowercase();
+    let wrong_check = format!("{}{}", &U1[..U1.len() - 1], if U1.ends_with('2') { '3' } else { '2' });
+    for text in [&lower, &wrong_check, "33223", "3322E", "3P0223Y", "u-D1-1", "", "AB3C", "3P223Y "] {
+        assert_eq!(username_login_number(text), None, "{text:?}");
+    }
+    // A padded desk part ("2" for a leading zero) is not the desk's spelling.
+    let padded = {
+        let canonical = username(5, 1);
+        let seq_and_check = &canonical[2..];
+        let body = format!("42{}{}", &canonical[1..2], &seq_and_check[..seq_and_check.len() - 1]);
+        let values: Vec<u64> = body.bytes().filter_map(username_value).collect();
+        format!("{body}{}", char::from(USERNAME_ALPHABET[username_check(&values) as usize]))
+    };
+    assert_eq!(username_login_number(&padded), None, "{padded}");
+}
+
+/// An `issued` record whose username is not built from the sending desk's
+/// login number is `invalid:username_namespace`, kept, and nothing of it is
+/// written (no number, record or feed item); the desk's own username in the
+/// same batch is accepted. A record without a login (a desk from before
+/// logins) is not checked for one; a desk with no login number has no
+/// username of its own.
+#[test]
+fn a_username_of_another_desks_namespace_is_invalid() {
+    let mut foreign = record("D1-1", &leased(0, 5), NumberSource::Lease, "doc-a");
+    foreign.jobnet_username = username(LOGIN + 1, 1);
+    let own = record("D1-2", &leased(0, 6), NumberSource::Lease, "doc-b");
+    let mut no_login = record("D1-3", &leased(0, 7), NumberSource::Lease, "doc-c");
+    no_login.jobnet_username = String::new();
+    no_login.password_hash = String::new();
+    let j = run(&[issued("k1", foreign), issued("k2", own.clone()), issued("k3", no_login)], holding());
+    assert_eq!(verdicts(&j), [refused("username_namespace"), ACCEPT, ACCEPT]);
+    assert_eq!(kept_reasons(&j), ["invalid:username_namespace"]);
+    let written: Vec<&str> = j.writes.records.iter().map(|r| r.record_id.as_str()).collect();
+    assert_eq!(written, ["D1-2", "D1-3"]);
+    assert_eq!(j.writes.numbers.len(), 2);
+    assert_eq!(feed_kinds(&j), [("D1-2", "issued"), ("D1-3", "issued")]);
+
+    let none = Picture { login_number: None, ..holding() };
+    let j = run(&[issued("k2", own)], none);
+    assert_eq!(verdicts(&j), [refused("username_namespace")]);
+}
+
+/// A login that a reprint, a login amendment or a login-filling resend
+/// would newly give a record must be in the desk's namespace too, else
+/// `invalid:username_namespace` and the record keeps no login.
+#[test]
+fn a_login_filled_in_later_must_be_in_the_desks_namespace() {
+    let foreign = username(LOGIN + 1, 1);
+    let mut first = record("D1-3", &leased(0, 5), NumberSource::Lease, "doc-a");
+    first.jobnet_username = String::new();
+    let held_body = serde_json::to_value(EventBody::Issued(first.clone())).unwrap();
+    let picture = Picture {
+        events: vec![HeldEvent {
+            idempotency_key: "k3".into(),
+            content_hash: EventBody::Issued(first.clone()).content_hash(),
+            body: Some(held_body),
+        }],
+        records: vec![held_record("D1-1", DESK, ""), held_record("D1-2", DESK, ""), held_record("D1-3", DESK, "")],
+        ..holding()
+    };
+    let mut resent = first;
+    resent.jobnet_username = foreign.clone();
+    let events = [
+        reprint("r1", "D1-1", &phc("new"), Some(&foreign)),
+        amend("D1-2/login", "D1-2", &foreign),
+        issued("k3", resent),
+        amend("D1-1/login", "D1-1", U1),
+    ];
+    let j = run(&events, picture);
+    assert_eq!(
+        verdicts(&j),
+        [refused("username_namespace"), refused("username_namespace"), refused("username_namespace"), ACCEPT]
+    );
+    assert_eq!(j.writes.logins.iter().map(|l| l.record_id.as_str()).collect::<Vec<_>>(), ["D1-1"]);
+    assert_eq!(j.writes.logins[0].jobnet_username, U1);
+}
+
+/// A record issued later than the registry's time plus the clock skew a
+/// request may have is `invalid:issued_in_future`; up to the skew it is
+/// accepted (a desk's clock is trusted that far).
+#[test]
+fn a_record_issued_in_the_future_is_invalid() {
+    let skew = Duration::seconds(MAX_CLOCK_SKEW_SECS);
+    let mut within = record("D1-1", &leased(0, 5), NumberSource::Lease, "doc-a");
+    within.issued_at = now() + skew;
+    let mut beyond = record("D1-2", &leased(0, 6), NumberSource::Lease, "doc-b");
+    beyond.issued_at = now() + skew + Duration::seconds(1);
+    let j = run(&[issued("k1", within), issued("k2", beyond)], holding());
+    assert_eq!(verdicts(&j), [ACCEPT, refused("issued_in_future")]);
+    assert_eq!(kept_reasons(&j), ["invalid:issued_in_future"]);
+    assert_eq!(j.writes.records.len(), 1);
+}
+
+/// A password hash is the desk's kind or it is refused: the desk's own hash
+/// is well-formed; another algorithm or version, costs below the desk's (or
+/// beyond what a verifier should spend), parameters missing, extra or out of
+/// order, a salt or hash too short or not unpadded Base64, or no PHC string
+/// at all are not.
+#[test]
+fn only_argon2id_hashes_with_the_desks_parameters_are_well_formed() {
+    use skranke_core::credentials::{InitialPassword, OsRandom};
+    let desk_hash = InitialPassword::generate(&mut OsRandom).unwrap().hash(&mut OsRandom).unwrap();
+    assert!(well_formed_hash(desk_hash.as_str()), "{}", desk_hash.as_str());
+    assert!(well_formed_hash(&phc("x")));
+    let salt = "c2FsdHNhbHRzYWx0c2FsdA";
+    let out = "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+    assert!(well_formed_hash(&format!("$argon2id$v=19$m=65536,t=3,p=4${salt}${out}")), "stronger costs are fine");
+    for bad in [
+        format!("$argon2i$v=19$m=19456,t=2,p=1${salt}${out}"),
+        format!("$argon2d$v=19$m=19456,t=2,p=1${salt}${out}"),
+        format!("$argon2id$v=16$m=19456,t=2,p=1${salt}${out}"),
+        format!("$argon2id$m=19456,t=2,p=1${salt}${out}"),
+        format!("$argon2id$v=19$m=19455,t=2,p=1${salt}${out}"),
+        format!("$argon2id$v=19$m=19456,t=1,p=1${salt}${out}"),
+        format!("$argon2id$v=19$m=19456,t=2,p=0${salt}${out}"),
+        format!("$argon2id$v=19$m=4294967295,t=2,p=1${salt}${out}"),
+        format!("$argon2id$v=19$m=19456,t=2${salt}${out}"),
+        format!("$argon2id$v=19$t=2,m=19456,p=1${salt}${out}"),
+        format!("$argon2id$v=19$m=19456,t=2,p=1,keyid=x${salt}${out}"),
+        format!("$argon2id$v=19$m=019456,t=2,p=1${salt}${out}"),
+        format!("$argon2id$v=19$m=+19456,t=2,p=1${salt}${out}"),
+        format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA${out}"),
+        format!("$argon2id$v=19$m=19456,t=2,p=1${salt}$aGFzaA"),
+        format!("$argon2id$v=19$m=19456,t=2,p=1${salt}=${out}"),
+        format!("$argon2id$v=19$m=19456,t=2,p=1${salt}${out}="),
+        format!("$argon2id$v=19$m=19456,t=2,p=1${salt}${}", out.replace('a', "-")),
+        format!("$argon2id$v=19$m=19456,t=2,p=1${salt}${}B", &out[..out.len() - 1]),
+        format!("$argon2id$v=19$m=19456,t=2,p=1${salt}${out}$"),
+        format!("$argon2id$v=19$m=19456,t=2,p=1${salt}"),
+        "K7TX 4M9C RWN3 PAHE".to_string(),
+        String::new(),
+    ] {
+        assert!(!well_formed_hash(&bad), "{bad}");
+    }
+}
+
+/// A malformed hash is `invalid:password_hash` wherever it would be
+/// written: an `issued` record, a reprint (which keeps the old hash) and a
+/// login amendment (which fills no login). A record with neither login nor
+/// hash is one from before logins and is taken.
+#[test]
+fn a_malformed_password_hash_is_invalid_wherever_it_comes() {
+    let weak = "$argon2id$v=19$m=4096,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+    let mut r = record("D1-1", &leased(0, 5), NumberSource::Lease, "doc-a");
+    r.password_hash = weak.to_string();
+    let mut login_without_hash = record("D1-2", &leased(0, 6), NumberSource::Lease, "doc-b");
+    login_without_hash.password_hash = String::new();
+    let picture = Picture { records: vec![held_record("D1-8", DESK, U1), held_record("D1-9", DESK, "")], ..holding() };
+    let amendment = Event::new(
+        "D1-9/login",
+        EventBody::LoginAmended(LoginAmendment {
+            record_id: "D1-9".into(),
+            jobnet_username: username(LOGIN, 9),
+            password_hash: weak.into(),
+            amended_at: now(),
+        }),
+    );
+    let events = [issued("k1", r), issued("k2", login_without_hash), reprint("r8", "D1-8", weak, None), amendment];
+    let j = run(&events, picture);
+    assert_eq!(verdicts(&j), [refused("password_hash"); 4]);
+    assert!(j.writes.records.is_empty() && j.writes.logins.is_empty() && j.writes.feed.is_empty());
+    assert_eq!(kept_reasons(&j), ["invalid:password_hash"; 4]);
+}
+
+/// The municipality where the person stays must be a kommunekode; it may be
+/// another than the desk's (a desk serves whoever comes in).
+#[test]
+fn the_municipality_of_stay_must_be_a_kommunekode() {
+    let mut elsewhere = record("D1-1", &leased(0, 5), NumberSource::Lease, "doc-a");
+    elsewhere.municipality = 461;
+    let mut nowhere = record("D1-2", &leased(0, 6), NumberSource::Lease, "doc-b");
+    nowhere.municipality = 100;
+    let j = run(&[issued("k1", elsewhere), issued("k2", nowhere)], holding());
+    assert_eq!(verdicts(&j), [ACCEPT, refused("municipality")]);
+    assert_eq!(j.writes.records[0].municipality, 461);
+    assert_eq!(kept_reasons(&j), ["invalid:municipality"]);
+}
+
+/// A retired desk still uploads what it issued before its retirement (also
+/// within the clock skew after it); a record issued later than that is
+/// `invalid:desk_retired`.
+#[test]
+fn a_retired_desk_uploads_only_what_it_issued_before_retirement() {
+    let retired_at = now() - Duration::hours(2);
+    let skew = Duration::seconds(MAX_CLOCK_SKEW_SECS);
+    let mut before = record("D1-1", &leased(0, 5), NumberSource::Lease, "doc-a");
+    before.issued_at = retired_at - Duration::days(1);
+    let mut at_the_edge = record("D1-2", &leased(0, 6), NumberSource::Lease, "doc-b");
+    at_the_edge.issued_at = retired_at + skew;
+    let mut after = record("D1-3", &leased(0, 7), NumberSource::Lease, "doc-c");
+    after.issued_at = retired_at + skew + Duration::seconds(1);
+    let picture = Picture { retired_at: Some(retired_at), ..holding() };
+    let j = run(&[issued("k1", before), issued("k2", at_the_edge), issued("k3", after)], picture);
+    assert_eq!(verdicts(&j), [ACCEPT, ACCEPT, refused("desk_retired")]);
+    assert_eq!(kept_reasons(&j), ["invalid:desk_retired"]);
+    assert_eq!(j.writes.records.len(), 2);
+}
+
+/// A record check's verdict, kept, is given again to the same event: a
+/// retry is refused for the same reason.
+#[test]
+fn a_kept_record_check_is_given_again() {
+    for code in ["username_namespace", "issued_in_future", "password_hash", "municipality", "desk_retired"] {
+        assert_eq!(verdict_from_kept(&format!("invalid:{code}")), invalid(code));
+    }
+    let mut r = record("D1-1", &leased(0, 5), NumberSource::Lease, "doc-a");
+    r.municipality = 100;
+    let event = issued("k1", r);
+    let first = run(std::slice::from_ref(&event), holding());
+    let row = &first.writes.conflicts[0];
+    let picture = Picture {
+        kept: vec![KeptVerdict {
+            idempotency_key: row.idempotency_key.clone(),
+            content_hash: row.content_hash.clone(),
+            reason: row.reason.clone(),
+        }],
+        ..holding()
+    };
+    let again = run(&[event], picture);
+    assert_eq!(verdicts(&again), [refused("municipality")]);
+    assert!(again.writes.conflicts.is_empty(), "kept once");
 }
