@@ -55,6 +55,7 @@ fn print_report(report: &PurgeReport, lang: Lang) {
     println!("{}", i18n::render_count(lang, "retention.cli.flagged", report.flagged.len() as u64, &[("days", &days)]));
     for f in &report.flagged {
         let reason = match f.reason {
+            FlagReason::Unconfirmed if f.refused => i18n::text(lang, "retention.cli.reason.refused").to_string(),
             FlagReason::Unconfirmed => {
                 let state = f.registry_state.as_deref().unwrap_or(i18n::text(lang, "retention.cli.state_none"));
                 i18n::render(lang, "retention.cli.reason.unconfirmed", &[("state", state)])

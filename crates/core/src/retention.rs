@@ -28,6 +28,15 @@
 //! data may be the only copy. Likewise a confirmed record with an outbox
 //! event the registry has not answered yet waits for the next sync.
 //!
+//! **What is never erased at all until a supervisor acts.** A record on
+//! the refused list (an event of it the registry refused or the desk could
+//! not send, or CPR or Jobnet refused it) keeps its data whatever its
+//! `registry_state` and `confirmed_at` say, and is flagged
+//! ([`FlaggedRecord::refused`]): a desk copied from another reuses record
+//! IDs, so a state the registry sends under the ID may be the other record's
+//! (sync skips those, `core::sync`; a store from before that fix may hold
+//! one), and the refused record itself never reached CPR.
+//!
 //! **Training desks** have no registry: their records are erased N days
 //! after issue, and queue no `erased` event (a training desk never syncs).
 //!
@@ -93,7 +102,8 @@ pub struct ErasedRecord {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FlagReason {
-    /// The registry has not confirmed it (not registered, no void taken).
+    /// The registry has not confirmed it (not registered, no void taken),
+    /// or it refused the record ([`FlaggedRecord::refused`]).
     Unconfirmed,
     /// Confirmed, but an event of it waits for the registry's answer.
     EventsUnanswered,
@@ -107,6 +117,9 @@ pub struct FlaggedRecord {
     /// The registry's last word (`received`, …), `None` if it never answered.
     pub registry_state: Option<String>,
     pub reason: FlagReason,
+    /// On the refused list (`skranke sync status`): kept until a supervisor
+    /// resolved it, whatever the registry's state says.
+    pub refused: bool,
 }
 
 /// What one retention run erased (or would erase) and flagged.
@@ -134,7 +147,9 @@ fn survey(
     let cut = cutoff(now, days);
     let mut stmt = conn.prepare_cached(
         "SELECT r.id, r.issued_at, r.confirmed_at, r.registry_state, r.training,
-                EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = r.id AND o.outcome IS NULL)
+                EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = r.id AND o.outcome IS NULL),
+                r.refused_downstream_by IS NOT NULL
+                  OR EXISTS (SELECT 1 FROM refused_event e WHERE e.record_id = r.id)
          FROM record r
          WHERE r.erased_at IS NULL
            AND r.issued_at <= ?1
@@ -148,16 +163,27 @@ fn survey(
             r.get::<_, Option<String>>(3)?,
             r.get::<_, bool>(4)?,
             r.get::<_, bool>(5)?,
+            r.get::<_, bool>(6)?,
         ))
     })?;
     let (mut erased, mut flagged) = (Vec::new(), Vec::new());
     for row in rows {
-        let (record_id, issued_at, confirmed_at, registry_state, training, unanswered) = row?;
+        let (record_id, issued_at, confirmed_at, registry_state, training, unanswered, refused) = row?;
         let confirmed_due = confirmed_at.as_deref().is_some_and(|c| c <= cut.as_str());
         if training {
             if issued_at <= cut {
                 erased.push(ErasedRecord { record_id, issued_at, confirmed_at: None, basis: ErasureBasis::Training });
             }
+        } else if refused {
+            // Not due, whatever the registry's state says (see the module
+            // documentation): its data may be the only copy.
+            flagged.push(FlaggedRecord {
+                record_id,
+                issued_at,
+                registry_state,
+                reason: FlagReason::Unconfirmed,
+                refused,
+            });
         } else if confirmed_due && !unanswered {
             erased.push(ErasedRecord { record_id, issued_at, confirmed_at, basis: ErasureBasis::Confirmed });
         } else if issued_at <= cut {
@@ -168,7 +194,7 @@ fn survey(
                 _ => None,
             };
             if let Some(reason) = reason {
-                flagged.push(FlaggedRecord { record_id, issued_at, registry_state, reason });
+                flagged.push(FlaggedRecord { record_id, issued_at, registry_state, reason, refused: false });
             }
         }
     }

@@ -420,3 +420,61 @@ fn a_reprint_after_purge_refuses_a_different_document_and_prints_with_the_right_
     );
     assert!(!stored_text.contains("Kowalski") && !stored_text.contains("EA1234567"));
 }
+
+/// Issue 17, finding 2: a record on the refused list is never erased by
+/// the clock, whatever its `registry_state` and `confirmed_at` say (a
+/// desk copied from another may have been told the other record's state
+/// under the same ID), and it is flagged as refused rather than reported
+/// due; a confirmed record of the same age is erased. A downstream
+/// refusal holds the record too.
+#[test]
+fn a_record_on_the_refused_list_is_kept_and_flagged_past_the_period_while_a_confirmed_one_is_erased() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = enrolled_desk(dir.path());
+    let sup = staff(&mut store, "Sofie", Role::Supervisor);
+    let issue = |store: &mut Store, i: usize| {
+        store.issue(&sup, &intake(i, date(1980, 1, 1 + i as u32), Sex::Female), day(0), None, None).unwrap().record_id
+    };
+    let confirmed = issue(&mut store, 1);
+    let refused = issue(&mut store, 2);
+    let refused_void = issue(&mut store, 3);
+    let downstream = issue(&mut store, 4);
+    for id in [&confirmed, &refused, &refused_void, &downstream] {
+        registry_says(&store, id, "registered", day(1));
+    }
+    let conn = store.connection();
+    // The registry refused the issue of one record and a later event of another.
+    for (key, kind, id) in
+        [(format!("{refused}/issued"), "issued", &refused), (format!("{refused_void}/voided"), "voided", &refused_void)]
+    {
+        conn.execute(
+            "INSERT INTO refused_event (idempotency_key, kind, record_id, outcome, reason, refused_at)
+             VALUES (?1, ?2, ?3, 'conflict', 'record_conflict', ?4)",
+            (&key, kind, id, timestamp(day(1))),
+        )
+        .unwrap();
+    }
+    conn.execute(
+        "UPDATE record SET refused_downstream_by = 'cpr', refused_downstream_reason = 'name_mismatch',
+                           refused_downstream_at = ?2 WHERE id = ?1",
+        (&downstream, timestamp(day(1))),
+    )
+    .unwrap();
+
+    let report = store.purge(&sup, day(40), DEFAULT_RETENTION_DAYS, false).unwrap();
+    let erased: Vec<&str> = report.erased.iter().map(|r| r.record_id.as_str()).collect();
+    assert_eq!(erased, [confirmed.as_str()]);
+    let flagged: Vec<(&str, FlagReason, bool)> =
+        report.flagged.iter().map(|f| (f.record_id.as_str(), f.reason, f.refused)).collect();
+    assert_eq!(
+        flagged,
+        [refused.as_str(), refused_void.as_str(), downstream.as_str()].map(|id| (id, FlagReason::Unconfirmed, true))
+    );
+    assert!(!has_applicant(&store, &confirmed));
+    for id in [&refused, &refused_void, &downstream] {
+        assert!(has_applicant(&store, id), "{id} lost its personal data");
+    }
+    // What `sync status` shows: the same flagged records, the refused ones among them.
+    let status = skranke_core::sync::status(&mut store, day(40)).unwrap();
+    assert_eq!(status.retention_flagged, report.flagged);
+}

@@ -20,5 +20,7 @@ FROM (
     FROM conflicts c
     WHERE c.body->>'kind' = 'issued'
       AND c.body->'payload'->>'number' ~ '^[0-9]{6}-?[0-9]{4}$'
+      -- A number outside the registry's block was never its to hand out.
+      AND c.reason <> 'invalid:number_outside_block'
 ) kept
 WHERE reason NOT LIKE 'invalid:%' OR nth <= 50;

@@ -300,11 +300,15 @@ pub async fn reconciling(client: &impl GenericClient) -> Result<bool> {
     Ok(client.query_one("SELECT reconciling FROM registry_meta", &[]).await?.get(0))
 }
 
-/// Refuses acts that hand out numbers while the registry reconciles or to a
-/// retired desk.
+/// Refuses acts that hand out numbers while the registry reconciles, to a
+/// retired desk, or to a quarantined one (its audit chain forked: two
+/// copies may be issuing under its ID, so no number is given to either).
 pub async fn may_hand_out(client: &impl GenericClient, desk: &crate::auth::Desk) -> Result<()> {
     if desk.retired {
         return Err(RegistryError::refused(StatusCode::FORBIDDEN, "desk.retired"));
+    }
+    if desk.quarantined {
+        return Err(RegistryError::refused(StatusCode::FORBIDDEN, "desk.quarantined"));
     }
     if reconciling(client).await? {
         return Err(RegistryError::refused(StatusCode::SERVICE_UNAVAILABLE, "registry.reconciling"));

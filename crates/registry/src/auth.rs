@@ -35,6 +35,9 @@ pub struct Desk {
     pub desk_id: String,
     pub municipality: u16,
     pub retired: bool,
+    /// Its audit chain forked (`desks.quarantined_at`): it gets no lease and
+    /// no online number, but still uploads and syncs.
+    pub quarantined: bool,
 }
 
 pub async fn require_desk(State(state): State<AppState>, req: Request, next: Next) -> Result<Response> {
@@ -48,7 +51,8 @@ pub async fn require_desk(State(state): State<AppState>, req: Request, next: Nex
     let client = state.pool.get().await?;
     let row = client
         .query_opt(
-            "SELECT public_key, municipality, retired_at IS NOT NULL, revoked_at IS NOT NULL
+            "SELECT public_key, municipality, retired_at IS NOT NULL, revoked_at IS NOT NULL,
+                    quarantined_at IS NOT NULL
              FROM desks WHERE desk_id = $1",
             &[&signed.desk_id],
         )
@@ -75,6 +79,19 @@ pub async fn require_desk(State(state): State<AppState>, req: Request, next: Nex
     if fresh == 0 {
         return Err(RegistryError::unauthorized("auth.replay"));
     }
+    // What the desk runs, as it signed it; written only when it changed.
+    let (protocol, app) = match &signed.versions {
+        Some(v) => (v.protocol.as_str(), v.app.as_str()),
+        None => ("1.0", ""),
+    };
+    client
+        .execute(
+            "UPDATE desks SET protocol_version = $2, app_version = nullif($3, ''), version_seen_at = now()
+             WHERE desk_id = $1
+               AND (protocol_version IS DISTINCT FROM $2 OR app_version IS DISTINCT FROM nullif($3, ''))",
+            &[&signed.desk_id, &protocol, &app],
+        )
+        .await?;
     drop(client);
 
     let municipality: i32 = row.get(1);
@@ -82,6 +99,7 @@ pub async fn require_desk(State(state): State<AppState>, req: Request, next: Nex
         desk_id: signed.desk_id.clone(),
         municipality: u16::try_from(municipality).unwrap_or_default(),
         retired: row.get(2),
+        quarantined: row.get(4),
     });
     let mut response = next.run(Request::from_parts(parts, Body::from(body))).await;
     response.extensions_mut().insert(crate::api::LoggedDesk(signed.desk_id));

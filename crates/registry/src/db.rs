@@ -18,6 +18,8 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     (5, include_str!("../migrations/0005_restore_feed_mark.sql")),
     (6, include_str!("../migrations/0006_revocation.sql")),
     (7, include_str!("../migrations/0007_disputed_numbers.sql")),
+    (8, include_str!("../migrations/0008_versions.sql")),
+    (9, include_str!("../migrations/0009_quarantine.sql")),
 ];
 
 /// A pool of connections to `database_url` (the registry's PostgreSQL runs

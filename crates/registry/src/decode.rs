@@ -33,8 +33,9 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 use skranke_protocol::{canonical_json, sha256_hex, valid_reason_code};
 use skranke_protocol::{
-    header, signing_message, AllocateRequest, EnrolRequest, Event, FeedConfirm, LeaseRequest, LookupRequest,
-    ReturnRequest, SyncRequest, MAX_BATCH_EVENTS, MAX_CLOCK_SKEW_SECS,
+    header, parse_protocol_version, signing_message, versioned_signing_message, AllocateRequest, EnrolRequest, Event,
+    FeedConfirm, LeaseRequest, LookupRequest, ReturnRequest, SyncRequest, MAX_BATCH_EVENTS, MAX_CLOCK_SKEW_SECS,
+    PROTOCOL_VERSION,
 };
 use skranke_rules::lease::{encodable, RANKS};
 
@@ -50,6 +51,47 @@ pub struct SignedHeaders {
     /// 16 to 64 hex characters.
     pub nonce: String,
     pub signature: [u8; 64],
+    /// The versions the request names (signed with it), or `None` for a
+    /// desk older than versioning (protocol 1.0, legacy signature).
+    pub versions: Option<Versions>,
+}
+
+/// What a desk says it runs, as its signed headers name it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Versions {
+    /// As sent (`MAJOR.MINOR`), and parsed.
+    pub protocol: String,
+    pub parsed: (u16, u16),
+    /// The desk app's version: up to 32 of `0-9 A-Z a-z . + -`.
+    pub app: String,
+}
+
+impl Versions {
+    /// The protocol and app versions from their headers: both or neither.
+    /// Another major version than this registry's is refused with a problem
+    /// that says which it serves; a newer minor is served (it only adds
+    /// fields, which this registry ignores).
+    fn read<'a>(header: impl Fn(&str) -> Option<&'a str>) -> Result<Option<Versions>> {
+        let refused =
+            |detail: String| RegistryError::refused_with(StatusCode::BAD_REQUEST, "protocol.unsupported", detail);
+        let (protocol, app) = match (header(header::PROTOCOL), header(header::APP_VERSION)) {
+            (None, None) => return Ok(None),
+            (Some(p), Some(a)) => (p.trim(), a.trim()),
+            (Some(_), None) => return Err(refused(format!("{} without {}", header::PROTOCOL, header::APP_VERSION))),
+            (None, Some(_)) => return Err(refused(format!("{} without {}", header::APP_VERSION, header::PROTOCOL))),
+        };
+        let (major, minor) = PROTOCOL_VERSION;
+        let parsed = parse_protocol_version(protocol)
+            .filter(|(m, _)| *m == major)
+            .ok_or_else(|| refused(format!("this registry serves protocol {major}.x (up to {major}.{minor})")))?;
+        let app_ok = !app.is_empty()
+            && app.len() <= 32
+            && app.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'-'));
+        if !app_ok {
+            return Err(RegistryError::bad_field(header::APP_VERSION));
+        }
+        Ok(Some(Versions { protocol: protocol.to_string(), parsed, app: app.to_string() }))
+    }
 }
 
 impl SignedHeaders {
@@ -73,7 +115,8 @@ impl SignedHeaders {
         if now.abs_diff(timestamp) > MAX_CLOCK_SKEW_SECS.unsigned_abs() {
             return Err(RegistryError::unauthorized("auth.stale"));
         }
-        Ok(SignedHeaders { desk_id, timestamp, nonce, signature })
+        let versions = Versions::read(&header)?;
+        Ok(SignedHeaders { desk_id, timestamp, nonce, signature, versions })
     }
 
     /// Verifies the signature over method, path, headers and body with the
@@ -83,7 +126,18 @@ impl SignedHeaders {
             .ok()
             .and_then(|k| VerifyingKey::from_bytes(&k).ok())
             .ok_or(RegistryError::unauthorized("auth.signature"))?;
-        let message = signing_message(method, path_and_query, self.timestamp, &self.nonce, body);
+        let message = match &self.versions {
+            Some(v) => versioned_signing_message(
+                method,
+                path_and_query,
+                self.timestamp,
+                &self.nonce,
+                &v.protocol,
+                &v.app,
+                body,
+            ),
+            None => signing_message(method, path_and_query, self.timestamp, &self.nonce, body),
+        };
         key.verify_strict(&message, &Signature::from_bytes(&self.signature))
             .map_err(|_| RegistryError::unauthorized("auth.signature"))
     }

@@ -103,6 +103,8 @@ pub struct DeskRow {
     pub enrolled_at: DateTime<Utc>,
     pub retired_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When its audit chain forked (no lease or online number since).
+    pub quarantined_at: Option<DateTime<Utc>>,
     pub state: crate::revocation::DeskState,
     pub last_sync_at: Option<DateTime<Utc>>,
     pub units: i64,
@@ -116,7 +118,8 @@ pub async fn desks(pool: &Pool) -> Result<Vec<DeskRow>> {
             "SELECT d.desk_id, d.municipality, d.office, d.desk_number, d.enrolled_at, d.retired_at, d.last_sync_at,
                     d.revoked_at,
                     (SELECT count(*) FROM units u WHERE u.desk_id = d.desk_id),
-                    (SELECT count(*) FROM records r WHERE r.desk_id = d.desk_id)
+                    (SELECT count(*) FROM records r WHERE r.desk_id = d.desk_id),
+                    d.quarantined_at
              FROM desks d ORDER BY d.municipality, d.office, d.desk_number, d.desk_id",
             &[],
         )
@@ -131,7 +134,8 @@ pub async fn desks(pool: &Pool) -> Result<Vec<DeskRow>> {
             enrolled_at: r.get(4),
             retired_at: r.get(5),
             revoked_at: r.get(7),
-            state: crate::revocation::DeskState::of(r.get(5), r.get(7)),
+            quarantined_at: r.get(10),
+            state: crate::revocation::DeskState::of(r.get(5), r.get(7), r.get(10)),
             last_sync_at: r.get(6),
             units: r.get(8),
             records: r.get(9),

@@ -37,16 +37,27 @@ pub enum DeskState {
     Active,
     /// Uploads and syncs what it issued; no lease, allocation or lookup.
     Retired,
+    /// Its audit chain forked (a copied or restored disk under its ID):
+    /// uploads and syncs, but gets no lease and no online number. The
+    /// machine is enrolled again as a new desk.
+    Quarantined,
     /// Nothing: every request signed with its key is refused.
     Revoked,
 }
 
 impl DeskState {
-    pub fn of(retired_at: Option<DateTime<Utc>>, revoked_at: Option<DateTime<Utc>>) -> DeskState {
-        match (retired_at, revoked_at) {
-            (_, Some(_)) => DeskState::Revoked,
-            (Some(_), None) => DeskState::Retired,
-            (None, None) => DeskState::Active,
+    /// The strongest standing first: a revoked desk may do nothing, a
+    /// retired one no more than a quarantined one.
+    pub fn of(
+        retired_at: Option<DateTime<Utc>>,
+        revoked_at: Option<DateTime<Utc>>,
+        quarantined_at: Option<DateTime<Utc>>,
+    ) -> DeskState {
+        match (retired_at, revoked_at, quarantined_at) {
+            (_, Some(_), _) => DeskState::Revoked,
+            (Some(_), None, _) => DeskState::Retired,
+            (None, None, Some(_)) => DeskState::Quarantined,
+            (None, None, None) => DeskState::Active,
         }
     }
 
@@ -55,6 +66,7 @@ impl DeskState {
         match self {
             DeskState::Active => "registry.desk_active",
             DeskState::Retired => "registry.desk_retired",
+            DeskState::Quarantined => "registry.desk_quarantined",
             DeskState::Revoked => "registry.desk_revoked",
         }
     }

@@ -88,7 +88,9 @@ fn two_copies_of_one_desk_never_put_a_number_on_two_handouts_without_the_desks_a
         "the desk is told: {:?}",
         status.notices
     );
-    assert!(disputed(&reg).iter().any(|d| d.number == b_numbers[0] && d.record_id.as_deref() == Some(&third.record_id)));
+    assert!(disputed(&reg)
+        .iter()
+        .any(|d| d.number == b_numbers[0] && d.record_id.as_deref() == Some(&third.record_id)));
 
     // Now told, the original never issues the copy's other number; and the
     // registry never allocates or leases a disputed number.
@@ -100,4 +102,37 @@ fn two_copies_of_one_desk_never_put_a_number_on_two_handouts_without_the_desks_a
         b_numbers[1].replace('-', "")
     ));
     assert_eq!(allocated, 0, "no accepted record holds a disputed number");
+}
+
+/// Refused records count as disputed only for a desk's first 50, so that
+/// no desk can burn the block by sending refused events; past the cap the
+/// operator is told, once.
+#[tokio::test]
+async fn a_desks_refused_records_dispute_at_most_fifty_numbers_and_the_operator_is_told() {
+    use common::{issued, Registry};
+    use skranke_protocol::NumberSource;
+    use skranke_rules::cpr::Slot;
+    use skranke_rules::lease::LeaseUnit;
+    let reg = Registry::start().await;
+    let mut desk = reg.desk(101).await;
+    // Numbers of a unit no desk holds: each record is `invalid:number_not_held`.
+    let unit = LeaseUnit::new(Slot::new(450).unwrap(), 0).unwrap();
+    let mut events = Vec::new();
+    for i in 0..53 {
+        let day = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(i);
+        let rid = desk.record_id();
+        events.push(issued(&rid, &unit.number(day, Sex::Female).unwrap(), NumberSource::Lease, &format!("doc{i}")));
+    }
+    let (_, up) = desk.upload(&events).await;
+    assert!(common::outcomes(&up).iter().all(|o| o == "invalid"), "{up}");
+    let client = reg.state.pool.get().await.unwrap();
+    let disputed: i64 = client.query_one("SELECT count(*) FROM disputed_numbers", &[]).await.unwrap().get(0);
+    assert_eq!(disputed, 50);
+    let told = "SELECT count(*) FROM operator_log WHERE action = 'disputed_cap_reached'";
+    assert_eq!(client.query_one(told, &[]).await.unwrap().get::<_, i64>(0), 1);
+    // More of the same tells no one twice.
+    let rid = desk.record_id();
+    let day = chrono::NaiveDate::from_ymd_opt(1980, 1, 1).unwrap();
+    desk.upload(&[issued(&rid, &unit.number(day, Sex::Male).unwrap(), NumberSource::Lease, "docx")]).await;
+    assert_eq!(client.query_one(told, &[]).await.unwrap().get::<_, i64>(0), 1);
 }

@@ -125,7 +125,11 @@ fn lease_will_do(e: &SyncError) -> bool {
         SyncError::Unreachable { .. } | SyncError::BadAnswer { .. } | SyncError::RegistryBehind { .. } => true,
         e if e.is_untrusted() => true,
         SyncError::Refused { status, code, .. } => {
-            *status >= 500 || *status == 429 || code == "allocate.exhausted" || code == "registry.reconciling"
+            *status >= 500
+                || *status == 429
+                || code == "allocate.exhausted"
+                || code == "registry.reconciling"
+                || code == "desk.quarantined"
         }
         _ => false,
     }

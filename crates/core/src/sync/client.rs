@@ -37,10 +37,19 @@ use serde::Serialize;
 use super::SyncError;
 use crate::protocol::trust::{self, RegistryKeyAnswer};
 use crate::protocol::{
-    header, signing_message, AllocateResponse, EnrolResponse, LeaseResponse, LookupResponse, Problem, ReturnResponse,
-    SyncAnswer, UploadResponse,
+    header, versioned_signing_message, AllocateResponse, EnrolResponse, LeaseResponse, LookupResponse, Problem,
+    ReturnResponse, SyncAnswer, UploadResponse,
 };
 use crate::store::state::Seen;
+
+/// The desk app's version, as every signed request names it.
+pub const APP_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The protocol version this desk speaks, as its header spells it.
+pub fn protocol_version() -> String {
+    let (major, minor) = crate::protocol::PROTOCOL_VERSION;
+    format!("{major}.{minor}")
+}
 
 /// The largest answer the desk reads (a sync answer lists every number used
 /// in the desk's units; a busy desk's list is a few hundred kilobytes).
@@ -479,10 +488,16 @@ impl RegistryClient {
                 .header(header::NONCE, &nonce);
             if let Some(key) = &self.key {
                 let timestamp = Utc::now().timestamp();
-                let signature = key.sign(&signing_message(method, path, timestamp, &nonce, body));
+                // The versions are signed with the request: no one on the way
+                // can change what the registry learns this desk runs.
+                let protocol = protocol_version();
+                let message = versioned_signing_message(method, path, timestamp, &nonce, &protocol, APP_VERSION, body);
+                let signature = key.sign(&message);
                 request = request
                     .header(header::DESK, &self.desk_id)
                     .header(header::TIMESTAMP, timestamp.to_string())
+                    .header(header::PROTOCOL, &protocol)
+                    .header(header::APP_VERSION, APP_VERSION)
                     .header(header::SIGNATURE, hex::encode(signature.to_bytes()));
             }
             request.send(body)

@@ -788,12 +788,30 @@ fn reconcile(store: &mut Store, client: &RegistryClient) -> Result<Reconciled, E
             let confirmed_at = timestamp(now);
             // A downstream refusal stands until the registry's next state
             // for the record says otherwise.
-            let mut set_state = tx.prepare_cached(
+            //
+            // A record whose `issued` event the registry refused (`conflict`
+            // or `invalid`, on the refused list) is skipped: the registry never
+            // took this desk's record, so a state it sends under the same ID
+            // is another record's (a forked desk reuses record IDs). Taking it
+            // would show the record registered and let retention erase data
+            // that never reached CPR; it stays refused for a supervisor. What
+            // it took before the refusal came (the report precedes the upload)
+            // or before this rule is forgotten the same way.
+            const REFUSED_ISSUE: &str = "SELECT record_id FROM refused_event
+                                         WHERE kind = 'issued' AND outcome IN ('conflict', 'invalid')";
+            tx.prepare_cached(&format!(
+                "UPDATE record SET registry_state = NULL, confirmed_at = NULL, refused_downstream_by = NULL,
+                                   refused_downstream_reason = NULL, refused_downstream_at = NULL
+                 WHERE id IN ({REFUSED_ISSUE})
+                   AND (registry_state IS NOT NULL OR confirmed_at IS NOT NULL OR refused_downstream_by IS NOT NULL)"
+            ))?
+            .execute([])?;
+            let mut set_state = tx.prepare_cached(&format!(
                 "UPDATE record SET registry_state = ?2,
                         confirmed_at = CASE WHEN ?2 IN ('registered', 'voided') THEN coalesce(confirmed_at, ?3) END,
                         refused_downstream_by = ?4, refused_downstream_reason = ?5, refused_downstream_at = ?6
-                 WHERE id = ?1",
-            )?;
+                 WHERE id = ?1 AND id NOT IN ({REFUSED_ISSUE})"
+            ))?;
             let mut states_after = request.states_after;
             for change in &answer.record_states {
                 let code = match change.state {
@@ -961,8 +979,11 @@ fn top_up(store: &mut Store, client: &RegistryClient, now: DateTime<Utc>) -> Res
     };
     let answer: LeaseResponse = match client.post("/v1/lease", &request, REQUEST_TIMEOUT, Retry::Backoff) {
         Ok(a) => a,
-        // Not now: the registry reconciles after a restore, or the desk is retired.
-        Err(SyncError::Refused { code, .. }) if code == "registry.reconciling" || code == "desk.retired" => {
+        // Not now: the registry reconciles after a restore, or the desk is
+        // retired or quarantined (its audit chain forked: a copy of it runs).
+        Err(SyncError::Refused { code, .. })
+            if code == "registry.reconciling" || code == "desk.retired" || code == "desk.quarantined" =>
+        {
             return Ok(0)
         }
         // A registry that went back: its units may be another desk's by now.

@@ -1039,3 +1039,87 @@ fn a_refusal_is_read_only_when_signed_and_an_unsigned_gateway_error_is_only_unre
         assert_eq!(refused.len(), usize::from(expect == "sync.answer_unsigned"), "{status} signed:{sign}");
     }
 }
+
+/// Issue 17, finding 2: a desk copied from another reuses record IDs, so
+/// the registry refuses the copy's `issued` event (`conflict`: it holds the
+/// original desk's record under the ID) and later sends that record's
+/// `registered` under the same ID. The copy's record is not marked
+/// registered by it (and what the report before the upload told it, when
+/// the refusal had not come yet, is forgotten): it stays refused, with no
+/// registry state and no `confirmed_at`, and retention
+/// does not erase it; a record of the same desk the registry took is
+/// registered and erased as before.
+#[test]
+fn a_state_sent_under_the_id_of_a_record_whose_issue_was_refused_does_not_confirm_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = desk(dir.path());
+    let key = registry_key(1);
+    pin(&mut store, &key);
+    let refused = issue(&mut store, "Berg", "A1111111", now()).unwrap().record_id;
+    let taken = issue(&mut store, "Holm", "B2222222", now()).unwrap().record_id;
+    let script = Arc::new(Mutex::new(Script::new(key.clone())));
+    let change = |id: &str, state: RecordState, sequence: i64| protocol::RecordStateChange {
+        record_id: id.to_string(),
+        state,
+        sequence,
+        downstream_refusal: None,
+    };
+    // The states the stand-in's sync answers carry: at first the other
+    // record, received, which the report before the upload hears of.
+    let states = Arc::new(Mutex::new(vec![change(&refused, RecordState::Received, 5)]));
+    let (answered, refused_key) = (states.clone(), format!("{refused}/issued"));
+    let fake = FakeRegistry::start(Box::new(move |r| {
+        let mut reply = script.lock().unwrap().reply(r);
+        reply.body = match r.path.as_str() {
+            "/v1/events" => {
+                let mut answer: UploadResponse = serde_json::from_slice(&reply.body).unwrap();
+                for result in answer.results.iter_mut().filter(|e| e.idempotency_key == refused_key) {
+                    result.outcome = Outcome::Conflict;
+                    result.reason = Some("record_conflict".into());
+                }
+                serde_json::to_vec(&answer).unwrap()
+            }
+            "/v1/sync" => {
+                let mut answer: SyncAnswer = serde_json::from_slice(&reply.body).unwrap();
+                answer.record_states = answered.lock().unwrap().clone();
+                serde_json::to_vec(&answer).unwrap()
+            }
+            _ => return reply,
+        };
+        reply.headers = signed_by(&key, &r.nonce, 200, &reply.body);
+        reply
+    }));
+    let state_of = |store: &mut Store, id: &str| -> (Option<String>, Option<String>) {
+        store
+            .connection()
+            .query_row("SELECT registry_state, confirmed_at FROM record WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap()
+    };
+    let report = run(&mut store, &client_of(&fake)).unwrap();
+    assert_eq!((report.conflict, report.accepted), (1, report.uploaded - 1), "{report:?}");
+    assert_eq!(state_of(&mut store, &refused), (None, None), "what it took before the refusal is forgotten");
+
+    // The registry's feed consumer registered the record it holds under each ID.
+    *states.lock().unwrap() =
+        vec![change(&refused, RecordState::Registered, 10), change(&taken, RecordState::Registered, 11)];
+    run(&mut store, &client_of(&fake)).unwrap();
+    assert_eq!(state_of(&mut store, &refused), (None, None), "the other record's state confirms nothing here");
+    let (state, confirmed_at) = state_of(&mut store, &taken);
+    assert_eq!(state.as_deref(), Some("registered"));
+    assert!(confirmed_at.is_some());
+    let standing = |store: &mut Store, id: &str| store.record_standing(id).unwrap().unwrap().sync_state;
+    assert_eq!(standing(&mut store, &refused), crate::query::RecordSyncState::Refused);
+    assert_eq!(standing(&mut store, &taken), crate::query::RecordSyncState::Registered);
+    // The cursor moved past both states: the skipped one is not asked for again.
+    assert_eq!(store.read(|tx, _| state::get_i64(tx, state::key::STATES_AFTER)).unwrap(), 11);
+
+    // Past the retention period: the registered record is erased, the refused one kept and flagged.
+    let later = Utc::now() + ChronoDuration::days(i64::from(crate::retention::DEFAULT_RETENTION_DAYS) + 1);
+    let purged = store.erase_due(later, crate::retention::DEFAULT_RETENTION_DAYS).unwrap();
+    let erased: Vec<&str> = purged.erased.iter().map(|e| e.record_id.as_str()).collect();
+    assert_eq!(erased, [taken.as_str()]);
+    let flagged: Vec<(&str, bool)> = purged.flagged.iter().map(|f| (f.record_id.as_str(), f.refused)).collect();
+    assert_eq!(flagged, [(refused.as_str(), true)]);
+}

@@ -56,7 +56,8 @@ pub async fn page(
 ) -> Result<Json<FeedPage>> {
     // A query that does not parse is a problem document like any refusal,
     // never axum's plain text.
-    let Query(q) = query.map_err(|e| RegistryError::refused_with(StatusCode::BAD_REQUEST, "request.query", e.body_text()))?;
+    let Query(q) =
+        query.map_err(|e| RegistryError::refused_with(StatusCode::BAD_REQUEST, "request.query", e.body_text()))?;
     let limit = q.limit.unwrap_or(500).clamp(1, 5000);
     let mut client = state.pool.get().await?;
     move_past_cursor(&mut client, q.after).await?;

@@ -102,6 +102,12 @@ pub async fn give_back(
     if desk.retired {
         return Err(RegistryError::refused(StatusCode::FORBIDDEN, "desk.retired"));
     }
+    // A quarantined desk's units stay bound to it: the copy that did not
+    // sync may still issue from them, and another desk leasing them would
+    // draw the same numbers.
+    if desk.quarantined {
+        return Err(RegistryError::refused(StatusCode::FORBIDDEN, "desk.quarantined"));
+    }
     // Units come back only after a complete sync: every record the desk has
     // issued is here, so the numbers used in them are known to the registry.
     if records_held(&client, &desk.desk_id).await? < req.records_issued {

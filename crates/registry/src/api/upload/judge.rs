@@ -360,6 +360,10 @@ pub struct Writes {
     pub conflicts: Vec<ConflictRow>,
     pub notices: Vec<NoticeRow>,
     pub audit_head: Option<AuditHead>,
+    /// The desk's audit chain forked in this batch: the seq of the first
+    /// forked entry. The desk is quarantined (no lease, no online number)
+    /// unless it is already; see `write::apply`.
+    pub quarantine: Option<i64>,
 }
 
 /// The verdicts, one per event of the batch in its order, and the writes.
@@ -472,7 +476,13 @@ impl<'a> Judge<'a> {
             }
             // The desk sent other content under a key it used before: its
             // history forked (restored from a backup, or cloned). It is told.
-            let kind = if matches!(event.body, EventBody::Audit(_)) { "audit_chain" } else { "event_conflict" };
+            let kind = match &event.body {
+                EventBody::Audit(a) => {
+                    self.forked(a);
+                    "audit_chain"
+                }
+                _ => "event_conflict",
+            };
             let record_id = event.body.record_id().map(str::to_string);
             self.notice_self(kind, record_id, None, None, None);
             return self.keep(event, hash, conflict("idempotency_key"));
@@ -976,6 +986,15 @@ impl<'a> Judge<'a> {
         Some(self.fill_login(record_id, username, None, self.now))
     }
 
+    /// The desk's audit chain forked at `a`: two histories run under its ID
+    /// (a copied disk, or a restore while the old copy may still run), with
+    /// the same record IDs, outbox keys and usernames, and the registry
+    /// cannot tell which is which. The desk ID is quarantined; the batch
+    /// names the first forked entry.
+    fn forked(&mut self, a: &AuditEntry) {
+        self.writes.quarantine.get_or_insert(i64::try_from(a.seq).unwrap_or(i64::MAX));
+    }
+
     /// The desk's audit chain must grow by exactly one well-formed link.
     fn audit(&mut self, a: &AuditEntry) -> Verdict {
         if a.hash != a.chain_hash() {
@@ -990,6 +1009,7 @@ impl<'a> Judge<'a> {
             // Another entry at a position already filled, or a link that does
             // not follow: the desk's history forked (restored or cloned).
             self.notice_self("audit_chain", None, None, None, None);
+            self.forked(a);
             return conflict("audit_chain");
         }
         self.audit_head = AuditHead { seq: entry_seq, hash: a.hash.clone() };

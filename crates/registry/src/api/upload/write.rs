@@ -174,6 +174,20 @@ pub async fn apply(tx: &Transaction<'_>, desk: &Desk, w: Writes) -> Result<()> {
             &[&key, &reason, &body, &hash, &desk_id],
         )
         .await?;
+        // Refused issued events count as disputed numbers only up to a cap
+        // per desk (migrations/0007): past it, the operator is told once.
+        if reason.iter().any(|r| r.starts_with("invalid:")) {
+            tx.execute(
+                "INSERT INTO operator_log (operator, action, detail)
+                 SELECT 'skranke-registry serve', 'disputed_cap_reached', jsonb_build_object('desk_id', $1::text)
+                 WHERE (SELECT count(*) FROM conflicts
+                        WHERE desk_id = $1 AND body->>'kind' = 'issued' AND reason LIKE 'invalid:%') > 50
+                   AND NOT EXISTS (SELECT 1 FROM operator_log
+                                   WHERE action = 'disputed_cap_reached' AND detail->>'desk_id' = $1)",
+                &[&desk_id],
+            )
+            .await?;
+        }
     }
     if !w.notices.is_empty() {
         let (mut d, mut k, mut r, mut or, mut od, mut om) = (vec![], vec![], vec![], vec![], vec![], vec![]);
@@ -203,5 +217,31 @@ pub async fn apply(tx: &Transaction<'_>, desk: &Desk, w: Writes) -> Result<()> {
         )
         .await?;
     }
+    if let Some(seq) = w.quarantine {
+        quarantine(tx, desk_id, seq).await?;
+    }
     Ok(())
 }
+
+/// Quarantines a desk whose audit chain forked at entry `seq`, once: the
+/// first fork sets `quarantined_at`, writes `desk_quarantined` to
+/// `operator_log` (the desk and the seq, no content) and tells the desk, so
+/// that a supervisor at either copy sees it. Later forks change nothing.
+async fn quarantine(tx: &Transaction<'_>, desk_id: &str, seq: i64) -> Result<()> {
+    let now_quarantined = tx
+        .execute("UPDATE desks SET quarantined_at = now() WHERE desk_id = $1 AND quarantined_at IS NULL", &[&desk_id])
+        .await?;
+    if now_quarantined == 1 {
+        let detail = serde_json::json!({ "desk_id": desk_id, "audit_seq": seq });
+        tx.execute(
+            "INSERT INTO operator_log (operator, action, detail) VALUES ($1, 'desk_quarantined', $2)",
+            &[&SERVICE, &detail],
+        )
+        .await?;
+        tx.execute("INSERT INTO notices (desk_id, kind) VALUES ($1, 'desk_quarantined')", &[&desk_id]).await?;
+    }
+    Ok(())
+}
+
+/// What `operator_log` names the service as for what it did by itself.
+const SERVICE: &str = "skranke-registry serve";

@@ -26,7 +26,7 @@ const U2: &str = "3P224W";
 const U3: &str = "3P226R";
 
 fn desk() -> Desk {
-    Desk { desk_id: DESK.to_string(), municipality: MUNICIPALITY, retired: false }
+    Desk { desk_id: DESK.to_string(), municipality: MUNICIPALITY, retired: false, quarantined: false }
 }
 
 /// A picture with nothing held but the desk's own facts.
@@ -912,6 +912,81 @@ fn a_forked_audit_chain_is_a_conflict() {
     assert_eq!(verdicts(&j), [conflicting("audit_chain"), conflicting("audit_chain")]);
     assert_eq!(notice_kinds(&j), [(DESK, "audit_chain"), (DESK, "audit_chain")]);
     assert_eq!(j.writes.audit_head, None);
+}
+
+/// A forked audit chain quarantines the desk (`Writes::quarantine`), named
+/// by the seq of the batch's first forked entry, whichever way the fork
+/// shows: an entry at a filled position, one that does not follow the head,
+/// or another entry under a held audit key.
+#[test]
+fn a_forked_audit_chain_quarantines_the_desk_at_its_first_forked_entry() {
+    let first = audit(1, &audit_genesis(DESK));
+    let second = audit(2, &first.hash);
+    let head = Picture { audit_head: Some(AuditHead { seq: 2, hash: second.hash.clone() }), ..desk_picture() };
+    let mut refilled = audit(2, &first.hash);
+    refilled.action = "staff.sign_in".into();
+    let refilled = refilled.sealed();
+    let unlinked = audit(3, &"0".repeat(64));
+    let j = run(
+        &[Event::new("b2", EventBody::Audit(refilled.clone())), Event::new("b3", EventBody::Audit(unlinked.clone()))],
+        head.clone(),
+    );
+    assert_eq!(verdicts(&j), [conflicting("audit_chain"), conflicting("audit_chain")]);
+    assert_eq!(j.writes.quarantine, Some(2), "the first forked entry names the fork");
+
+    let j = run(&[Event::new("b3", EventBody::Audit(unlinked))], head.clone());
+    assert_eq!(j.writes.quarantine, Some(3));
+
+    // The copy resends its entry 2 under the key the original's entry 2 is held by.
+    let held = Picture {
+        events: vec![HeldEvent { idempotency_key: "a2".into(), content_hash: "other".into(), body: None }],
+        ..head
+    };
+    let j = run(&[Event::new("a2", EventBody::Audit(refilled))], held);
+    assert_eq!(verdicts(&j), [conflicting("idempotency_key")]);
+    assert_eq!(j.writes.quarantine, Some(2));
+}
+
+/// Nothing but a fork of the audit chain quarantines: a chain that grows,
+/// a gap that heals, a broken hash, an entry already held, and conflicts of
+/// records (a number or record used twice) leave the desk as it is.
+#[test]
+fn only_a_forked_audit_chain_quarantines() {
+    let first = audit(1, &audit_genesis(DESK));
+    let second = audit(2, &first.hash);
+    let mut broken = audit(3, &second.hash);
+    broken.detail = Some("changed".into());
+    let gap = audit(5, &second.hash);
+    let events = [
+        Event::new("a1", EventBody::Audit(first.clone())),
+        Event::new("a2", EventBody::Audit(second)),
+        Event::new("a3", EventBody::Audit(broken)),
+        Event::new("a5", EventBody::Audit(gap)),
+    ];
+    let j = run(&events, desk_picture());
+    assert_eq!(verdicts(&j), [ACCEPT, ACCEPT, refused("audit_hash"), refused("audit_gap")]);
+    assert_eq!(j.writes.quarantine, None);
+
+    // An audit entry sent again as it was is held, not a fork.
+    let again = Event::new("a1", EventBody::Audit(first));
+    let hash = again.received_hash().to_string();
+    let held = Picture {
+        events: vec![HeldEvent { idempotency_key: "a1".into(), content_hash: hash, body: None }],
+        ..desk_picture()
+    };
+    let j = run(&[again], held);
+    assert_eq!(verdicts(&j), [(Outcome::AlreadyHeld, None)]);
+    assert_eq!(j.writes.quarantine, None);
+
+    // A record conflict and another event under a held key are the records' matter.
+    let e = issued("k1", record("D1-1", &leased(0, 5), NumberSource::Lease, "doc-a"));
+    let picture = Picture {
+        events: vec![HeldEvent { idempotency_key: "k1".into(), content_hash: "other".into(), body: Some(json!({})) }],
+        ..holding()
+    };
+    let j = run(&[e], picture);
+    assert_eq!(verdicts(&j), [conflicting("idempotency_key")]);
+    assert_eq!(j.writes.quarantine, None);
 }
 
 /// The picture a batch needs: every key; every record named, a void's survivor
