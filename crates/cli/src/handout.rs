@@ -167,7 +167,7 @@ pub fn reprint(
             &mut OsRandom,
         )
         .inspect_err(|e| {
-            if matches!(e, Error::Handout(HandoutError::ApplicantErased { .. })) {
+            if matches!(e, HandoutError::ApplicantErased { .. }) {
                 eprintln!("skranke: {}", i18n::render(lang, "retention.cli.need_document", &[("record_id", id)]));
             }
         })?;

@@ -19,7 +19,7 @@ use crate::audit::{self, Event};
 use crate::cpr::{Personnummer, Sex, Slot};
 use crate::lease::LeaseUnit;
 use crate::store::{timestamp, Store, StoreError};
-use crate::Error;
+use crate::sync_error::SyncError;
 
 /// How long the desk waits for the registry's central allocation before it
 /// issues from its lease.
@@ -48,7 +48,7 @@ impl std::fmt::Debug for OnlineRequest {
 /// desk issues from its lease; `Err`: the registry answered and refused, and
 /// the issue stops with that error.
 pub trait OnlineAllocator {
-    fn allocate(&self, request: &OnlineRequest) -> Result<Option<Personnummer>, Error>;
+    fn allocate(&self, request: &OnlineRequest) -> Result<Option<Personnummer>, SyncError>;
 }
 
 /// Where an issued number came from: the wire's type, one for the desk and
@@ -168,8 +168,8 @@ pub struct LeaseStatus {
 
 impl Store {
     /// The reserve (desk-level: no staff needed, no personal data beyond a birth date).
-    pub fn lease_status(&mut self) -> Result<LeaseStatus, Error> {
-        Ok(self.read::<_, crate::store::StoreError>(|tx, ctx| {
+    pub fn lease_status(&mut self) -> Result<LeaseStatus, StoreError> {
+        self.read(|tx, ctx| {
             let units = usable_units(tx)?.len();
             let frozen_units: i64 =
                 tx.query_row("SELECT count(*) FROM lease_unit WHERE frozen = 1", [], |r| r.get(0))?;
@@ -198,18 +198,18 @@ impl Store {
                 tightest,
                 low,
             })
-        })?)
+        })
     }
 
     /// Adds units the registry granted (desk-level act of the sync client).
     /// Units the desk already holds are left as they are; returns how many
     /// were new.
-    pub fn grant_units(&mut self, units: &[LeaseUnit], now: DateTime<Utc>) -> Result<usize, Error> {
-        Ok(self.act::<_, crate::store::StoreError>(|tx, ctx| {
+    pub fn grant_units(&mut self, units: &[LeaseUnit], now: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.act(|tx, ctx| {
             let added = insert_units(tx, units, "registry", now)?;
             audit::append(tx, &ctx.desk_id, &Event::desk("lease.granted", now).detail(&format!("units:{added}")))?;
             Ok(added)
-        })?)
+        })
     }
 }
 

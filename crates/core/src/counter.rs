@@ -236,7 +236,7 @@ pub fn issue_with(
             if let Some(r) = registry {
                 let _ = r.remember(store);
             }
-            return Err(e);
+            return Err(e.into());
         }
     };
     let mut warnings = Vec::new();

@@ -215,7 +215,7 @@ impl Store {
         key: &str,
         value: &str,
         now: DateTime<Utc>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), StaffError> {
         self.set_settings_raw(session, &[(key, value)], now)
     }
 
@@ -225,7 +225,7 @@ impl Store {
         session: &staff::Session,
         values: &[(crate::settings::SettingKey, String)],
         now: DateTime<Utc>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), StaffError> {
         let raw: Vec<(&str, &str)> = values.iter().map(|(k, v)| (k.code(), v.as_str())).collect();
         self.set_settings_raw(session, &raw, now)
     }
@@ -235,8 +235,8 @@ impl Store {
         session: &staff::Session,
         values: &[(&str, &str)],
         now: DateTime<Utc>,
-    ) -> Result<(), Error> {
-        Ok(self.act::<_, crate::Error>(|tx, ctx| {
+    ) -> Result<(), StaffError> {
+        self.act(|tx, ctx| {
             staff::authorize(tx, session, Role::Admin, "settings")?;
             for &(key, value) in values {
                 tx.execute(
@@ -246,15 +246,13 @@ impl Store {
                 audit::append(tx, &ctx.desk_id, &Event::by(session.staff_id(), "desk.setting_changed", now).detail(key))?;
             }
             Ok(())
-        })?)
+        })
     }
 
     /// The desk's kommunekode.
-    pub fn municipality_code(&self) -> Result<u16, Error> {
-        let code: String = self
-            .connection()
-            .query_row("SELECT municipality FROM desk WHERE id = 1", [], |r| r.get(0))
-            .map_err(StoreError::from)?;
+    pub fn municipality_code(&self) -> Result<u16, StoreError> {
+        let code: String =
+            self.connection().query_row("SELECT municipality FROM desk WHERE id = 1", [], |r| r.get(0))?;
         // Written validated by `init`; an unreadable code cannot come from there.
         Ok(code.parse().unwrap_or(0))
     }

@@ -11,6 +11,7 @@ use crate::letter::LetterError;
 use crate::print::PrintError;
 use crate::staff::StaffError;
 use crate::store::StoreError;
+use crate::sync_error::SyncError;
 
 pub use skranke_rules::error::FieldError;
 
@@ -32,23 +33,23 @@ pub enum Error {
     #[error("printing: {}", .0.message(Lang::En))]
     Print(#[from] PrintError),
     /// Input that failed validation: every problem at once, each naming its field.
-    #[error("invalid input: {}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    #[error("invalid input: {}", FieldError::joined(.0, "; "))]
     Invalid(Vec<FieldError>),
     /// A staff act or sign-in was refused.
     #[error(transparent)]
     Staff(StaffError),
     /// Issuing or voiding refused.
     #[error(transparent)]
-    Issue(#[from] IssueError),
+    Issue(IssueError),
     /// Issuing with a handout, or reprinting, refused or failed.
     #[error(transparent)]
-    Handout(#[from] HandoutError),
+    Handout(HandoutError),
     /// The desk store, its audit chain or the key store refused or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Talking to the registry failed or was refused.
     #[error(transparent)]
-    Sync(#[from] crate::sync::SyncError),
+    Sync(#[from] SyncError),
     /// Reading or writing a file failed.
     #[error("{context}: {source}")]
     Io {
@@ -81,9 +82,7 @@ impl Error {
             Error::Letter(e) => e.message(lang),
             Error::Print(e) => e.message(lang),
             // Field messages were rendered in the desk's language when found.
-            Error::Invalid(errors) => {
-                errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("\n")
-            }
+            Error::Invalid(errors) => FieldError::joined(errors, "\n"),
             Error::Staff(e) => e.message(lang),
             Error::Issue(e) => e.message(lang),
             Error::Handout(e) => e.message(lang),
@@ -103,6 +102,37 @@ impl From<StaffError> for Error {
             StaffError::Invalid(errors) => Error::Invalid(errors),
             StaffError::Store(e) => Error::Store(e),
             e => Error::Staff(e),
+        }
+    }
+}
+
+/// Issuing's error carries what it builds on; each part reaches its own
+/// variant here.
+impl From<IssueError> for Error {
+    fn from(e: IssueError) -> Self {
+        match e {
+            IssueError::Invalid(errors) => Error::Invalid(errors),
+            IssueError::Staff(e) => Error::Staff(e),
+            IssueError::Online(e) => Error::Sync(e),
+            IssueError::Letter(e) => Error::Letter(e),
+            IssueError::Store(e) => Error::Store(e),
+            e => Error::Issue(e),
+        }
+    }
+}
+
+/// The handout's error likewise.
+impl From<HandoutError> for Error {
+    fn from(e: HandoutError) -> Self {
+        match e {
+            HandoutError::Invalid(errors) => Error::Invalid(errors),
+            HandoutError::Issue(e) => Error::from(e),
+            HandoutError::Letter(e) => Error::Letter(e),
+            HandoutError::Print(e) => Error::Print(e),
+            HandoutError::Credentials(e) => Error::Credentials(e),
+            HandoutError::Staff(e) => Error::Staff(e),
+            HandoutError::Store(e) => Error::Store(e),
+            e => Error::Handout(e),
         }
     }
 }

@@ -40,17 +40,17 @@ use zeroize::Zeroizing;
 use crate::alloc::OnlineAllocator;
 use crate::applicant::{Applicant, IntakeContext, Notice, ValidApplicant};
 use crate::audit::{self, Event};
-use crate::credentials::{InitialPassword, LapseDays, PasswordHash, SecureRandom, Username};
+use crate::credentials::{CredentialError, InitialPassword, LapseDays, PasswordHash, SecureRandom, Username};
 use crate::i18n::{self, Lang};
 use crate::issue::{Intake, IssueAttachment, IssueError, Issued, IssuedLogin};
-use crate::letter::{render_handout, HandoutData, PrivacyContacts};
-use crate::print::Printer;
+use crate::letter::{render_handout, HandoutData, LetterError, PrivacyContacts};
+use crate::print::{PrintError, Printer};
 use crate::protocol::{EventBody, Reprint};
 use crate::retention::{self, PresentedDocument};
-use crate::staff::{self, Role, Session};
+use crate::staff::{self, Role, Session, StaffError};
 use crate::store::outbox;
 use crate::store::{stored_time, timestamp, DeskContext, Store, StoreError};
-use crate::Error;
+use crate::FieldError;
 
 /// Login numbers from here up belong to training desks (drawn at random);
 /// the registry assigns enrolled desks numbers below it. So a training
@@ -62,7 +62,10 @@ pub fn training_login_number(random: [u8; 4]) -> u32 {
     TRAINING_LOGIN_BASE | u32::from_be_bytes(random)
 }
 
-/// Why a handout could not be made or delivered.
+/// Why a handout could not be made or delivered. The first variants are
+/// the handout's own; the last ones carry the error of what it builds on
+/// (issuing, the letter, printing, the credentials, staff, the store),
+/// which the core's `Error` takes each to its own variant, flat.
 #[derive(Debug, thiserror::Error)]
 pub enum HandoutError {
     /// The desk has no login number yet (an enrolled desk gets it from the registry).
@@ -92,7 +95,59 @@ pub enum HandoutError {
     /// The document presented for a reprint after erasure was refused: each
     /// problem names its field (`document.number` when it is another document).
     #[error("document refused: {}", .errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>().join(", "))]
-    DocumentRefused { errors: Vec<crate::FieldError> },
+    DocumentRefused { errors: Vec<FieldError> },
+    /// The applicant failed validation: every problem at once, each naming its field.
+    #[error("invalid input: {}", FieldError::joined(.0, "; "))]
+    Invalid(Vec<FieldError>),
+    /// Issuing refused or failed (nothing was stored).
+    #[error(transparent)]
+    Issue(IssueError),
+    /// The letter could not be rendered.
+    #[error(transparent)]
+    Letter(#[from] LetterError),
+    /// The printer could not be found or refused the job.
+    #[error(transparent)]
+    Print(#[from] PrintError),
+    /// The initial password could not be made, or a stored username or
+    /// setting could not be read.
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+    /// The staff member may not.
+    #[error(transparent)]
+    Staff(StaffError),
+    /// The desk store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the handout builds on reaches its error without nesting field
+/// problems or store failures.
+impl From<StaffError> for HandoutError {
+    fn from(e: StaffError) -> Self {
+        match e {
+            StaffError::Invalid(errors) => HandoutError::Invalid(errors),
+            StaffError::Store(e) => HandoutError::Store(e),
+            e => HandoutError::Staff(e),
+        }
+    }
+}
+
+impl From<IssueError> for HandoutError {
+    fn from(e: IssueError) -> Self {
+        match e {
+            IssueError::Invalid(errors) => HandoutError::Invalid(errors),
+            IssueError::Staff(e) => HandoutError::Staff(e),
+            IssueError::Letter(e) => HandoutError::Letter(e),
+            IssueError::Store(e) => HandoutError::Store(e),
+            e => HandoutError::Issue(e),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for HandoutError {
+    fn from(e: rusqlite::Error) -> Self {
+        HandoutError::Store(e.into())
+    }
 }
 
 impl HandoutError {
@@ -114,19 +169,37 @@ impl HandoutError {
                     "retention.document_refused"
                 }
             }
+            HandoutError::Invalid(_) => "handout.invalid",
+            HandoutError::Issue(e) => e.code(),
+            HandoutError::Letter(e) => e.code(),
+            HandoutError::Print(e) => e.code(),
+            HandoutError::Credentials(e) => e.code(),
+            HandoutError::Staff(e) => e.code(),
+            HandoutError::Store(e) => e.code(),
         }
     }
 
     /// Whether this refuses the request (exit 1) rather than reporting a
     /// setup or machine problem (exit 2).
     pub fn is_refusal(&self) -> bool {
-        matches!(
-            self,
+        match self {
             HandoutError::RecordVoided { .. }
-                | HandoutError::ApplicantErased { .. }
-                | HandoutError::DocumentRefused { .. }
-                | HandoutError::LoginNumberRefused { .. }
-        )
+            | HandoutError::ApplicantErased { .. }
+            | HandoutError::DocumentRefused { .. }
+            | HandoutError::LoginNumberRefused { .. }
+            | HandoutError::Invalid(_)
+            | HandoutError::Print(_) => true,
+            HandoutError::NoLoginNumber
+            | HandoutError::PrinterNotSet
+            | HandoutError::PrivacyNotSet
+            | HandoutError::PdfExists { .. }
+            | HandoutError::PdfWrite { .. }
+            | HandoutError::Credentials(_) => false,
+            HandoutError::Issue(e) => e.is_refusal(),
+            HandoutError::Letter(e) => !matches!(e, LetterError::Fonts),
+            HandoutError::Staff(e) => e.is_refusal(),
+            HandoutError::Store(e) => e.is_refusal(),
+        }
     }
 
     /// The message for staff, from the catalog of `lang`.
@@ -145,9 +218,15 @@ impl HandoutError {
                 i18n::render(lang, &key, &[("record_id", record_id)])
             }
             // Rendered in the desk's language when found, each naming its field.
-            HandoutError::DocumentRefused { errors } => {
-                errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("\n")
+            HandoutError::DocumentRefused { errors } | HandoutError::Invalid(errors) => {
+                FieldError::joined(errors, "\n")
             }
+            HandoutError::Issue(e) => e.message(lang),
+            HandoutError::Letter(e) => e.message(lang),
+            HandoutError::Print(e) => e.message(lang),
+            HandoutError::Credentials(e) => e.message(lang),
+            HandoutError::Staff(e) => e.message(lang),
+            HandoutError::Store(e) => e.message(lang),
         }
     }
 }
@@ -187,9 +266,9 @@ pub struct HandedOut {
     pub record_id: String,
     pub username: Username,
     /// `Err`: the handout never left, so no one saw the password: reprint.
-    pub delivery: Result<Delivered, Error>,
+    pub delivery: Result<Delivered, HandoutError>,
     /// The delivery could not be noted in the store (audit); the handout itself is out.
-    pub note_failed: Option<Error>,
+    pub note_failed: Option<StoreError>,
 }
 
 /// An issue with its login and handout.
@@ -281,7 +360,7 @@ struct LoginAttachment<'a> {
 }
 
 impl IssueAttachment for LoginAttachment<'_> {
-    fn write(&self, tx: &Transaction<'_>, ctx: &DeskContext, issued: &Issued) -> Result<(), Error> {
+    fn write(&self, tx: &Transaction<'_>, ctx: &DeskContext, issued: &Issued) -> Result<(), IssueError> {
         if self.saving_pdf {
             staff::authorize(tx, self.session, Role::Supervisor, "save_pdf")?;
         }
@@ -322,7 +401,7 @@ fn render(
     today: NaiveDate,
     reference: &str,
     training: bool,
-) -> Result<Zeroizing<Vec<u8>>, Error> {
+) -> Result<Zeroizing<Vec<u8>>, LetterError> {
     let data = HandoutData {
         municipality_name: &facts.municipality_name,
         municipality_code: facts.municipality_code,
@@ -373,7 +452,7 @@ impl Store {
     /// Sets an enrolled desk's login number, as the registry assigned it
     /// (below [`TRAINING_LOGIN_BASE`]). Set once: changing it later could
     /// make a username that another desk's number already made.
-    pub fn set_login_number(&mut self, number: u32, now: DateTime<Utc>) -> Result<(), Error> {
+    pub fn set_login_number(&mut self, number: u32, now: DateTime<Utc>) -> Result<(), HandoutError> {
         if number >= TRAINING_LOGIN_BASE {
             return Err(HandoutError::LoginNumberRefused { number: u64::from(number) }.into());
         }
@@ -392,7 +471,7 @@ impl Store {
     }
 
     /// The desk's printer from setting `printer`.
-    pub fn desk_printer(&self) -> Result<Box<dyn Printer + Send + Sync>, Error> {
+    pub fn desk_printer(&self) -> Result<Box<dyn Printer + Send + Sync>, HandoutError> {
         let name = self.handout_settings()?.printer.ok_or(HandoutError::PrinterNotSet)?;
         Ok(crate::print::system_printer(&name)?)
     }
@@ -412,10 +491,10 @@ impl Store {
         online: Option<&dyn OnlineAllocator>,
         delivery: Delivery<'_>,
         rng: &mut impl SecureRandom,
-    ) -> Result<IssuedWithHandout, Error> {
+    ) -> Result<IssuedWithHandout, HandoutError> {
         self.authorize_handout(session, Role::Clerk, "issue", delivery)?;
         let ctx = IntakeContext { today, desk_municipality: self.municipality_code()? };
-        let valid = applicant.validate(&ctx, lang).map_err(Error::Invalid)?;
+        let valid = applicant.validate(&ctx, lang).map_err(HandoutError::Invalid)?;
         self.issue_with_handout_reviewed(session, &valid, today, now, online, delivery, rng, None)
     }
 
@@ -433,7 +512,7 @@ impl Store {
         delivery: Delivery<'_>,
         rng: &mut impl SecureRandom,
         reviewed: Option<&str>,
-    ) -> Result<IssuedWithHandout, Error> {
+    ) -> Result<IssuedWithHandout, HandoutError> {
         self.authorize_handout(session, Role::Clerk, "issue", delivery)?;
         let facts = self.desk_facts()?;
         let person = Person {
@@ -459,7 +538,7 @@ impl Store {
                 Ok(issued) => issued,
                 Err(e) => {
                     discard_file(file, delivery);
-                    return Err(e);
+                    return Err(e.into());
                 }
             };
         // The attachment ran (the issue committed), so it rendered.
@@ -482,7 +561,7 @@ impl Store {
         now: DateTime<Utc>,
         delivery: Delivery<'_>,
         rng: &mut impl SecureRandom,
-    ) -> Result<HandedOut, Error> {
+    ) -> Result<HandedOut, HandoutError> {
         self.reprint_presenting(session, record_id, None, today, now, Lang::default(), delivery, rng)
     }
 
@@ -503,17 +582,17 @@ impl Store {
         lang: Lang,
         delivery: Delivery<'_>,
         rng: &mut impl SecureRandom,
-    ) -> Result<HandedOut, Error> {
+    ) -> Result<HandedOut, HandoutError> {
         self.authorize_handout(session, Role::Clerk, "reprint", delivery)?;
         let facts = self.desk_facts()?;
         // Checked here to refuse before any work, and again in the transaction.
-        self.read::<_, Error>(|tx, ctx| record_for_reprint(tx, ctx, record_id, presented, lang).map(|_| ()))
+        self.read::<_, HandoutError>(|tx, ctx| record_for_reprint(tx, ctx, record_id, presented, lang).map(|_| ()))
             .map_err(refused_as_invalid)?;
         let password = InitialPassword::generate(rng)?;
         let hash = password.hash(rng)?;
         let file = self.prepare_file(delivery)?;
         let staff_id = session.staff_id();
-        let result = self.act::<_, crate::Error>(|tx, ctx| {
+        let result = self.act::<_, HandoutError>(|tx, ctx| {
             staff::authorize(tx, session, Role::Clerk, "reprint")?;
             if let Delivery::SavePdf(_) = delivery {
                 staff::authorize(tx, session, Role::Supervisor, "save_pdf")?;
@@ -579,8 +658,8 @@ impl Store {
         needed: Role,
         action: &str,
         delivery: Delivery<'_>,
-    ) -> Result<(), Error> {
-        Ok(self.read::<_, crate::Error>(|tx, _| {
+    ) -> Result<(), HandoutError> {
+        Ok(self.read::<_, HandoutError>(|tx, _| {
             staff::authorize(tx, session, needed, action)?;
             if let Delivery::SavePdf(_) = delivery {
                 staff::authorize(tx, session, Role::Supervisor, "save_pdf")?;
@@ -589,7 +668,7 @@ impl Store {
         })?)
     }
 
-    fn desk_facts(&self) -> Result<DeskFacts, Error> {
+    fn desk_facts(&self) -> Result<DeskFacts, HandoutError> {
         let (login_number, municipality, office, desk_number): (Option<i64>, String, String, u32) = self
             .connection()
             .query_row("SELECT login_number, municipality, office, desk_number FROM desk WHERE id = 1", [], |r| {
@@ -614,7 +693,7 @@ impl Store {
         })
     }
 
-    fn prepare_file(&self, delivery: Delivery<'_>) -> Result<Option<File>, Error> {
+    fn prepare_file(&self, delivery: Delivery<'_>) -> Result<Option<File>, HandoutError> {
         Ok(match delivery {
             Delivery::SavePdf(path) => Some(create_pdf(path)?),
             Delivery::Print(_) => None,
@@ -632,15 +711,16 @@ impl Store {
         now: DateTime<Utc>,
     ) -> HandedOut {
         let Rendered { username, hash_id, pdf } = rendered;
-        let outcome: Result<Delivered, Error> = match (delivery, file) {
-            (Delivery::Print(printer), _) => {
-                printer.print(record_id, &pdf).map(|job| Delivered::Printed { job_id: job.job_id }).map_err(Error::from)
-            }
+        let outcome: Result<Delivered, HandoutError> = match (delivery, file) {
+            (Delivery::Print(printer), _) => printer
+                .print(record_id, &pdf)
+                .map(|job| Delivered::Printed { job_id: job.job_id })
+                .map_err(HandoutError::from),
             (Delivery::SavePdf(path), Some(file)) => {
-                write_pdf(file, path, &pdf).map(|()| Delivered::Saved { path: path.to_path_buf() }).map_err(Error::from)
+                write_pdf(file, path, &pdf).map(|()| Delivered::Saved { path: path.to_path_buf() })
             }
             (Delivery::SavePdf(path), None) => {
-                Err(HandoutError::PdfWrite { path: path.to_path_buf(), detail: "not created".into() }.into())
+                Err(HandoutError::PdfWrite { path: path.to_path_buf(), detail: "not created".into() })
             }
         };
         drop(pdf);
@@ -649,7 +729,8 @@ impl Store {
                 ("print", "handout.printed", format!("job:{}", job_id.as_deref().unwrap_or("-")))
             }
             Ok(Delivered::Saved { .. }) => ("pdf", "handout.saved", "pdf".to_owned()),
-            Err(e) => ("failed", "handout.failed", error_code(e).to_owned()),
+            // A stable code for the audit log, never a message with a path.
+            Err(e) => ("failed", "handout.failed", e.code().to_owned()),
         };
         let at = timestamp(now);
         let staff_id = session.staff_id();
@@ -658,20 +739,15 @@ impl Store {
             audit::append(tx, &ctx.desk_id, &Event::by(staff_id, action, now).record(record_id).detail(&detail))?;
             Ok(())
         });
-        HandedOut {
-            record_id: record_id.to_owned(),
-            username,
-            delivery: outcome,
-            note_failed: note.err().map(Error::from),
-        }
+        HandedOut { record_id: record_id.to_owned(), username, delivery: outcome, note_failed: note.err() }
     }
 }
 
 /// A refused presented document is input that failed validation: it reaches
-/// callers as [`Error::Invalid`], each problem naming its field.
-fn refused_as_invalid(e: impl Into<Error>) -> Error {
-    match e.into() {
-        Error::Handout(HandoutError::DocumentRefused { errors }) => Error::Invalid(errors),
+/// callers as [`HandoutError::Invalid`], each problem naming its field.
+fn refused_as_invalid(e: HandoutError) -> HandoutError {
+    match e {
+        HandoutError::DocumentRefused { errors } => HandoutError::Invalid(errors),
         other => other,
     }
 }
@@ -680,19 +756,6 @@ fn discard_file(file: Option<File>, delivery: Delivery<'_>) {
     if let (Some(file), Delivery::SavePdf(path)) = (file, delivery) {
         drop(file);
         let _ = std::fs::remove_file(path);
-    }
-}
-
-/// A stable code for an error, for the audit log (never a message with a path).
-fn error_code(e: &Error) -> &'static str {
-    match e {
-        Error::Print(p) => p.code(),
-        Error::Store(s) => s.code(),
-        Error::Handout(h) => h.code(),
-        Error::Letter(l) => l.code(),
-        Error::Credentials(c) => c.code(),
-        Error::Issue(i) => i.code(),
-        _ => "handout.failed",
     }
 }
 
@@ -712,7 +775,7 @@ fn record_for_reprint(
     record_id: &str,
     presented: Option<&PresentedDocument>,
     lang: Lang,
-) -> Result<ReprintRecord, Error> {
+) -> Result<ReprintRecord, HandoutError> {
     let row: Option<ReprintRow> = tx
         .query_row(
             "SELECT seq, number, birth_date, status, training, applicant, document_key FROM record WHERE id = ?1",
@@ -912,7 +975,7 @@ mod tests {
             .unwrap();
         let id = out.issued.record_id.clone();
         let err = out.handout.delivery.unwrap_err();
-        assert!(matches!(err, Error::Print(PrintError::Refused { .. })), "{err:?}");
+        assert!(matches!(err, HandoutError::Print(PrintError::Refused { .. })), "{err:?}");
         assert_eq!(count(&store, "SELECT count(*) FROM record"), 1);
         assert_eq!(count(&store, "SELECT count(*) FROM login_hash WHERE delivery = 'failed'"), 1);
         assert_eq!(count(&store, "SELECT count(*) FROM audit WHERE action = 'handout.failed'"), 1);
@@ -993,7 +1056,7 @@ mod tests {
             )
             .unwrap_err();
         assert!(
-            matches!(err, Error::Staff(crate::staff::StaffError::Forbidden { needed: Role::Supervisor, .. })),
+            matches!(err, HandoutError::Staff(crate::staff::StaffError::Forbidden { needed: Role::Supervisor, .. })),
             "{err:?}"
         );
         assert!(!pdf.exists());
@@ -1040,7 +1103,7 @@ mod tests {
                 &mut TestRandom(3),
             )
             .unwrap_err();
-        assert!(matches!(err, Error::Handout(HandoutError::PdfExists { .. })), "{err:?}");
+        assert!(matches!(err, HandoutError::PdfExists { .. }), "{err:?}");
         assert_eq!(std::fs::read(&pdf).unwrap(), bytes);
         assert_eq!(count(&store, "SELECT count(*) FROM record"), 1);
     }
@@ -1087,7 +1150,7 @@ mod tests {
                 &mut TestRandom(1),
             )
             .unwrap_err();
-        assert!(matches!(err, Error::Letter(_)), "{err:?}");
+        assert!(matches!(err, HandoutError::Letter(_)), "{err:?}");
         assert_eq!(count(&store, "SELECT count(*) FROM record"), 0);
         assert_eq!(count(&store, "SELECT count(*) FROM login"), 0);
         assert_eq!((store.audit_head().unwrap(), count(&store, "SELECT count(*) FROM outbox")), (audit, outbox));
@@ -1115,9 +1178,9 @@ mod tests {
         store.void(&admin, &id, "wrong person", None, now(), Lang::En).unwrap();
         let err =
             store.reprint(&admin, &id, today(), now(), Delivery::Print(&printer), &mut TestRandom(2)).unwrap_err();
-        assert!(matches!(err, Error::Handout(HandoutError::RecordVoided { .. })), "{err:?}");
+        assert!(matches!(err, HandoutError::RecordVoided { .. }), "{err:?}");
         let err = store.reprint(&admin, "T-NOPE-9", today(), now(), Delivery::Print(&printer), &mut TestRandom(2));
-        assert!(matches!(err, Err(Error::Issue(IssueError::RecordNotFound { .. }))));
+        assert!(matches!(err, Err(HandoutError::Issue(IssueError::RecordNotFound { .. }))));
         assert_eq!(printer.jobs.borrow().len(), 1);
     }
 
@@ -1140,7 +1203,7 @@ mod tests {
             )
         };
         let err = issue(&mut store, "EA1").unwrap_err();
-        assert!(matches!(err, Error::Handout(HandoutError::NoLoginNumber)), "{err:?}");
+        assert!(matches!(err, HandoutError::NoLoginNumber), "{err:?}");
         assert_eq!(count(&store, "SELECT count(*) FROM record"), 0);
         assert!(store.set_login_number(TRAINING_LOGIN_BASE, now()).is_err(), "the training range is refused");
         store.set_login_number(17, now()).unwrap();

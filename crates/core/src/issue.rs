@@ -22,17 +22,19 @@ use crate::cpr::{Personnummer, Sex};
 use crate::credentials::{PasswordHash, Username};
 use crate::i18n::{self, Lang};
 use crate::keystore::to_hex;
+use crate::letter::LetterError;
 use crate::names;
 use crate::protocol::{self, DocumentSummary, EventBody, IssuedRecord, PersonRecord, Void};
-use crate::staff::{self, Role, Session};
+use crate::staff::{self, Role, Session, StaffError};
 use crate::store::outbox;
 use crate::store::{state, stored_time, timestamp, DeskContext, Store, StoreError};
-use crate::Error;
+use crate::sync_error::SyncError;
 use crate::FieldError;
 
-/// What issuing and voiding refuse (the store's own failures are
-/// [`StoreError`]'s). Each variant has a catalog message ([`IssueError::message`]);
-/// every one is a refusal of the request, not a failure of the machine.
+/// What issuing and voiding refuse, and what fails beneath them. Each
+/// variant has a catalog message ([`IssueError::message`]); the first ones
+/// are issuing's own refusals, the last ones carry the error of what issuing
+/// builds on (the core's `Error` takes each to its own variant, flat).
 #[derive(Debug, thiserror::Error)]
 pub enum IssueError {
     #[error("already issued here as {record_id} (same identity document)")]
@@ -53,6 +55,41 @@ pub enum IssueError {
     ClockBehind { registry_time: String },
     #[error("the desk is retired and issues no more numbers")]
     DeskRetired,
+    /// The applicant or the void's fields failed validation: every problem
+    /// at once, each naming its field.
+    #[error("invalid input: {}", FieldError::joined(.0, "; "))]
+    Invalid(Vec<FieldError>),
+    /// The staff member may not (their store's failure is [`IssueError::Store`]).
+    #[error(transparent)]
+    Staff(StaffError),
+    /// The registry answered the online allocation with a refusal, or with
+    /// an answer the desk does not believe.
+    #[error(transparent)]
+    Online(#[from] SyncError),
+    /// An attachment's letter could not be rendered (nothing was stored).
+    #[error(transparent)]
+    Letter(#[from] LetterError),
+    /// The desk store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A staff refusal reaches issuing's error without nesting its field
+/// problems or its store failure.
+impl From<StaffError> for IssueError {
+    fn from(e: StaffError) -> Self {
+        match e {
+            StaffError::Invalid(errors) => IssueError::Invalid(errors),
+            StaffError::Store(e) => IssueError::Store(e),
+            e => IssueError::Staff(e),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for IssueError {
+    fn from(e: rusqlite::Error) -> Self {
+        IssueError::Store(e.into())
+    }
 }
 
 impl IssueError {
@@ -69,13 +106,34 @@ impl IssueError {
             IssueError::AlreadyVoided { .. } => "issue.already_voided",
             IssueError::ClockBehind { .. } => "sync.clock_behind",
             IssueError::DeskRetired => "sync.desk_retired",
+            IssueError::Invalid(_) => "issue.invalid",
+            IssueError::Staff(e) => e.code(),
+            IssueError::Online(e) => e.code(),
+            IssueError::Letter(e) => e.code(),
+            IssueError::Store(e) => e.code(),
+        }
+    }
+
+    /// Whether this refuses the request rather than reporting a problem
+    /// with the machine, its setup or the network.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            IssueError::Staff(e) => e.is_refusal(),
+            IssueError::Online(e) => e.is_refusal(),
+            IssueError::Letter(e) => !matches!(e, LetterError::Fonts),
+            IssueError::Store(e) => e.is_refusal(),
+            _ => true,
         }
     }
 
     /// The message for staff, from the catalog of `lang`.
     pub fn message(&self, lang: Lang) -> String {
-        let key = format!("{}.error", self.code());
         let args: Vec<(&str, String)> = match self {
+            IssueError::Invalid(errors) => return FieldError::joined(errors, "\n"),
+            IssueError::Staff(e) => return e.message(lang),
+            IssueError::Online(e) => return e.message(lang),
+            IssueError::Letter(e) => return e.message(lang),
+            IssueError::Store(e) => return e.message(lang),
             IssueError::DeskRetired => vec![],
             IssueError::ClockBehind { registry_time } => vec![("registry_time", registry_time.clone())],
             IssueError::DuplicateDocument { record_id }
@@ -89,7 +147,7 @@ impl IssueError {
             IssueError::OnlineNumberUnfit { number } => vec![("number", number.clone())],
         };
         let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        i18n::render(lang, &key, &args)
+        i18n::render(lang, &format!("{}.error", self.code()), &args)
     }
 }
 
@@ -101,7 +159,7 @@ pub const CLOCK_TOLERANCE_SECS: i64 = 60;
 /// The issuing path's check (inside the act's transaction): a retired desk
 /// never issues, and a desk whose clock is behind the registry's last known
 /// time waits until the clock is right.
-pub(crate) fn check_may_issue(conn: &Connection, now: DateTime<Utc>) -> Result<(), Error> {
+pub(crate) fn check_may_issue(conn: &Connection, now: DateTime<Utc>) -> Result<(), IssueError> {
     if state::get_flag(conn, state::key::RETIRED)? {
         return Err(IssueError::DeskRetired.into());
     }
@@ -204,7 +262,7 @@ impl std::fmt::Debug for Issued {
 /// credentials issue uses it for the Jobnet login, so that a record never
 /// exists without its login or the other way round.
 pub trait IssueAttachment {
-    fn write(&self, tx: &Transaction<'_>, desk: &DeskContext, issued: &Issued) -> Result<(), Error>;
+    fn write(&self, tx: &Transaction<'_>, desk: &DeskContext, issued: &Issued) -> Result<(), IssueError>;
 
     /// The login the `issued` event carries, asked after [`write`](Self::write)
     /// succeeded (the credentials attachment: the username and the hash).
@@ -268,7 +326,7 @@ fn existing_duplicate(conn: &Connection, column: &str, key: &str) -> Result<Opti
 }
 
 /// Refuses an applicant already issued here (voided records do not count).
-fn check_duplicates(conn: &Connection, document_key: &str, person_key: &str) -> Result<(), Error> {
+fn check_duplicates(conn: &Connection, document_key: &str, person_key: &str) -> Result<(), IssueError> {
     if let Some(record_id) = existing_duplicate(conn, "document_key", document_key)? {
         return Err(IssueError::DuplicateDocument { record_id }.into());
     }
@@ -372,10 +430,10 @@ impl Store {
         lang: Lang,
         online: Option<&dyn OnlineAllocator>,
         attach: Option<&dyn IssueAttachment>,
-    ) -> Result<(Issued, Vec<Notice>), Error> {
+    ) -> Result<(Issued, Vec<Notice>), IssueError> {
         self.read(|tx, _| staff::authorize(tx, session, Role::Clerk, "issue"))?;
         let ctx = IntakeContext { today, desk_municipality: self.municipality_code()? };
-        let valid = applicant.validate(&ctx, lang).map_err(Error::Invalid)?;
+        let valid = applicant.validate(&ctx, lang).map_err(IssueError::Invalid)?;
         let issued = self.issue(session, &Intake::from_valid(&valid), now, online, attach)?;
         Ok((issued, valid.notices))
     }
@@ -390,7 +448,7 @@ impl Store {
         now: DateTime<Utc>,
         online: Option<&dyn OnlineAllocator>,
         attach: Option<&dyn IssueAttachment>,
-    ) -> Result<Issued, Error> {
+    ) -> Result<Issued, IssueError> {
         self.issue_reviewed(session, intake, now, online, attach, None)
     }
 
@@ -404,7 +462,7 @@ impl Store {
         online: Option<&dyn OnlineAllocator>,
         attach: Option<&dyn IssueAttachment>,
         reviewed: Option<&str>,
-    ) -> Result<Issued, Error> {
+    ) -> Result<Issued, IssueError> {
         let (document_key, person_key) = {
             let key = &self.context().duplicate_key;
             (keyed_hash(key, "document", &intake.document_key), keyed_hash(key, "person", &intake.person_key))
@@ -413,7 +471,7 @@ impl Store {
         // never inside the transaction (no lock held while on the network).
         let online_number = match online {
             Some(allocator) => {
-                let next_seq = self.read::<_, crate::Error>(|tx, _| {
+                let next_seq = self.read::<_, IssueError>(|tx, _| {
                     staff::authorize(tx, session, Role::Clerk, "issue")?;
                     check_may_issue(tx, now)?;
                     check_duplicates(tx, &document_key, &person_key)?;
@@ -441,7 +499,7 @@ impl Store {
             }
             None => None,
         };
-        Ok(self.act::<_, crate::Error>(|tx, ctx| {
+        Ok(self.act::<_, IssueError>(|tx, ctx| {
             staff::authorize(tx, session, Role::Clerk, "issue")?;
             check_may_issue(tx, now)?;
             check_duplicates(tx, &document_key, &person_key)?;
@@ -546,7 +604,7 @@ impl Store {
         replaced_by: Option<&str>,
         now: DateTime<Utc>,
         lang: Lang,
-    ) -> Result<(), Error> {
+    ) -> Result<(), IssueError> {
         let reason = reason.trim();
         let replaced_by = replaced_by.map(str::trim).filter(|s| !s.is_empty());
         let mut errors = Vec::new();
@@ -565,9 +623,9 @@ impl Store {
             }
         }
         if !errors.is_empty() {
-            return Err(Error::Invalid(errors));
+            return Err(IssueError::Invalid(errors));
         }
-        self.act::<_, crate::Error>(|tx, ctx| {
+        self.act::<_, IssueError>(|tx, ctx| {
             staff::authorize(tx, session, Role::Supervisor, "void")?;
             let status: String = tx
                 .query_row("SELECT status FROM record WHERE id = ?1", [id], |r| r.get(0))
@@ -609,8 +667,8 @@ impl Store {
     }
 
     /// This desk's records, newest first (clerk).
-    pub fn records(&mut self, session: &Session) -> Result<Vec<RecordSummary>, Error> {
-        Ok(self.read::<_, crate::Error>(|tx, _| {
+    pub fn records(&mut self, session: &Session) -> Result<Vec<RecordSummary>, IssueError> {
+        Ok(self.read::<_, IssueError>(|tx, _| {
             staff::authorize(tx, session, Role::Clerk, "see_records")?;
             let mut stmt = tx.prepare(&format!("SELECT {SUMMARY_COLUMNS} FROM record ORDER BY seq DESC"))?;
             let rows = stmt.query_map([], summary)?;
@@ -619,8 +677,8 @@ impl Store {
     }
 
     /// One record with its personal data (clerk).
-    pub fn record(&mut self, session: &Session, id: &str) -> Result<RecordDetail, Error> {
-        Ok(self.read::<_, crate::Error>(|tx, _| {
+    pub fn record(&mut self, session: &Session, id: &str) -> Result<RecordDetail, IssueError> {
+        Ok(self.read::<_, IssueError>(|tx, _| {
             staff::authorize(tx, session, Role::Clerk, "see_records")?;
             let sql = format!(
                 "SELECT {SUMMARY_COLUMNS}, issued_by, applicant, void_reason, voided_at, voided_by, replaced_by
@@ -732,7 +790,7 @@ mod tests {
             for reason in ["wrong\u{0}person", "wrong\tperson", "wrong\nperson", "wrong\u{7f}", "wrong\u{85}person"] {
                 for lang in [Lang::En, Lang::Da] {
                     let err = store.void(&admin, &id, reason, None, now(), lang).unwrap_err();
-                    let Error::Invalid(fields) = err else { panic!("{reason:?}: {err:?}") };
+                    let IssueError::Invalid(fields) = err else { panic!("{reason:?}: {err:?}") };
                     assert_eq!(fields.len(), 1, "{reason:?}");
                     assert_eq!((fields[0].field.as_str(), fields[0].code.as_str()), ("reason", "reason_characters"));
                     assert_eq!(

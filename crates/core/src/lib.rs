@@ -23,6 +23,7 @@ pub mod settings;
 pub mod staff;
 pub mod store;
 pub mod sync;
+pub mod sync_error;
 
 pub use skranke_protocol as protocol;
 pub use skranke_rules::{applicant, country, cpr, i18n, lease, mrz, municipality, names, password};

@@ -63,10 +63,9 @@ use crate::issue::keyed_hash;
 use crate::keystore::KeyStore;
 use crate::names;
 use crate::protocol::{DocumentSummary, Erasure, EventBody, IssuedRecord};
-use crate::staff::{self, Role, Session};
+use crate::staff::{self, Role, Session, StaffError};
 use crate::store::outbox;
 use crate::store::{stored_time, timestamp, Store, StoreError};
-use crate::Error;
 use crate::FieldError;
 
 /// Days after the registry's confirmation (training: after issue) that
@@ -298,14 +297,14 @@ impl Store {
         now: DateTime<Utc>,
         days: u32,
         dry_run: bool,
-    ) -> Result<PurgeReport, Error> {
+    ) -> Result<PurgeReport, StaffError> {
         self.read(|tx, _| staff::authorize(tx, session, Role::Supervisor, "purge"))?;
         let authorize = |tx: &Connection| staff::authorize(tx, session, Role::Supervisor, "purge");
         Ok(self.run_retention(Some(session), now, days, dry_run, authorize)?)
     }
 
     /// The records past the period that keep their data (for `sync status`).
-    pub fn retention_flags(&mut self, now: DateTime<Utc>, days: u32) -> Result<Vec<FlaggedRecord>, Error> {
+    pub fn retention_flags(&mut self, now: DateTime<Utc>, days: u32) -> Result<Vec<FlaggedRecord>, StoreError> {
         Ok(self.read(|tx, _| survey(tx, now, days))?.1)
     }
 

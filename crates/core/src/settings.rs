@@ -12,9 +12,8 @@ use crate::credentials::LapseDays;
 use crate::i18n::{self, Lang};
 use crate::letter::layout::{fonts, Face};
 use crate::letter::PrivacyContacts;
-use crate::staff::{self, Role, Session};
+use crate::staff::{self, Role, Session, StaffError};
 use crate::store::{Store, StoreError};
-use crate::Error;
 use crate::FieldError;
 
 /// The settings this module knows, by their stored key.
@@ -184,22 +183,22 @@ pub struct HandoutSettings {
 }
 
 impl Store {
-    fn setting_value(&self, key: SettingKey) -> Result<SettingValue, Error> {
+    fn setting_value(&self, key: SettingKey) -> Result<SettingValue, StoreError> {
         let stored = self.setting(key.code())?;
         let default = stored.is_none();
         Ok(SettingValue { key: key.code(), value: stored.or_else(|| key.default_value()), default })
     }
 
     /// Every setting with the value in force (admin).
-    pub fn settings(&mut self, session: &Session) -> Result<Vec<SettingValue>, Error> {
+    pub fn settings(&mut self, session: &Session) -> Result<Vec<SettingValue>, StaffError> {
         self.read(|tx, _| staff::authorize(tx, session, Role::Admin, "settings"))?;
-        SettingKey::ALL.into_iter().map(|k| self.setting_value(k)).collect()
+        Ok(SettingKey::ALL.into_iter().map(|k| self.setting_value(k)).collect::<Result<_, _>>()?)
     }
 
     /// One setting (admin).
-    pub fn get_setting(&mut self, session: &Session, key: SettingKey) -> Result<SettingValue, Error> {
+    pub fn get_setting(&mut self, session: &Session, key: SettingKey) -> Result<SettingValue, StaffError> {
         self.read(|tx, _| staff::authorize(tx, session, Role::Admin, "settings"))?;
-        self.setting_value(key)
+        Ok(self.setting_value(key)?)
     }
 
     /// Checks and stores a setting (admin), audited by key (never the value).
@@ -211,8 +210,8 @@ impl Store {
         value: &str,
         now: DateTime<Utc>,
         lang: Lang,
-    ) -> Result<String, Error> {
-        let value = validate(key, value, lang).map_err(|e| Error::Invalid(vec![e]))?;
+    ) -> Result<String, StaffError> {
+        let value = validate(key, value, lang).map_err(|e| StaffError::Invalid(vec![e]))?;
         self.set_setting(session, key.code(), &value, now)?;
         Ok(value)
     }
@@ -227,7 +226,7 @@ impl Store {
         values: &[(SettingKey, &str)],
         now: DateTime<Utc>,
         lang: Lang,
-    ) -> Result<Vec<SettingValue>, Error> {
+    ) -> Result<Vec<SettingValue>, StaffError> {
         self.read(|tx, _| staff::authorize(tx, session, Role::Admin, "settings"))?;
         let mut checked = Vec::with_capacity(values.len());
         let mut errors = Vec::new();
@@ -238,7 +237,7 @@ impl Store {
             }
         }
         if !errors.is_empty() {
-            return Err(Error::Invalid(errors));
+            return Err(StaffError::Invalid(errors));
         }
         let mut changed = Vec::new();
         for (key, value) in checked {
@@ -247,11 +246,11 @@ impl Store {
             }
         }
         self.set_settings(session, &changed, now)?;
-        SettingKey::ALL.into_iter().map(|k| self.setting_value(k)).collect()
+        Ok(SettingKey::ALL.into_iter().map(|k| self.setting_value(k)).collect::<Result<_, _>>()?)
     }
 
     /// The language the desk app starts in (desk-level): the stored one, else Danish.
-    pub fn ui_language(&self) -> Result<Lang, Error> {
+    pub fn ui_language(&self) -> Result<Lang, StoreError> {
         Ok(self.setting(SettingKey::UiLanguage.code())?.as_deref().and_then(Lang::from_code).unwrap_or_default())
     }
 
@@ -263,11 +262,18 @@ impl Store {
     }
 
     /// The settings the handout needs (desk-level: no staff needed to read them).
-    pub fn handout_settings(&self) -> Result<HandoutSettings, Error> {
-        let get = |k: SettingKey| -> Result<String, Error> { Ok(self.setting(k.code())?.unwrap_or_default()) };
+    pub fn handout_settings(&self) -> Result<HandoutSettings, StoreError> {
+        let get = |k: SettingKey| -> Result<String, StoreError> { Ok(self.setting(k.code())?.unwrap_or_default()) };
         let lapse = match self.setting(SettingKey::PasswordLapseDays.code())? {
-            // Stored values were validated; one that no longer parses is refused, not guessed.
-            Some(v) => LapseDays::new(v.trim().parse::<i64>().unwrap_or(0))?,
+            // Stored values were validated; one that no longer parses is
+            // refused as a stored value that does not convert, not guessed.
+            Some(v) => LapseDays::new(v.trim().parse::<i64>().unwrap_or(0)).map_err(|e| {
+                StoreError::Database(rusqlite::Error::FromSqlConversionFailure(
+                    0,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                ))
+            })?,
             None => LapseDays::default(),
         };
         Ok(HandoutSettings {
@@ -304,7 +310,7 @@ mod tests {
             let e = validate(SettingKey::PasswordLapseDays, bad, Lang::En).unwrap_err();
             assert_eq!(e.field, "password_lapse_days", "{bad}");
             assert!(e.message.contains("365"), "{}", e.message);
-            let shown = Error::Invalid(vec![e]).message(Lang::En);
+            let shown = StaffError::Invalid(vec![e]).message(Lang::En);
             assert!(shown.starts_with("password_lapse_days: "), "{shown}");
         }
     }
@@ -381,7 +387,9 @@ mod tests {
         };
         let before = audits(&store);
         let bad = [(SettingKey::UiLanguage, "en"), (SettingKey::IdleLockMinutes, "0"), (SettingKey::PrivacyDpo, "")];
-        let Err(Error::Invalid(errors)) = store.change_settings(&admin, &bad, now, Lang::En) else { panic!("stored") };
+        let Err(StaffError::Invalid(errors)) = store.change_settings(&admin, &bad, now, Lang::En) else {
+            panic!("stored")
+        };
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["idle_lock_minutes", "privacy_dpo"]);
         assert_eq!(store.ui_language().unwrap(), Lang::Da, "nothing stored");

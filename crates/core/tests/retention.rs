@@ -26,7 +26,6 @@ use skranke_core::settings::SettingKey;
 use skranke_core::staff::{Role, StaffError};
 use skranke_core::store::rusqlite::types::FromSql;
 use skranke_core::store::{timestamp, Store, DB_FILE};
-use skranke_core::Error;
 
 fn day(n: i64) -> DateTime<Utc> {
     now() + Duration::days(n)
@@ -208,7 +207,7 @@ fn a_clerk_may_not_purge() {
     let (mut store, _ks) = training_desk(dir.path());
     let clerk = staff(&mut store, "Carl", Role::Clerk);
     let err = store.purge(&clerk, day(40), DEFAULT_RETENTION_DAYS, true).unwrap_err();
-    assert!(matches!(err, Error::Staff(StaffError::Forbidden { needed: Role::Supervisor, .. })), "{err:?}");
+    assert!(matches!(err, StaffError::Forbidden { needed: Role::Supervisor, .. }), "{err:?}");
 }
 
 #[test]
@@ -354,7 +353,7 @@ fn a_reprint_after_purge_refuses_a_different_document_and_prints_with_the_right_
 
     // No document: refused, the message asks for it.
     let err = store.reprint(&a, &id, today_at(at), at, Delivery::SavePdf(&pdf("none")), &mut OsRandom).unwrap_err();
-    assert!(matches!(err, Error::Handout(HandoutError::ApplicantErased { .. })), "{err:?}");
+    assert!(matches!(err, HandoutError::ApplicantErased { .. }), "{err:?}");
     // Another document: refused naming the field; no password, no file, nothing stored.
     let mut doc = PresentedDocument {
         number: "EA7654321".into(),
@@ -374,7 +373,7 @@ fn a_reprint_after_purge_refuses_a_different_document_and_prints_with_the_right_
             &mut OsRandom,
         )
         .unwrap_err();
-    let Error::Invalid(errors) = &err else { panic!("{err:?}") };
+    let HandoutError::Invalid(errors) = &err else { panic!("{err:?}") };
     assert_eq!((errors[0].field.as_str(), errors[0].code.as_str()), ("document.number", "document_mismatch"));
     assert!(err.message(Lang::Da).contains("document.number"));
     assert!(!pdf("wrong").exists());
@@ -393,7 +392,7 @@ fn a_reprint_after_purge_refuses_a_different_document_and_prints_with_the_right_
             &mut OsRandom,
         )
         .unwrap_err();
-    assert!(matches!(&err, Error::Invalid(e) if e[0].code == "document_mismatch"), "{err:?}");
+    assert!(matches!(&err, HandoutError::Invalid(e) if e[0].code == "document_mismatch"), "{err:?}");
     assert_eq!(hashes(&store), hashes_before);
 
     // The document it was issued on: printed, with a new password; the names are not stored.

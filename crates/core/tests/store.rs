@@ -23,15 +23,15 @@ use skranke_core::staff::{Role, StaffError};
 use skranke_core::store::{DeskContext, GuardOutcome, Store, StoreError, DB_FILE};
 use skranke_core::Error;
 
-fn store_err(e: Error) -> StoreError {
-    match e {
+fn store_err(e: impl Into<Error>) -> StoreError {
+    match e.into() {
         Error::Store(s) => s,
         other => panic!("expected a store error, got {other:?}"),
     }
 }
 
-fn issue_err(e: Error) -> IssueError {
-    match e {
+fn issue_err(e: impl Into<Error>) -> IssueError {
+    match e.into() {
         Error::Issue(s) => s,
         other => panic!("expected an issuing refusal, got {other:?}"),
     }
@@ -236,7 +236,8 @@ fn a_void_needs_a_reason_and_a_well_formed_replacement_and_a_local_replacement_m
     let (mut store, _ks) = training_desk(dir.path());
     let s = admin(&mut store);
     let r = store.issue(&s, &intake(1, date(1980, 1, 1), Sex::Female), now(), None, None).unwrap();
-    let Err(Error::Invalid(errors)) = store.void(&s, &r.record_id, "  ", Some("not an id"), now(), Lang::En) else {
+    let Err(IssueError::Invalid(errors)) = store.void(&s, &r.record_id, "  ", Some("not an id"), now(), Lang::En)
+    else {
         panic!("expected field errors")
     };
     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
@@ -488,7 +489,7 @@ fn a_key_store_that_fails_after_a_commit_keeps_the_act_and_blocks_the_next_until
 struct FixedOnline(Option<Personnummer>);
 
 impl OnlineAllocator for FixedOnline {
-    fn allocate(&self, request: &OnlineRequest) -> Result<Option<Personnummer>, Error> {
+    fn allocate(&self, request: &OnlineRequest) -> Result<Option<Personnummer>, skranke_core::sync::SyncError> {
         assert!(request.idempotency_key.starts_with(&request.desk_id));
         Ok(self.0)
     }
@@ -525,7 +526,7 @@ impl IssueAttachment for FailingAttachment {
         tx: &skranke_core::store::rusqlite::Transaction<'_>,
         _: &DeskContext,
         issued: &Issued,
-    ) -> Result<(), Error> {
+    ) -> Result<(), IssueError> {
         // It sees the record inside the transaction, then fails.
         let n: i64 = tx.query_row("SELECT count(*) FROM record WHERE id = ?1", [&issued.record_id], |r| r.get(0))?;
         assert_eq!(n, 1);
@@ -584,7 +585,7 @@ proptest! {
                     prop_assert!(unit.is_some_and(|u| lease.contains(&u)));
                     prop_assert!(seen.insert(n));
                 }
-                Err(Error::Issue(IssueError::LeaseExhausted { .. })) => prop_assert_eq!(*used, lease.len()),
+                Err(IssueError::LeaseExhausted { .. }) => prop_assert_eq!(*used, lease.len()),
                 Err(e) => prop_assert!(false, "unexpected {e:?}"),
             }
         }
@@ -602,7 +603,7 @@ fn many_applicants_on_one_birth_date_exhaust_exactly_the_lease_then_are_refused(
     for i in 0..40 {
         match store.issue(&s, &intake(i, d, Sex::Male), now(), None, None) {
             Ok(_) => ok += 1,
-            Err(Error::Issue(IssueError::LeaseExhausted { .. })) => refused += 1,
+            Err(IssueError::LeaseExhausted { .. }) => refused += 1,
             Err(e) => panic!("{e:?}"),
         }
     }

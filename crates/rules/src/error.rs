@@ -12,3 +12,11 @@ pub struct FieldError {
     pub code: String,
     pub message: String,
 }
+
+impl FieldError {
+    /// Every problem as `field: message`, joined by `separator` (a line
+    /// break for staff, `; ` for a log line).
+    pub fn joined(errors: &[FieldError], separator: &str) -> String {
+        errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join(separator)
+    }
+}

@@ -102,15 +102,13 @@ impl FakeRegistry {
 }
 
 impl OnlineAllocator for FakeRegistry {
-    fn allocate(&self, request: &OnlineRequest) -> Result<Option<Personnummer>, Error> {
+    fn allocate(&self, request: &OnlineRequest) -> Result<Option<Personnummer>, SyncError> {
         self.allocations.set(self.allocations.get() + 1);
         self.keys.borrow_mut().push(request.idempotency_key.clone());
         match self.allocation {
             Allocation::Number => Ok(Some(central())),
             Allocation::NoAnswer => Ok(None),
-            Allocation::Refused => {
-                Err(SyncError::Refused { status: 403, code: "desk.retired".into(), detail: None }.into())
-            }
+            Allocation::Refused => Err(SyncError::Refused { status: 403, code: "desk.retired".into(), detail: None }),
         }
     }
 }

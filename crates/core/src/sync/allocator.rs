@@ -136,7 +136,7 @@ fn lease_will_do(e: &SyncError) -> bool {
 }
 
 impl OnlineAllocator for HttpAllocator<'_> {
-    fn allocate(&self, request: &OnlineRequest) -> Result<Option<Personnummer>, Error> {
+    fn allocate(&self, request: &OnlineRequest) -> Result<Option<Personnummer>, SyncError> {
         let body = AllocateRequest {
             idempotency_key: request.idempotency_key.clone(),
             birth_date: request.birth_date,
@@ -147,7 +147,7 @@ impl OnlineAllocator for HttpAllocator<'_> {
             Err(e) => {
                 // Whatever the answer, the registry may have recorded a number.
                 self.attempted(&request.idempotency_key, None);
-                return if lease_will_do(&e) { Ok(None) } else { Err(e.into()) };
+                return if lease_will_do(&e) { Ok(None) } else { Err(e) };
             }
         };
         // The number must be for this applicant: same date, same sex. Anything

@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, Utc};
 use super::*;
 use crate::applicant::Applicant;
 use crate::desk::{DeskKind, DeskSetup};
+use crate::i18n;
 use crate::issue::IssueError;
 use crate::keystore::MemoryKeyStore;
 use crate::lease::Block;
@@ -55,7 +56,7 @@ fn desk(dir: &std::path::Path) -> Store {
 
 fn issue(store: &mut Store, surname: &str, doc: &str, at: DateTime<Utc>) -> Result<crate::issue::Issued, Error> {
     let s = store.sign_in("Ada", "a long enough password", now())?;
-    store.issue_applicant(&s, &applicant(surname, doc), today(), at, Lang::En, None, None).map(|(i, _)| i)
+    Ok(store.issue_applicant(&s, &applicant(surname, doc), today(), at, Lang::En, None, None).map(|(i, _)| i)?)
 }
 
 fn seen(time: DateTime<Utc>, sequence: i64) -> state::Seen {

@@ -76,7 +76,7 @@ impl TestDesk {
         online: Option<&dyn skranke_core::alloc::OnlineAllocator>,
     ) -> Result<skranke_core::issue::Issued, skranke_core::Error> {
         let intake = intake(i, birth_date, sex);
-        self.store.issue(&self.session, &intake, Utc::now(), online, None)
+        Ok(self.store.issue(&self.session, &intake, Utc::now(), online, None)?)
     }
 
     pub fn reopen(&mut self) {
