@@ -185,7 +185,12 @@ mod tests {
     fn the_view_shows_the_cores_values_and_defaults() {
         let all: Vec<SettingValue> = SettingKey::ALL
             .into_iter()
-            .map(|k| SettingValue { key: k.code(), value: k.default_value(), default: true })
+            .map(|k| SettingValue {
+                key: k.code(),
+                value: k.default_value(),
+                default: true,
+                source: skranke_core::settings::SettingSource::Default,
+            })
             .collect();
         let v = view(&all);
         assert_eq!((v.password_lapse_days, v.idle_lock_minutes, v.ui_language), (14, 5, "da"));

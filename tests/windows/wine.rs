@@ -318,7 +318,7 @@ fn a_training_desk_keeps_an_encrypted_store_in_local_app_data_its_key_in_credent
     let dir = default_desk_dir();
     let desk_id = desk_id_in(&dir);
     let admin = [("SKRANKE_STAFF", "Ada"), ("SKRANKE_STAFF_PASSWORD", ADMIN_PW)];
-    for (key, value) in [("privacy_controller", "Københavns Kommune"), ("privacy_contact", "borgerservice@kk.dk")] {
+    for (key, value) in [("privacy_controller", "Københavns Kommune"), ("privacy_contact", "borgerservice@kk.dk"), ("privacy_dpo", "dpo@example.dk")] {
         let o = windows(&["settings", "set", key, value], &admin, b"");
         assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     }
@@ -424,6 +424,8 @@ fn an_enrolled_desk_issues_online_syncs_and_its_records_reach_the_feed_with_the_
 
     let staff = [("SKRANKE_STAFF", "Ada"), ("SKRANKE_STAFF_PASSWORD", ADMIN_PW)];
     let o = at_desk(&["settings", "set", "privacy_controller", "Aalborg Kommune"], &staff, b"");
+    let _ = at_desk(&["settings", "set", "privacy_contact", "borgerservice@example.dk"], &staff, b"");
+    let _ = at_desk(&["settings", "set", "privacy_dpo", "dpo@example.dk"], &staff, b"");
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     let mut issued = Vec::new();
     for (n, (given, surname, doc)) in
@@ -520,6 +522,8 @@ fn windows_shaped_bad_input_is_refused_naming_the_field_and_never_panics() {
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     let admin = [("SKRANKE_STAFF", "Ada"), ("SKRANKE_STAFF_PASSWORD", ADMIN_PW), ("SKRANKE_DATA_DIR", &data)];
     let o = windows(&["settings", "set", "privacy_controller", "Københavns Kommune"], &admin, b"");
+    let _ = windows(&["settings", "set", "privacy_contact", "borgerservice@example.dk"], &admin, b"");
+    let _ = windows(&["settings", "set", "privacy_dpo", "dpo@example.dk"], &admin, b"");
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     let pdf = windows_path(&folder.join("udlevering.pdf"));
     for file in [&crlf, &utf16] {
@@ -568,7 +572,7 @@ fn the_windows_spooler_prints_the_handout_titled_with_its_reference_and_keeps_no
     );
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     let admin = [("SKRANKE_STAFF", "Ada"), ("SKRANKE_STAFF_PASSWORD", ADMIN_PW), ("SKRANKE_DATA_DIR", &data)];
-    for (key, value) in [("privacy_controller", "Københavns Kommune"), ("printer", QUEUE)] {
+    for (key, value) in [("privacy_controller", "Københavns Kommune"), ("printer", QUEUE), ("privacy_contact", "borgerservice@example.dk"), ("privacy_dpo", "dpo@example.dk")] {
         let o = windows(&["settings", "set", key, value], &admin, b"");
         assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     }

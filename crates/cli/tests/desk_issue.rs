@@ -35,6 +35,8 @@ fn init(dir: &Path) -> String {
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     // The handout's privacy notice needs the controller before anything is issued.
     let o = at_desk(dir, &["settings", "set", "privacy_controller", "Københavns Kommune"], &as_admin(), b"");
+    let _ = at_desk(dir, &["settings", "set", "privacy_contact", "borgerservice@example.dk"], &as_admin(), b"");
+    let _ = at_desk(dir, &["settings", "set", "privacy_dpo", "dpo@example.dk"], &as_admin(), b"");
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     let desk: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("desk.json")).unwrap()).unwrap();
     desk["desk_id"].as_str().unwrap().to_string()

@@ -46,6 +46,8 @@ impl Desk {
         let init = ["desk", "init", "--registry", &reg.url(), "--enrolment-code", &code, "--admin", "Ada"];
         ok(&at_desk(dir.path(), &init, &[("SKRANKE_STAFF_PASSWORD", ADMIN_PW)], b""));
         ok(&at_desk(dir.path(), &["settings", "set", "privacy_controller", "Jobcenter"], &staff(), b""));
+        ok(&at_desk(dir.path(), &["settings", "set", "privacy_contact", "borgerservice@example.dk"], &staff(), b""));
+        ok(&at_desk(dir.path(), &["settings", "set", "privacy_dpo", "dpo@example.dk"], &staff(), b""));
         let shown = ok_json(&at_desk(dir.path(), &["desk", "show", "--json"], &[], b""));
         Desk { id: shown["desk_id"].as_str().unwrap().to_string(), dir }
     }

@@ -35,7 +35,7 @@ fn as_staff(name: &'static str) -> Vec<(&'static str, &'static str)> {
 /// A training desk with its privacy notice set, a supervisor Sofie and a
 /// clerk Carl. Returns the desk ID.
 fn desk(dir: &Path) -> String {
-    let settings = [("privacy_controller", "Københavns Kommune"), ("privacy_contact", "borgerservice@kk.dk")];
+    let settings = [("privacy_controller", "Københavns Kommune"), ("privacy_contact", "borgerservice@kk.dk"), ("privacy_dpo", "dpo@example.dk")];
     training_desk(dir, ADMIN_PW, &settings, &[("Sofie", "supervisor"), ("Carl", "clerk")], STAFF_PW)
 }
 
@@ -290,14 +290,14 @@ fn settings_are_admin_only_checked_and_named_in_every_refusal() {
     ok(&o);
     assert_eq!(
         serde_json::from_str::<Value>(&text(&o).0).unwrap(),
-        json!({"key": "password_lapse_days", "value": "14", "default": true})
+        json!({"key": "password_lapse_days", "value": "14", "default": true, "source": "default"})
     );
     ok(&at_desk(dir.path(), &["settings", "set", "password_lapse_days", " 30 "], &as_admin(), b""));
     ok(&at_desk(dir.path(), &["settings", "set", "privacy_dpo", "dpo@kk.dk"], &as_admin(), b""));
     let o = at_desk(dir.path(), &["settings", "get", "--json"], &as_admin(), b"");
     let all: Value = serde_json::from_str(&text(&o).0).unwrap();
     let find = |k: &str| all.as_array().unwrap().iter().find(|s| s["key"] == k).unwrap().clone();
-    assert_eq!(find("password_lapse_days"), json!({"key": "password_lapse_days", "value": "30", "default": false}));
+    assert_eq!(find("password_lapse_days"), json!({"key": "password_lapse_days", "value": "30", "default": false, "source": "desk"}));
     assert_eq!(find("privacy_dpo")["value"], "dpo@kk.dk");
     assert_eq!(find("printer")["value"], Value::Null);
 

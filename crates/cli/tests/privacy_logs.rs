@@ -83,6 +83,8 @@ fn after_a_full_scenario_no_desk_or_registry_log_holds_a_name_document_contact_o
     let desk = ok_json(&at_desk(dir.path(), &["desk", "show", "--json"], &[], b""));
     let desk_id = desk["desk_id"].as_str().unwrap().to_string();
     ok(&at_desk(dir.path(), &["settings", "set", "privacy_controller", "Aalborg Kommune"], &as_staff, b""));
+    ok(&at_desk(dir.path(), &["settings", "set", "privacy_contact", "borgerservice@example.dk"], &as_staff, b""));
+    ok(&at_desk(dir.path(), &["settings", "set", "privacy_dpo", "dpo@example.dk"], &as_staff, b""));
 
     let mut records = Vec::new();
     for p in &PEOPLE {

@@ -46,6 +46,8 @@ fn an_enrolled_desk_issues_online_with_the_lease_behind_it_and_syncs_from_the_co
     let staff = [("SKRANKE_STAFF", "Ada"), ("SKRANKE_STAFF_PASSWORD", ADMIN_PW)];
     // The handout needs the municipality's privacy notice; the admin saves it as a PDF.
     let o = at_desk(dir.path(), &["settings", "set", "privacy_controller", "Aalborg Kommune"], &staff, b"");
+    let _ = at_desk(dir.path(), &["settings", "set", "privacy_contact", "borgerservice@example.dk"], &staff, b"");
+    let _ = at_desk(dir.path(), &["settings", "set", "privacy_dpo", "dpo@example.dk"], &staff, b"");
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     let pdfs = tempfile::tempdir().unwrap();
     let issue = |surname: &str, doc: &str| {

@@ -45,6 +45,7 @@ fn main() {
         controller: "Københavns Kommune, Jobcenter København".into(),
         contact: "Borgerservice, Nørre Allé 1, 2200 København N, tlf. 33 66 33 66".into(),
         dpo: "databeskyttelse@kk.dk".into(),
+        retention: String::new(),
     };
     let base = HandoutData {
         municipality_name: "København",

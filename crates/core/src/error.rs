@@ -69,8 +69,9 @@ impl Error {
             Error::Store(e) => e.is_refusal(),
             Error::Sync(e) => e.is_refusal(),
             Error::Handout(e) => e.is_refusal(),
+            Error::Issue(e) => e.is_refusal(),
             Error::Credentials(_) | Error::Letter(LetterError::Fonts) | Error::Io { .. } => false,
-            Error::Cpr(_) | Error::Letter(_) | Error::Print(_) | Error::Invalid(_) | Error::Issue(_) => true,
+            Error::Cpr(_) | Error::Letter(_) | Error::Print(_) | Error::Invalid(_) => true,
         }
     }
 

@@ -47,6 +47,7 @@ use crate::letter::{render_handout, HandoutData, LetterError, PrivacyContacts};
 use crate::print::{PrintError, Printer};
 use crate::protocol::{EventBody, Reprint};
 use crate::retention::{self, PresentedDocument};
+use crate::settings::SettingKey;
 use crate::staff::{self, Role, Session, StaffError};
 use crate::store::outbox;
 use crate::store::{stored_time, timestamp, DeskContext, Store, StoreError};
@@ -77,9 +78,11 @@ pub enum HandoutError {
     /// Printing was asked for but setting `printer` is empty.
     #[error("no printer set")]
     PrinterNotSet,
-    /// The privacy notice's controller (setting `privacy_controller`) is empty.
-    #[error("no privacy controller set")]
-    PrivacyNotSet,
+    /// A required part of the privacy notice (the controller, its contact,
+    /// the data protection officer) is not set; `municipality`: an enrolled
+    /// desk, whose municipality sets it at the registry (else a desk admin does).
+    #[error("privacy notice incomplete: {}", .missing.join(", "))]
+    PrivacyNotSet { missing: Vec<&'static str>, municipality: bool },
     /// The PDF file exists already: it is never overwritten.
     #[error("{path} exists")]
     PdfExists { path: PathBuf },
@@ -157,7 +160,8 @@ impl HandoutError {
             HandoutError::NoLoginNumber => "handout.no_login_number",
             HandoutError::LoginNumberRefused { .. } => "handout.login_number_refused",
             HandoutError::PrinterNotSet => "handout.printer_not_set",
-            HandoutError::PrivacyNotSet => "handout.privacy_not_set",
+            HandoutError::PrivacyNotSet { municipality: false, .. } => "handout.privacy_not_set",
+            HandoutError::PrivacyNotSet { municipality: true, .. } => "handout.privacy_not_set_municipality",
             HandoutError::PdfExists { .. } => "handout.pdf_exists",
             HandoutError::PdfWrite { .. } => "handout.pdf_write",
             HandoutError::RecordVoided { .. } => "handout.record_voided",
@@ -191,7 +195,7 @@ impl HandoutError {
             | HandoutError::Print(_) => true,
             HandoutError::NoLoginNumber
             | HandoutError::PrinterNotSet
-            | HandoutError::PrivacyNotSet
+            | HandoutError::PrivacyNotSet { .. }
             | HandoutError::PdfExists { .. }
             | HandoutError::PdfWrite { .. }
             | HandoutError::Credentials(_) => false,
@@ -206,8 +210,9 @@ impl HandoutError {
     pub fn message(&self, lang: Lang) -> String {
         let key = format!("{}.error", self.code());
         match self {
-            HandoutError::NoLoginNumber | HandoutError::PrinterNotSet | HandoutError::PrivacyNotSet => {
-                i18n::render(lang, &key, &[])
+            HandoutError::NoLoginNumber | HandoutError::PrinterNotSet => i18n::render(lang, &key, &[]),
+            HandoutError::PrivacyNotSet { missing, .. } => {
+                i18n::render(lang, &key, &[("settings", &missing.join(", "))])
             }
             HandoutError::LoginNumberRefused { number } => i18n::render(lang, &key, &[("number", &number.to_string())]),
             HandoutError::PdfExists { path } => i18n::render(lang, &key, &[("path", &path.display().to_string())]),
@@ -288,6 +293,21 @@ struct DeskFacts {
     desk_label: String,
     lapse: LapseDays,
     privacy: PrivacyContacts,
+    /// The handout languages offered besides Danish and English (setting
+    /// `handout_languages`); empty: every language there is a handout in.
+    languages: Vec<String>,
+}
+
+impl DeskFacts {
+    /// The applicant's language if this desk offers its handout; else none,
+    /// and the handout is in Danish and English.
+    fn offered(&self, language: Option<&str>) -> Option<String> {
+        let language = language?;
+        let offered = self.languages.is_empty()
+            || matches!(language, "da" | "en")
+            || self.languages.iter().any(|l| l == language);
+        offered.then(|| language.to_string())
+    }
 }
 
 /// The applicant's part of the letter.
@@ -517,7 +537,7 @@ impl Store {
         let facts = self.desk_facts()?;
         let person = Person {
             name: printed_name(&valid.applicant.given_names, &valid.applicant.surname),
-            language: Some(valid.applicant.language.clone()),
+            language: facts.offered(Some(&valid.applicant.language)),
         };
         let password = InitialPassword::generate(rng)?;
         let hash = password.hash(rng)?;
@@ -626,16 +646,10 @@ impl Store {
                 jobnet_username: Some(username.as_str().to_string()),
             };
             outbox::queue_keyed(tx, &format!("{record_id}/reprinted/{hash_id}"), &EventBody::Reprinted(event), now)?;
-            let pdf = render(
-                &facts,
-                &record.person,
-                &record.display_number,
-                &username,
-                &password,
-                today,
-                record_id,
-                ctx.training,
-            )?;
+            let person =
+                Person { name: record.person.name.clone(), language: facts.offered(record.person.language.as_deref()) };
+            let pdf =
+                render(&facts, &person, &record.display_number, &username, &password, today, record_id, ctx.training)?;
             Ok(Rendered { username, hash_id, pdf })
         });
         drop(password);
@@ -677,8 +691,18 @@ impl Store {
             .map_err(StoreError::from)?;
         let login_number = login_number.and_then(|n| u32::try_from(n).ok()).ok_or(HandoutError::NoLoginNumber)?;
         let settings = self.handout_settings()?;
-        if settings.privacy.controller.trim().is_empty() {
-            return Err(HandoutError::PrivacyNotSet.into());
+        let p = &settings.privacy;
+        let missing: Vec<&'static str> = [
+            (SettingKey::PrivacyController, &p.controller),
+            (SettingKey::PrivacyContact, &p.contact),
+            (SettingKey::PrivacyDpo, &p.dpo),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.trim().is_empty())
+        .map(|(k, _)| k.code())
+        .collect();
+        if !missing.is_empty() {
+            return Err(HandoutError::PrivacyNotSet { missing, municipality: !self.context().training });
         }
         // Written validated by desk init.
         let m = crate::municipality::parse_code(&municipality);
@@ -690,6 +714,7 @@ impl Store {
             desk_label: desk_number.to_string(),
             lapse: settings.lapse,
             privacy: settings.privacy,
+            languages: settings.languages,
         })
     }
 
@@ -845,6 +870,8 @@ mod tests {
         let mut store = desk::init(dir, Box::new(MemoryKeyStore::new()), &setup, now(), Lang::En).unwrap();
         let admin = store.sign_in("Ada", PW, now()).unwrap();
         store.set_setting(&admin, "privacy_controller", "Københavns Kommune", now()).unwrap();
+        store.set_setting(&admin, "privacy_contact", "borgerservice@example.dk", now()).unwrap();
+        store.set_setting(&admin, "privacy_dpo", "dpo@example.dk", now()).unwrap();
         (store, admin)
     }
 
@@ -1226,7 +1253,8 @@ mod tests {
             HandoutError::NoLoginNumber,
             HandoutError::LoginNumberRefused { number: 1 },
             HandoutError::PrinterNotSet,
-            HandoutError::PrivacyNotSet,
+            HandoutError::PrivacyNotSet { missing: vec!["privacy_dpo"], municipality: false },
+            HandoutError::PrivacyNotSet { missing: vec!["privacy_contact", "privacy_dpo"], municipality: true },
             HandoutError::PdfExists { path: p.clone() },
             HandoutError::PdfWrite { path: p, detail: "d".into() },
             HandoutError::RecordVoided { record_id: "T-1-1".into() },

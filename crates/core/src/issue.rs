@@ -55,6 +55,9 @@ pub enum IssueError {
     ClockBehind { registry_time: String },
     #[error("the desk is retired and issues no more numbers")]
     DeskRetired,
+    /// The deployment requires a newer desk version to issue (it still syncs).
+    #[error("this desk runs {running}; the registry requires {minimum} or newer to issue")]
+    UpdateRequired { running: String, minimum: String },
     /// The applicant or the void's fields failed validation: every problem
     /// at once, each naming its field.
     #[error("invalid input: {}", FieldError::joined(.0, "; "))]
@@ -106,6 +109,7 @@ impl IssueError {
             IssueError::AlreadyVoided { .. } => "issue.already_voided",
             IssueError::ClockBehind { .. } => "sync.clock_behind",
             IssueError::DeskRetired => "sync.desk_retired",
+            IssueError::UpdateRequired { .. } => "issue.update_required",
             IssueError::Invalid(_) => "issue.invalid",
             IssueError::Staff(e) => e.code(),
             IssueError::Online(e) => e.code(),
@@ -122,6 +126,8 @@ impl IssueError {
             IssueError::Online(e) => e.is_refusal(),
             IssueError::Letter(e) => !matches!(e, LetterError::Fonts),
             IssueError::Store(e) => e.is_refusal(),
+            // The PC needs IT, not the applicant another try.
+            IssueError::UpdateRequired { .. } => false,
             _ => true,
         }
     }
@@ -135,6 +141,9 @@ impl IssueError {
             IssueError::Letter(e) => return e.message(lang),
             IssueError::Store(e) => return e.message(lang),
             IssueError::DeskRetired => vec![],
+            IssueError::UpdateRequired { running, minimum } => {
+                vec![("running", running.clone()), ("minimum", minimum.clone())]
+            }
             IssueError::ClockBehind { registry_time } => vec![("registry_time", registry_time.clone())],
             IssueError::DuplicateDocument { record_id }
             | IssueError::DuplicatePerson { record_id }
@@ -168,7 +177,21 @@ pub(crate) fn check_may_issue(conn: &Connection, now: DateTime<Utc>) -> Result<(
             return Err(IssueError::ClockBehind { registry_time: timestamp(t) }.into());
         }
     }
+    if let Some(minimum) = state::get(conn, state::key::MINIMUM_VERSION)? {
+        if below_minimum(crate::VERSION, &minimum) {
+            return Err(IssueError::UpdateRequired { running: crate::VERSION.to_string(), minimum });
+        }
+    }
     Ok(())
+}
+
+/// Whether version `running` is below `minimum` (a minimum that is no
+/// version, which a verified answer never carries, stops nothing).
+pub(crate) fn below_minimum(running: &str, minimum: &str) -> bool {
+    match (protocol::parse_app_version(running), protocol::parse_app_version(minimum)) {
+        (Some(r), Some(m)) => r < m,
+        _ => false,
+    }
 }
 
 /// What issuing needs from a validated applicant (see `core::applicant`).

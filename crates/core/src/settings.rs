@@ -29,6 +29,12 @@ pub enum SettingKey {
     PrivacyContact,
     /// The data protection officer (databeskyttelsesrådgiver).
     PrivacyDpo,
+    /// The municipality's own note on how long it keeps the data (optional:
+    /// printed after the notice's storage sentence only when set).
+    PrivacyRetention,
+    /// The handout languages offered besides Danish and English (comma
+    /// separated codes; empty: every language the desk has a handout in).
+    HandoutLanguages,
     /// Minutes without activity after which a signed-in session locks (1–240, default 5).
     IdleLockMinutes,
     /// The language the desk app starts in (`da` or `en`, default `da`).
@@ -43,15 +49,30 @@ pub const IDLE_LOCK_DEFAULT: u32 = 5;
 
 /// The longest privacy-notice text accepted, in characters: it has to fit
 /// in the notice of every handout language.
-pub const MAX_TEXT_CHARS: usize = 200;
+pub const MAX_TEXT_CHARS: usize = crate::protocol::municipality_setting::MAX_CHARS;
+
+/// Where the value in force comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettingSource {
+    /// Nothing is set: the core's default (or none).
+    Default,
+    /// The desk's admin set it.
+    Desk,
+    /// The desk's municipality set it at the registry: no desk admin can
+    /// change it here.
+    Municipality,
+}
 
 impl SettingKey {
-    pub const ALL: [SettingKey; 7] = [
+    pub const ALL: [SettingKey; 9] = [
         SettingKey::Printer,
         SettingKey::PasswordLapseDays,
         SettingKey::PrivacyController,
         SettingKey::PrivacyContact,
         SettingKey::PrivacyDpo,
+        SettingKey::PrivacyRetention,
+        SettingKey::HandoutLanguages,
         SettingKey::IdleLockMinutes,
         SettingKey::UiLanguage,
     ];
@@ -64,6 +85,8 @@ impl SettingKey {
             SettingKey::PrivacyController => "privacy_controller",
             SettingKey::PrivacyContact => "privacy_contact",
             SettingKey::PrivacyDpo => "privacy_dpo",
+            SettingKey::PrivacyRetention => "privacy_retention",
+            SettingKey::HandoutLanguages => "handout_languages",
             SettingKey::IdleLockMinutes => "idle_lock_minutes",
             SettingKey::UiLanguage => "ui_language",
         }
@@ -72,6 +95,16 @@ impl SettingKey {
     /// The key for its code (exact, lower case).
     pub fn parse(code: &str) -> Option<SettingKey> {
         SettingKey::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    /// Whether a municipality may set it at the registry for its desks.
+    pub fn municipal(self) -> bool {
+        crate::protocol::municipality_setting::ALL.contains(&self.code())
+    }
+
+    /// Whether it may be empty (then it is not set).
+    fn optional(self) -> bool {
+        matches!(self, SettingKey::PrivacyRetention | SettingKey::HandoutLanguages)
     }
 
     /// The value in force when none is stored.
@@ -139,7 +172,23 @@ pub fn validate(key: SettingKey, value: &str, lang: Lang) -> Result<String, Fiel
             Some(l) => Ok(l.code().to_owned()),
             None => Err(problem(name, "language_invalid", lang, &[])),
         },
-        SettingKey::PrivacyController | SettingKey::PrivacyContact | SettingKey::PrivacyDpo => {
+        _ if value.is_empty() && key.optional() => Ok(String::new()),
+        SettingKey::HandoutLanguages => {
+            let mut codes: Vec<&str> = Vec::new();
+            for code in value.split(',').map(str::trim) {
+                if crate::letter::texts::find(code).is_none() || code == "da" || code == "en" {
+                    return Err(problem(name, "languages_invalid", lang, &[("code", code)]));
+                }
+                if !codes.contains(&code) {
+                    codes.push(code);
+                }
+            }
+            Ok(codes.join(","))
+        }
+        SettingKey::PrivacyController
+        | SettingKey::PrivacyContact
+        | SettingKey::PrivacyDpo
+        | SettingKey::PrivacyRetention => {
             let chars = value.chars().count();
             if chars == 0 || chars > MAX_TEXT_CHARS || value.chars().any(char::is_control) {
                 return Err(problem(name, "text_invalid", lang, &[("max", &MAX_TEXT_CHARS.to_string())]));
@@ -167,10 +216,13 @@ fn parse_idle_minutes(value: &str) -> Option<u32> {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SettingValue {
     pub key: &'static str,
-    /// The value in force: the stored one, else the default, else none.
+    /// The value in force: the municipality's, else the desk's, else the
+    /// default, else none.
     pub value: Option<String>,
     /// Whether `value` is the default (nothing stored).
     pub default: bool,
+    /// Where `value` comes from.
+    pub source: SettingSource,
 }
 
 /// What the handout and printing take from the settings.
@@ -178,15 +230,138 @@ pub struct SettingValue {
 pub struct HandoutSettings {
     pub printer: Option<String>,
     pub lapse: LapseDays,
-    /// The controller may be empty here: issuing refuses then, naming the setting.
+    /// Any part may be empty here: issuing refuses then, naming the settings.
     pub privacy: PrivacyContacts,
+    /// The handout languages offered besides Danish and English; empty: all.
+    pub languages: Vec<String>,
+}
+
+/// What applying the municipality's settings from a sync answer changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MunicipalityApplied {
+    /// Keys set or changed.
+    pub changed: Vec<&'static str>,
+    /// Keys the municipality no longer sets (the desk's own value is in force again).
+    pub removed: Vec<&'static str>,
+    /// Keys whose value this desk refused (it keeps what it had), and the
+    /// keys it does not know (from a newer registry), ignored.
+    pub refused: Vec<String>,
+}
+
+impl MunicipalityApplied {
+    pub fn is_empty(&self) -> bool {
+        self.changed.is_empty() && self.removed.is_empty() && self.refused.is_empty()
+    }
+}
+
+/// What the municipality's settings in a sync answer would change here:
+/// each value checked as a desk admin's would be (a value this desk cannot
+/// print is refused and the key keeps what it had; a key it does not know,
+/// from a newer registry, is refused too), and the keys absent from the
+/// answer, which are the desk's own again.
+fn municipality_plan(
+    conn: &rusqlite::Connection,
+    values: &std::collections::BTreeMap<String, String>,
+) -> Result<(Vec<(&'static str, String)>, MunicipalityApplied), StoreError> {
+    use rusqlite::OptionalExtension;
+    let mut writes = Vec::new();
+    let mut plan = MunicipalityApplied::default();
+    let mut held = conn.prepare_cached("SELECT value FROM municipality_setting WHERE key = ?1")?;
+    for (code, value) in values {
+        match SettingKey::parse(code).filter(|k| k.municipal()).map(|k| (k, validate(k, value, Lang::En))) {
+            Some((key, Ok(value))) => {
+                let now: Option<String> = held.query_row([key.code()], |r| r.get(0)).optional()?;
+                if now.as_deref() != Some(value.as_str()) {
+                    plan.changed.push(key.code());
+                    writes.push((key.code(), value));
+                }
+            }
+            _ => plan.refused.push(code.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(40).collect()),
+        }
+    }
+    for key in SettingKey::ALL.into_iter().filter(|k| k.municipal() && !values.contains_key(k.code())) {
+        if held.query_row([key.code()], |r| r.get::<_, String>(0)).optional()?.is_some() {
+            plan.removed.push(key.code());
+        }
+    }
+    Ok((writes, plan))
+}
+
+impl Store {
+    /// Applies the settings the desk's municipality set at the registry
+    /// (from a verified sync answer; see `municipality_plan`) in one act,
+    /// audited once with the keys that changed, and only when something
+    /// does: a sync that brings the same settings writes nothing.
+    pub(crate) fn apply_municipality_settings(
+        &mut self,
+        values: &std::collections::BTreeMap<String, String>,
+        now: DateTime<Utc>,
+    ) -> Result<MunicipalityApplied, StoreError> {
+        let (_, plan) = self.read(|tx, _| municipality_plan(tx, values))?;
+        if plan.changed.is_empty() && plan.removed.is_empty() {
+            return Ok(plan);
+        }
+        self.act(|tx, ctx| {
+            let (writes, plan) = municipality_plan(tx, values)?;
+            let at = crate::store::timestamp(now);
+            for (key, value) in &writes {
+                tx.prepare_cached(
+                    "INSERT INTO municipality_setting (key, value, received_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value, received_at = excluded.received_at",
+                )?
+                .execute((key, value, &at))?;
+            }
+            for key in &plan.removed {
+                tx.prepare_cached("DELETE FROM municipality_setting WHERE key = ?1")?.execute([key])?;
+            }
+            let detail = format!(
+                "set:{};removed:{};refused:{}",
+                plan.changed.join(","),
+                plan.removed.join(","),
+                plan.refused.join(",")
+            );
+            crate::audit::append(
+                tx,
+                &ctx.desk_id,
+                &crate::audit::Event::desk("desk.municipality_settings", now).detail(&detail),
+            )?;
+            Ok(plan)
+        })
+    }
 }
 
 impl Store {
     fn setting_value(&self, key: SettingKey) -> Result<SettingValue, StoreError> {
-        let stored = self.setting(key.code())?;
-        let default = stored.is_none();
-        Ok(SettingValue { key: key.code(), value: stored.or_else(|| key.default_value()), default })
+        let stored = self.setting(key.code())?.filter(|v| !(v.is_empty() && key.optional()));
+        let source = match stored {
+            None => SettingSource::Default,
+            Some(_) if self.municipality_set(key)? => SettingSource::Municipality,
+            Some(_) => SettingSource::Desk,
+        };
+        Ok(SettingValue {
+            key: key.code(),
+            value: stored.or_else(|| key.default_value()),
+            default: source == SettingSource::Default,
+            source,
+        })
+    }
+
+    /// Whether the desk's municipality set `key` at the registry.
+    fn municipality_set(&self, key: SettingKey) -> Result<bool, StoreError> {
+        Ok(self
+            .connection()
+            .prepare_cached("SELECT count(*) FROM municipality_setting WHERE key = ?1")?
+            .query_row([key.code()], |r| r.get::<_, i64>(0))?
+            > 0)
+    }
+
+    /// Refuses a new value for a setting the municipality set, naming it:
+    /// the same value (a whole form saved again) is no change.
+    fn check_not_municipal(&self, key: SettingKey, value: &str, lang: Lang) -> Result<Option<FieldError>, StoreError> {
+        if !self.municipality_set(key)? || self.setting(key.code())?.as_deref() == Some(value) {
+            return Ok(None);
+        }
+        Ok(Some(problem(key.code(), "set_by_municipality", lang, &[])))
     }
 
     /// Every setting with the value in force (admin).
@@ -212,6 +387,9 @@ impl Store {
         lang: Lang,
     ) -> Result<String, StaffError> {
         let value = validate(key, value, lang).map_err(|e| StaffError::Invalid(vec![e]))?;
+        if let Some(e) = self.check_not_municipal(key, &value, lang)? {
+            return Err(StaffError::Invalid(vec![e]));
+        }
         self.set_setting(session, key.code(), &value, now)?;
         Ok(value)
     }
@@ -232,7 +410,10 @@ impl Store {
         let mut errors = Vec::new();
         for &(key, value) in values {
             match validate(key, value, lang) {
-                Ok(v) => checked.push((key, v)),
+                Ok(v) => match self.check_not_municipal(key, &v, lang)? {
+                    Some(e) => errors.push(e),
+                    None => checked.push((key, v)),
+                },
                 Err(e) => errors.push(e),
             }
         }
@@ -283,7 +464,14 @@ impl Store {
                 controller: get(SettingKey::PrivacyController)?,
                 contact: get(SettingKey::PrivacyContact)?,
                 dpo: get(SettingKey::PrivacyDpo)?,
+                retention: get(SettingKey::PrivacyRetention)?,
             },
+            languages: get(SettingKey::HandoutLanguages)?
+                .split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(String::from)
+                .collect(),
         })
     }
 }
@@ -399,6 +587,79 @@ mod tests {
         assert!(all.iter().any(|v| v.key == "ui_language" && v.value.as_deref() == Some("en") && !v.default));
         // The idle lock was already 5 (the default, unstored): stored now, so two changes.
         assert_eq!(audits(&store), before + 2);
+    }
+
+    /// The municipality's settings from a sync answer: in force over the
+    /// desk's own, applied in one act audited once, a repeat changes and
+    /// audits nothing, a value the desk cannot print (or a key it does not
+    /// know) is refused and the key keeps what it had, a removed key is the
+    /// desk's own again, and a desk admin cannot change what the
+    /// municipality set (saving the same value again is no change).
+    #[test]
+    fn the_municipalitys_settings_win_over_the_desks_and_only_it_changes_them() {
+        use std::collections::BTreeMap;
+
+        use crate::desk::{self, DeskKind, DeskSetup};
+        use crate::keystore::MemoryKeyStore;
+        let dir = tempfile::tempdir().unwrap();
+        let now = chrono::DateTime::from_timestamp(1_795_000_000, 0).unwrap();
+        let setup = DeskSetup {
+            kind: DeskKind::Training,
+            municipality: "751",
+            office: "Borgerservice",
+            desk_number: 1,
+            admin_name: "Ada",
+            admin_password: "a long enough password",
+        };
+        let mut store = desk::init(dir.path(), Box::new(MemoryKeyStore::new()), &setup, now, Lang::En).unwrap();
+        let admin = store.sign_in("Ada", "a long enough password", now).unwrap();
+        store.change_setting(&admin, SettingKey::PrivacyDpo, "desk-dpo@example.dk", now, Lang::En).unwrap();
+        let audits = |store: &Store| -> i64 {
+            store
+                .connection()
+                .query_row("SELECT count(*) FROM audit WHERE action = 'desk.municipality_settings'", [], |r| r.get(0))
+                .unwrap()
+        };
+        let source = |store: &Store, key: SettingKey| store.setting_value(key).unwrap();
+
+        let mut sent: BTreeMap<String, String> = [
+            ("privacy_dpo", "dpo@aarhus.dk"),
+            ("privacy_controller", "Aarhus Kommune"),
+            ("idle_lock_minutes", "9999"),
+            ("colour", "red"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let applied = store.apply_municipality_settings(&sent, now).unwrap();
+        assert_eq!(applied.changed, ["privacy_controller", "privacy_dpo"]);
+        assert_eq!(applied.refused, ["colour", "idle_lock_minutes"]);
+        assert_eq!(audits(&store), 1);
+        let dpo = source(&store, SettingKey::PrivacyDpo);
+        assert_eq!((dpo.value.as_deref(), dpo.source), (Some("dpo@aarhus.dk"), SettingSource::Municipality));
+        assert_eq!(store.handout_settings().unwrap().privacy.dpo, "dpo@aarhus.dk");
+        assert_eq!(source(&store, SettingKey::IdleLockMinutes).source, SettingSource::Default);
+
+        // The same answer again: nothing changes, nothing is audited.
+        assert!(store.apply_municipality_settings(&sent, now).unwrap().changed.is_empty());
+        assert_eq!(audits(&store), 1);
+
+        // The desk admin may not change it, but may save the form unchanged.
+        let Err(StaffError::Invalid(errors)) =
+            store.change_setting(&admin, SettingKey::PrivacyDpo, "mine@example.dk", now, Lang::En)
+        else {
+            panic!("changed")
+        };
+        assert_eq!((errors[0].field.as_str(), errors[0].code.as_str()), ("privacy_dpo", "set_by_municipality"));
+        store.change_settings(&admin, &[(SettingKey::PrivacyDpo, "dpo@aarhus.dk")], now, Lang::En).unwrap();
+
+        // Removed at the registry: the desk's own value is in force again.
+        sent.remove("privacy_dpo");
+        let applied = store.apply_municipality_settings(&sent, now).unwrap();
+        assert_eq!(applied.removed, ["privacy_dpo"]);
+        let dpo = source(&store, SettingKey::PrivacyDpo);
+        assert_eq!((dpo.value.as_deref(), dpo.source), (Some("desk-dpo@example.dk"), SettingSource::Desk));
+        assert_eq!(audits(&store), 2);
     }
 
     #[test]

@@ -79,6 +79,7 @@ fn a_handout_printed_through_cups_comes_out_whole_and_leaves_no_spool_file() {
         controller: "Københavns Kommune".into(),
         contact: "borgerservice@kk.dk".into(),
         dpo: "dpo@kk.dk".into(),
+        retention: String::new(),
     };
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
     let reference = format!("T{}x{nanos}", std::process::id());

@@ -331,6 +331,8 @@ fn a_reprint_after_purge_refuses_a_different_document_and_prints_with_the_right_
     let (mut store, _ks) = training_desk(dir.path());
     let a = admin(&mut store);
     store.change_setting(&a, SettingKey::PrivacyController, "Københavns Kommune", now(), Lang::En).unwrap();
+    store.change_setting(&a, SettingKey::PrivacyContact, "borgerservice@example.dk", now(), Lang::En).unwrap();
+    store.change_setting(&a, SettingKey::PrivacyDpo, "dpo@example.dk", now(), Lang::En).unwrap();
     let out_dir = tempfile::tempdir().unwrap();
     let pdf = |n: &str| out_dir.path().join(format!("{n}.pdf"));
     let issued = store

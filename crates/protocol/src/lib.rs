@@ -24,6 +24,8 @@
 //! canonical content ([`canonical_json`]): the same key with the same hash is
 //! `already_held`, with another hash a `conflict`.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -62,7 +64,58 @@ pub mod header {
 /// version of its major (a newer minor only adds fields, which older
 /// readers ignore) and refuses another major. Requests without the header
 /// come from desks older than versioning: 1.0.
-pub const PROTOCOL_VERSION: (u16, u16) = (1, 1);
+/// 1.1: versions in signed headers; 1.2: sync answers carry the
+/// municipality's settings and the deployment's minimum desk version.
+pub const PROTOCOL_VERSION: (u16, u16) = (1, 2);
+
+/// The settings a municipality sets at the registry for every desk of its
+/// own (the desk's setting keys): the privacy notice, how long an initial
+/// password lives, the idle lock and the handout languages offered.
+pub mod municipality_setting {
+    pub const PRIVACY_CONTROLLER: &str = "privacy_controller";
+    pub const PRIVACY_CONTACT: &str = "privacy_contact";
+    pub const PRIVACY_DPO: &str = "privacy_dpo";
+    pub const PRIVACY_RETENTION: &str = "privacy_retention";
+    pub const PASSWORD_LAPSE_DAYS: &str = "password_lapse_days";
+    pub const IDLE_LOCK_MINUTES: &str = "idle_lock_minutes";
+    pub const HANDOUT_LANGUAGES: &str = "handout_languages";
+    /// Every key a municipality may set, in the order operators list them.
+    pub const ALL: [&str; 7] = [
+        PRIVACY_CONTROLLER,
+        PRIVACY_CONTACT,
+        PRIVACY_DPO,
+        PRIVACY_RETENTION,
+        PASSWORD_LAPSE_DAYS,
+        IDLE_LOCK_MINUTES,
+        HANDOUT_LANGUAGES,
+    ];
+    /// The longest value of any of them, in characters.
+    pub const MAX_CHARS: usize = 500;
+}
+
+/// A desk app version `MAJOR.MINOR.PATCH` (a pre-release or build suffix
+/// after `-` or `+` is ignored), comparable as a tuple; `None` if `text` is
+/// not one.
+///
+/// ```
+/// use skranke_protocol::parse_app_version;
+/// assert_eq!(parse_app_version("0.10.2"), Some((0, 10, 2)));
+/// assert!(parse_app_version("0.9.9") < parse_app_version("0.10.0"));
+/// assert_eq!(parse_app_version("1.2"), None);
+/// ```
+pub fn parse_app_version(text: &str) -> Option<(u32, u32, u32)> {
+    let core = text.split(['-', '+']).next()?;
+    let mut parts = core.split('.');
+    let mut next = || -> Option<u32> {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 9 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        p.parse().ok()
+    };
+    let version = (next()?, next()?, next()?);
+    parts.next().is_none().then_some(version)
+}
 
 /// A `MAJOR.MINOR` version, if `text` is one.
 ///
@@ -786,6 +839,16 @@ pub struct SyncAnswer {
     /// what it no longer holds of the desk, for the desk to resend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub awaited: Option<Awaited>,
+    /// The settings the desk's municipality set at the registry (keys of
+    /// [`municipality_setting::ALL`]), each in force at the desk over its
+    /// own; a key absent here is the desk's again. `None` from a registry
+    /// older than protocol 1.2: the desk changes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub municipality_settings: Option<BTreeMap<String, String>>,
+    /// The lowest desk app version that may issue in this deployment (a
+    /// desk below it still syncs what it issued).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_desk_version: Option<String>,
     pub bindings: Vec<Binding>,
     pub record_states: Vec<RecordStateChange>,
     pub notices: Vec<Notice>,

@@ -24,6 +24,7 @@ pub mod logging;
 pub mod ops;
 pub mod privacy;
 pub mod revocation;
+pub mod settings;
 pub mod testing;
 pub mod tls;
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use skranke_registry::key::{self, RegistryKey};
 use skranke_registry::revocation::{self, Cancelled, CodeChoice, OpenCode};
-use skranke_registry::{api, db, logging, ops, privacy, system_clock, tls, AppState, Config, RateLimit, RegistryError};
+use skranke_registry::{api, db, logging, ops, privacy, settings, system_clock, tls, AppState, Config, RateLimit, RegistryError};
 use skranke_rules::i18n::{render, render_count, Lang};
 use skranke_rules::lease::Block;
 
@@ -131,6 +131,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A municipality's settings for all its desks (the privacy notice, the
+    /// initial password's lapse, the idle lock, the handout languages): each
+    /// desk's next sync brings them, and no desk admin can change them there.
+    Settings {
+        #[command(subcommand)]
+        command: SettingsCommand,
+    },
+    /// The lowest desk version that may issue in this deployment (a desk below
+    /// it still syncs what it issued).
+    MinimumVersion {
+        #[command(subcommand)]
+        command: MinimumVersionCommand,
+    },
     /// Retire a desk: it may upload, never lease or allocate again.
     RetireDesk { desk_id: String },
     /// Revoke a desk whose key is stolen or lost: every request signed with it is refused.
@@ -187,6 +200,45 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum SettingsCommand {
+    /// Set one setting (privacy_controller, privacy_contact, privacy_dpo,
+    /// privacy_retention, password_lapse_days, idle_lock_minutes, handout_languages).
+    Set {
+        /// Kommunekode (3 digits).
+        #[arg(long)]
+        municipality: u16,
+        key: String,
+        value: String,
+    },
+    /// Remove one setting: each desk's own value is in force again.
+    Unset {
+        #[arg(long)]
+        municipality: u16,
+        key: String,
+    },
+    /// The settings of one municipality, or of all.
+    List {
+        #[arg(long)]
+        municipality: Option<u16>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum MinimumVersionCommand {
+    /// Require VERSION (MAJOR.MINOR.PATCH) of every desk that issues.
+    Set { version: String },
+    /// Require no minimum version.
+    Clear,
+    /// The minimum version in force.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum KeyCommand {
     /// Make a new key in a new file (mode 0600; an existing file is never overwritten).
     Generate {
@@ -209,6 +261,11 @@ enum KeyCommand {
         #[arg(long)]
         file: PathBuf,
     },
+}
+
+/// Borrowed pairs for `render` from owned ones.
+fn pairs<'a>(args: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
+    args.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
 fn parse_lang(s: &str) -> Result<Lang, String> {
@@ -490,7 +547,8 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
                                 ("status", &status),
                                 ("units", &d.units.to_string()),
                                 ("records", &d.records.to_string()),
-                                ("last_sync", &last)
+                                ("last_sync", &last),
+                                ("version", d.app_version.as_deref().unwrap_or("-"))
                             ]
                         )
                     );
@@ -521,6 +579,67 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
                 }
             }
         }
+        Command::Settings { command } => match command {
+            SettingsCommand::Set { municipality, key, value } => {
+                settings::set(&pool, &operator, municipality, &key, &value).await?;
+                let args = [("municipality", municipality.to_string()), ("key", key)];
+                println!("{}", render(lang, "registry.setting_set", &pairs(&args)));
+            }
+            SettingsCommand::Unset { municipality, key } => {
+                let args = [("municipality", municipality.to_string()), ("key", key.clone())];
+                if settings::unset(&pool, &operator, municipality, &key).await? {
+                    println!("{}", render(lang, "registry.setting_unset", &pairs(&args)));
+                } else {
+                    eprintln!("{}", render(lang, "registry.setting_not_set", &pairs(&args)));
+                    return Ok(ExitCode::from(1));
+                }
+            }
+            SettingsCommand::List { municipality, json } => {
+                let all = settings::list(&pool, municipality).await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+                } else if all.is_empty() {
+                    println!("{}", render(lang, "registry.settings_none", &[]));
+                } else {
+                    for s in &all {
+                        let args = [
+                            ("municipality", s.municipality.to_string()),
+                            ("key", s.key.clone()),
+                            ("value", s.value.clone()),
+                            ("set_at", s.set_at.format("%Y-%m-%d %H:%M UTC").to_string()),
+                            ("set_by", s.set_by.clone()),
+                        ];
+                        println!("{}", render(lang, "registry.setting_line", &pairs(&args)));
+                    }
+                }
+            }
+        },
+        Command::MinimumVersion { command } => match command {
+            MinimumVersionCommand::Set { version } => {
+                let version = settings::set_minimum_version(&pool, &operator, &version).await?;
+                println!("{}", render(lang, "registry.minimum_version_set", &[("version", &version)]));
+            }
+            MinimumVersionCommand::Clear => {
+                if settings::clear_minimum_version(&pool, &operator).await? {
+                    println!("{}", render(lang, "registry.minimum_version_cleared", &[]));
+                } else {
+                    println!("{}", render(lang, "registry.minimum_version_none", &[]));
+                }
+            }
+            MinimumVersionCommand::Show { json } => {
+                let client = pool.get().await?;
+                let min = settings::minimum_version(&client).await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&min).unwrap_or_default());
+                } else if let Some(m) = min {
+                    let at = m.set_at.format("%Y-%m-%d %H:%M UTC").to_string();
+                    let args = [("version", m.version.as_str()), ("set_at", at.as_str()), ("set_by", m.set_by.as_str())];
+                    println!("{}", render(lang, "registry.minimum_version_line", &args));
+                } else {
+                    println!("{}", render(lang, "registry.minimum_version_none", &[]));
+                }
+            }
+        },
         Command::RetireDesk { desk_id } => {
             if ops::retire_desk(&pool, &operator, &desk_id).await? {
                 println!("{}", render(lang, "registry.desk_retired_now", &[("desk_id", &desk_id)]));

@@ -109,6 +109,8 @@ pub struct DeskRow {
     pub last_sync_at: Option<DateTime<Utc>>,
     pub units: i64,
     pub records: i64,
+    /// The desk app version its last signed request named (none before versioning).
+    pub app_version: Option<String>,
 }
 
 pub async fn desks(pool: &Pool) -> Result<Vec<DeskRow>> {
@@ -119,7 +121,7 @@ pub async fn desks(pool: &Pool) -> Result<Vec<DeskRow>> {
                     d.revoked_at,
                     (SELECT count(*) FROM units u WHERE u.desk_id = d.desk_id),
                     (SELECT count(*) FROM records r WHERE r.desk_id = d.desk_id),
-                    d.quarantined_at
+                    d.quarantined_at, d.app_version
              FROM desks d ORDER BY d.municipality, d.office, d.desk_number, d.desk_id",
             &[],
         )
@@ -139,6 +141,7 @@ pub async fn desks(pool: &Pool) -> Result<Vec<DeskRow>> {
             last_sync_at: r.get(6),
             units: r.get(8),
             records: r.get(9),
+            app_version: r.get(11),
         })
         .collect())
 }

@@ -59,6 +59,8 @@ fn desk(dir: &std::path::Path) -> (Store, Session) {
     store.set_login_number(17, now()).unwrap();
     let admin = store.sign_in("Ada", PW, now()).unwrap();
     store.set_setting(&admin, "privacy_controller", "Københavns Kommune", now()).unwrap();
+    store.set_setting(&admin, "privacy_contact", "borgerservice@example.dk", now()).unwrap();
+    store.set_setting(&admin, "privacy_dpo", "dpo@example.dk", now()).unwrap();
     (store, admin)
 }
 
@@ -347,6 +349,8 @@ fn a_training_desk_issues_without_a_registry() {
     let mut store = desk::init(dir.path(), Box::new(MemoryKeyStore::new()), &setup, now(), Lang::En).unwrap();
     let admin = store.sign_in("Ada", PW, now()).unwrap();
     store.set_setting(&admin, "privacy_controller", "Københavns Kommune", now()).unwrap();
+    store.set_setting(&admin, "privacy_contact", "borgerservice@example.dk", now()).unwrap();
+    store.set_setting(&admin, "privacy_dpo", "dpo@example.dk", now()).unwrap();
     let printer = RecordingPrinter::default();
     let a = applicant("A1");
     let request = IssueRequest {

@@ -41,6 +41,9 @@ pub struct PrivacyContacts {
     pub contact: String,
     /// The data protection officer (databeskyttelsesrådgiver, DPO).
     pub dpo: String,
+    /// The municipality's own note on how long it keeps the data; printed
+    /// after the notice's storage sentence only when set (may be empty).
+    pub retention: String,
 }
 
 /// Everything printed on one handout. The issuing code builds it from the
@@ -204,7 +207,7 @@ fn save(fonts: &Fonts, canvas: Canvas, reference: &str, date: NaiveDate) -> (Pdf
 
 /// Refuses empty fields and characters the fonts lack, naming the field.
 fn check_fields(fonts: &Fonts, data: &HandoutData<'_>, password: &str) -> Result<(), LetterError> {
-    let fields: [(&'static str, &str, Face, bool); 11] = [
+    let fields: [(&'static str, &str, Face, bool); 12] = [
         ("municipality.name", data.municipality_name, Face::Bold, true),
         ("office", data.office, Face::Regular, true),
         ("desk", data.desk_label, Face::Regular, true),
@@ -214,8 +217,9 @@ fn check_fields(fonts: &Fonts, data: &HandoutData<'_>, password: &str) -> Result
         ("password", password, Face::Mono, true),
         ("reference", data.reference, Face::Regular, true),
         ("privacy.controller", &data.privacy.controller, Face::Regular, true),
-        ("privacy.contact", &data.privacy.contact, Face::Regular, false),
-        ("privacy.dpo", &data.privacy.dpo, Face::Regular, false),
+        ("privacy.contact", &data.privacy.contact, Face::Regular, true),
+        ("privacy.dpo", &data.privacy.dpo, Face::Regular, true),
+        ("privacy.retention", &data.privacy.retention, Face::Regular, false),
     ];
     for (field, value, face, required) in fields {
         if required && value.trim().is_empty() {
@@ -519,8 +523,14 @@ fn body_lines(fonts: &Fonts, data: &HandoutData<'_>, langs: &[&LetterTexts], s: 
             l.get("privacy.basis").to_owned(),
             l.get("privacy.recipients").to_owned(),
             l.get("privacy.retention").to_owned(),
+            // The municipality's own words, only when it has any: never an empty sentence.
+            p.retention.trim().to_owned(),
             l.get("privacy.rights").to_owned(),
         ]
+        .iter()
+        .filter(|part| !part.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
         .join(" ");
         let small = Style { face: Face::Regular, size: s * 0.85, gap: s * 0.1, bullet: false, rtl };
         paragraph(fonts, &mut out, &notice, width, small);

@@ -40,6 +40,7 @@ fn privacy() -> PrivacyContacts {
         controller: "Københavns Kommune, Jobcenter København".into(),
         contact: "Borgerservice, Nørre Allé 1, 2200 København N, tlf. 33 66 33 66".into(),
         dpo: "databeskyttelse@kk.dk".into(),
+        retention: String::new(),
     }
 }
 
@@ -156,6 +157,7 @@ fn every_shipped_language_fits_on_one_page_with_long_settings() {
         controller: "Ringkøbing-Skjern Kommune, Jobcenter Ringkøbing-Skjern, Ved Fjorden 6, 6950 Ringkøbing".into(),
         contact: "Borgerservice Ringkøbing-Skjern, Ved Fjorden 6, 6950 Ringkøbing, telefon 99 74 24 24, borgerservice@rksk.dk".into(),
         dpo: "Databeskyttelsesrådgiver, Ringkøbing-Skjern Kommune, databeskyttelsesraadgiver@rksk.dk".into(),
+        retention: "Kommunen opbevarer sagens øvrige oplysninger i fem år efter sidste henvendelse, jf. arkivloven.".into(),
     }, ..Fixture::new(3) };
     let long_name = "Maria-Magdalena Alexandra Konstantinopoulou-Wiśniewska von Hohenzollern-Sigmaringen";
     for code in texts::available() {
@@ -251,6 +253,37 @@ fn an_empty_required_field_is_refused_naming_it() {
     let mut data = f.data("Ærø Østergård", None);
     data.reference = "";
     assert_eq!(render_handout(&data).unwrap_err(), LetterError::Missing { field: "reference" });
+}
+
+/// The privacy notice names the controller, its contact and the data
+/// protection officer (GDPR art. 13 and 37): a handout without any of them
+/// is refused naming it, never printed with an empty label.
+#[test]
+fn a_privacy_notice_without_contact_or_officer_is_refused_naming_it() {
+    for (field, clear) in [
+        ("privacy.controller", (|p: &mut PrivacyContacts| p.controller.clear()) as fn(&mut PrivacyContacts)),
+        ("privacy.contact", |p| p.contact.clear()),
+        ("privacy.dpo", |p| p.dpo = "  ".into()),
+    ] {
+        let mut f = Fixture::new(12);
+        clear(&mut f.privacy);
+        assert_eq!(render_handout(&f.data("Ærø Østergård", None)).unwrap_err(), LetterError::Missing { field });
+    }
+}
+
+/// The municipality's own retention note is optional: printed in the
+/// notice when set, and nothing of it (no label, no stray space) when not.
+#[test]
+fn the_retention_note_prints_only_when_set() {
+    let plain = Fixture::new(13);
+    let without = text_of(&render_handout(&plain.data("Ærø Østergård", None)).unwrap());
+    let mut noted = Fixture::new(13);
+    noted.privacy.retention = "Aarhus Kommune gemmer sagen i fem år.".into();
+    let with = text_of(&render_handout(&noted.data("Ærø Østergård", None)).unwrap());
+    let squeeze = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(squeeze(&with).contains("Aarhus Kommune gemmer sagen i fem år."), "{with}");
+    assert!(!squeeze(&without).contains("Aarhus Kommune"), "{without}");
+    assert!(!squeeze(&without).contains(" . "), "an empty sentence was printed: {without}");
 }
 
 #[test]

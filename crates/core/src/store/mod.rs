@@ -26,7 +26,7 @@ pub use rusqlite;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -614,8 +614,13 @@ impl Store {
         &self.conn
     }
 
-    /// Reads one setting.
+    /// Reads one setting as it is in force: the value the desk's
+    /// municipality set at the registry (`core::settings`), else the desk's own.
     pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.conn.query_row("SELECT value FROM setting WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+        Ok(self.conn.prepare_cached(
+            "SELECT coalesce((SELECT value FROM municipality_setting WHERE key = ?1),
+                             (SELECT value FROM setting WHERE key = ?1))",
+        )?
+        .query_row([key], |r| r.get(0))?)
     }
 }

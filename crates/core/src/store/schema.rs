@@ -295,8 +295,19 @@ CREATE TABLE unused_allocation (
 );
 "#;
 
+/// Version 12: what the desk's municipality set at the registry, from the
+/// signed sync answers; in force over the desk's own `setting` row, which
+/// stays and is in force again when the municipality removes its value.
+const V12: &str = r#"
+CREATE TABLE municipality_setting (
+    key         TEXT PRIMARY KEY,
+    value       TEXT NOT NULL,
+    received_at TEXT NOT NULL
+) STRICT;
+"#;
+
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12];
 
 /// The part of a migration that SQL cannot do, by the version it brings
 /// the schema to; run in that migration's transaction, after its SQL.

@@ -35,6 +35,8 @@ pub(crate) mod key {
     pub const RETIRED: &str = "retired";
     /// How many of the desk's records the registry holds.
     pub const RECORDS_HELD: &str = "records_held";
+    /// The lowest desk version the deployment lets issue (`MAJOR.MINOR.PATCH`).
+    pub const MINIMUM_VERSION: &str = "minimum_version";
 }
 
 pub(crate) fn get(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
@@ -61,7 +63,7 @@ pub(crate) fn get_flag(conn: &Connection, key: &str) -> Result<bool, StoreError>
     Ok(get(conn, key)?.as_deref() == Some("true"))
 }
 
-fn unset(conn: &Connection, key: &str) -> Result<(), StoreError> {
+pub(crate) fn unset(conn: &Connection, key: &str) -> Result<(), StoreError> {
     conn.prepare_cached("DELETE FROM sync_state WHERE key = ?1")?.execute([key])?;
     Ok(())
 }

@@ -153,6 +153,9 @@ pub struct SyncReport {
     /// restore, no longer held them.
     #[serde(skip)]
     pub resent: u64,
+    /// What the municipality's settings in the answers changed here.
+    #[serde(skip)]
+    pub settings: crate::settings::MunicipalityApplied,
 }
 
 /// What waits, as the desk shows it (`skranke sync status`).
@@ -657,9 +660,17 @@ fn reconcile(store: &mut Store, client: &RegistryClient) -> Result<Reconciled, E
         report.reconciling = answer.reconciling;
         report.complete = answer.records_held >= request.records_issued;
         awaited = answer.awaited.clone();
+        if let Some(values) = &answer.municipality_settings {
+            report.settings = store.apply_municipality_settings(values, now)?;
+        }
         let seen = client.seen();
+        let minimum = answer.minimum_desk_version.clone().filter(|v| protocol::parse_app_version(v).is_some());
         let (states_after, notices_after) = store.bookkeeping::<_, crate::store::StoreError>(|tx, _| {
             state::note_seen(tx, &seen)?;
+            match &minimum {
+                Some(v) => state::set(tx, state::key::MINIMUM_VERSION, v)?,
+                None => state::unset(tx, state::key::MINIMUM_VERSION)?,
+            }
             // The registry freed what it held under these keys.
             allocator::forget_reported(tx, &request.unused_allocations)?;
             state::set(tx, state::key::RECORDS_HELD, &answer.records_held.to_string())?;

@@ -594,6 +594,8 @@ impl Script {
                     // As the registry does: only a claim above its own sequence can be refused.
                     claim_refused: self.claim_refused && asked.highest_sequence_seen > self.sequence,
                     awaited,
+                    municipality_settings: None,
+                    minimum_desk_version: None,
                     bindings: bindings(&units),
                     record_states: Vec::new(),
                     notices: Vec::new(),

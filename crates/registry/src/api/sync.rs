@@ -134,6 +134,8 @@ pub async fn sync(
         records_held: held,
         claim_refused,
         awaited,
+        municipality_settings: Some(crate::settings::for_desk(&tx, desk.municipality).await?),
+        minimum_desk_version: crate::settings::minimum_version(&tx).await?.map(|m| m.version),
         bindings: bindings(&tx, &desk.desk_id).await?,
         record_states,
         notices,
