@@ -91,9 +91,13 @@ fn main() {
     let ks = Arc::new(MemoryKeyStore::new());
     let mut store = desk::init(dir.path(), Box::new(ks), &setup, now, Lang::En).expect("desk init");
     let session = store.sign_in("Bench Admin", "bench password 1", now).expect("sign in");
-    store
-        .change_setting(&session, SettingKey::PrivacyController, "Københavns Kommune", now, Lang::En)
-        .expect("privacy setting");
+    for (key, value) in [
+        (SettingKey::PrivacyController, "Københavns Kommune"),
+        (SettingKey::PrivacyContact, "borgerservice@kk.dk"),
+        (SettingKey::PrivacyDpo, "databeskyttelse@kk.dk"),
+    ] {
+        store.change_setting(&session, key, value, now, Lang::En).expect("privacy setting");
+    }
 
     let (mut issue, mut hash_alone, mut call) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
     let mut size = 0;

@@ -264,7 +264,10 @@ fn main() {
                     .ok()
             })
             .expect("a copy of the template database");
-        let reg = LiveRegistry::on(db, config.clone());
+        // The copy is served with the base's key: the desks pinned it at enrolment.
+        let mut reg = LiveRegistry::on(db, config.clone());
+        reg.set_key(base.key().clone());
+        reg.restart();
         let url = reg.url();
         reset(&single);
         for d in &many {
