@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     (7, include_str!("../migrations/0007_disputed_numbers.sql")),
     (8, include_str!("../migrations/0008_versions.sql")),
     (9, include_str!("../migrations/0009_quarantine.sql")),
+    (10, include_str!("../migrations/0010_keyed_duplicates.sql")),
     (11, include_str!("../migrations/0011_municipality_settings.sql")),
 ];
 

@@ -17,6 +17,12 @@
 //!  "previous": {"public_key": "<64 hex>", "endorsement": "<128 hex>", "until": 1767225600}}
 //! ```
 //!
+//! `duplicate_secret` (64 hex) keys the duplicate hashes the registry keeps
+//! (`crate::duplicates`): in this file so that a dump never carries it, and
+//! kept by `key rotate` (a new one would orphan every stored hash). A key
+//! file from before it existed gets one with `key add-duplicate-secret`;
+//! `serve` refuses a key without one.
+//!
 //! `previous` is the key this one replaced (`key rotate`): its public half
 //! and its signature over this key's public half and the overlap's end.
 //! While the overlap lasts, answers carry that endorsement, so that desks
@@ -32,6 +38,7 @@ use ed25519_dalek::{Signer, SigningKey};
 use serde::{Deserialize, Serialize};
 use skranke_protocol::trust;
 
+use crate::duplicates::DuplicateSecret;
 use crate::error::{RegistryError, Result};
 
 /// The environment variable that holds the key file's content itself
@@ -48,6 +55,8 @@ struct KeyFile {
     seed: String,
     created_at: DateTime<Utc>,
     previous: Option<PreviousFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    duplicate_secret: Option<String>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -75,6 +84,8 @@ pub struct RegistryKey {
     signing: SigningKey,
     pub created_at: DateTime<Utc>,
     pub previous: Option<Previous>,
+    /// Keys the duplicate hashes; `None` only in a key file from before.
+    pub duplicate_secret: Option<DuplicateSecret>,
 }
 
 /// Never the seed.
@@ -102,13 +113,19 @@ impl RegistryKey {
         let mut seed = [0u8; 32];
         // Without a working OS random source nothing here is safe to run.
         getrandom::fill(&mut seed).expect("the OS random source works");
-        RegistryKey { signing: SigningKey::from_bytes(&seed), created_at: now, previous: None }
+        RegistryKey {
+            signing: SigningKey::from_bytes(&seed),
+            created_at: now,
+            previous: None,
+            duplicate_secret: Some(DuplicateSecret::generate()),
+        }
     }
 
     /// A new key that this one endorses until `now + overlap_days`. The
     /// old seed is not kept: its endorsement is all the new key needs.
     pub fn rotate(&self, now: DateTime<Utc>, overlap_days: u32) -> RegistryKey {
         let mut next = RegistryKey::generate(now);
+        next.duplicate_secret = self.duplicate_secret.clone();
         let until = now.timestamp().saturating_add(i64::from(overlap_days) * 86_400);
         let endorsement = self.sign(&trust::endorsement_message(&next.public_key(), until));
         next.previous = Some(Previous { public_key: self.public_key(), endorsement, until });
@@ -164,6 +181,7 @@ impl RegistryKey {
                 endorsement: p.endorsement.clone(),
                 until: p.until,
             }),
+            duplicate_secret: self.duplicate_secret.as_ref().map(DuplicateSecret::to_hex),
         };
         serde_json::to_string_pretty(&file).unwrap_or_default() + "\n"
     }
@@ -189,7 +207,11 @@ impl RegistryKey {
                 Some(Previous { public_key, endorsement: p.endorsement.trim().to_string(), until: p.until })
             }
         };
-        Ok(RegistryKey { signing, created_at: file.created_at, previous })
+        let duplicate_secret = match file.duplicate_secret {
+            None => None,
+            Some(hex) => Some(DuplicateSecret::from_hex(&hex).ok_or_else(invalid)?),
+        };
+        Ok(RegistryKey { signing, created_at: file.created_at, previous, duplicate_secret })
     }
 
     /// Reads a key file, refusing one that group or others may read.
@@ -212,14 +234,25 @@ impl RegistryKey {
     /// The key `serve` and `enrolment-code` use: from `file` (the
     /// `--key-file` flag or `SKRANKE_REGISTRY_KEY_FILE`) or from the
     /// content in `content` (`SKRANKE_REGISTRY_KEY`), never both, never
-    /// none.
+    /// none. The key must hold a duplicate secret (the error names the file
+    /// or the variable).
     pub fn from_config(file: Option<&Path>, content: Option<&str>) -> Result<RegistryKey> {
-        match (file, content.filter(|c| !c.trim().is_empty())) {
-            (Some(_), Some(_)) => Err(RegistryError::Key { code: "both", args: Vec::new() }),
-            (Some(path), None) => RegistryKey::load_file(path),
-            (None, Some(text)) => RegistryKey::from_file_json(text, KEY_ENV),
-            (None, None) => Err(RegistryError::Key { code: "missing", args: Vec::new() }),
+        let (key, source) = match (file, content.filter(|c| !c.trim().is_empty())) {
+            (Some(_), Some(_)) => return Err(RegistryError::Key { code: "both", args: Vec::new() }),
+            (Some(path), None) => (RegistryKey::load_file(path)?, path.display().to_string()),
+            (None, Some(text)) => (RegistryKey::from_file_json(text, KEY_ENV)?, KEY_ENV.to_string()),
+            (None, None) => return Err(RegistryError::Key { code: "missing", args: Vec::new() }),
+        };
+        if key.duplicate_secret.is_none() {
+            return Err(key_error("duplicate_secret_missing", &source));
         }
+        Ok(key)
+    }
+
+    /// The duplicate secret; an error (never a panic) for a key without one,
+    /// which `from_config` has refused already.
+    pub fn duplicates(&self) -> Result<&DuplicateSecret> {
+        self.duplicate_secret.as_ref().ok_or(RegistryError::Key { code: "duplicate_secret_missing", args: Vec::new() })
     }
 }
 
@@ -231,6 +264,19 @@ pub fn generate_file(path: &Path, now: DateTime<Utc>) -> Result<RegistryKey> {
     }
     let key = RegistryKey::generate(now);
     write_file(path, &key.to_file_json(), false)?;
+    Ok(key)
+}
+
+/// `key add-duplicate-secret`: a fresh duplicate secret in a key file from
+/// before there was one; refused when it has one (replacing it would orphan
+/// every stored hash).
+pub fn add_duplicate_secret_file(path: &Path) -> Result<RegistryKey> {
+    let mut key = RegistryKey::load_file(path)?;
+    if key.duplicate_secret.is_some() {
+        return Err(key_error("duplicate_secret_exists", &path.display().to_string()));
+    }
+    key.duplicate_secret = Some(DuplicateSecret::generate());
+    write_file(path, &key.to_file_json(), true)?;
     Ok(key)
 }
 
@@ -365,6 +411,40 @@ mod tests {
         let err = RegistryKey::from_file_json(&file.to_string(), "test").unwrap_err();
         assert!(matches!(err, RegistryError::Key { code: "invalid", .. }), "{err:?}");
         assert!(RegistryKey::from_file_json("{\"version\":2}", "test").is_err());
+    }
+
+    #[test]
+    fn the_duplicate_secret_round_trips_survives_rotation_and_a_key_without_one_is_refused_by_name() {
+        let key = RegistryKey::generate(now());
+        let secret = key.duplicate_secret.clone().unwrap();
+        let back = RegistryKey::from_file_json(&key.to_file_json(), "test").unwrap();
+        assert_eq!(back.duplicate_secret.as_ref(), Some(&secret));
+        assert_eq!(key.rotate(now(), 30).duplicate_secret.as_ref(), Some(&secret), "rotation keeps it");
+        let mut old: serde_json::Value = serde_json::from_str(&key.to_file_json()).unwrap();
+        old.as_object_mut().unwrap().remove("duplicate_secret");
+        let err = RegistryKey::from_config(None, Some(&old.to_string())).unwrap_err();
+        match err {
+            RegistryError::Key { code: "duplicate_secret_missing", args } => {
+                assert_eq!(args, vec![("path", KEY_ENV.to_string())])
+            }
+            other => panic!("{other:?}"),
+        }
+        old["duplicate_secret"] = serde_json::json!("12");
+        assert!(matches!(
+            RegistryKey::from_file_json(&old.to_string(), "test"),
+            Err(RegistryError::Key { code: "invalid", .. })
+        ));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("registry-key");
+        old.as_object_mut().unwrap().remove("duplicate_secret");
+        write_file(&path, &old.to_string(), false).unwrap();
+        let added = add_duplicate_secret_file(&path).unwrap();
+        assert_eq!(added.public_key(), key.public_key(), "the signing key stays");
+        let loaded = RegistryKey::from_config(Some(&path), None).unwrap();
+        assert_eq!(loaded.duplicate_secret, added.duplicate_secret);
+        let again = add_duplicate_secret_file(&path).unwrap_err();
+        assert!(matches!(again, RegistryError::Key { code: "duplicate_secret_exists", .. }), "{again:?}");
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod auth;
 pub mod db;
 pub mod decode;
 pub mod disputed;
+pub mod duplicates;
 pub mod error;
 pub mod key;
 pub mod limits;

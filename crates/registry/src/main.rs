@@ -261,6 +261,11 @@ enum KeyCommand {
         #[arg(long)]
         file: PathBuf,
     },
+    /// Give a key file from before duplicate secrets one (never replaces one).
+    AddDuplicateSecret {
+        #[arg(long)]
+        file: PathBuf,
+    },
 }
 
 /// Borrowed pairs for `render` from owned ones.
@@ -349,6 +354,10 @@ fn key_command(command: KeyCommand, lang: Lang) -> Result<ExitCode, RegistryErro
             eprintln!("{}", render(lang, "registry.key_rotated", &[("path", &file.display().to_string())]));
         }
         KeyCommand::Show { file } => show_key(lang, &RegistryKey::load_file(&file)?),
+        KeyCommand::AddDuplicateSecret { file } => {
+            key::add_duplicate_secret_file(&file)?;
+            eprintln!("{}", render(lang, "registry.key_duplicate_secret_added", &[("path", &file.display().to_string())]));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -368,6 +377,8 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
     // touched: a missing or readable key file refuses at once.
     let key = match &cli.command {
         Command::Serve { .. } | Command::EnrolmentCode { .. } => Some(registry_key(cli.key_file.as_deref())?),
+        // By document: the duplicate secret makes the keyed form to find.
+        Command::ExportPerson { document: Some(_), .. } => Some(registry_key(cli.key_file.as_deref())?),
         _ => None,
     };
     let url = cli.database_url.ok_or_else(|| RegistryError::Config(render(lang, "registry.no_database_url", &[])))?;
@@ -379,6 +390,10 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
     };
     let pool = db::pool(&url, pool_size)?;
     db::migrate(&pool, &block).await?;
+    // Hashes stored before they were keyed are keyed now, once.
+    if let Some(key) = &key {
+        skranke_registry::duplicates::rekey(&pool, key.duplicates()?).await?;
+    }
     let today = chrono::Local::now().date_naive();
     match cli.command {
         Command::Serve {
@@ -766,7 +781,13 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
                 (None, Some(number), Some(issuing_state)) => privacy::Person::Document { issuing_state, number },
                 _ => return Err(RegistryError::bad_field("document")),
             };
-            let export = privacy::export_person(&pool, &operator, &person, chrono::Utc::now()).await?;
+            let export = privacy::export_person(
+                &pool,
+                &operator,
+                &person,
+                key.as_ref().and_then(|k| k.duplicate_secret.as_ref()),
+                chrono::Utc::now(),
+            ).await?;
             println!("{}", serde_json::to_string_pretty(&export).unwrap_or_default());
         }
         Command::Correct { number, record, field, value, reason } => {

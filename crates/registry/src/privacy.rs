@@ -8,7 +8,9 @@
 //! hash, wherever a record's content was copied (`records.content`,
 //! `events.body`, `conflicts.body`, `feed.payload`). What stays after the
 //! retention period: the number, its dates and state, the record and desk
-//! IDs, the username and the keyed duplicate hashes, so that a number is
+//! IDs, the username and the duplicate hashes (keyed under the registry's
+//! duplicate secret, `crate::duplicates`: a dump alone cannot test a
+//! guessed document number against them), so that a number is
 //! still never issued twice and a returning applicant is still recognised.
 //! The erasure itself is one SQL function (`skranke_erase_person`, migration
 //! 0003), so every table forgets the same fields.
@@ -21,6 +23,7 @@ use skranke_protocol::registry_duplicate_key;
 use skranke_rules::cpr::Personnummer;
 
 use crate::api::{from_stored, stored};
+use crate::duplicates::DuplicateSecret;
 use crate::error::{RegistryError, Result};
 use crate::ops;
 use axum::http::StatusCode;
@@ -136,21 +139,23 @@ pub enum Person {
     /// By personnummer.
     Number(Personnummer),
     /// By identity document: the registry holds only its keyed hash, made
-    /// from the issuing state and the number as the desk normalises them.
+    /// from the issuing state and the number as the desk normalises them,
+    /// hashed as the desk sends it and keyed under the duplicate secret.
     Document { issuing_state: String, number: String },
 }
 
 impl Person {
-    fn document_key(&self) -> Option<String> {
-        match self {
+    fn document_key(&self, secret: Option<&DuplicateSecret>) -> Result<Option<String>> {
+        Ok(match self {
             Person::Number(_) => None,
             Person::Document { issuing_state, number } => {
                 let number: String =
                     number.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
                 let plain = format!("{}|{number}", issuing_state.trim().to_ascii_uppercase());
-                Some(registry_duplicate_key("document", &plain))
+                let secret = secret.ok_or(RegistryError::Key { code: "duplicate_secret_missing", args: Vec::new() })?;
+                Some(secret.key(&registry_duplicate_key("document", &plain)))
             }
-        }
+        })
     }
 
     fn number(&self) -> Option<String> {
@@ -165,11 +170,19 @@ impl Person {
 /// (with its content, state and dates), the events received about it, its
 /// feed items, the notices about it, how its number came to be used, and
 /// conflicting events naming the number or the document. Recorded in
-/// `operator_log` by record ID (never the number or the document).
-pub async fn export_person(pool: &Pool, operator: &str, person: &Person, now: DateTime<Utc>) -> Result<Value> {
+/// `operator_log` by record ID (never the number or the document). By
+/// document it needs the duplicate `secret`.
+pub async fn export_person(
+    pool: &Pool,
+    operator: &str,
+    person: &Person,
+    secret: Option<&DuplicateSecret>,
+    now: DateTime<Utc>,
+) -> Result<Value> {
+    let document_key = person.document_key(secret)?;
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    let (number, document_key) = (person.number(), person.document_key());
+    let number = person.number();
     let rows = tx
         .query(
             "SELECT record_id, desk_id, number, municipality, state, received_at, registered_at, replaced_by,
@@ -380,8 +393,9 @@ pub struct Correction {
 /// new content goes down the feed as a `corrected` item, so CPR and Jobnet
 /// get it too; `operator_log` keeps the record, the field, the operator and
 /// the reason, never the old or the new value. A record whose personal data
-/// was already erased is refused. The duplicate keys stay as the desk made
-/// them (the registry cannot remake keyed hashes).
+/// was already erased is refused. The duplicate keys stay as they were
+/// received (the registry cannot remake them: it never sees the document
+/// number).
 #[allow(clippy::too_many_arguments)]
 pub async fn correct(
     pool: &Pool,

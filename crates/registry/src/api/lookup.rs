@@ -16,11 +16,13 @@ use crate::AppState;
 pub async fn lookup(
     State(state): State<AppState>,
     Extension(desk): Extension<Desk>,
-    Checked(req): Checked<LookupRequest>,
+    Checked(mut req): Checked<LookupRequest>,
 ) -> Result<Json<LookupResponse>> {
     if desk.retired {
         return Err(RegistryError::refused(StatusCode::FORBIDDEN, "desk.retired"));
     }
+    // Stored keys are keyed (`crate::duplicates`): so are the ones compared.
+    state.key.duplicates()?.key_lookup(&mut req);
     let client = state.pool.get().await?;
     let rows = client
         .query(

@@ -48,9 +48,13 @@ use crate::AppState;
 pub async fn upload(
     State(state): State<AppState>,
     Extension(desk): Extension<Desk>,
-    Checked(req): Checked<Upload>,
+    Checked(mut req): Checked<Upload>,
 ) -> Result<Json<UploadResponse>> {
     let now = state.now();
+    // Duplicate keys are kept and compared keyed (`crate::duplicates`); the
+    // content hashes stay those of the bodies as sent.
+    let secret = state.key.duplicates()?;
+    secret.key_events(&mut req.events);
     let batch = judge::hashed(&req.events);
     let mut needs = judge::Needs::of(&batch, now.date_naive());
     // The refused events to keep, and their kept verdicts read with the
@@ -71,7 +75,11 @@ pub async fn upload(
             judgement.writes.conflicts.push(judge::ConflictRow {
                 idempotency_key: refused.idempotency_key.clone(),
                 reason: format!("invalid:{}", refused.reason),
-                body: refused.stored_body(),
+                body: {
+                    let mut body = refused.stored_body();
+                    secret.key_json(&mut body);
+                    body
+                },
                 content_hash: hash,
             });
         }
