@@ -19,6 +19,7 @@ cargo deny --log-level error check bans licenses sources
 
 say "Fuzzing: 20 s per target"
 bash "$ROOT/scripts/fuzz.sh" 20
+bash "$ROOT/scripts/schemathesis.sh"
 
 say "UI unit tests"
 npx vitest run

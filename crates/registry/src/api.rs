@@ -102,7 +102,8 @@ impl Routes {
         T: 'static,
     {
         let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
-        let mut route = on(filter, handler);
+        // Innermost, so that the signature covers the problem it makes.
+        let mut route = on(filter, handler).layer(middleware::from_fn(as_problem));
         if let Some(act) = limited {
             route = route.layer(middleware::from_fn_with_state((self.state.clone(), act), limits::rate_limit));
         }
@@ -153,9 +154,62 @@ pub fn router(state: AppState) -> (Router, Vec<RouteInfo>) {
         // The per-route limits above are the only ones; axum's own default
         // (2 MiB, answered in plain text) would cut uploads short.
         .layer(DefaultBodyLimit::disable())
+        // And whatever is answered outside the routes' own layers.
+        .layer(middleware::from_fn(as_problem))
         .layer(middleware::from_fn(log_request))
         .with_state(state);
     (router, routes.list)
+}
+
+/// Makes every refusal a problem document: what axum answers by itself (a
+/// path parameter that does not decode, 400 in plain text; a method the
+/// route does not serve, 405 with an empty body) leaves like the registry's
+/// own refusals, with its status and headers (`Allow`) kept. Its text,
+/// which says what did not decode, becomes the detail (a server error's is
+/// dropped: it is for no caller).
+async fn as_problem(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let code = framework_code(status);
+    let detail: String = String::from_utf8_lossy(&text)
+        .chars()
+        .map(|c| if crate::decode::is_control(c) { ' ' } else { c })
+        .take(300)
+        .collect();
+    let error = match detail.trim() {
+        _ if status.is_server_error() => RegistryError::refused(status, code),
+        "" => RegistryError::refused(status, code),
+        detail => RegistryError::refused_with(status, code, detail),
+    };
+    if status.is_server_error() {
+        tracing::error!(status = status.as_u16(), "request failed outside the handlers");
+    }
+    let problem = problem_response(&error.problem());
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/problem+json"));
+    let (_, body) = problem.into_parts();
+    Response::from_parts(parts, body)
+}
+
+/// The code of a refusal axum made, by its status.
+fn framework_code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "request.not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "request.method",
+        StatusCode::PAYLOAD_TOO_LARGE => "request.too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "request.media_type",
+        s if s.is_server_error() => "internal.error",
+        _ => "request.malformed",
+    }
 }
 
 /// The authenticated desk of a request, put on the response by the

@@ -36,17 +36,27 @@ async fn stored_answer<T: DeserializeOwned>(
         fields.insert("registry_sequence".into(), serde_json::json!(sequence));
         fields.insert("sequence_receipt".into(), serde_json::json!(state.receipt(&desk.desk_id, sequence)));
     }
-    Ok(serde_json::from_value(answer).ok())
+    // The key names a lease or a return: the same key for the other is
+    // another request, not a retry.
+    serde_json::from_value(answer)
+        .map(Some)
+        .map_err(|_| RegistryError::refused(StatusCode::CONFLICT, "request.key_reused"))
 }
 
 async fn store_answer<T: Serialize>(client: &impl GenericClient, desk: &Desk, key: &str, answer: &T) -> Result<()> {
     let value = serde_json::to_value(answer).unwrap_or_default();
-    client
+    let stored = client
         .execute(
-            "INSERT INTO lease_requests (desk_id, idempotency_key, response) VALUES ($1, $2, $3)",
+            "INSERT INTO lease_requests (desk_id, idempotency_key, response) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
             &[&desk.desk_id, &key, &value],
         )
         .await?;
+    // A request under the same key that committed first (two sent at once):
+    // this one's transaction must not commit beside it.
+    if stored == 0 {
+        return Err(RegistryError::refused(StatusCode::CONFLICT, "request.key_reused"));
+    }
     Ok(())
 }
 
