@@ -835,8 +835,10 @@ pub struct SyncAnswer {
     /// or one the registry did not sign): nothing was done on it.
     #[serde(default)]
     pub claim_refused: bool,
-    /// While the registry reconciles and this desk is not reconciled yet:
-    /// what it no longer holds of the desk, for the desk to resend.
+    /// What the registry does not hold of the desk, for the desk to resend
+    /// what of it had been answered: while the registry reconciles and this
+    /// desk is not reconciled yet, and whenever it holds fewer of the
+    /// desk's records than `records_issued`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub awaited: Option<Awaited>,
     /// The settings the desk's municipality set at the registry (keys of

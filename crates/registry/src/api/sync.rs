@@ -11,6 +11,13 @@
 //! syncs says what the registry no longer holds of it ([`Awaited`]), so
 //! that the desk resends exactly that.
 //!
+//! A restore can also pass unnoticed: when other desks' uploads move the
+//! restored sequence past a desk's receipts before that desk syncs, its
+//! receipts prove nothing. Its records are not lost for that: whenever the
+//! registry holds fewer of a desk's records than the desk says it issued,
+//! the answer names the missing ones (`awaited`, outside reconciling too),
+//! and the desk resends those it had been answered for.
+//!
 //! A higher sequence without a receipt the registry signed proves nothing:
 //! nothing is done on it (a desk, or whoever holds a desk's key, could
 //! otherwise stop every desk from leasing, or push the sequence to its
@@ -102,6 +109,18 @@ pub async fn sync(
             if reached < generation {
                 awaited = Some(awaited_of(&tx, &desk.desk_id, req.records_issued).await?);
             }
+        }
+    }
+    if awaited.is_none() && held < req.records_issued {
+        // Fewer of this desk's records than it issued: most often the ones
+        // it has yet to upload, but also what a restore the registry could
+        // not notice took back (other desks' uploads moved the restored
+        // sequence past this desk's receipts before it synced). The desk
+        // resends whatever of the missing it had been answered for; nothing
+        // else changes for anyone, so a desk's count proves nothing here.
+        let missing = awaited_of(&tx, &desk.desk_id, req.records_issued).await?;
+        if !missing.missing_records.is_empty() {
+            awaited = Some(missing);
         }
     }
     free_unused(&tx, &desk, &req.unused_allocations).await?;
