@@ -1,7 +1,9 @@
 //! The lists the window's pickers offer, from the core (one source, no copy
 //! in the UI): the 98 municipalities by code and name, and the languages a
 //! handout can carry with the default each nationality suggests. Desk-level
-//! and without a session: first start needs the municipalities.
+//! and without a session: first start needs the municipalities. The
+//! languages are those the desk offers (setting `handout_languages`, which
+//! the municipality may set): the core prints no other.
 
 use std::collections::BTreeMap;
 
@@ -32,13 +34,17 @@ pub struct ReferenceData {
     pub language_by_nationality: BTreeMap<&'static str, &'static str>,
 }
 
-/// The lists, built from the core's tables.
-pub fn reference() -> ReferenceData {
+/// The lists, built from the core's tables, with the handout languages limited to `offered` besides the
+/// ones every handout carries (none given: every language there is).
+pub fn reference_offering(offered: &[String]) -> ReferenceData {
     let municipalities = municipality::all()
         .iter()
         .map(|m| MunicipalityOption { code: format!("{:03}", m.code), name: m.name })
         .collect();
-    let handout_languages = texts::available();
+    let handout_languages: Vec<&'static str> = texts::available()
+        .into_iter()
+        .filter(|l| offered.is_empty() || texts::ALWAYS.contains(l) || offered.iter().any(|o| o == l))
+        .collect();
     let language_by_nationality = country::languages()
         .iter()
         .filter(|(_, lang)| handout_languages.contains(lang))
@@ -47,15 +53,31 @@ pub fn reference() -> ReferenceData {
     ReferenceData { municipalities, handout_languages, handout_always: texts::ALWAYS.to_vec(), language_by_nationality }
 }
 
-/// The pickers' lists for the window.
+/// The pickers' lists for the window; before a desk exists, every language.
 #[tauri::command]
-pub fn reference_data() -> ReferenceData {
-    reference()
+pub fn reference_data(shell: tauri::State<'_, crate::state::Shell>) -> ReferenceData {
+    let offered = shell.with_store(|store, _| Ok(store.handout_settings().map(|s| s.languages).unwrap_or_default()));
+    reference_offering(&offered.unwrap_or_default())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::reference;
+    fn reference() -> super::ReferenceData {
+        super::reference_offering(&[])
+    }
+
+    /// A desk whose municipality offers only some handout languages offers
+    /// those (and Danish and English), and a nationality suggests only an
+    /// offered one.
+    #[test]
+    fn only_the_offered_handout_languages_are_offered() {
+        let r = super::reference_offering(&["de".to_string()]);
+        let mut langs = r.handout_languages.clone();
+        langs.sort_unstable();
+        assert_eq!(langs, ["da", "de", "en"]);
+        assert_eq!(r.language_by_nationality.get("AT"), Some(&"de"));
+        assert_eq!(r.language_by_nationality.get("PL"), None);
+    }
 
     #[test]
     fn every_municipality_is_offered_with_a_three_digit_code() {

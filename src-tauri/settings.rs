@@ -1,16 +1,19 @@
 //! Desk settings (admin): printer, password lapse days, the municipality's
-//! privacy-notice details, the default UI language and the idle lock. They
-//! are the core's (`core::settings`): it checks the role, every value and
-//! the defaults, and audits each change; this module maps the form.
+//! privacy-notice details, the handout languages, the default UI language
+//! and the idle lock. They are the core's (`core::settings`): it checks the
+//! role, every value and the defaults, refuses a change to a value the
+//! municipality set at the registry, and audits each change; this module
+//! maps the form and says which values the municipality set.
 //!
 //! Setting keys (shared with `skranke settings`): `printer`,
 //! `password_lapse_days`, `privacy_controller`, `privacy_contact`,
-//! `privacy_dpo`, `ui_language`, `idle_lock_minutes`.
+//! `privacy_dpo`, `privacy_retention`, `handout_languages`, `ui_language`,
+//! `idle_lock_minutes`.
 
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use skranke_core::i18n::Lang;
-use skranke_core::settings::{SettingKey, SettingValue};
+use skranke_core::settings::{SettingKey, SettingSource, SettingValue};
 use skranke_core::store::Store;
 use tauri::State;
 
@@ -29,8 +32,13 @@ pub struct SettingsView {
     pub privacy_controller: String,
     pub privacy_contact: String,
     pub privacy_dpo: String,
+    pub privacy_retention: String,
+    pub handout_languages: String,
     pub ui_language: &'static str,
     pub idle_lock_minutes: u32,
+    /// The keys whose value in force the municipality set at the registry:
+    /// shown as such and not editable here.
+    pub municipal: Vec<&'static str>,
 }
 
 /// What the window sends: numbers may be missing (a field with letters
@@ -46,6 +54,10 @@ pub struct SettingsInput {
     pub privacy_contact: String,
     #[serde(default)]
     pub privacy_dpo: String,
+    #[serde(default)]
+    pub privacy_retention: String,
+    #[serde(default)]
+    pub handout_languages: String,
     #[serde(default)]
     pub ui_language: String,
     pub idle_lock_minutes: Option<i64>,
@@ -95,8 +107,11 @@ fn view(all: &[SettingValue]) -> SettingsView {
         privacy_controller: get(SettingKey::PrivacyController),
         privacy_contact: get(SettingKey::PrivacyContact),
         privacy_dpo: get(SettingKey::PrivacyDpo),
+        privacy_retention: get(SettingKey::PrivacyRetention),
+        handout_languages: get(SettingKey::HandoutLanguages),
         ui_language: Lang::from_code(&get(SettingKey::UiLanguage)).unwrap_or_default().code(),
         idle_lock_minutes: number(SettingKey::IdleLockMinutes),
+        municipal: all.iter().filter(|v| v.source == SettingSource::Municipality).map(|v| v.key).collect(),
     }
 }
 
@@ -110,6 +125,8 @@ pub fn values(input: &SettingsInput) -> Vec<(SettingKey, String)> {
         (SettingKey::PrivacyController, input.privacy_controller.clone()),
         (SettingKey::PrivacyContact, input.privacy_contact.clone()),
         (SettingKey::PrivacyDpo, input.privacy_dpo.clone()),
+        (SettingKey::PrivacyRetention, input.privacy_retention.clone()),
+        (SettingKey::HandoutLanguages, input.handout_languages.clone()),
         (SettingKey::UiLanguage, input.ui_language.clone()),
         (SettingKey::IdleLockMinutes, number(input.idle_lock_minutes)),
     ]
@@ -152,6 +169,8 @@ mod tests {
             privacy_controller: "Københavns Kommune".into(),
             privacy_contact: "kk@kk.dk".into(),
             privacy_dpo: "dpo@kk.dk".into(),
+            privacy_retention: String::new(),
+            handout_languages: "de,pl".into(),
             ui_language: "en".into(),
             idle_lock_minutes: Some(5),
         }
@@ -167,6 +186,7 @@ mod tests {
         }
         assert!(v.contains(&(SettingKey::PasswordLapseDays, "14".to_string())));
         assert!(v.contains(&(SettingKey::UiLanguage, "en".to_string())));
+        assert!(v.contains(&(SettingKey::HandoutLanguages, "de,pl".to_string())));
     }
 
     /// A number the window could not read arrives empty, so the core refuses it by name.
@@ -195,5 +215,26 @@ mod tests {
         let v = view(&all);
         assert_eq!((v.password_lapse_days, v.idle_lock_minutes, v.ui_language), (14, 5, "da"));
         assert_eq!(v.printer, "");
+        assert!(v.municipal.is_empty());
+    }
+
+    /// The values the municipality set are named as such, and only those.
+    #[test]
+    fn the_view_names_the_values_the_municipality_set() {
+        let all: Vec<SettingValue> = SettingKey::ALL
+            .into_iter()
+            .map(|k| {
+                let municipal = matches!(k, SettingKey::PrivacyDpo | SettingKey::HandoutLanguages);
+                SettingValue {
+                    key: k.code(),
+                    value: Some(if municipal { "set".into() } else { k.default_value().unwrap_or_default() }),
+                    default: false,
+                    source: if municipal { SettingSource::Municipality } else { SettingSource::Desk },
+                }
+            })
+            .collect();
+        let v = view(&all);
+        assert_eq!(v.municipal, vec!["privacy_dpo", "handout_languages"]);
+        assert_eq!((v.privacy_dpo.as_str(), v.handout_languages.as_str()), ("set", "set"));
     }
 }

@@ -284,8 +284,14 @@ export interface SettingsView {
   privacy_controller: string;
   privacy_contact: string;
   privacy_dpo: string;
+  /** Optional: printed after the notice's storage sentence only when set. */
+  privacy_retention: string;
+  /** Codes offered besides Danish and English, comma separated; empty: all. */
+  handout_languages: string;
   ui_language: "da" | "en";
   idle_lock_minutes: number;
+  /** The keys the municipality set at the registry (not editable here). */
+  municipal: string[];
 }
 
 /** One staff account as the staff screen lists it; never a password. */

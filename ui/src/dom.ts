@@ -55,6 +55,8 @@ export interface FieldOptions {
   required?: boolean;
   width?: "short" | "medium" | "long";
   inputmode?: string;
+  /** Shown but not editable (a select is disabled, which also keeps it out of tab order). */
+  readonly?: boolean;
 }
 
 export interface Field {
@@ -99,6 +101,11 @@ export function field(o: FieldOptions): Field {
   }
   const error = h("p", { id: errorId, class: "field-error", role: "alert", "aria-live": "polite" });
   const label = h("label", { for: id }, o.label);
+  if (o.readonly) {
+    if (input instanceof HTMLSelectElement) input.disabled = true;
+    else input.readOnly = true;
+    input.setAttribute("aria-readonly", "true");
+  }
   const hint = o.hint ? h("p", { id: hintId, class: "hint" }, o.hint) : null;
   const cls = `field ${o.kind === "checkbox" ? "check" : ""} ${o.width ?? ""}`.trim();
   const wrap = o.kind === "checkbox" ? h("div", { class: cls }, h("div", { class: "check-row" }, input, label), hint, error) : h("div", { class: cls }, label, hint, input, error);

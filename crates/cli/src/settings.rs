@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use chrono::Utc;
 use skranke_core::i18n::{self, Lang};
-use skranke_core::settings::{self, SettingKey, SettingValue};
+use skranke_core::settings::{self, SettingKey, SettingSource, SettingValue};
 use skranke_core::Error;
 
 use crate::session;
@@ -20,7 +20,12 @@ fn key(code: &str, lang: Lang) -> Result<SettingKey, ExitCode> {
 
 fn print_row(v: &SettingValue, lang: Lang) {
     let unset = i18n::text(lang, "settings.cli.unset");
-    let default = if v.default && v.value.is_some() { i18n::text(lang, "settings.cli.default") } else { "" };
+    // Where a value in force comes from, when it is not the desk admin's own.
+    let default = match v.source {
+        SettingSource::Municipality => i18n::text(lang, "settings.cli.municipality"),
+        SettingSource::Default if v.value.is_some() => i18n::text(lang, "settings.cli.default"),
+        _ => "",
+    };
     println!(
         "{}",
         i18n::render(

@@ -85,9 +85,11 @@ fn one_hundred_sixty_offline_records_synced_through_a_killed_registry_all_reach_
             let r = reg.lock().unwrap();
             let mut desk =
                 TestDesk::enrol(&r, &proxy.url(), [101, 147, 461, 751][d % 4], d as u32 + 1, keystore.clone());
-            for (key, value) in
-                [(SettingKey::PrivacyController, "Jobcenter"), (SettingKey::PrivacyContact, "jc@example.dk")]
-            {
+            for (key, value) in [
+                (SettingKey::PrivacyController, "Jobcenter"),
+                (SettingKey::PrivacyContact, "jc@example.dk"),
+                (SettingKey::PrivacyDpo, "dpo@example.dk"),
+            ] {
                 desk.store.change_setting(&desk.session, key, value, Utc::now(), Lang::En).unwrap();
             }
             desk

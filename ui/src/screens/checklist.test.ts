@@ -5,7 +5,7 @@ import type { SettingsView, StaffRow } from "../api";
 
 afterEach(() => clearMocks());
 
-const bare: SettingsView = { printer: "", printers: ["Counter_3"], password_lapse_days: 14, privacy_controller: "", privacy_contact: "", privacy_dpo: "", ui_language: "en", idle_lock_minutes: 5 };
+const bare: SettingsView = { printer: "", printers: ["Counter_3"], password_lapse_days: 14, privacy_controller: "", privacy_contact: "", privacy_dpo: "", privacy_retention: "", handout_languages: "", ui_language: "en", idle_lock_minutes: 5, municipal: [] };
 const me: StaffRow = { staff_id: 1, name: "admin", role: "admin", active: true, created_at: "2026-12-01T08:00:00Z", locked_until: null, must_change: false, me: true };
 const karin: StaffRow = { ...me, staff_id: 2, name: "karin", role: "clerk", me: false };
 
@@ -46,8 +46,13 @@ describe("the setup checklist", () => {
     expect($("#check-staff").classList.contains("todo")).toBe(true);
   });
 
-  it("is gone when the printer, the privacy controller and a member of staff are there", async () => {
-    await open({ ...bare, printer: "Counter_3", privacy_controller: "Københavns Kommune" }, [me, karin]);
+  it("keeps the privacy step open until controller, contact and data protection officer are all set", async () => {
+    await open({ ...bare, printer: "Counter_3", privacy_controller: "Københavns Kommune", privacy_contact: "kk@kk.dk" }, [me, karin]);
+    expect($("#check-privacy").classList.contains("todo")).toBe(true);
+  });
+
+  it("is gone when the printer, the privacy notice and a member of staff are there", async () => {
+    await open({ ...bare, printer: "Counter_3", privacy_controller: "Københavns Kommune", privacy_contact: "kk@kk.dk", privacy_dpo: "dpo@kk.dk" }, [me, karin]);
     expect($("#setup-checklist").hidden).toBe(true);
     expect($("#setup-checklist").textContent).toBe("");
   });

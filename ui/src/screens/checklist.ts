@@ -1,6 +1,7 @@
 // The setup checklist an admin sees above the applicant form until the desk
-// is ready to hand out: a printer chosen, the privacy notice's controller
-// set (the core refuses a handout without either), and staff added beside
+// is ready to hand out: a printer chosen, the privacy notice's controller,
+// contact and data protection officer set (the core refuses a handout
+// without any of them), and staff added beside
 // the admin. Each open item links to the screen that does it; the list is
 // gone once all are done. It is asked anew each time the form opens.
 import { api, type SettingsView, type StaffRow } from "../api";
@@ -19,7 +20,11 @@ export interface ChecklistItem {
 export function checklistItems(settings: SettingsView, staff: StaffRow[]): ChecklistItem[] {
   return [
     { id: "printer", done: settings.printer.trim() !== "", screen: "settings" },
-    { id: "privacy", done: settings.privacy_controller.trim() !== "", screen: "settings" },
+    {
+      id: "privacy",
+      done: [settings.privacy_controller, settings.privacy_contact, settings.privacy_dpo].every((v) => v.trim() !== ""),
+      screen: "settings",
+    },
     { id: "staff", done: staff.some((s) => !s.me && s.active), screen: "staff" },
   ];
 }

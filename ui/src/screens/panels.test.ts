@@ -125,8 +125,11 @@ describe("settings", () => {
     privacy_controller: "Københavns Kommune",
     privacy_contact: "borgerservice@kk.dk",
     privacy_dpo: "dpo@kk.dk",
+    privacy_retention: "",
+    handout_languages: "",
     ui_language: "en",
     idle_lock_minutes: 5,
+    municipal: [],
   };
 
   it("loads and saves, and the new idle lock applies", async () => {
@@ -143,6 +146,27 @@ describe("settings", () => {
     expect((m.called("settings_save")[0].settings as SettingsView).idle_lock_minutes).toBe(10);
     expect($("#settings-status").textContent).toBe("Settings saved.");
     expect(app.state.idleLockMinutes).toBe(10);
+  });
+
+  it("shows the values the municipality set as such, read-only, and saves them unchanged", async () => {
+    const m = mockShell({ session: admin });
+    m.on("settings_get", () => ({ ...s, privacy_dpo: "dpo@aarhus.dk", handout_languages: "de,pl", municipal: ["privacy_dpo", "handout_languages"] }));
+    m.on("settings_save", (a) => a.settings);
+    await startApp();
+    key(document.body, "i", { altKey: true, code: "KeyI" });
+    await settle();
+    const dpo = $("#f-privacy_dpo") as HTMLInputElement;
+    expect(dpo.readOnly).toBe(true);
+    expect(dpo.value).toBe("dpo@aarhus.dk");
+    expect($("#f-privacy_dpo-hint").textContent).toBe("Set by the municipality at the registry: ask its operators to change it");
+    expect(($("#f-handout_languages") as HTMLInputElement).readOnly).toBe(true);
+    expect(($("#f-privacy_controller") as HTMLInputElement).readOnly).toBe(false);
+    expect($("#f-idle_lock_minutes-hint").textContent).toBe("1 to 240");
+    type("#f-privacy_retention", "Five years after the case is closed.");
+    submit("#f-printer");
+    await settle();
+    const sent = m.called("settings_save")[0].settings as SettingsView;
+    expect([sent.privacy_dpo, sent.handout_languages, sent.privacy_retention]).toEqual(["dpo@aarhus.dk", "de,pl", "Five years after the case is closed."]);
   });
 
   it("shows a refused value next to its field", async () => {

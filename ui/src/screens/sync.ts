@@ -3,6 +3,7 @@
 // supervisor decides a duplicate here), and "sync now" with its progress.
 import { api, asCommandError, type DuplicateNotice, type SyncView } from "../api";
 import { t, tn } from "../i18n";
+import { forgetReferenceData } from "../reference";
 import { alertLine, button, field, formatTime, h, showRefusal, statusLine, type Field } from "../dom";
 import type { Ctx, Screen } from "../app";
 
@@ -126,6 +127,8 @@ export function syncPanel(ctx: Ctx): Screen {
     status.textContent = t("sync.running");
     try {
       const s = await api.syncNow();
+      // The sync may have brought the municipality's handout languages.
+      forgetReferenceData();
       show(s);
       status.textContent = t("sync.done");
       const r = s.last_report;
