@@ -7,8 +7,7 @@
 #   scripts/soak.sh [CASES] [STEPS] [SEED]
 #
 # CASES defaults to 300, STEPS (the longest sequence) to 30, SEED to a
-# random one (printed, so that a run can be repeated). SKRANKE_MODEL_STRICT=1
-# also fails on the known hole the test otherwise excuses and counts.
+# random one (printed, so that a run can be repeated).
 # Uses DATABASE_URL when set; otherwise starts a throwaway PostgreSQL
 # (scripts/ci/postgres.sh) and stops it afterwards.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -187,6 +187,11 @@ pub(crate) fn apply_outbox_results(
     )?
     .execute((&at, &marks))?;
     for (row, result) in sent.iter().zip(results) {
+        if matches!(result.outcome, Outcome::Accepted | Outcome::AlreadyHeld) {
+            // Sent again after a refusal (`mark_awaited`) and taken this
+            // time: the registry holds it, so it leaves the refused list.
+            conn.prepare_cached("DELETE FROM refused_event WHERE idempotency_key = ?1")?.execute([&row.key])?;
+        }
         if matches!(result.outcome, Outcome::Conflict | Outcome::Invalid) {
             keep_refused(
                 conn,
@@ -222,6 +227,8 @@ pub(crate) struct Resend {
     pub records: u64,
     /// Outbox rows marked unanswered.
     pub events: u64,
+    /// Of those, `issued` rows the registry had refused (`number_not_held`).
+    pub refused: u64,
     /// The audit cursor was moved back to this entry.
     pub audit_from: Option<i64>,
 }
@@ -234,6 +241,9 @@ impl Resend {
     /// The audit detail of `sync.resend`: counts only.
     pub fn detail(&self) -> String {
         let mut detail = format!("records:{} events:{}", self.records, self.events);
+        if self.refused > 0 {
+            detail.push_str(&format!(" refused:{}", self.refused));
+        }
         if let Some(seq) = self.audit_from {
             detail.push_str(&format!(" audit_after:{seq}"));
         }
@@ -246,9 +256,16 @@ impl Resend {
 /// the missing records become unanswered again, and every such row when
 /// the registry holds fewer events than the desk still counts as held (an
 /// event on a record it kept was lost too: `already_held` sorts it out);
-/// the audit cursor goes back to the registry's last link. Rows refused or
-/// unsendable stay on the supervisor's list as they are.
-pub(crate) fn mark_awaited(conn: &Connection, awaited: &Awaited) -> Result<Resend, StoreError> {
+/// the audit cursor goes back to the registry's last link.
+///
+/// While the registry `reconciling`, the `issued` rows of missing records
+/// it had refused as `number_not_held` go again too: a restore the
+/// registry could not prove at the time (other desks' uploads had moved its
+/// sequence past this desk's receipts) loses the online allocation or the
+/// unit binding such a record's number came from, and only a reconciling
+/// registry re-learns them. Any other refusal, and every unsendable row,
+/// stays on the supervisor's list as it is.
+pub(crate) fn mark_awaited(conn: &Connection, awaited: &Awaited, reconciling: bool) -> Result<Resend, StoreError> {
     let ranges: Vec<[u64; 2]> = awaited.missing_records.iter().map(|r| [r.first, r.last]).collect();
     let ranges = serde_json::to_string(&ranges).map_err(|_| StoreError::Database(rusqlite::Error::InvalidQuery))?;
     let missing = "SELECT r.id FROM record r, json_each(?1) AS j
@@ -268,6 +285,18 @@ pub(crate) fn mark_awaited(conn: &Connection, awaited: &Awaited) -> Result<Resen
         ),
         [&ranges],
     )?;
+    let mut refused = 0;
+    if reconciling {
+        refused = conn.execute(
+            &format!(
+                "UPDATE outbox SET outcome = NULL, sent_at = NULL
+                 WHERE outcome = 'invalid' AND kind = 'issued' AND record_id IN ({missing})
+                   AND idempotency_key IN (SELECT idempotency_key FROM refused_event WHERE reason = 'number_not_held')"
+            ),
+            [&ranges],
+        )?;
+        events += refused;
+    }
     let still_held: i64 =
         conn.query_row("SELECT count(*) FROM outbox WHERE outcome IN ('accepted', 'already_held')", [], |r| r.get(0))?;
     if u64::try_from(still_held).unwrap_or(0) > awaited.events_held {
@@ -281,5 +310,10 @@ pub(crate) fn mark_awaited(conn: &Connection, awaited: &Awaited) -> Result<Resen
     if let Some(seq) = audit_from {
         state::set(conn, state::key::AUDIT_SENT, &seq.to_string())?;
     }
-    Ok(Resend { records: u64::try_from(records).unwrap_or(0), events: events as u64, audit_from })
+    Ok(Resend {
+        records: u64::try_from(records).unwrap_or(0) + refused as u64,
+        events: events as u64,
+        refused: refused as u64,
+        audit_from,
+    })
 }

@@ -20,11 +20,16 @@
 //!    units held; learn the bindings (new units are added, units the registry
 //!    no longer binds here are frozen, numbers used inside them are never
 //!    issued here), record states (received → registered), notices, and
-//!    whether the desk was retired. After a restore an answer may say what
-//!    the registry no longer holds of this desk (`awaited`): those outbox
-//!    rows are marked unanswered whatever their verdict was, the audit
-//!    cursor goes back, and the same run uploads and reconciles again (a
-//!    few rounds at most), so that one sync reconciles the desk.
+//!    whether the desk was retired. An answer may say what the registry
+//!    does not hold of this desk (`awaited`: after a restore, and whenever
+//!    it holds fewer of its records than the desk issued): the rows of
+//!    those records it had answered `accepted` or `already_held` are marked
+//!    unanswered, and while it reconciles those it refused as
+//!    `number_not_held` too (a restore it could not prove had lost their
+//!    number; a reconciling registry re-learns it, and a row taken then
+//!    leaves the refused list); the audit cursor goes back, and the same
+//!    run uploads and reconciles again (a few rounds at most), so that one
+//!    sync reconciles the desk.
 //! 4. **Top up the reserve** when it runs low (`POST /v1/lease`).
 //!
 //! The audit log is uploaded after step 2 (so that the notices a forked
@@ -410,7 +415,7 @@ fn run_verified(store: &mut Store, client: &RegistryClient) -> Result<SyncReport
         withdrawn += round.report.units_withdrawn;
         notices += round.report.notices;
         if let Some(awaited) = &round.awaited {
-            resent += resend(store, awaited)?;
+            resent += resend(store, awaited, round.report.reconciling)?;
         }
         upload_outbox(store, client, &mut tally)?;
         // Before reconciling, so that the notices this upload causes come back now.
@@ -462,8 +467,8 @@ fn run_verified(store: &mut Store, client: &RegistryClient) -> Result<SyncReport
 /// is sent again: the outbox rows of the missing records and, when it holds
 /// fewer events than the desk had answered, every answered row; the audit
 /// log from the registry's last link. Returns the rows marked.
-fn resend(store: &mut Store, awaited: &Awaited) -> Result<u64, Error> {
-    let marked = store.bookkeeping(|tx, _| outbox::mark_awaited(tx, awaited))?;
+fn resend(store: &mut Store, awaited: &Awaited, reconciling: bool) -> Result<u64, Error> {
+    let marked = store.bookkeeping(|tx, _| outbox::mark_awaited(tx, awaited, reconciling))?;
     if marked.is_empty() {
         return Ok(0);
     }

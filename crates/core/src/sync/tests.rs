@@ -911,9 +911,9 @@ fn awaited_records_have_exactly_their_answered_rows_sent_again_and_the_audit_cur
     let mut store = answered_desk(dir.path());
     let head = store.audit_head().unwrap().seq;
     let awaited = Awaited { missing_records: vec![SeqRange { first: 2, last: 3 }], events_held: 1, audit_seq: 2 };
-    let marked = store.bookkeeping(|tx, _| outbox::mark_awaited(tx, &awaited)).unwrap();
+    let marked = store.bookkeeping(|tx, _| outbox::mark_awaited(tx, &awaited, false)).unwrap();
     assert_eq!(unanswered(&mut store), ["D1-2/issued", "D1-2/voided"], "record 3's refused row stays answered");
-    assert_eq!(marked, outbox::Resend { records: 1, events: 2, audit_from: Some(2) });
+    assert_eq!(marked, outbox::Resend { records: 1, events: 2, refused: 0, audit_from: Some(2) });
     let cursor = store.read(|tx, _| state::get_i64(tx, state::key::AUDIT_SENT)).unwrap();
     assert_eq!(cursor, 2);
     assert!(head > 2);
@@ -921,15 +921,68 @@ fn awaited_records_have_exactly_their_answered_rows_sent_again_and_the_audit_cur
     // The registry holds fewer events than the desk still counts as held: every answered row goes again.
     let mut store = answered_desk(tempfile::tempdir().unwrap().path());
     let awaited = Awaited { missing_records: Vec::new(), events_held: 0, audit_seq: 999_999 };
-    let marked = store.bookkeeping(|tx, _| outbox::mark_awaited(tx, &awaited)).unwrap();
+    let marked = store.bookkeeping(|tx, _| outbox::mark_awaited(tx, &awaited, false)).unwrap();
     assert_eq!(unanswered(&mut store), ["D1-1/issued", "D1-2/issued", "D1-2/voided"]);
-    assert_eq!(marked, outbox::Resend { records: 0, events: 3, audit_from: None }, "the cursor never moves forward");
+    assert_eq!(
+        marked,
+        outbox::Resend { records: 0, events: 3, refused: 0, audit_from: None },
+        "the cursor never moves forward"
+    );
 
     // Holding as many as the desk counts: nothing more is marked.
     let mut store = answered_desk(tempfile::tempdir().unwrap().path());
     let awaited = Awaited { missing_records: Vec::new(), events_held: 3, audit_seq: 999_999 };
-    assert!(store.bookkeeping(|tx, _| outbox::mark_awaited(tx, &awaited)).unwrap().is_empty());
+    assert!(store.bookkeeping(|tx, _| outbox::mark_awaited(tx, &awaited, false)).unwrap().is_empty());
     assert!(unanswered(&mut store).is_empty());
+}
+
+/// A record an unproven restore made the registry refuse as
+/// `number_not_held` goes again only while the registry reconciles (when it
+/// can re-learn the number); a record refused for anything else never does;
+/// once taken, it leaves the refused list.
+#[test]
+fn a_record_refused_as_number_not_held_is_sent_again_only_while_the_registry_reconciles() {
+    let mut store = answered_desk(tempfile::tempdir().unwrap().path());
+    store
+        .bookkeeping(|tx, _| {
+            for (record, reason) in [("D1-3", "number_not_held"), ("D1-1", "password_hash")] {
+                tx.execute("UPDATE outbox SET outcome = 'invalid' WHERE record_id = ?1 AND kind = 'issued'", [record])?;
+                let key = format!("{record}/issued");
+                outbox::keep_refused(tx, &key, "issued", Some(record), "invalid", Some(reason), now())?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    // The registry holds the other rows (events_held), and misses records 1 and 3.
+    let awaited = Awaited {
+        missing_records: vec![SeqRange { first: 1, last: 1 }, SeqRange { first: 3, last: 3 }],
+        events_held: 2,
+        audit_seq: 999_999,
+    };
+    assert!(store.bookkeeping(|tx, _| outbox::mark_awaited(tx, &awaited, false)).unwrap().is_empty());
+    assert!(unanswered(&mut store).is_empty(), "not while the registry does not reconcile");
+
+    let marked = store.bookkeeping(|tx, _| outbox::mark_awaited(tx, &awaited, true)).unwrap();
+    assert_eq!(unanswered(&mut store), ["D1-3/issued"], "only the number_not_held refusal goes again");
+    assert_eq!(marked, outbox::Resend { records: 1, events: 1, refused: 1, audit_from: None });
+    assert_eq!(marked.detail(), "records:1 events:1 refused:1");
+
+    let sent = pending(&mut store);
+    let results = [crate::protocol::EventResult {
+        idempotency_key: sent[0].key.clone(),
+        outcome: Outcome::Accepted,
+        reason: None,
+    }];
+    let mut tally = outbox::Tally::default();
+    store.bookkeeping(|tx, _| outbox::apply_outbox_results(tx, &sent, &results, now(), &mut tally)).unwrap();
+    let refused: Vec<String> = store
+        .read(|tx, _| {
+            let mut st = tx.prepare("SELECT record_id FROM refused_event ORDER BY record_id")?;
+            let rows = st.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+            Ok::<_, StoreError>(rows)
+        })
+        .unwrap();
+    assert_eq!(refused, ["D1-1"], "the record taken left the refused list; the other stays");
 }
 
 #[test]
