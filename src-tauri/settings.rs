@@ -77,22 +77,11 @@ pub fn read(store: &Store) -> Prefs {
     }
 }
 
-/// The machine's print queues (CUPS `lpstat -e`); none when it cannot tell.
+/// The machine's printers, as the core lists them (CUPS destinations;
+/// Windows' printers and printer connections); none when it cannot tell,
+/// and then choosing a new one is refused with the reason.
 fn printers() -> Vec<String> {
-    std::process::Command::new("lpstat")
-        .arg("-e")
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default()
+    skranke_core::print::printers().unwrap_or_default()
 }
 
 /// The view of the settings in force, as the core reports them (its

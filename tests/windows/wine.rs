@@ -1,7 +1,7 @@
 //! The Windows build of `skranke` (x86_64-pc-windows-gnu) run under Wine,
 //! against the same expectations as the Linux CLI: the same answers byte
 //! for byte, an encrypted store whose key is in Credential Manager and in no
-//! file, a right handout saved and printed through the Windows spooler, an
+//! file, a right handout saved and printed through the printer's driver, an
 //! enrolled desk whose records reach the registry's feed, and refusals
 //! (never a panic) for Windows-shaped input.
 //!
@@ -318,7 +318,11 @@ fn a_training_desk_keeps_an_encrypted_store_in_local_app_data_its_key_in_credent
     let dir = default_desk_dir();
     let desk_id = desk_id_in(&dir);
     let admin = [("SKRANKE_STAFF", "Ada"), ("SKRANKE_STAFF_PASSWORD", ADMIN_PW)];
-    for (key, value) in [("privacy_controller", "Københavns Kommune"), ("privacy_contact", "borgerservice@kk.dk"), ("privacy_dpo", "dpo@example.dk")] {
+    for (key, value) in [
+        ("privacy_controller", "Københavns Kommune"),
+        ("privacy_contact", "borgerservice@kk.dk"),
+        ("privacy_dpo", "dpo@example.dk"),
+    ] {
         let o = windows(&["settings", "set", key, value], &admin, b"");
         assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     }
@@ -545,20 +549,43 @@ fn windows_shaped_bad_input_is_refused_naming_the_field_and_never_panics() {
     assert_eq!(list, json!([]));
 }
 
-/// The first bytes of `path` (at most `n`).
-fn head_of(path: &Path, n: usize) -> Vec<u8> {
-    use std::io::Read;
-    let mut buf = Vec::new();
-    if let Ok(f) = std::fs::File::open(path) {
-        let _ = f.take(n as u64).read_to_end(&mut buf);
+/// Wine keeps each printer's settings under this key, as Windows does.
+const PRINTERS_KEY: &str = r"HKLM\System\CurrentControlSet\Control\Print\Printers";
+
+/// A printed handout's PDF in `out_dir` (cups-pdf names it `TITLE-job_N.pdf`),
+/// waited for, with its metadata (`pdfinfo`) and its text.
+fn paper_titled(out_dir: &Path, title: &str) -> (PathBuf, String, String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let found = std::fs::read_dir(out_dir)
+            .unwrap_or_else(|e| panic!("{}: {e} (is the CUPS queue set up?)", out_dir.display()))
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(&format!("{title}-job_")));
+        if let Some(paper) = found {
+            let read = Command::new("pdftotext").args(["-enc", "UTF-8"]).arg(&paper).arg("-").output().unwrap();
+            let info = Command::new("pdfinfo").arg(&paper).output().unwrap();
+            if read.status.success() && !read.stdout.is_empty() && info.status.success() {
+                let page = String::from_utf8_lossy(&read.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+                return (paper, String::from_utf8_lossy(&info.stdout).into_owned(), page);
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "no printed handout titled {title} in {}", out_dir.display());
+        std::thread::sleep(std::time::Duration::from_millis(300));
     }
-    buf
+}
+
+/// The value of `field` in `pdfinfo`'s answer.
+fn info_field<'a>(info: &'a str, field: &str) -> &'a str {
+    info.lines().find_map(|l| l.strip_prefix(field)).map_or("", |v| v.trim_start_matches(':').trim())
 }
 
 #[test]
-fn the_windows_spooler_prints_the_handout_titled_with_its_reference_and_keeps_no_copy() {
-    // Wine's winspool hands the job to CUPS: the queue of scripts/ci/cups-setup.sh,
-    // whose PDF (named by the job's title) stands for the paper.
+fn the_handout_goes_through_the_printer_driver_titled_with_its_reference_and_leaves_no_copy_of_the_password() {
+    // Wine's printer driver (wineps) draws the GDI job as PostScript and
+    // hands it to CUPS: the queue of scripts/ci/cups-setup.sh, whose PDF
+    // (named by the job's title) stands for the paper. A RAW job would
+    // reach CUPS as the handout's own PDF, and its paper would not carry
+    // the driver's marks checked below.
     const QUEUE: &str = "skranke-test";
     let out_dir = PathBuf::from(format!("/var/spool/cups-pdf-{QUEUE}"));
     let tmp = tempfile::tempdir().unwrap();
@@ -572,53 +599,87 @@ fn the_windows_spooler_prints_the_handout_titled_with_its_reference_and_keeps_no
     );
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     let admin = [("SKRANKE_STAFF", "Ada"), ("SKRANKE_STAFF_PASSWORD", ADMIN_PW), ("SKRANKE_DATA_DIR", &data)];
-    for (key, value) in [("privacy_controller", "Københavns Kommune"), ("printer", QUEUE), ("privacy_contact", "borgerservice@example.dk"), ("privacy_dpo", "dpo@example.dk")] {
+    for (key, value) in [
+        ("privacy_controller", "Københavns Kommune"),
+        ("privacy_contact", "borgerservice@example.dk"),
+        ("privacy_dpo", "dpo@example.dk"),
+    ] {
         let o = windows(&["settings", "set", key, value], &admin, b"");
         assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     }
-    // CUPS's round trip through PostScript keeps ASCII text readable only.
-    let input = applicant("Jan", "Nowak", "EA2222222").to_string();
+
+    // Windows' own list of printers (EnumPrinters), and only a printer on
+    // it can be chosen: one it lacks is refused naming those it has.
+    let listed = ok_json(&windows(&["settings", "printers", "--json"], &[], b""));
+    assert!(listed.as_array().unwrap().iter().any(|p| p == QUEUE), "{listed}");
+    let err = refused_with(&windows(&["settings", "set", "printer", "Skranke 9 (findes ikke)"], &admin, b""), 1);
+    assert!(err.contains("printer") && err.contains("Skranke 9 (findes ikke)") && err.contains(QUEUE), "{err}");
+    let o = windows(&["settings", "set", "printer", QUEUE], &admin, b"");
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+
+    // What the spool, the Windows installation and the desk folder hold
+    // before the job: afterwards no new file may be left but CUPS's job
+    // control files, and no file at all may hold the password.
+    let prefix = PathBuf::from(setting("WINEPREFIX"));
+    let spool = PathBuf::from("/var/spool/cups");
+    let places = [dir.clone(), prefix.clone(), spool.clone()];
+    let before: std::collections::BTreeSet<PathBuf> = places.iter().flat_map(|p| files_under(p)).collect();
+
+    let input = applicant("Łukasz", "Nowak", "EA2222222").to_string();
     let o = windows(&["issue", "--applicant", "-", "--print", "--json"], &admin, input.as_bytes());
     let v = ok_json(&o);
     assert_eq!(v["handout"], "printed", "{v}");
     let record_id = v["record_id"].as_str().unwrap();
     let desk_id = desk_id_in(&dir);
 
-    // The job's title is the reference alone, so the paper is found by it.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-    let (paper, page) = loop {
-        let found = std::fs::read_dir(&out_dir)
-            .unwrap_or_else(|e| panic!("{}: {e} (is the CUPS queue {QUEUE} set up?)", out_dir.display()))
-            .map(|e| e.unwrap().path())
-            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(&format!("{record_id}-job_")));
-        if let Some(paper) = found {
-            let read = Command::new("pdftotext").arg(&paper).arg("-").output().unwrap();
-            if read.status.success() && !read.stdout.is_empty() {
-                let page = String::from_utf8_lossy(&read.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
-                break (paper, page);
-            }
-        }
-        assert!(std::time::Instant::now() < deadline, "no printed handout titled {record_id} in {}", out_dir.display());
-        std::thread::sleep(std::time::Duration::from_millis(300));
-    };
+    let (paper, info, page) = paper_titled(&out_dir, record_id);
     std::fs::remove_file(&paper).unwrap();
-    for field in [v["number"].as_str().unwrap(), v["username"].as_str().unwrap(), "Jan Nowak", record_id] {
+    // The driver's marks: the job reached CUPS as the driver's PostScript
+    // (Ghostscript made the paper of it), titled with the reference, on A4.
+    assert_eq!(info_field(&info, "Creator"), "Wine PostScript Driver", "{info}");
+    assert!(info_field(&info, "Producer").contains("Ghostscript"), "{info}");
+    assert_eq!(info_field(&info, "Title"), record_id, "{info}");
+    assert!(info_field(&info, "Page size").starts_with("595 x 842"), "{info}");
+    assert_eq!(info_field(&info, "Pages"), "1", "{info}");
+    // The page's text, the applicant's Polish letters included: the
+    // handout's own faces reached the driver.
+    for field in [v["number"].as_str().unwrap(), v["username"].as_str().unwrap(), "Łukasz Nowak", record_id] {
         assert!(page.contains(field), "{field:?} missing from the printed handout:\n{page}");
     }
     let password = password_in(&page);
     let (stdout, stderr) = text(&o);
     assert!(!stdout.contains(&password) && !stderr.contains(&password), "the password leaked into the output");
-    // A printer Windows does not know (its names may hold spaces): the
-    // record is committed, the failure names it and the spooler's refusal.
-    let o = windows(&["settings", "set", "printer", "Skranke 9 (findes ikke)"], &admin, b"");
-    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
-    let input = applicant("Ewa", "Nowak", "EA3333333").to_string();
-    let err = refused_with(&windows(&["issue", "--applicant", "-", "--print"], &admin, input.as_bytes()), 2);
-    assert!(err.contains(&format!("{desk_id}-2")) && err.contains("OpenPrinter"), "{err}");
-    // No spool or temporary file keeps the handout, in the desk folder or
-    // anywhere in the Windows installation.
-    let prefix = PathBuf::from(setting("WINEPREFIX"));
-    for f in files_under(&dir).iter().chain(&files_under(&prefix)) {
-        assert!(!head_of(f, 5).starts_with(b"%PDF-"), "{} keeps a PDF", f.display());
+
+    let compact = password.replace(' ', "");
+    let utf16 = |s: &str| s.encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<u8>>();
+    let needles = [password.as_bytes().to_vec(), compact.as_bytes().to_vec(), utf16(&password), utf16(&compact)];
+    for f in places.iter().flat_map(|p| files_under(p)) {
+        // No job file left where spoolers keep them: CUPS's spool (its
+        // control files, which hold the title, stay) and the Windows spool
+        // and temporary folders.
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let spooled = (f.parent() == Some(spool.as_path()) && !name.starts_with('c'))
+            || f.to_string_lossy().to_lowercase().contains("/spool/")
+            || f.to_string_lossy().to_lowercase().contains("/temp/");
+        assert!(!spooled || before.contains(&f), "{} was left by the print job", f.display());
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        for needle in &needles {
+            assert!(!contains(&bytes, needle), "{} holds the password", f.display());
+        }
+        assert!(!bytes.starts_with(b"%PDF-") && !bytes.starts_with(b"%!PS"), "{} keeps a print job", f.display());
     }
+
+    // A queue set to keep printed documents would keep every password in
+    // its spool: the desk does not print there. The record is committed,
+    // the failure names the printer and the setting to turn off.
+    let key = format!(r"{PRINTERS_KEY}\{QUEUE}");
+    reg(&["add", &key, "/v", "Attributes", "/t", "REG_DWORD", "/d", "256", "/f"]);
+    let input = applicant("Ewa", "Nowak", "EA3333333").to_string();
+    let kept = windows(&["issue", "--applicant", "-", "--print"], &admin, input.as_bytes());
+    reg(&["add", &key, "/v", "Attributes", "/t", "REG_DWORD", "/d", "0", "/f"]);
+    let err = refused_with(&kept, 2);
+    assert!(
+        err.contains(&format!("{desk_id}-2")) && err.contains(QUEUE) && err.contains("Keep printed documents"),
+        "{err}"
+    );
 }

@@ -227,6 +227,11 @@ enum SettingsCommand {
         #[arg(long, env = "SKRANKE_STAFF")]
         staff: Option<String>,
     },
+    /// The printers this PC has, one name per line: what `set printer` accepts.
+    Printers {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -443,6 +448,7 @@ fn main() -> ExitCode {
         Command::Settings { command: SettingsCommand::Set { key, value, staff } } => {
             settings::set(&dir(), staff.as_deref(), &key, &value, lang)
         }
+        Command::Settings { command: SettingsCommand::Printers { json } } => Ok(settings::printers(json, lang)),
         Command::Desk {
             command: DeskCommand::Init { registry, enrolment_code, municipality, office, desk, training, admin },
         } => desk::init(

@@ -75,3 +75,23 @@ pub fn set(dir: &Path, staff: Option<&str>, key_code: &str, value: &str, lang: L
     println!("{}", i18n::render(lang, "settings.cli.set", &[("key", k.code()), ("value", &stored)]));
     Ok(ExitCode::SUCCESS)
 }
+
+/// `skranke settings printers`: the machine's printers as the core lists
+/// them (no desk or sign-in needed: it names no person). Exit 2 when they
+/// cannot be listed, with the reason.
+pub fn printers(json: bool, lang: Lang) -> ExitCode {
+    match skranke_core::print::printers() {
+        Ok(names) if json => {
+            session::print_json(&names);
+            ExitCode::SUCCESS
+        }
+        Ok(names) => {
+            names.iter().for_each(|n| println!("{n}"));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("skranke: {}", e.message(lang));
+            ExitCode::from(2)
+        }
+    }
+}

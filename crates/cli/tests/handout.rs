@@ -35,7 +35,11 @@ fn as_staff(name: &'static str) -> Vec<(&'static str, &'static str)> {
 /// A training desk with its privacy notice set, a supervisor Sofie and a
 /// clerk Carl. Returns the desk ID.
 fn desk(dir: &Path) -> String {
-    let settings = [("privacy_controller", "Københavns Kommune"), ("privacy_contact", "borgerservice@kk.dk"), ("privacy_dpo", "dpo@example.dk")];
+    let settings = [
+        ("privacy_controller", "Københavns Kommune"),
+        ("privacy_contact", "borgerservice@kk.dk"),
+        ("privacy_dpo", "dpo@example.dk"),
+    ];
     training_desk(dir, ADMIN_PW, &settings, &[("Sofie", "supervisor"), ("Carl", "clerk")], STAFF_PW)
 }
 
@@ -240,12 +244,21 @@ fn a_reprint_makes_a_new_password_and_the_old_one_stops_verifying() {
 fn a_print_that_fails_after_the_commit_exits_2_names_the_record_and_a_reprint_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let desk_id = desk(dir.path());
-    // A queue that does not exist: lp refuses the job (as it would with CUPS down).
-    ok(&at_desk(dir.path(), &["settings", "set", "printer", "skranke-no-such-queue"], &as_admin(), b""));
+    // An installed queue whose spooler refuses the job (as lp does with
+    // the queue stopped or CUPS gone): an `lp` first on PATH that fails.
+    require_cups();
+    ok(&at_desk(dir.path(), &["settings", "set", "printer", QUEUE], &as_admin(), b""));
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let lp = bin.join("lp");
+    std::fs::write(&lp, "#!/bin/sh\necho 'lp: Unable to connect to the spooler' >&2\nexit 1\n").unwrap();
+    std::fs::set_permissions(&lp, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let carl = [as_staff("Carl"), vec![("PATH", path.as_str())]].concat();
     let o = at_desk(
         dir.path(),
         &["issue", "--applicant", "-", "--print", "--json"],
-        &as_staff("Carl"),
+        &carl,
         applicant("Jan", "Nowak", "EA1234567", "pl").as_bytes(),
     );
     assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
@@ -282,6 +295,18 @@ fn settings_are_admin_only_checked_and_named_in_every_refusal() {
     let o = at_desk(dir.path(), &["settings", "set", "printer", "two words"], &as_admin(), b"");
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).1.contains("printer"), "{:?}", text(&o));
+    // A printer this PC does not have is refused naming the ones it has.
+    require_cups();
+    let o = at_desk(dir.path(), &["settings", "set", "printer", "skranke-no-such-queue"], &as_admin(), b"");
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    let err = text(&o).1;
+    assert!(err.contains("printer") && err.contains("skranke-no-such-queue") && err.contains(QUEUE), "{err}");
+    // The same list `settings printers` gives, as lpstat -e has it.
+    let listed: Vec<String> =
+        serde_json::from_str(&ok(&at_desk(dir.path(), &["settings", "printers", "--json"], &[], b""))).unwrap();
+    let lpstat_e: Vec<String> = lpstat(&["-e"]).unwrap_or_default().lines().map(str::to_owned).collect();
+    assert!(listed.iter().any(|p| p == QUEUE), "{listed:?}");
+    assert_eq!(listed.len(), lpstat_e.len(), "{listed:?} against lpstat -e {lpstat_e:?}");
     let o = at_desk(dir.path(), &["settings", "get", "colour"], &as_admin(), b"");
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("colour") && text(&o).1.contains("privacy_dpo"), "{:?}", text(&o));
@@ -297,7 +322,10 @@ fn settings_are_admin_only_checked_and_named_in_every_refusal() {
     let o = at_desk(dir.path(), &["settings", "get", "--json"], &as_admin(), b"");
     let all: Value = serde_json::from_str(&text(&o).0).unwrap();
     let find = |k: &str| all.as_array().unwrap().iter().find(|s| s["key"] == k).unwrap().clone();
-    assert_eq!(find("password_lapse_days"), json!({"key": "password_lapse_days", "value": "30", "default": false, "source": "desk"}));
+    assert_eq!(
+        find("password_lapse_days"),
+        json!({"key": "password_lapse_days", "value": "30", "default": false, "source": "desk"})
+    );
     assert_eq!(find("privacy_dpo")["value"], "dpo@kk.dk");
     assert_eq!(find("printer")["value"], Value::Null);
 

@@ -35,7 +35,9 @@ struct ReadyPrinter {
 }
 
 impl Printer for ReadyPrinter {
-    fn print(&self, _title: &str, pdf: &[u8]) -> Result<SpooledJob, PrintError> {
+    fn print(&self, page: &skranke_core::letter::Page) -> Result<SpooledJob, PrintError> {
+        // The PDF is made here, as the CUPS printer makes it for lp.
+        let pdf = page.pdf();
         self.at.set(Some(Instant::now()));
         self.bytes.set(pdf.len());
         Ok(SpooledJob { job_id: None })

@@ -43,7 +43,7 @@ use crate::audit::{self, Event};
 use crate::credentials::{CredentialError, InitialPassword, LapseDays, PasswordHash, SecureRandom, Username};
 use crate::i18n::{self, Lang};
 use crate::issue::{Intake, IssueAttachment, IssueError, Issued, IssuedLogin};
-use crate::letter::{render_handout, HandoutData, LetterError, PrivacyContacts};
+use crate::letter::{lay_out_handout, HandoutData, LetterError, Page, PrivacyContacts};
 use crate::print::{PrintError, Printer};
 use crate::protocol::{EventBody, Reprint};
 use crate::retention::{self, PresentedDocument};
@@ -358,11 +358,12 @@ fn insert_login(tx: &Transaction<'_>, record_id: &str, username: &Username, at: 
 }
 
 /// What a transaction hands back for the delivery: the username, the hash
-/// row to note the delivery on, and the PDF bytes (wiped on drop).
+/// row to note the delivery on, and the laid-out page (its text wiped on
+/// drop; a PDF is made of it only to save one or for a PDF spooler).
 struct Rendered {
     username: Username,
     hash_id: i64,
-    pdf: Zeroizing<Vec<u8>>,
+    page: Page,
 }
 
 /// The login and the letter, written and rendered inside the issue transaction.
@@ -389,7 +390,7 @@ impl IssueAttachment for LoginAttachment<'_> {
         let at = timestamp(self.now);
         insert_login(tx, &issued.record_id, &username, &at)?;
         let hash_id = insert_hash(tx, &issued.record_id, self.hash, "issued", &at, self.session.staff_id())?;
-        let pdf = render(
+        let page = render(
             self.facts,
             self.person,
             &issued.display_number,
@@ -399,7 +400,7 @@ impl IssueAttachment for LoginAttachment<'_> {
             &issued.record_id,
             ctx.training,
         )?;
-        *self.out.borrow_mut() = Some(Rendered { username, hash_id, pdf });
+        *self.out.borrow_mut() = Some(Rendered { username, hash_id, page });
         Ok(())
     }
 
@@ -421,7 +422,7 @@ fn render(
     today: NaiveDate,
     reference: &str,
     training: bool,
-) -> Result<Zeroizing<Vec<u8>>, LetterError> {
+) -> Result<Page, LetterError> {
     let data = HandoutData {
         municipality_name: &facts.municipality_name,
         municipality_code: facts.municipality_code,
@@ -438,7 +439,7 @@ fn render(
         privacy: &facts.privacy,
         language: person.language.as_deref(),
     };
-    Ok(Zeroizing::new(render_handout(&data)?))
+    lay_out_handout(&data)
 }
 
 /// Creates the PDF file empty, readable by its owner only, and never over an
@@ -648,9 +649,9 @@ impl Store {
             outbox::queue_keyed(tx, &format!("{record_id}/reprinted/{hash_id}"), &EventBody::Reprinted(event), now)?;
             let person =
                 Person { name: record.person.name.clone(), language: facts.offered(record.person.language.as_deref()) };
-            let pdf =
+            let page =
                 render(&facts, &person, &record.display_number, &username, &password, today, record_id, ctx.training)?;
-            Ok(Rendered { username, hash_id, pdf })
+            Ok(Rendered { username, hash_id, page })
         });
         drop(password);
         let rendered = match result {
@@ -735,20 +736,21 @@ impl Store {
         file: Option<File>,
         now: DateTime<Utc>,
     ) -> HandedOut {
-        let Rendered { username, hash_id, pdf } = rendered;
+        let Rendered { username, hash_id, page } = rendered;
         let outcome: Result<Delivered, HandoutError> = match (delivery, file) {
             (Delivery::Print(printer), _) => printer
-                .print(record_id, &pdf)
+                .print(&page)
                 .map(|job| Delivered::Printed { job_id: job.job_id })
                 .map_err(HandoutError::from),
             (Delivery::SavePdf(path), Some(file)) => {
+                let pdf = Zeroizing::new(page.pdf());
                 write_pdf(file, path, &pdf).map(|()| Delivered::Saved { path: path.to_path_buf() })
             }
             (Delivery::SavePdf(path), None) => {
                 Err(HandoutError::PdfWrite { path: path.to_path_buf(), detail: "not created".into() })
             }
         };
-        drop(pdf);
+        drop(page);
         let (column, action, detail) = match &outcome {
             Ok(Delivered::Printed { job_id }) => {
                 ("print", "handout.printed", format!("job:{}", job_id.as_deref().unwrap_or("-")))
@@ -932,7 +934,7 @@ mod tests {
     struct BrokenPrinter;
 
     impl Printer for BrokenPrinter {
-        fn print(&self, _: &str, _: &[u8]) -> Result<SpooledJob, PrintError> {
+        fn print(&self, _: &crate::letter::Page) -> Result<SpooledJob, PrintError> {
             Err(PrintError::Refused { detail: "lp: The printer or class does not exist.".into() })
         }
     }

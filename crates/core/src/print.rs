@@ -1,11 +1,17 @@
-//! Printing the handout on the desk's printer (setting `printer`).
+//! Printing the handout on the desk's printer (setting `printer`), and the
+//! machine's printers the setting is chosen from ([`printers`],
+//! [`check_installed`]).
 //!
-//! The PDF bytes go straight to the operating system's print spooler: on
-//! Linux and macOS `lp -d QUEUE -t REFERENCE -`, fed on standard input, so
-//! no file is ever written by Skranke. The job's title is the record's
-//! reference only, never a name or the password. CUPS itself keeps a copy of
-//! each job in its spool unless `PreserveJobFiles No` is set in
-//! `cupsd.conf`; the deployment notes and `scripts/ci/cups-setup.sh` set it.
+//! On Linux and macOS the page's PDF goes to CUPS: `lp -d QUEUE -t
+//! REFERENCE -`, fed on standard input, so no file is ever written by
+//! Skranke. CUPS itself keeps a copy of each job in its spool unless
+//! `PreserveJobFiles No` is set in `cupsd.conf`; the deployment notes and
+//! `scripts/ci/cups-setup.sh` set it.
+//!
+//! On Windows the page is drawn through the printer's own driver (GDI, see
+//! the `windows` module): any office printer prints it, whether or not it
+//! understands PDF. The job's title is the record's reference only, never a
+//! name or the password, on both.
 //!
 //! Issuing code takes a `&dyn Printer`, so its unit tests can use a double
 //! that records jobs instead of printing.
@@ -15,6 +21,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use crate::i18n::{self, Lang};
+use crate::letter::Page;
 
 /// Why a print job could not be handed to the spooler.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -34,6 +41,16 @@ pub enum PrintError {
     /// Printing is not available on this platform.
     #[error("unsupported platform")]
     Unsupported,
+    /// The machine's printers could not be listed.
+    #[error("cannot list printers: {detail}")]
+    List { detail: String },
+    /// A printer this machine does not have.
+    #[error("printer {printer:?} is not installed")]
+    NotInstalled { printer: String, installed: Vec<String> },
+    /// A Windows printer set to keep printed documents: the spooler would
+    /// keep a copy of every handout, password and all.
+    #[error("printer {printer:?} keeps printed documents")]
+    KeepsCopies { printer: String },
 }
 
 impl PrintError {
@@ -45,6 +62,9 @@ impl PrintError {
             PrintError::Spawn { .. } => "print.spawn",
             PrintError::Refused { .. } => "print.refused",
             PrintError::Unsupported => "print.unsupported",
+            PrintError::List { .. } => "print.list",
+            PrintError::NotInstalled { .. } => "print.not_installed",
+            PrintError::KeepsCopies { .. } => "print.keeps_copies",
         }
     }
 
@@ -52,11 +72,20 @@ impl PrintError {
     pub fn message(&self, lang: Lang) -> String {
         let key = format!("print.error.{}", &self.code()["print.".len()..]);
         match self {
-            PrintError::PrinterName(name) => i18n::render(lang, &key, &[("printer", name)]),
+            PrintError::PrinterName(printer) | PrintError::KeepsCopies { printer } => {
+                i18n::render(lang, &key, &[("printer", printer)])
+            }
             PrintError::Spawn { command, detail } => {
                 i18n::render(lang, &key, &[("command", command), ("detail", detail)])
             }
-            PrintError::Refused { detail } => i18n::render(lang, &key, &[("detail", detail)]),
+            PrintError::Refused { detail } | PrintError::List { detail } => {
+                i18n::render(lang, &key, &[("detail", detail)])
+            }
+            PrintError::NotInstalled { printer, installed } => {
+                let none = i18n::render(lang, "print.error.none_installed", &[]);
+                let list = if installed.is_empty() { none } else { installed.join(", ") };
+                i18n::render(lang, &key, &[("printer", printer), ("installed", &list)])
+            }
             PrintError::Title | PrintError::Unsupported => i18n::render(lang, &key, &[]),
         }
     }
@@ -65,15 +94,17 @@ impl PrintError {
 /// What the spooler said about an accepted job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SpooledJob {
-    /// The spooler's job id (CUPS: `QUEUE-N`), when it reported one.
+    /// The spooler's job id (CUPS: `QUEUE-N`; Windows: the job number),
+    /// when it reported one.
     pub job_id: Option<String>,
 }
 
-/// Something that prints PDF bytes: the desk's printer, or a test double.
+/// Something that prints the handout's page: the desk's printer, or a test
+/// double.
 pub trait Printer {
-    /// Spools `pdf` as one job titled `title` (the record's reference).
-    /// Returns once the spooler has accepted the whole job.
-    fn print(&self, title: &str, pdf: &[u8]) -> Result<SpooledJob, PrintError>;
+    /// Prints `page` as one job titled with its reference. Returns once the
+    /// spooler has accepted the whole job.
+    fn print(&self, page: &Page) -> Result<SpooledJob, PrintError>;
 }
 
 /// A job title: the reference, printable, no control characters.
@@ -98,6 +129,85 @@ fn check_queue(name: &str) -> Result<(), PrintError> {
     }
 }
 
+/// A Windows printer name: may hold spaces and backslashes
+/// (`\\server\queue`); only emptiness, control characters and a length
+/// over the spooler's limit are refused.
+#[cfg_attr(not(windows), allow(dead_code))]
+fn check_windows_name(name: &str) -> Result<(), PrintError> {
+    if name.trim().is_empty() || name.chars().count() > 220 || name.chars().any(char::is_control) {
+        return Err(PrintError::PrinterName(name.to_owned()));
+    }
+    Ok(())
+}
+
+/// Whether `name` can be a printer's name on this platform (its spelling
+/// only; [`check_installed`] asks the machine).
+pub fn check_name(name: &str) -> Result<(), PrintError> {
+    #[cfg(windows)]
+    {
+        check_windows_name(name)
+    }
+    #[cfg(not(windows))]
+    {
+        check_queue(name)
+    }
+}
+
+/// The printers this machine can print to, sorted by name: the CUPS
+/// destinations (`lpstat -e`) on Linux and macOS; the local printers and
+/// printer connections of the signed-in Windows account (`EnumPrintersW`)
+/// on Windows.
+pub fn printers() -> Result<Vec<String>, PrintError> {
+    #[cfg(windows)]
+    let mut names = windows::printers()?;
+    #[cfg(unix)]
+    let mut names = lpstat_destinations()?;
+    #[cfg(not(any(unix, windows)))]
+    let mut names: Vec<String> = return Err(PrintError::Unsupported);
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// `name` is a well-spelt printer that this machine has, and (on Windows)
+/// one whose queue keeps no copy of printed documents.
+pub fn check_installed(name: &str) -> Result<(), PrintError> {
+    check_name(name)?;
+    let installed = printers()?;
+    if !installed.iter().any(|p| p == name) {
+        return Err(PrintError::NotInstalled { printer: name.to_owned(), installed });
+    }
+    #[cfg(windows)]
+    windows::check_keeps_no_copies(name)?;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn lpstat_destinations() -> Result<Vec<String>, PrintError> {
+    let output = Command::new("lpstat")
+        .arg("-e")
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| PrintError::List { detail: format!("lpstat: {e}") })?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        // lpstat -e exits 1 with nothing to say when there is no destination.
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if stdout.trim().is_empty() && stderr.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        return Err(PrintError::List { detail: format!("lpstat: {}", stderr.trim()) });
+    }
+    Ok(parse_destinations(&stdout))
+}
+
+/// The names in `lpstat -e`'s answer, one per line.
+#[cfg_attr(not(unix), allow(dead_code))]
+fn parse_destinations(stdout: &str) -> Vec<String> {
+    stdout.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
+}
+
 /// A CUPS print queue, reached through the `lp` command.
 #[derive(Clone, Debug)]
 pub struct CupsPrinter {
@@ -106,7 +216,7 @@ pub struct CupsPrinter {
 }
 
 impl CupsPrinter {
-    /// The queue named `queue` (as `lpstat -p` lists it).
+    /// The queue named `queue` (as `lpstat -e` lists it).
     pub fn new(queue: &str) -> Result<CupsPrinter, PrintError> {
         check_queue(queue)?;
         Ok(CupsPrinter { queue: queue.to_owned(), lp: PathBuf::from("lp") })
@@ -121,10 +231,9 @@ impl CupsPrinter {
     pub fn queue(&self) -> &str {
         &self.queue
     }
-}
 
-impl Printer for CupsPrinter {
-    fn print(&self, title: &str, pdf: &[u8]) -> Result<SpooledJob, PrintError> {
+    /// Spools PDF bytes as one job titled `title`.
+    pub fn print_pdf(&self, title: &str, pdf: &[u8]) -> Result<SpooledJob, PrintError> {
         check_title(title)?;
         let command = self.lp.display().to_string();
         let mut child = Command::new(&self.lp)
@@ -155,14 +264,21 @@ impl Printer for CupsPrinter {
     }
 }
 
+impl Printer for CupsPrinter {
+    fn print(&self, page: &Page) -> Result<SpooledJob, PrintError> {
+        let pdf = zeroize::Zeroizing::new(page.pdf());
+        self.print_pdf(page.reference(), &pdf)
+    }
+}
+
 /// The job id in lp's answer `request id is QUEUE-12 (1 file(s))`.
 fn parse_job_id(stdout: &str) -> Option<String> {
     let rest = stdout.split("request id is ").nth(1)?;
     rest.split_whitespace().next().map(str::to_owned)
 }
 
-/// The platform's printer for the configured queue name: CUPS on Linux and
-/// macOS, the Windows spooler on Windows.
+/// The platform's printer for the configured name: CUPS on Linux and
+/// macOS, the printer's driver on Windows.
 pub fn system_printer(name: &str) -> Result<Box<dyn Printer + Send + Sync>, PrintError> {
     #[cfg(unix)]
     {
@@ -179,105 +295,8 @@ pub fn system_printer(name: &str) -> Result<Box<dyn Printer + Send + Sync>, Prin
     }
 }
 
-/// Windows printing. Cross-built by `scripts/windows.sh` and run under Wine
-/// there (`tests/windows/wine.rs`), whose spooler hands the job to CUPS; a
-/// real Windows printer driver is not tested.
-///
-/// Approach: the PDF bytes are written to the Windows spooler as a RAW job
-/// with the winspool API (`OpenPrinterW`, `StartDocPrinterW` with datatype
-/// `RAW` and the reference as the document name, `StartPagePrinter`,
-/// `WritePrinter`, `EndPagePrinter`, `EndDocPrinter`, `ClosePrinter`), again
-/// from memory and without a file. A job that fails on the way is aborted
-/// (`AbortPrinter`), so that no half of a handout comes out. A RAW PDF job needs a printer that
-/// understands PDF itself ("PDF direct print"; most current office laser
-/// printers and print servers with a PDF-capable driver do); the deployment
-/// notes tell administrators to choose such a queue, and to turn off "Keep
-/// printed documents" in the queue's advanced properties, Windows' equivalent
-/// of CUPS's `PreserveJobFiles`. Windows has no `lp`; this module calls the
-/// API directly rather than a helper program that would need a file.
 #[cfg(windows)]
-mod windows {
-    use super::{check_title, PrintError, Printer, SpooledJob};
-    use windows_sys::Win32::Graphics::Printing::{
-        AbortPrinter, ClosePrinter, EndDocPrinter, EndPagePrinter, OpenPrinterW, StartDocPrinterW, StartPagePrinter,
-        WritePrinter, DOC_INFO_1W, PRINTER_HANDLE,
-    };
-
-    fn wide(s: &str) -> Vec<u16> {
-        s.encode_utf16().chain(std::iter::once(0)).collect()
-    }
-
-    pub struct WindowsPrinter {
-        name: String,
-    }
-
-    impl WindowsPrinter {
-        pub fn new(name: &str) -> Result<WindowsPrinter, PrintError> {
-            // Windows printer names may contain spaces and backslashes
-            // (\\server\queue); only emptiness and control characters are refused.
-            if name.trim().is_empty() || name.chars().any(char::is_control) {
-                return Err(PrintError::PrinterName(name.to_owned()));
-            }
-            Ok(WindowsPrinter { name: name.to_owned() })
-        }
-    }
-
-    impl Printer for WindowsPrinter {
-        fn print(&self, title: &str, pdf: &[u8]) -> Result<SpooledJob, PrintError> {
-            check_title(title)?;
-            let refused =
-                |what: &str| PrintError::Refused { detail: format!("{what}: {}", std::io::Error::last_os_error()) };
-            let name = wide(&self.name);
-            let doc_name = wide(title);
-            let datatype = wide("RAW");
-            let mut handle = PRINTER_HANDLE::default();
-            // SAFETY: the strings are NUL-terminated UTF-16 that outlive the
-            // calls; the handle is closed on every path below.
-            unsafe {
-                if OpenPrinterW(name.as_ptr(), &mut handle, std::ptr::null()) == 0 {
-                    return Err(refused("OpenPrinter"));
-                }
-                let info = DOC_INFO_1W {
-                    pDocName: doc_name.as_ptr() as *mut u16,
-                    pOutputFile: std::ptr::null_mut(),
-                    pDatatype: datatype.as_ptr() as *mut u16,
-                };
-                let job = StartDocPrinterW(handle, 1, &info);
-                if job == 0 {
-                    let e = refused("StartDocPrinter");
-                    ClosePrinter(handle);
-                    return Err(e);
-                }
-                let mut failed = (StartPagePrinter(handle) == 0).then(|| refused("StartPagePrinter"));
-                let mut offset = 0usize;
-                while failed.is_none() && offset < pdf.len() {
-                    let chunk = &pdf[offset..pdf.len().min(offset + (1 << 20))];
-                    let mut written = 0u32;
-                    if WritePrinter(handle, chunk.as_ptr().cast(), chunk.len() as u32, &mut written) == 0
-                        || written == 0
-                    {
-                        failed = Some(refused("WritePrinter"));
-                    }
-                    offset += written as usize;
-                }
-                if failed.is_none() && EndPagePrinter(handle) == 0 {
-                    failed = Some(refused("EndPagePrinter"));
-                }
-                if failed.is_none() && EndDocPrinter(handle) == 0 {
-                    failed = Some(refused("EndDocPrinter"));
-                }
-                if failed.is_some() {
-                    AbortPrinter(handle);
-                }
-                ClosePrinter(handle);
-                match failed {
-                    Some(e) => Err(e),
-                    None => Ok(SpooledJob { job_id: Some(job.to_string()) }),
-                }
-            }
-        }
-    }
-}
+mod windows;
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -291,19 +310,11 @@ pub(crate) mod tests {
     }
 
     impl Printer for RecordingPrinter {
-        fn print(&self, title: &str, pdf: &[u8]) -> Result<SpooledJob, PrintError> {
-            check_title(title)?;
-            self.jobs.borrow_mut().push((title.to_owned(), pdf.to_vec()));
+        fn print(&self, page: &Page) -> Result<SpooledJob, PrintError> {
+            check_title(page.reference())?;
+            self.jobs.borrow_mut().push((page.reference().to_owned(), page.pdf()));
             Ok(SpooledJob { job_id: Some(format!("test-{}", self.jobs.borrow().len())) })
         }
-    }
-
-    #[test]
-    fn a_printer_double_records_the_job_under_its_title() {
-        let p = RecordingPrinter::default();
-        let job = p.print("D17-000042", b"%PDF-1.3").unwrap();
-        assert_eq!(job.job_id.as_deref(), Some("test-1"));
-        assert_eq!(p.jobs.borrow()[0].0, "D17-000042");
     }
 
     #[test]
@@ -320,6 +331,29 @@ pub(crate) mod tests {
         assert_eq!(check_title(""), Err(PrintError::Title));
         assert_eq!(check_title("a\nb"), Err(PrintError::Title));
         assert!(check_title("D17-000042").is_ok());
+    }
+
+    #[test]
+    fn windows_printer_names_may_hold_spaces_and_backslashes_but_no_control_characters() {
+        assert!(check_windows_name(r"\\print01\Borgerservice 2. sal").is_ok());
+        for bad in ["", "  ", "a\nb", "a\u{7}"] {
+            assert_eq!(check_windows_name(bad), Err(PrintError::PrinterName(bad.to_owned())), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn lpstat_destinations_are_one_per_line() {
+        assert_eq!(parse_destinations("skranke-test\nOffice_2\n\n"), ["skranke-test", "Office_2"]);
+        assert!(parse_destinations("").is_empty());
+    }
+
+    #[test]
+    fn a_printer_not_installed_is_named_with_those_that_are() {
+        let e = PrintError::NotInstalled { printer: "Skranke 9".into(), installed: vec!["A".into(), "B 2".into()] };
+        for lang in Lang::ALL {
+            let m = e.message(lang);
+            assert!(m.contains("Skranke 9") && m.contains("A, B 2"), "{m}");
+        }
     }
 
     #[test]
@@ -347,7 +381,7 @@ pub(crate) mod tests {
         .unwrap();
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
         let pdf: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-        let job = CupsPrinter::with_lp("q", &script).unwrap().print("D17-000042", &pdf).unwrap();
+        let job = CupsPrinter::with_lp("q", &script).unwrap().print_pdf("D17-000042", &pdf).unwrap();
         assert_eq!(job.job_id.as_deref(), Some("q-7"));
         let args = std::fs::read_to_string(dir.join("args")).unwrap();
         assert_eq!(
@@ -361,9 +395,9 @@ pub(crate) mod tests {
     #[cfg(unix)]
     #[test]
     fn a_refusing_spooler_is_reported_with_its_message() {
-        let err = CupsPrinter::with_lp("q", "/bin/false").unwrap().print("R-1", b"x").unwrap_err();
+        let err = CupsPrinter::with_lp("q", "/bin/false").unwrap().print_pdf("R-1", b"x").unwrap_err();
         assert!(matches!(err, PrintError::Refused { .. }), "{err:?}");
-        let err = CupsPrinter::with_lp("q", "/no/such/lp").unwrap().print("R-1", b"x").unwrap_err();
+        let err = CupsPrinter::with_lp("q", "/no/such/lp").unwrap().print_pdf("R-1", b"x").unwrap_err();
         assert!(matches!(err, PrintError::Spawn { .. }), "{err:?}");
     }
 
@@ -375,6 +409,10 @@ pub(crate) mod tests {
             PrintError::Spawn { command: "lp".into(), detail: "d".into() },
             PrintError::Refused { detail: "d".into() },
             PrintError::Unsupported,
+            PrintError::List { detail: "d".into() },
+            PrintError::NotInstalled { printer: "x".into(), installed: vec![] },
+            PrintError::NotInstalled { printer: "x".into(), installed: vec!["a".into(), "b".into()] },
+            PrintError::KeepsCopies { printer: "x".into() },
         ];
         for e in all {
             for lang in Lang::ALL {

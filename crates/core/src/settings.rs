@@ -148,8 +148,9 @@ pub fn validate(key: SettingKey, value: &str, lang: Lang) -> Result<String, Fiel
     let value = value.trim();
     let name = key.code();
     match key {
-        SettingKey::Printer => match crate::print::system_printer(value) {
-            Ok(_) => Ok(value.to_owned()),
+        SettingKey::Printer => match crate::print::check_name(value) {
+            Ok(()) => Ok(value.to_owned()),
+            Err(_) if cfg!(windows) => Err(problem(name, "printer_invalid_windows", lang, &[])),
             Err(_) => Err(problem(name, "printer_invalid", lang, &[])),
         },
         SettingKey::PasswordLapseDays => match value.parse::<i64>().ok().and_then(|d| LapseDays::new(d).ok()) {
@@ -357,11 +358,27 @@ impl Store {
 
     /// Refuses a new value for a setting the municipality set, naming it:
     /// the same value (a whole form saved again) is no change.
-    fn check_not_municipal(&self, key: SettingKey, value: &str, lang: Lang) -> Result<Option<FieldError>, StoreError> {
-        if !self.municipality_set(key)? || self.setting(key.code())?.as_deref() == Some(value) {
+    fn check_change(&self, key: SettingKey, value: &str, lang: Lang) -> Result<Option<FieldError>, StoreError> {
+        if self.setting(key.code())?.as_deref() == Some(value) {
             return Ok(None);
         }
-        Ok(Some(problem(key.code(), "set_by_municipality", lang, &[])))
+        if self.municipality_set(key)? {
+            return Ok(Some(problem(key.code(), "set_by_municipality", lang, &[])));
+        }
+        // A new printer must be one this PC has (and, on Windows, one whose
+        // queue keeps no copies); the one already set is not asked again,
+        // so that a printer away for a while does not block the rest of
+        // the form.
+        if key == SettingKey::Printer {
+            if let Err(e) = crate::print::check_installed(value) {
+                return Ok(Some(FieldError {
+                    field: key.code().into(),
+                    code: e.code().into(),
+                    message: e.message(lang),
+                }));
+            }
+        }
+        Ok(None)
     }
 
     /// Every setting with the value in force (admin).
@@ -387,7 +404,7 @@ impl Store {
         lang: Lang,
     ) -> Result<String, StaffError> {
         let value = validate(key, value, lang).map_err(|e| StaffError::Invalid(vec![e]))?;
-        if let Some(e) = self.check_not_municipal(key, &value, lang)? {
+        if let Some(e) = self.check_change(key, &value, lang)? {
             return Err(StaffError::Invalid(vec![e]));
         }
         self.set_setting(session, key.code(), &value, now)?;
@@ -410,7 +427,7 @@ impl Store {
         let mut errors = Vec::new();
         for &(key, value) in values {
             match validate(key, value, lang) {
-                Ok(v) => match self.check_not_municipal(key, &v, lang)? {
+                Ok(v) => match self.check_change(key, &v, lang)? {
                     Some(e) => errors.push(e),
                     None => checked.push((key, v)),
                 },

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::NaiveDate;
 use skranke_core::credentials::{Credentials, LapseDays, OsRandom};
-use skranke_core::letter::{render_handout, HandoutData, PrivacyContacts};
+use skranke_core::letter::{lay_out_handout, HandoutData, PrivacyContacts};
 use skranke_core::print::{CupsPrinter, Printer};
 
 fn run(cmd: &str, args: &[&str]) -> Option<String> {
@@ -99,8 +99,8 @@ fn a_handout_printed_through_cups_comes_out_whole_and_leaves_no_spool_file() {
         privacy: &privacy,
         language: Some("pl"),
     };
-    let pdf = render_handout(&data).unwrap();
-    let job = CupsPrinter::new(&queue).unwrap().print(&reference, &pdf).unwrap();
+    let page = lay_out_handout(&data).unwrap();
+    let job = CupsPrinter::new(&queue).unwrap().print(&page).unwrap();
     let job_id = job.job_id.expect("lp reports the job id");
     let n = job_id.rsplit('-').next().unwrap().to_owned();
 

@@ -51,7 +51,8 @@ impl Face {
         )
     }
 
-    pub(super) fn bytes(self) -> &'static [u8] {
+    /// The face's TrueType file, as embedded.
+    pub fn bytes(self) -> &'static [u8] {
         match self {
             Face::Regular => SANS,
             Face::Bold => SANS_BOLD,

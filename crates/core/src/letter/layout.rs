@@ -81,6 +81,21 @@ impl Fonts {
         units as f32 * size / upem
     }
 
+    /// The advance of each character of `text` at `size` points, as a
+    /// [`Mark::Text`] sets them (one glyph per character from the cmap, no
+    /// kerning): what a printer driver is told, so that its line has the
+    /// PDF's widths whatever its own hinting makes of the face.
+    pub fn advances(&self, face: Face, text: &str, size: f32) -> Vec<f32> {
+        let font = self.parsed(face);
+        let upem = f32::from(font.pdf_font_metrics.units_per_em.max(1));
+        text.chars()
+            .map(|c| {
+                font.lookup_glyph_index(u32::from(c))
+                    .map_or(0.0, |g| f32::from(font.get_horizontal_advance(g)) * size / upem)
+            })
+            .collect()
+    }
+
     /// Breaks `text` into lines no wider than `max` at word boundaries; a
     /// word wider than a line is split between characters.
     pub fn wrap(&self, face: Face, text: &str, size: f32, max: f32) -> Vec<String> {
@@ -137,15 +152,107 @@ impl Fonts {
     }
 }
 
-/// The ops of one page, with small helpers for what the handout draws.
+/// One thing drawn on the page: the handout as a display list that both
+/// the PDF ([`Mark::pdf_ops`]) and a printer driver's page (`print`'s GDI
+/// path on Windows) are made from, so that there is one layout, not two.
+/// Coordinates in points from the page's lower left.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Mark {
+    /// Text as characters, one glyph each from the face's cmap, its
+    /// baseline starting at (`x`, `y`) and turned `degrees` counter-clockwise.
+    Text { face: Face, size: f32, x: f32, y: f32, degrees: f32, text: String },
+    /// One shaped glyph by its id in `face`, its origin at (`x`, `y`);
+    /// `text` is what it stands for (empty for a glyph the shaper made).
+    Glyph { face: Face, size: f32, x: f32, y: f32, gid: u16, text: String },
+    /// The grey level (0 black, 1 white) of the fills and text after it.
+    FillGrey(f32),
+    /// The grey level and line width (points) of the outlines after it.
+    StrokeGrey { level: f32, width: f32 },
+    /// A filled rectangle, its lower left corner at (`x`, `y`).
+    FillRect { x: f32, y: f32, w: f32, h: f32 },
+    /// A rectangle's outline.
+    StrokeRect { x: f32, y: f32, w: f32, h: f32 },
+}
+
+impl Mark {
+    /// Wipes the text it holds (the password is among the page's texts).
+    pub fn wipe(&mut self) {
+        if let Mark::Text { text, .. } | Mark::Glyph { text, .. } = self {
+            zeroize::Zeroize::zeroize(text);
+        }
+    }
+
+    /// The page's marks as printpdf's operations: consecutive glyphs share
+    /// one text section, with the font set again only where the face changes.
+    pub fn pdf_ops(marks: &[Mark]) -> Vec<Op> {
+        let mut ops = Vec::with_capacity(marks.len() * 4);
+        let mut in_glyphs: Option<Face> = None;
+        for mark in marks {
+            if in_glyphs.is_some() && !matches!(mark, Mark::Glyph { .. }) {
+                ops.push(Op::EndTextSection);
+                in_glyphs = None;
+            }
+            match mark {
+                Mark::Text { face, size, x, y, degrees, text } => {
+                    ops.push(Op::StartTextSection);
+                    ops.push(Op::SetFont { font: PdfFontHandle::External(face.id()), size: Pt(*size) });
+                    if *degrees == 0.0 {
+                        ops.push(Op::SetTextCursor { pos: Point { x: Pt(*x), y: Pt(*y) } });
+                    } else {
+                        let (sin, cos) = degrees.to_radians().sin_cos();
+                        ops.push(Op::SetTextMatrix { matrix: TextMatrix::Raw([cos, sin, -sin, cos, *x, *y]) });
+                    }
+                    ops.push(Op::ShowText { items: vec![TextItem::Text(text.clone())] });
+                    ops.push(Op::EndTextSection);
+                }
+                Mark::Glyph { face, size, x, y, gid, text } => {
+                    if in_glyphs.is_none() {
+                        ops.push(Op::StartTextSection);
+                    }
+                    if in_glyphs != Some(*face) {
+                        ops.push(Op::SetFont { font: PdfFontHandle::External(face.id()), size: Pt(*size) });
+                        in_glyphs = Some(*face);
+                    }
+                    // An empty text maps the glyph to nothing in the ToUnicode map.
+                    let cp = Codepoint::with_cid(*gid, 0.0, text.clone());
+                    ops.push(Op::SetTextMatrix { matrix: TextMatrix::Raw([1.0, 0.0, 0.0, 1.0, *x, *y]) });
+                    ops.push(Op::ShowText { items: vec![TextItem::GlyphIds(vec![cp])] });
+                }
+                Mark::FillGrey(level) => ops.push(Op::SetFillColor { col: grey(*level) }),
+                Mark::StrokeGrey { level, width } => {
+                    ops.push(Op::SetOutlineColor { col: grey(*level) });
+                    ops.push(Op::SetOutlineThickness { pt: Pt(*width) });
+                }
+                Mark::FillRect { x, y, w, h } => ops.push(rect(*x, *y, *w, *h, printpdf::PaintMode::Fill)),
+                Mark::StrokeRect { x, y, w, h } => ops.push(rect(*x, *y, *w, *h, printpdf::PaintMode::Stroke)),
+            }
+        }
+        if in_glyphs.is_some() {
+            ops.push(Op::EndTextSection);
+        }
+        ops
+    }
+}
+
+fn grey(level: f32) -> Color {
+    Color::Greyscale(Greyscale { percent: level, icc_profile: None })
+}
+
+fn rect(x: f32, y: f32, w: f32, h: f32, mode: printpdf::PaintMode) -> Op {
+    let mut rectangle = Rect::from_xywh(Pt(x), Pt(y), Pt(w), Pt(h));
+    rectangle.mode = Some(mode);
+    Op::DrawRectangle { rectangle }
+}
+
+/// The marks of one page, with small helpers for what the handout draws.
 pub struct Canvas {
-    pub ops: Vec<Op>,
+    pub marks: Vec<Mark>,
     fonts: &'static Fonts,
 }
 
 impl Canvas {
     pub fn new(fonts: &'static Fonts) -> Canvas {
-        Canvas { ops: Vec::new(), fonts }
+        Canvas { marks: Vec::new(), fonts }
     }
 
     /// One line of text with its baseline's left end at (`x`, `y`), its
@@ -170,68 +277,44 @@ impl Canvas {
     /// Text as characters, one glyph each from the font's cmap, left to
     /// right: right for Latin, Greek and Cyrillic, wrong for Arabic.
     pub fn chars(&mut self, face: Face, size: f32, x: f32, y: f32, text: &str) {
-        self.ops.extend([
-            Op::StartTextSection,
-            Op::SetFont { font: PdfFontHandle::External(face.id()), size: Pt(size) },
-            Op::SetTextCursor { pos: Point { x: Pt(x), y: Pt(y) } },
-            Op::ShowText { items: vec![TextItem::Text(text.to_owned())] },
-            Op::EndTextSection,
-        ]);
+        self.marks.push(Mark::Text { face, size, x, y, degrees: 0.0, text: text.to_owned() });
     }
 
-    /// A shaped line's glyphs, each at its own place: printpdf merges a
-    /// run on one baseline into one `TJ` whose kerns reproduce the places.
+    /// A shaped line's glyphs, each at its own place.
     pub fn glyphs(&mut self, size: f32, x: f32, y: f32, line: &ShapedLine) {
-        let mut face = None;
-        self.ops.push(Op::StartTextSection);
         for g in &line.glyphs {
-            if face != Some(g.face) {
-                self.ops.push(Op::SetFont { font: PdfFontHandle::External(g.face.id()), size: Pt(size) });
-                face = Some(g.face);
-            }
-            // An empty text maps the glyph to nothing in the ToUnicode map.
-            let cp = Codepoint::with_cid(g.gid, 0.0, g.text.clone());
-            self.ops.extend([
-                Op::SetTextMatrix { matrix: TextMatrix::Raw([1.0, 0.0, 0.0, 1.0, x + g.x, y + g.y]) },
-                Op::ShowText { items: vec![TextItem::GlyphIds(vec![cp])] },
-            ]);
+            self.marks.push(Mark::Glyph {
+                face: g.face,
+                size,
+                x: x + g.x,
+                y: y + g.y,
+                gid: g.gid,
+                text: g.text.clone(),
+            });
         }
-        self.ops.push(Op::EndTextSection);
     }
 
     /// Text rotated `degrees` counter-clockwise about its baseline start.
     pub fn rotated_text(&mut self, face: Face, size: f32, x: f32, y: f32, degrees: f32, text: &str) {
-        let (sin, cos) = degrees.to_radians().sin_cos();
-        self.ops.extend([
-            Op::StartTextSection,
-            Op::SetFont { font: PdfFontHandle::External(face.id()), size: Pt(size) },
-            Op::SetTextMatrix { matrix: TextMatrix::Raw([cos, sin, -sin, cos, x, y]) },
-            Op::ShowText { items: vec![TextItem::Text(text.to_owned())] },
-            Op::EndTextSection,
-        ]);
+        self.marks.push(Mark::Text { face, size, x, y, degrees, text: text.to_owned() });
     }
 
     pub fn fill_grey(&mut self, level: f32) {
-        self.ops.push(Op::SetFillColor { col: Color::Greyscale(Greyscale { percent: level, icc_profile: None }) });
+        self.marks.push(Mark::FillGrey(level));
     }
 
     pub fn stroke_grey(&mut self, level: f32, width: f32) {
-        self.ops.push(Op::SetOutlineColor { col: Color::Greyscale(Greyscale { percent: level, icc_profile: None }) });
-        self.ops.push(Op::SetOutlineThickness { pt: Pt(width) });
+        self.marks.push(Mark::StrokeGrey { level, width });
     }
 
     /// A filled rectangle with its lower left corner at (`x`, `y`).
     pub fn fill_rect(&mut self, x: f32, y: f32, w: f32, h: f32) {
-        let mut rect = Rect::from_xywh(Pt(x), Pt(y), Pt(w), Pt(h));
-        rect.mode = Some(printpdf::PaintMode::Fill);
-        self.ops.push(Op::DrawRectangle { rectangle: rect });
+        self.marks.push(Mark::FillRect { x, y, w, h });
     }
 
     /// A rectangle's outline.
     pub fn stroke_rect(&mut self, x: f32, y: f32, w: f32, h: f32) {
-        let mut rect = Rect::from_xywh(Pt(x), Pt(y), Pt(w), Pt(h));
-        rect.mode = Some(printpdf::PaintMode::Stroke);
-        self.ops.push(Op::DrawRectangle { rectangle: rect });
+        self.marks.push(Mark::StrokeRect { x, y, w, h });
     }
 }
 

@@ -27,7 +27,7 @@ use zeroize::Zeroize;
 
 use crate::credentials::{InitialPassword, LapseDays, Username};
 use crate::i18n::{self, Lang};
-use layout::{fonts, Canvas, Face, Fonts, PAGE_H, PAGE_W};
+use layout::{fonts, Canvas, Face, Fonts, Mark, PAGE_H, PAGE_W};
 use shape::Dir;
 use texts::LetterTexts;
 
@@ -143,6 +143,14 @@ const LEADING: f32 = 1.28;
 /// Renders the handout as PDF bytes: one A4 page, fonts embedded and subset.
 /// Writes no file and logs nothing; the password leaves only in the bytes.
 pub fn render_handout(data: &HandoutData<'_>) -> Result<Vec<u8>, LetterError> {
+    Ok(lay_out_handout(data)?.pdf())
+}
+
+/// Lays the handout out: the one page, as marks that its PDF ([`Page::pdf`])
+/// and a printer driver's page are both drawn from. Every refusal
+/// (a missing field, a character no face has, text that cannot fit one
+/// page) comes from here, before anything is drawn anywhere.
+pub fn lay_out_handout(data: &HandoutData<'_>) -> Result<Page, LetterError> {
     let fonts = fonts().ok_or(LetterError::Fonts)?;
     let langs = texts::handout_languages(data.language);
     let password = data.password.expose_grouped();
@@ -157,52 +165,92 @@ pub fn render_handout(data: &HandoutData<'_>) -> Result<Vec<u8>, LetterError> {
     y = titles(fonts, &mut canvas, &langs, y);
     y = personal_box(fonts, &mut canvas, data, &langs, &password, y);
     body(fonts, &mut canvas, data, &langs, y - 12.0)?;
+    Ok(Page {
+        marks: std::mem::take(&mut canvas.marks),
+        fonts,
+        reference: data.reference.to_owned(),
+        date: data.issue_date,
+        document_id: document_id(data),
+    })
+}
 
-    let (mut doc, mut bytes) = save(fonts, canvas, data.reference, data.issue_date);
-    // Wipe the copies of the page's text (the password among them) that the
-    // document held; the bytes are the only copy that leaves.
-    for page in &mut doc.pages {
-        for op in &mut page.ops {
-            if let printpdf::Op::ShowText { items } = op {
-                for item in items {
-                    match item {
-                        printpdf::TextItem::Text(s) => s.zeroize(),
-                        printpdf::TextItem::GlyphIds(glyphs) => {
-                            glyphs.iter_mut().flat_map(|g| &mut g.cid).for_each(|s| s.zeroize())
+/// A laid-out handout: its marks, and what its PDF is named and dated by.
+/// The marks hold the page's text, the password among it: they are wiped
+/// when the page is dropped, and the page is never cloned or printed as
+/// debug output.
+pub struct Page {
+    marks: Vec<Mark>,
+    fonts: &'static Fonts,
+    reference: String,
+    date: NaiveDate,
+    document_id: String,
+}
+
+impl Page {
+    /// What is drawn, in order.
+    pub fn marks(&self) -> &[Mark] {
+        &self.marks
+    }
+
+    /// The faces the marks are set in, with their metrics.
+    pub fn fonts(&self) -> &'static Fonts {
+        self.fonts
+    }
+
+    /// The record's reference: the PDF's and a print job's title.
+    pub fn reference(&self) -> &str {
+        &self.reference
+    }
+
+    /// The page as PDF bytes: every face embedded and subset (printpdf
+    /// leaves out a face the page does not use), dated at midnight of the
+    /// issue date, with a document id from the record. The same page gives
+    /// the same bytes.
+    pub fn pdf(&self) -> Vec<u8> {
+        let fonts = self.fonts;
+        let mut doc = PdfDocument::new(&format!("Skranke {}", self.reference));
+        for face in Face::ALL {
+            doc.resources.fonts.map.insert(face.id(), printpdf::PdfFont::new(fonts.parsed(face).clone()));
+        }
+        let midnight = self.date.and_time(NaiveTime::MIN).and_utc().timestamp();
+        if let Ok(date) = printpdf::OffsetDateTime::from_unix_timestamp(midnight) {
+            let info = &mut doc.metadata.info;
+            info.creation_date = date;
+            info.modification_date = date;
+            info.metadata_date = date;
+        }
+        doc.metadata.info.creator = "Skranke".to_owned();
+        doc.metadata.info.producer = "Skranke".to_owned();
+        doc.metadata.info.identifier = self.reference.clone();
+        doc.pages = vec![PdfPage::new(Pt(PAGE_W).into(), Pt(PAGE_H).into(), Mark::pdf_ops(&self.marks))];
+        let options = PdfSaveOptions { optimize: true, subset_fonts: true, secure: true, image_optimization: None };
+        let mut bytes = doc.save(&options, &mut Vec::new());
+        // Wipe the copies of the page's text (the password among them) that
+        // the document held; the bytes are the only copy that leaves.
+        for page in &mut doc.pages {
+            for op in &mut page.ops {
+                if let printpdf::Op::ShowText { items } = op {
+                    for item in items {
+                        match item {
+                            printpdf::TextItem::Text(s) => s.zeroize(),
+                            printpdf::TextItem::GlyphIds(glyphs) => {
+                                glyphs.iter_mut().flat_map(|g| &mut g.cid).for_each(|s| s.zeroize())
+                            }
+                            printpdf::TextItem::Offset(_) => {}
                         }
-                        printpdf::TextItem::Offset(_) => {}
                     }
                 }
             }
         }
+        fix_document_id(&mut bytes, &self.document_id);
+        bytes
     }
-    fix_document_id(&mut bytes, &document_id(data));
-    Ok(bytes)
 }
 
-/// The page as a PDF document (kept, so that its copies of the text can be
-/// wiped) and its bytes: every face embedded and subset (printpdf leaves
-/// out a face the page does not use), dated `date` at midnight.
-fn save(fonts: &Fonts, canvas: Canvas, reference: &str, date: NaiveDate) -> (PdfDocument, Vec<u8>) {
-    let mut doc = PdfDocument::new(&format!("Skranke {reference}"));
-    for face in Face::ALL {
-        doc.resources.fonts.map.insert(face.id(), printpdf::PdfFont::new(fonts.parsed(face).clone()));
+impl Drop for Page {
+    fn drop(&mut self) {
+        self.marks.iter_mut().for_each(Mark::wipe);
     }
-    let midnight = date.and_time(NaiveTime::MIN).and_utc().timestamp();
-    if let Ok(date) = printpdf::OffsetDateTime::from_unix_timestamp(midnight) {
-        let info = &mut doc.metadata.info;
-        info.creation_date = date;
-        info.modification_date = date;
-        info.metadata_date = date;
-    }
-    doc.metadata.info.creator = "Skranke".to_owned();
-    doc.metadata.info.producer = "Skranke".to_owned();
-    doc.metadata.info.identifier = reference.to_owned();
-    let page = PdfPage::new(Pt(PAGE_W).into(), Pt(PAGE_H).into(), canvas.ops);
-    doc.pages = vec![page];
-    let options = PdfSaveOptions { optimize: true, subset_fonts: true, secure: true, image_optimization: None };
-    let bytes = doc.save(&options, &mut Vec::new());
-    (doc, bytes)
 }
 
 /// Refuses empty fields and characters the fonts lack, naming the field.

@@ -417,7 +417,14 @@ fn line_pdf(draw: impl FnOnce(&mut Canvas)) -> Vec<u8> {
     let fonts = fonts().unwrap();
     let mut canvas = Canvas::new(fonts);
     draw(&mut canvas);
-    save(fonts, canvas, "line", NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()).1
+    let page = Page {
+        marks: std::mem::take(&mut canvas.marks),
+        fonts,
+        reference: "line".into(),
+        date: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+        document_id: "0".repeat(32),
+    };
+    page.pdf()
 }
 
 /// The same line as HarfBuzz shapes it (`hb-view`, Debian's
