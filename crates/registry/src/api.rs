@@ -35,7 +35,7 @@ pub const OPENAPI: &str = include_str!("../openapi.json");
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Access {
-    /// Anyone: `/health`, `/openapi.json`.
+    /// Anyone: `/health`, `/ready`, `/openapi.json`.
     Public,
     /// Anyone holding a one-time enrolment code (checked by the handler).
     Enrolment,
@@ -143,6 +143,7 @@ pub fn router(state: AppState) -> (Router, Vec<RouteInfo>) {
         .add(post.clone(), "/v1/lookup", Desk, Signed, SMALL_BODY, Some(Limited::Lookup), lookup::lookup)
         .add(get.clone(), "/v1/records/{record_id}", Desk, Signed, SMALL_BODY, None, sync::record)
         .add(get.clone(), "/health", Public, Plain, SMALL_BODY, None, health)
+        .add(get.clone(), "/ready", Public, Plain, SMALL_BODY, None, ready)
         .add(get.clone(), "/openapi.json", Public, Plain, SMALL_BODY, None, openapi)
         .add(get.clone(), "/v1/registry-key", Public, Signed, SMALL_BODY, None, signing::registry_key)
         .add(post.clone(), "/v1/enrol", Enrolment, Signed, SMALL_BODY, Some(Limited::Enrol), enrol::enrol)
@@ -238,10 +239,35 @@ async fn log_request(req: Request, next: Next) -> Response {
     response
 }
 
-async fn health(State(state): State<AppState>) -> Result<Json<serde_json::Value>> {
-    let client = state.pool.get().await?;
-    let sequence = crate::db::sequence(&client).await?;
-    Ok(Json(serde_json::json!({ "status": "ok", "registry_sequence": sequence })))
+/// Liveness: the process answers. It asks the database nothing and says
+/// nothing else (the sequence is for desks, in signed answers only).
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// How long `/ready` waits for a connection and a trivial query: a load
+/// balancer asks often and must hear "not ready" quickly.
+pub const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Readiness: the database answers `SELECT 1` within [`READY_TIMEOUT`];
+/// otherwise 503 as a problem document (`registry.not_ready`).
+async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>> {
+    let check = async {
+        let client = state.pool.get().await?;
+        client.query_one("SELECT 1", &[]).await?;
+        Ok::<_, RegistryError>(())
+    };
+    match tokio::time::timeout(READY_TIMEOUT, check).await {
+        Ok(Ok(())) => Ok(Json(serde_json::json!({ "status": "ready" }))),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e.loggable(), "not ready: the database did not answer");
+            Err(RegistryError::refused(StatusCode::SERVICE_UNAVAILABLE, "registry.not_ready"))
+        }
+        Err(_) => {
+            tracing::warn!("not ready: the database did not answer in time");
+            Err(RegistryError::refused(StatusCode::SERVICE_UNAVAILABLE, "registry.not_ready"))
+        }
+    }
 }
 
 async fn openapi() -> Response {
