@@ -26,3 +26,4 @@ npx vitest run
 
 say "End-to-end tests in the real window"
 node --test --test-concurrency=1 --test-timeout=180000 tests/e2e/
+bash "$ROOT/scripts/deb.sh"
