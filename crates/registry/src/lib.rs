@@ -21,6 +21,7 @@ pub mod duplicates;
 pub mod error;
 pub mod key;
 pub mod limits;
+pub mod lists;
 pub mod logging;
 pub mod ops;
 pub mod privacy;

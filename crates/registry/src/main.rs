@@ -10,7 +10,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use skranke_registry::key::{self, RegistryKey};
 use skranke_registry::revocation::{self, Cancelled, CodeChoice, OpenCode};
-use skranke_registry::{api, db, logging, ops, privacy, settings, system_clock, tls, AppState, Config, RateLimit, RegistryError};
+use skranke_registry::{
+    api, db, lists, logging, ops, privacy, settings, system_clock, tls, AppState, Config, RateLimit, RegistryError,
+};
 use skranke_rules::i18n::{render, render_count, Lang};
 use skranke_rules::lease::Block;
 
@@ -154,6 +156,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// What operators watch: cases, desks, codes, numbers and the feed
+    /// (never a name; `case show` opens one case's personal data, audited).
+    List {
+        #[command(subcommand)]
+        what: ListCommand,
+    },
+    /// One case (a conflict or a duplicate review).
+    Case {
+        #[command(subcommand)]
+        command: CaseCommand,
+    },
     /// Record numbers of the block already used elsewhere (one per line).
     ImportUsed { file: PathBuf },
     /// The registry at a glance.
@@ -196,6 +209,81 @@ enum Command {
         /// Why (kept in the operator log).
         #[arg(long)]
         reason: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ListCommand {
+    /// Conflicts (events kept although they contradicted the registry), oldest first.
+    Conflicts {
+        /// open, decided or closed.
+        #[arg(long, value_parser = parse_case_state)]
+        state: Option<lists::CaseState>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Duplicate documents and reviews, oldest first.
+    Duplicates {
+        /// open, decided or closed.
+        #[arg(long, value_parser = parse_case_state)]
+        state: Option<lists::CaseState>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Disputed numbers (as `disputed`).
+    Disputed {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Desks that are not active: quarantined, retired and revoked.
+    Desks {
+        /// Only this standing (repeatable): quarantined, retired or revoked.
+        #[arg(long, value_parser = parse_desk_state)]
+        state: Vec<revocation::DeskState>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enrolment codes that may still be used (never the codes).
+    Codes {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Desks that have not synced for more than N days.
+    Silent {
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Active desks holding fewer units than they should, or none left for a birth date.
+    LowReserve {
+        /// Units a desk should hold (serve's --units-per-desk).
+        #[arg(long, default_value_t = 2)]
+        units: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Birth dates whose online numbers run low, modulus 11 first.
+    NumbersLow {
+        /// List a birth date and sex with fewer numbers left than this.
+        #[arg(long, default_value_t = 10)]
+        below: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The feed's lag (its oldest unconfirmed record) and CPR's and Jobnet's refusals.
+    Feed {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum CaseCommand {
+    /// A case with the personal data of its records, as JSON (recorded in the operator log).
+    Show {
+        /// The case's ID as `list conflicts` or `list duplicates` shows it (C12, D40).
+        case_id: String,
     },
 }
 
@@ -271,6 +359,37 @@ enum KeyCommand {
 /// Borrowed pairs for `render` from owned ones.
 fn pairs<'a>(args: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
     args.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+fn parse_case_state(s: &str) -> Result<lists::CaseState, String> {
+    lists::CaseState::parse(s).ok_or_else(|| format!("unknown case state {s:?}: use open, decided or closed"))
+}
+
+fn parse_desk_state(s: &str) -> Result<revocation::DeskState, String> {
+    use revocation::DeskState;
+    match s {
+        "quarantined" => Ok(DeskState::Quarantined),
+        "retired" => Ok(DeskState::Retired),
+        "revoked" => Ok(DeskState::Revoked),
+        _ => Err(format!("unknown desk state {s:?}: use quarantined, retired or revoked")),
+    }
+}
+
+/// Prints `rows` as JSON, or one catalog line each, or `none` when there are none.
+fn print_rows<T: serde::Serialize>(lang: Lang, json: bool, rows: &[T], none: &str, line: impl Fn(&T) -> String) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(rows).unwrap_or_default());
+    } else if rows.is_empty() {
+        println!("{}", render(lang, none, &[]));
+    } else {
+        for r in rows {
+            println!("{}", line(r));
+        }
+    }
+}
+
+fn minute(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M").to_string()
 }
 
 fn parse_lang(s: &str) -> Result<Lang, String> {
@@ -356,7 +475,10 @@ fn key_command(command: KeyCommand, lang: Lang) -> Result<ExitCode, RegistryErro
         KeyCommand::Show { file } => show_key(lang, &RegistryKey::load_file(&file)?),
         KeyCommand::AddDuplicateSecret { file } => {
             key::add_duplicate_secret_file(&file)?;
-            eprintln!("{}", render(lang, "registry.key_duplicate_secret_added", &[("path", &file.display().to_string())]));
+            eprintln!(
+                "{}",
+                render(lang, "registry.key_duplicate_secret_added", &[("path", &file.display().to_string())])
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -495,18 +617,7 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
                 render(lang, "registry.code_expires", &[("expires_at", &expires), ("id", &made.id.to_string())])
             );
         }
-        Command::EnrolmentCodes { json } => {
-            let codes = revocation::open_enrolment_codes(&pool).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&codes).unwrap_or_default());
-            } else if codes.is_empty() {
-                println!("{}", render(lang, "registry.no_open_codes", &[]));
-            } else {
-                for c in &codes {
-                    println!("{}", code_line(lang, c));
-                }
-            }
-        }
+        Command::EnrolmentCodes { json } => list(&pool, &block, lang, ListCommand::Codes { json }).await?,
         Command::CancelEnrolmentCode { id, municipality, desk } => {
             let choice = match (id, municipality, desk) {
                 (Some(id), _, _) => CodeChoice::Id(id),
@@ -547,53 +658,21 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
                 println!("{}", serde_json::to_string_pretty(&desks).unwrap_or_default());
             } else {
                 for d in &desks {
-                    let status = render(lang, d.state.message_key(), &[]);
-                    let last = d.last_sync_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or("-".into());
-                    println!(
-                        "{}",
-                        render(
-                            lang,
-                            "registry.desk_line",
-                            &[
-                                ("desk_id", &d.desk_id),
-                                ("municipality", &d.municipality.to_string()),
-                                ("office", &d.office),
-                                ("desk", &d.desk_number.to_string()),
-                                ("status", &status),
-                                ("units", &d.units.to_string()),
-                                ("records", &d.records.to_string()),
-                                ("last_sync", &last),
-                                ("version", d.app_version.as_deref().unwrap_or("-"))
-                            ]
-                        )
-                    );
+                    println!("{}", desk_line(lang, d));
                 }
             }
         }
-        Command::Disputed { json } => {
-            let disputed = skranke_registry::disputed::list(&pool).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&disputed).unwrap_or_default());
-            } else if disputed.is_empty() {
-                println!("{}", render(lang, "registry.disputed_none", &[]));
-            } else {
-                for d in &disputed {
-                    let at = d.received_at.format("%Y-%m-%d %H:%M").to_string();
-                    let held_by = d.held_by.clone().unwrap_or_else(|| "-".into());
-                    let record = d.record_id.clone().unwrap_or_else(|| "-".into());
-                    let args = [
-                        ("number", d.number.as_str()),
-                        ("desk_id", d.desk_id.as_str()),
-                        ("municipality", &d.municipality.to_string()),
-                        ("record_id", record.as_str()),
-                        ("reason", d.reason.as_str()),
-                        ("held_by", held_by.as_str()),
-                        ("received_at", at.as_str()),
-                    ];
-                    println!("{}", render(lang, "registry.disputed_line", &args));
+        Command::List { what } => list(&pool, &block, lang, what).await?,
+        Command::Case { command: CaseCommand::Show { case_id } } => {
+            match lists::open_case(&pool, &operator, &case_id).await? {
+                Some(case) => println!("{}", serde_json::to_string_pretty(&case).unwrap_or_default()),
+                None => {
+                    eprintln!("{}", render(lang, "registry.no_such_case", &[("case_id", &case_id)]));
+                    return Ok(ExitCode::from(1));
                 }
             }
         }
+        Command::Disputed { json } => list(&pool, &block, lang, ListCommand::Disputed { json }).await?,
         Command::Settings { command } => match command {
             SettingsCommand::Set { municipality, key, value } => {
                 settings::set(&pool, &operator, municipality, &key, &value).await?;
@@ -648,7 +727,8 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
                     println!("{}", serde_json::to_string_pretty(&min).unwrap_or_default());
                 } else if let Some(m) = min {
                     let at = m.set_at.format("%Y-%m-%d %H:%M UTC").to_string();
-                    let args = [("version", m.version.as_str()), ("set_at", at.as_str()), ("set_by", m.set_by.as_str())];
+                    let args =
+                        [("version", m.version.as_str()), ("set_at", at.as_str()), ("set_by", m.set_by.as_str())];
                     println!("{}", render(lang, "registry.minimum_version_line", &args));
                 } else {
                     println!("{}", render(lang, "registry.minimum_version_none", &[]));
@@ -787,7 +867,8 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
                 &person,
                 key.as_ref().and_then(|k| k.duplicate_secret.as_ref()),
                 chrono::Utc::now(),
-            ).await?;
+            )
+            .await?;
             println!("{}", serde_json::to_string_pretty(&export).unwrap_or_default());
         }
         Command::Correct { number, record, field, value, reason } => {
@@ -802,4 +883,166 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One desk as `desks` and `list desks` show it.
+fn desk_line(lang: Lang, d: &ops::DeskRow) -> String {
+    let status = render(lang, d.state.message_key(), &[]);
+    let last = d.last_sync_at.as_ref().map(minute).unwrap_or("-".into());
+    render(
+        lang,
+        "registry.desk_line",
+        &[
+            ("desk_id", &d.desk_id),
+            ("municipality", &d.municipality.to_string()),
+            ("office", &d.office),
+            ("desk", &d.desk_number.to_string()),
+            ("status", &status),
+            ("units", &d.units.to_string()),
+            ("records", &d.records.to_string()),
+            ("last_sync", &last),
+            ("version", d.app_version.as_deref().unwrap_or("-")),
+        ],
+    )
+}
+
+fn case_line(lang: Lang, c: &lists::Case) -> String {
+    let state = render(lang, c.state.message_key(), &[]);
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let municipality = |m: Option<i32>| m.map(|m| m.to_string()).unwrap_or_else(|| "-".into());
+    let args = [
+        ("case_id", c.case_id.clone()),
+        ("reason", c.reason.clone()),
+        ("opened_at", minute(&c.opened_at)),
+        ("state", state),
+        ("decided_by", dash(&c.decided_by)),
+        ("desk_id", c.desk_id.clone()),
+        ("municipality", c.municipality.to_string()),
+        ("record_id", dash(&c.record_id)),
+        ("other_desk_id", dash(&c.other_desk_id)),
+        ("other_municipality", municipality(c.other_municipality)),
+        ("other_record_id", dash(&c.other_record_id)),
+    ];
+    let key = if c.decided_by.is_some() { "registry.case_line_decided" } else { "registry.case_line" };
+    render(lang, key, &pairs(&args))
+}
+
+/// `list …`: each list as JSON or as catalog lines.
+async fn list(
+    pool: &deadpool_postgres::Pool,
+    block: &Block,
+    lang: Lang,
+    what: ListCommand,
+) -> Result<(), RegistryError> {
+    let now = chrono::Utc::now();
+    match what {
+        ListCommand::Conflicts { state, json } => {
+            let cases = lists::cases(pool, Some(lists::CaseKind::Conflict), state).await?;
+            print_rows(lang, json, &cases, "registry.cases_none", |c| case_line(lang, c));
+        }
+        ListCommand::Duplicates { state, json } => {
+            let cases = lists::cases(pool, Some(lists::CaseKind::Duplicate), state).await?;
+            print_rows(lang, json, &cases, "registry.cases_none", |c| case_line(lang, c));
+        }
+        ListCommand::Disputed { json } => {
+            let disputed = skranke_registry::disputed::list(pool).await?;
+            print_rows(lang, json, &disputed, "registry.disputed_none", |d| {
+                let at = minute(&d.received_at);
+                let held_by = d.held_by.clone().unwrap_or_else(|| "-".into());
+                let record = d.record_id.clone().unwrap_or_else(|| "-".into());
+                let args = [
+                    ("number", d.number.as_str()),
+                    ("desk_id", d.desk_id.as_str()),
+                    ("municipality", &d.municipality.to_string()),
+                    ("record_id", record.as_str()),
+                    ("reason", d.reason.as_str()),
+                    ("held_by", held_by.as_str()),
+                    ("received_at", at.as_str()),
+                ];
+                render(lang, "registry.disputed_line", &args)
+            });
+        }
+        ListCommand::Desks { state, json } => {
+            let desks = lists::desks_in(pool, &state).await?;
+            print_rows(lang, json, &desks, "registry.desks_none", |d| desk_line(lang, d));
+        }
+        ListCommand::Codes { json } => {
+            let codes = revocation::open_enrolment_codes(pool).await?;
+            print_rows(lang, json, &codes, "registry.no_open_codes", |c| code_line(lang, c));
+        }
+        ListCommand::Silent { days, json } => {
+            let desks = lists::silent(pool, days, now).await?;
+            print_rows(lang, json, &desks, "registry.silent_none", |d| {
+                let args = [
+                    ("desk_id", d.desk_id.clone()),
+                    ("municipality", d.municipality.to_string()),
+                    ("office", d.office.clone()),
+                    ("desk", d.desk_number.to_string()),
+                    ("status", render(lang, d.state.message_key(), &[])),
+                    ("last_sync", d.last_sync_at.as_ref().map(minute).unwrap_or_else(|| "-".into())),
+                    ("enrolled_at", minute(&d.enrolled_at)),
+                ];
+                render(lang, "registry.silent_line", &pairs(&args))
+            });
+        }
+        ListCommand::LowReserve { units, json } => {
+            let desks = lists::low_reserve(pool, units).await?;
+            print_rows(lang, json, &desks, "registry.low_reserve_none", |d| {
+                let args = [
+                    ("desk_id", d.desk_id.clone()),
+                    ("municipality", d.municipality.to_string()),
+                    ("office", d.office.clone()),
+                    ("desk", d.desk_number.to_string()),
+                    ("units", d.units.to_string()),
+                    ("exhausted", d.exhausted.to_string()),
+                    ("fewest_left", d.fewest_left.to_string()),
+                ];
+                render(lang, "registry.low_reserve_line", &pairs(&args))
+            });
+        }
+        ListCommand::NumbersLow { below, json } => {
+            let low = lists::numbers_low(pool, block, below).await?;
+            print_rows(lang, json, &low, "registry.numbers_low_none", |n| {
+                let args = [
+                    ("birth_date", n.birth_date.to_string()),
+                    ("sex", n.sex.clone()),
+                    ("modulus11_left", n.modulus11_left.to_string()),
+                    ("online_left", n.online_left.to_string()),
+                ];
+                render(lang, "registry.numbers_low_line", &pairs(&args))
+            });
+        }
+        ListCommand::Feed { json } => {
+            let feed = lists::feed(pool, now).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&feed).unwrap_or_default());
+                return Ok(());
+            }
+            match (&feed.oldest_unconfirmed, feed.lag_seconds) {
+                (Some(o), Some(lag)) => {
+                    let args = [
+                        ("unconfirmed", feed.unconfirmed.to_string()),
+                        ("record_id", o.record_id.clone()),
+                        ("desk_id", o.desk_id.clone()),
+                        ("received_at", minute(&o.received_at)),
+                        ("minutes", (lag / 60).to_string()),
+                    ];
+                    println!("{}", render(lang, "registry.feed_lag", &pairs(&args)));
+                }
+                _ => println!("{}", render(lang, "registry.feed_current", &[])),
+            }
+            for r in &feed.refusals {
+                let args = [
+                    ("record_id", r.record_id.clone()),
+                    ("desk_id", r.desk_id.clone()),
+                    ("municipality", r.municipality.to_string()),
+                    ("by", r.refused_by.clone().unwrap_or_default()),
+                    ("reason", r.refused_reason.clone().unwrap_or_default()),
+                    ("at", r.refused_at.as_ref().map(minute).unwrap_or_default()),
+                ];
+                println!("{}", render(lang, "registry.feed_refusal", &pairs(&args)));
+            }
+        }
+    }
+    Ok(())
 }

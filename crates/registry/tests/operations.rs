@@ -49,3 +49,276 @@ async fn health_says_only_that_the_process_answers_and_ready_that_the_database_d
     assert!(waited >= skranke_registry::api::READY_TIMEOUT && waited < std::time::Duration::from_secs(5), "{waited:?}");
     drop(silent);
 }
+
+/// An `issued` event whose person matches `who` on birth date, nationality
+/// and Latin name but carries another document: a review, not a duplicate.
+fn issued_review(
+    record_id: &str,
+    n: &skranke_rules::cpr::Personnummer,
+    who: &str,
+    document: &str,
+) -> skranke_protocol::Event {
+    let mut e = issued(record_id, n, skranke_protocol::NumberSource::Online, who);
+    if let skranke_protocol::EventBody::Issued(r) = &mut e.body {
+        r.document_key = format!("doc-{document}");
+    }
+    skranke_protocol::Event::new(e.idempotency_key.clone(), e.body)
+}
+
+fn void(record_id: &str, replaced_by: &str) -> skranke_protocol::Event {
+    skranke_protocol::Event::new(
+        format!("{record_id}:void"),
+        skranke_protocol::EventBody::Voided(skranke_protocol::Void {
+            record_id: record_id.to_string(),
+            voided_at: chrono::Utc::now(),
+            reason: "duplicate".into(),
+            replaced_by: Some(replaced_by.to_string()),
+        }),
+    )
+}
+
+#[tokio::test]
+async fn operators_list_cases_with_their_state_oldest_first_without_names_and_opening_one_is_recorded() {
+    use skranke_protocol::NumberSource;
+    use skranke_registry::lists::{self, CaseKind, CaseState};
+    use skranke_rules::cpr::Sex;
+    let reg = Registry::start().await;
+    let pool = reg.state.pool.clone();
+    let mut a = reg.desk(101).await;
+    let mut b = reg.desk(751).await;
+    let d = date(1970, 2, 2);
+    let online = |v: &Value| number(v["number"].as_str().unwrap());
+
+    // A duplicate document (A and B), which B's supervisor decides by voiding B's record.
+    let (ra, rb) = (a.record_id(), b.record_id());
+    let ea = issued(&ra, &online(&a.allocate("a1", d, Sex::Male).await.1), NumberSource::Online, "same");
+    let eb = issued(&rb, &online(&b.allocate("b1", d, Sex::Male).await.1), NumberSource::Online, "same");
+    assert_eq!(outcomes(&a.upload(&[ea]).await.1), ["accepted"]);
+    assert_eq!(outcomes(&b.upload(&[eb]).await.1), ["accepted"]);
+    // A review (same person key, other document), left open.
+    let (ra2, rb2) = (a.record_id(), b.record_id());
+    let e1 = issued_review(&ra2, &online(&a.allocate("a2", d, Sex::Female).await.1), "review", "one");
+    let e2 = issued_review(&rb2, &online(&b.allocate("b2", d, Sex::Female).await.1), "review", "two");
+    assert_eq!(outcomes(&a.upload(&[e1]).await.1), ["accepted"]);
+    assert_eq!(outcomes(&b.upload(&[e2]).await.1), ["accepted"]);
+    assert_eq!(outcomes(&b.upload(&[void(&rb, &ra)]).await.1), ["accepted"]);
+    // A conflict: A issues again under record 1 for someone else.
+    let n1: String = {
+        let c = pool.get().await.unwrap();
+        c.query_one("SELECT number::text FROM records WHERE record_id = $1", &[&ra]).await.unwrap().get(0)
+    };
+    let again = skranke_protocol::Event::new("clone:1", issued(&ra, &number(&n1), NumberSource::Online, "clone").body);
+    let (_, up) = a.upload(&[again]).await;
+    assert_eq!(reasons(&up), ["record_conflict"]);
+
+    let all = lists::cases(&pool, None, None).await.unwrap();
+    let shape: Vec<(CaseKind, &str, CaseState, Option<&str>)> =
+        all.iter().map(|c| (c.kind, c.reason.as_str(), c.state, c.decided_by.as_deref())).collect();
+    assert_eq!(
+        shape,
+        [
+            (CaseKind::Duplicate, "duplicate_document", CaseState::Decided, Some(b.id.as_str())),
+            (CaseKind::Duplicate, "duplicate_review", CaseState::Open, None),
+            (CaseKind::Conflict, "conflict:record_conflict", CaseState::Open, None),
+        ],
+        "oldest first: {all:?}"
+    );
+    let dup = &all[0];
+    let mut desks = [dup.desk_id.as_str(), dup.other_desk_id.as_deref().unwrap()];
+    desks.sort();
+    let mut expected = [a.id.as_str(), b.id.as_str()];
+    expected.sort();
+    assert_eq!(desks, expected);
+    assert_eq!(
+        (all[2].record_id.as_deref(), all[2].other_record_id.as_deref(), all[2].municipality),
+        (Some(ra.as_str()), Some(ra.as_str()), 101)
+    );
+    assert_eq!(lists::cases(&pool, Some(CaseKind::Conflict), None).await.unwrap().len(), 1);
+    let open = lists::cases(&pool, Some(CaseKind::Duplicate), Some(CaseState::Open)).await.unwrap();
+    assert_eq!(open.iter().map(|c| c.reason.as_str()).collect::<Vec<_>>(), ["duplicate_review"]);
+    let listed = serde_json::to_string(&all).unwrap();
+    assert!(!listed.contains("Person ") && !listed.contains("PERSON ") && !listed.contains("020270"), "{listed}");
+
+    // Opening a case is an act of its own, recorded without the values.
+    let logged = |action: &'static str| {
+        let pool = pool.clone();
+        async move {
+            let c = pool.get().await.unwrap();
+            c.query("SELECT operator, detail FROM operator_log WHERE action = $1", &[&action])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get::<_, String>(0), r.get::<_, Value>(1)))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(lists::open_case(&pool, "mette", "D999999").await.unwrap().is_none());
+    assert!(lists::open_case(&pool, "mette", "nonsense").await.unwrap().is_none());
+    assert!(logged("case_show").await.is_empty(), "no case, nothing opened");
+    let shown = lists::open_case(&pool, "mette", &all[2].case_id).await.unwrap().unwrap();
+    assert_eq!(shown["records"][0]["person"]["name_latin"], "PERSON same");
+    assert_eq!(shown["kept_event"]["person"]["name_latin"], "PERSON clone");
+    assert!(!shown.to_string().contains("argon2"), "no password hash");
+    let log = logged("case_show").await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].0, "mette");
+    assert_eq!(log[0].1["case_id"], all[2].case_id.as_str());
+    assert!(!log[0].1.to_string().contains("PERSON"), "{:?}", log[0]);
+
+    // Retention closes what it erased (records once CPR and Jobnet registered them).
+    let confirm = serde_json::json!({ "registered": [ra, ra2, rb2] });
+    let token = [("authorization", "Bearer feed-secret".to_string())];
+    assert_eq!(reg.send(Method::POST, "/v1/feed/confirm", &confirm, &token).await.0, StatusCode::OK);
+    let erased = skranke_registry::privacy::purge(&pool, "t", 0, chrono::Utc::now() + chrono::Duration::days(1), false);
+    erased.await.unwrap();
+    let after = lists::cases(&pool, None, None).await.unwrap();
+    let states: Vec<CaseState> = after.iter().map(|c| c.state).collect();
+    assert_eq!(states[1..], [CaseState::Closed, CaseState::Closed], "{after:?}");
+}
+
+#[tokio::test]
+async fn operators_list_desks_by_standing_silence_and_reserve_numbers_running_low_and_the_feeds_lag() {
+    use skranke_protocol::NumberSource;
+    use skranke_registry::lists;
+    use skranke_registry::revocation::DeskState;
+    use skranke_rules::cpr::Sex;
+    use std::collections::HashSet;
+    let reg = Registry::start().await;
+    let pool = reg.state.pool.clone();
+    let mut full = reg.desk(101).await; // two units, one birth date used up
+    let half = reg.desk(147).await; // one unit
+    let rich = reg.desk(173).await; // two units, nothing issued
+    let retired = reg.desk(751).await;
+    let revoked = reg.desk(851).await;
+    let (_, lf) = full.lease("l", 2).await;
+    let (_, _) = half.lease("l", 1).await;
+    let (_, _) = rich.lease("l", 2).await;
+    let d = date(1990, 5, 17);
+    let mut events = Vec::new();
+    for u in units_of(&lf["granted"]) {
+        events.push(issued(&full.record_id(), &u.number(d, Sex::Female).unwrap(), NumberSource::Lease, "lease"));
+    }
+    assert_eq!(outcomes(&full.upload(&events).await.1), ["accepted", "accepted"]);
+    assert!(skranke_registry::ops::retire_desk(&pool, "t", &retired.id).await.unwrap());
+    assert!(skranke_registry::revocation::revoke_desk(&pool, "t", &revoked.id).await.unwrap());
+
+    let standing = lists::desks_in(&pool, &[]).await.unwrap();
+    let mut got: Vec<(String, DeskState)> = standing.iter().map(|d| (d.desk_id.clone(), d.state)).collect();
+    got.sort_by(|x, y| x.0.cmp(&y.0));
+    let mut want = vec![(retired.id.clone(), DeskState::Retired), (revoked.id.clone(), DeskState::Revoked)];
+    want.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(got, want);
+    let only = lists::desks_in(&pool, &[DeskState::Revoked]).await.unwrap();
+    assert_eq!(only.iter().map(|d| d.desk_id.as_str()).collect::<Vec<_>>(), [revoked.id.as_str()]);
+
+    // Every desk synced or enrolled just now: none silent for 7 days, until 8 days from now.
+    let now = chrono::Utc::now();
+    assert!(lists::silent(&pool, 7, now).await.unwrap().is_empty());
+    let later = lists::silent(&pool, 7, now + chrono::Duration::days(8)).await.unwrap();
+    let silent: HashSet<&str> = later.iter().map(|d| d.desk_id.as_str()).collect();
+    assert_eq!(
+        silent,
+        HashSet::from([full.id.as_str(), half.id.as_str(), rich.id.as_str()]),
+        "retired and revoked desks are not awaited"
+    );
+
+    let low = lists::low_reserve(&pool, 2).await.unwrap();
+    let low: Vec<(&str, i64, i64, i64)> =
+        low.iter().map(|r| (r.desk_id.as_str(), r.units, r.exhausted, r.fewest_left)).collect();
+    assert_eq!(
+        low,
+        [(full.id.as_str(), 2, 1, 0), (half.id.as_str(), 1, 0, 1)],
+        "the poorest first; the rich desk is not listed"
+    );
+
+    // Two online allocations take two modulus-11 numbers of one date.
+    let od = date(1985, 3, 4);
+    let block = Block::default_block();
+    let everything =
+        skranke_registry::alloc::online_candidates(&block, od, Sex::Male, &HashSet::new(), &HashSet::new());
+    let modulus11 = everything.iter().filter(|n| n.passes_modulus11()).count();
+    for key in ["o1", "o2"] {
+        let (s, n) = rich.allocate(key, od, Sex::Male).await;
+        assert_eq!(s, StatusCode::OK, "{n}");
+        assert!(number(n["number"].as_str().unwrap()).passes_modulus11());
+    }
+    let low = lists::numbers_low(&pool, &block, modulus11 - 1).await.unwrap();
+    assert_eq!(low.len(), 1, "{low:?}");
+    assert_eq!((low[0].birth_date, low[0].sex.as_str(), low[0].modulus11_left), (od, "M", modulus11 - 2));
+    assert!(low[0].online_left < everything.len() - 2, "the units bound to desks are not offered online");
+    assert!(lists::numbers_low(&pool, &block, modulus11 - 2).await.unwrap().is_empty());
+
+    // The feed: two records wait; CPR registers one and Jobnet refuses the other.
+    let feed = lists::feed(&pool, now + chrono::Duration::minutes(5)).await.unwrap();
+    assert_eq!(feed.unconfirmed, 2);
+    let first = feed.oldest_unconfirmed.clone().unwrap();
+    assert!(first.record_id.starts_with(&full.id) && feed.lag_seconds.unwrap() >= 290, "{feed:?}");
+    let (r1, r2) = (format!("{}-1", full.id), format!("{}-2", full.id));
+    let confirm = serde_json::json!({
+        "registered": [r1],
+        "refused": [{ "record_id": r2, "system": "jobnet", "reason": "username_taken" }],
+    });
+    let token = [("authorization", "Bearer feed-secret".to_string())];
+    assert_eq!(reg.send(Method::POST, "/v1/feed/confirm", &confirm, &token).await.0, StatusCode::OK);
+    let feed = lists::feed(&pool, now).await.unwrap();
+    assert_eq!((feed.unconfirmed, feed.oldest_unconfirmed, feed.lag_seconds), (0, None, None));
+    let refused: Vec<(&str, Option<&str>, Option<&str>)> = feed
+        .refusals
+        .iter()
+        .map(|r| (r.record_id.as_str(), r.refused_by.as_deref(), r.refused_reason.as_deref()))
+        .collect();
+    assert_eq!(refused, [(r2.as_str(), Some("jobnet"), Some("username_taken"))]);
+}
+
+/// The command line runs the same lists: each `--json` is JSON, each text
+/// line comes from the catalog with every placeholder filled, and `case
+/// show` of an unknown case is refused.
+#[tokio::test]
+async fn the_list_commands_print_json_and_catalog_lines_and_case_show_refuses_an_unknown_case() {
+    let reg = Registry::start().await;
+    let a = reg.desk(101).await;
+    let _ = reg.enrolment_code(147).await;
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_skranke-registry"))
+            .args(args)
+            .env("DATABASE_URL", &reg.db.url)
+            .env("SKRANKE_LANG", "en")
+            .env("SKRANKE_OPERATOR", "tester")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let lists: [&[&str]; 9] = [
+        &["list", "conflicts"],
+        &["list", "duplicates", "--state", "open"],
+        &["list", "disputed"],
+        &["list", "desks", "--state", "retired"],
+        &["list", "codes"],
+        &["list", "silent", "--days", "0"],
+        &["list", "low-reserve"],
+        &["list", "numbers-low"],
+        &["list", "feed"],
+    ];
+    for args in lists {
+        let (code, text, err) = run(args);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        assert!(!text.trim().is_empty() && !text.contains('{') && !text.contains("registry."), "{args:?}: {text}");
+        let json: Vec<&str> = args.iter().copied().chain(["--json"]).collect();
+        let (code, text, err) = run(&json);
+        assert_eq!(code, Some(0), "{json:?}: {err}");
+        serde_json::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{json:?}: {e}: {text}"));
+    }
+    let (_, codes, _) = run(&["list", "codes", "--json"]);
+    let codes: Value = serde_json::from_str(&codes).unwrap();
+    assert_eq!(codes[0]["municipality"], 147);
+    assert!(codes[0].get("code").is_none() && codes[0].get("code_hash").is_none(), "{codes}");
+    let (_, silent, _) = run(&["list", "silent", "--days", "0"]);
+    assert!(silent.contains(&a.id), "{silent}");
+    let (code, _, err) = run(&["case", "show", "C1"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("No case C1"), "{err}");
+}
