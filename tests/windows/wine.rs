@@ -658,9 +658,12 @@ fn the_handout_goes_through_the_printer_driver_titled_with_its_reference_and_lea
         // control files, which hold the title, stay) and the Windows spool
         // and temporary folders.
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
-        let spooled = (f.parent() == Some(spool.as_path()) && !name.starts_with('c'))
-            || f.to_string_lossy().to_lowercase().contains("/spool/")
-            || f.to_string_lossy().to_lowercase().contains("/temp/");
+        let lower = f.to_string_lossy().to_lowercase();
+        let spooled = if f.starts_with(&spool) {
+            !name.starts_with('c')
+        } else {
+            f.starts_with(&prefix) && (lower.contains("/spool/") || lower.contains("/temp/"))
+        };
         assert!(!spooled || before.contains(&f), "{} was left by the print job", f.display());
         let bytes = std::fs::read(&f).unwrap_or_default();
         for needle in &needles {
