@@ -149,8 +149,16 @@ pub fn router(state: AppState) -> (Router, Vec<RouteInfo>) {
         .add(post.clone(), "/v1/enrol", Enrolment, Signed, SMALL_BODY, Some(Limited::Enrol), enrol::enrol)
         .add(get, "/v1/feed", Feed, Plain, SMALL_BODY, None, feed::page)
         .add(post, "/v1/feed/confirm", Feed, Plain, FEED_CONFIRM_BODY, None, feed::confirm);
-    let router = routes
-        .router
+    let mut router = routes.router;
+    // The operator's scrape, outside the API document (it is no part of
+    // what desks or the feed consumer call) and absent without a token.
+    if state.config.metrics_token.is_some() {
+        crate::telemetry::install();
+        let scrape = axum::routing::get(crate::telemetry::scrape)
+            .layer(middleware::from_fn_with_state(state.clone(), crate::telemetry::require_token));
+        router = router.route("/metrics", scrape);
+    }
+    let router = router
         .fallback(signing::not_found)
         // The per-route limits above are the only ones; axum's own default
         // (2 MiB, answered in plain text) would cut uploads short.
@@ -227,6 +235,7 @@ async fn log_request(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "-".into());
     let response = next.run(req).await;
+    crate::telemetry::request(method.as_str(), &route, response.status(), started.elapsed());
     let desk = response.extensions().get::<LoggedDesk>().map(|d| d.0.as_str()).unwrap_or("-");
     tracing::info!(
         target: "skranke_registry::request",

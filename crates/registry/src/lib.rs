@@ -27,6 +27,7 @@ pub mod ops;
 pub mod privacy;
 pub mod revocation;
 pub mod settings;
+pub mod telemetry;
 pub mod testing;
 pub mod tls;
 
@@ -57,6 +58,8 @@ pub struct Config {
     pub enrol_limit: RateLimit,
     /// Bearer token of the downstream feed consumer; `None` disables the feed.
     pub feed_token: Option<String>,
+    /// Bearer token of the metrics scraper; `None`: `/metrics` is not served.
+    pub metrics_token: Option<String>,
     /// Modulus-11 numbers (still widely demanded, and few) one desk is
     /// allocated online per 24 hours; after that it gets the others.
     pub modulus11_per_desk_day: u32,
@@ -75,6 +78,7 @@ impl Default for Config {
             allocate_limit: RateLimit::per_second(10.0, 20),
             enrol_limit: RateLimit::per_minute(5.0, 5),
             feed_token: None,
+            metrics_token: None,
             modulus11_per_desk_day: DEFAULT_MODULUS11_PER_DESK_DAY,
         }
     }

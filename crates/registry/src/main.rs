@@ -59,6 +59,10 @@ enum Command {
         /// Bearer token of the downstream feed consumer (CPR/Jobnet adapter).
         #[arg(long, env = "SKRANKE_FEED_TOKEN", hide_env_values = true)]
         feed_token: Option<String>,
+        /// File holding the bearer token of the metrics scraper; without it
+        /// `/metrics` is not served.
+        #[arg(long, env = "SKRANKE_METRICS_TOKEN_FILE")]
+        metrics_token_file: Option<PathBuf>,
         /// Lease units one desk may hold.
         #[arg(long, default_value_t = 2)]
         units_per_desk: u32,
@@ -361,6 +365,19 @@ fn pairs<'a>(args: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
     args.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
+/// The metrics token from its file (surrounding whitespace dropped); an
+/// empty one is refused rather than admitting an empty bearer.
+fn metrics_token(path: &std::path::Path, lang: Lang) -> Result<String, RegistryError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| RegistryError::Io { context: format!("--metrics-token-file {}", path.display()), source: e })?;
+    let token = text.trim();
+    if token.len() < 16 {
+        let args = [("path", path.display().to_string())];
+        return Err(RegistryError::Config(render(lang, "registry.metrics_token_short", &pairs(&args))));
+    }
+    Ok(token.to_string())
+}
+
 fn parse_case_state(s: &str) -> Result<lists::CaseState, String> {
     lists::CaseState::parse(s).ok_or_else(|| format!("unknown case state {s:?}: use open, decided or closed"))
 }
@@ -533,9 +550,15 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
             enrol_per_minute,
             enrol_burst,
             modulus11_per_desk_day,
+            metrics_token_file,
             ..
         } => {
+            let metrics_token = match metrics_token_file {
+                Some(path) => Some(metrics_token(&path, lang)?),
+                None => None,
+            };
             let config = Config {
+                metrics_token,
                 units_per_desk,
                 allocate_deadline: Duration::from_millis(allocate_deadline_ms),
                 feed_token,

@@ -2,6 +2,7 @@
 //! the operator lists and the audited opening of a case, and `/metrics`.
 
 mod common;
+mod support;
 
 use axum::http::{Method, StatusCode};
 use common::*;
@@ -321,4 +322,182 @@ async fn the_list_commands_print_json_and_catalog_lines_and_case_show_refuses_an
     let (code, _, err) = run(&["case", "show", "C1"]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("No case C1"), "{err}");
+}
+
+const METRICS_TOKEN: &str = "metrics-secret-0123456789";
+
+/// A GET on the live registry: status, content type and body.
+fn get(url: &str, token: Option<&str>) -> (u16, String, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut req = agent.get(url);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let mut resp = req.call().unwrap();
+    let status = resp.status().as_u16();
+    let content_type = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    (status, content_type, resp.body_mut().read_to_string().unwrap())
+}
+
+/// Every label value of a Prometheus text exposition.
+fn label_values(text: &str) -> Vec<(String, String)> {
+    let pair = regex::Regex::new(r#"([a-z_]+)="([^"]*)""#).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| Some(l.get(l.find('{')?..=l.find('}')?)?.to_string()))
+        .flat_map(|labels| {
+            pair.captures_iter(&labels).map(|c| (c[1].to_string(), c[2].to_string())).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn metrics_are_served_to_their_token_only_by_route_template_and_no_label_names_a_desk_or_record() {
+    use skranke_core::keystore::MemoryKeyStore;
+    use skranke_core::sync::{self, HttpAllocator};
+    use skranke_rules::cpr::Sex;
+    use support::{LiveRegistry, TestDesk};
+    let config = Config {
+        feed_token: Some("feed-secret".into()),
+        metrics_token: Some(METRICS_TOKEN.into()),
+        ..Config::default()
+    };
+    let reg = LiveRegistry::with_config(config);
+    let mut desk = TestDesk::enrol(&reg, &reg.url(), 461, 4, std::sync::Arc::new(MemoryKeyStore::new()));
+    let client = desk.client(&reg.url());
+    sync::run(&mut desk.store, &client).unwrap();
+    let online = HttpAllocator::new(&client);
+    let issued = desk.issue(0, date(1985, 6, 1), Sex::Female, Some(&online)).unwrap();
+    online.remember(&mut desk.store).unwrap();
+    let offline = desk.issue(1, date(1985, 6, 2), Sex::Male, None).unwrap();
+    let report = sync::run(&mut desk.store, &client).unwrap();
+    assert_eq!(report.pending, 0, "{report:?}");
+    // A record's path, unsigned: refused, and counted under its template.
+    let (s, ..) = get(&format!("{}/v1/records/{}", reg.url(), issued.record_id), None);
+    assert_eq!(s, 401);
+
+    // No token, a wrong one, the feed's: refused as problems.
+    let url = format!("{}/metrics", reg.url());
+    for token in [None, Some("not-the-token"), Some("feed-secret")] {
+        let (s, content_type, body) = get(&url, token);
+        assert_eq!((s, content_type.as_str()), (401, "application/problem+json"), "{token:?}: {body}");
+    }
+    let (s, content_type, text) = get(&url, Some(METRICS_TOKEN));
+    assert_eq!(s, 200, "{text}");
+    assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+    for line in [
+        r#"registry_requests_total{method="POST",route="/v1/events",status="200"}"#,
+        r#"registry_requests_total{method="GET",route="/v1/records/{record_id}",status="401"}"#,
+        r#"registry_request_duration_seconds_bucket{method="POST",route="/v1/sync",le="0.005"}"#,
+        r#"registry_upload_verdicts_total{outcome="accepted",reason="none"}"#,
+        r#"registry_allocations_total{source="modulus11"} 1"#,
+        r#"registry_desks{state="active"} 1"#,
+        r#"registry_desks{state="revoked"} 0"#,
+        r#"registry_feed_unconfirmed 2"#,
+        r#"registry_reconciling 0"#,
+        r#"registry_database_up 1"#,
+        r#"registry_db_pool_connections{use="max"} 8"#,
+        "registry_lease_units_granted_total ",
+        "registry_feed_lag_seconds ",
+        "# TYPE registry_request_duration_seconds histogram",
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
+    let accepted = text
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"registry_upload_verdicts_total{outcome="accepted",reason="none"} "#))
+        .and_then(|n| n.parse::<f64>().ok());
+    assert!(accepted.is_some_and(|n| n >= 2.0), "{accepted:?}");
+    // Labels are closed sets: route templates, status codes, codes in lower case.
+    let templates: Vec<&str> = vec![
+        "/health",
+        "/ready",
+        "/openapi.json",
+        "/metrics",
+        "/v1/registry-key",
+        "/v1/enrol",
+        "/v1/allocate",
+        "/v1/lease",
+        "/v1/lease/return",
+        "/v1/events",
+        "/v1/sync",
+        "/v1/lookup",
+        "/v1/records/{record_id}",
+        "/v1/feed",
+        "/v1/feed/confirm",
+        "-",
+    ];
+    let code = regex::Regex::new("^[a-z0-9_]+$").unwrap();
+    let values = label_values(&text);
+    assert!(values.len() > 20, "{values:?}");
+    for (name, value) in &values {
+        let ok = match name.as_str() {
+            "route" => templates.contains(&value.as_str()),
+            "method" => ["GET", "POST"].contains(&value.as_str()),
+            "le" => value == "+Inf" || value.parse::<f64>().is_ok(),
+            _ => code.is_match(value),
+        };
+        assert!(ok, "label {name}={value:?}");
+    }
+    let digits = |n: &skranke_rules::cpr::Personnummer| n.to_string().replace('-', "");
+    for secret in [desk.id.clone(), issued.record_id.clone(), digits(&issued.number), digits(&offline.number)] {
+        assert!(!text.contains(&secret), "{secret} in the metrics");
+    }
+}
+
+#[tokio::test]
+async fn without_a_metrics_token_there_is_no_metrics_route() {
+    let reg = Registry::start().await;
+    let (s, p) = reg.send(Method::GET, "/metrics", &Value::Null, &[("authorization", "Bearer x".into())]).await;
+    assert_eq!((s, p["code"].as_str()), (StatusCode::NOT_FOUND, Some("request.not_found")));
+    assert!(reg.routes.iter().all(|r| r.path != "/metrics"), "not part of the API document");
+}
+
+/// `serve --metrics-token-file`: the token is read from the file (a short
+/// one refuses to start), and the process serves `/metrics` to it.
+#[test]
+fn serve_reads_the_metrics_token_from_its_file_and_refuses_a_short_one() {
+    let db = skranke_registry::testing::TestDatabase::create(None);
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_skranke-registry");
+    let key = dir.path().join("registry.key");
+    let status = std::process::Command::new(bin).args(["key", "generate", "--file"]).arg(&key).output().unwrap();
+    assert!(status.status.success(), "{status:?}");
+    let token_file = dir.path().join("metrics.token");
+    let serve = |token: &str, port: u16| {
+        std::fs::write(&token_file, format!("{token}\n")).unwrap();
+        std::process::Command::new(bin)
+            .args(["serve", "--insecure-http", "--listen", &format!("127.0.0.1:{port}"), "--metrics-token-file"])
+            .arg(&token_file)
+            .env("DATABASE_URL", &db.url)
+            .env("SKRANKE_REGISTRY_KEY_FILE", &key)
+            .env("SKRANKE_LANG", "en")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let port = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let short = serve("short", port()).wait_with_output().unwrap();
+    assert_eq!(short.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&short.stderr).contains("shorter than 16"), "{short:?}");
+
+    let p = port();
+    let mut child = serve(METRICS_TOKEN, p);
+    let base = format!("http://127.0.0.1:{p}");
+    let mut up = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", p)).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let scraped =
+        up.then(|| (get(&format!("{base}/metrics"), Some(METRICS_TOKEN)), get(&format!("{base}/metrics"), None)));
+    let _ = child.kill();
+    let _ = child.wait();
+    let ((s, _, text), (refused, ..)) = scraped.expect("serve listens");
+    assert_eq!((s, refused), (200, 401), "{text}");
+    assert!(text.contains("registry_database_up 1") && text.contains(r#"registry_desks{state="active"} 0"#), "{text}");
 }

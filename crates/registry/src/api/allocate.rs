@@ -145,6 +145,7 @@ async fn draw(state: &AppState, desk: &Desk, req: &AllocateRequest, deadline: In
                     return Err(timed_out());
                 }
                 tx.commit().await?;
+                crate::telemetry::allocated(&number);
                 return Ok(number);
             }
             if let Some(row) = tx.query_opt(earlier, &[&desk.desk_id, &req.idempotency_key]).await? {

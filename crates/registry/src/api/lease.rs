@@ -97,6 +97,7 @@ pub async fn lease(
     };
     store_answer(&tx, &desk, &req.idempotency_key, &answer).await?;
     tx.commit().await?;
+    crate::telemetry::units_granted(answer.granted.len());
     Ok(Json(answer))
 }
 

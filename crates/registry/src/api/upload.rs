@@ -87,10 +87,16 @@ pub async fn upload(
     write::apply(&tx, &desk, judgement.writes).await?;
     let registry_sequence = crate::db::sequence(&tx).await?;
     tx.commit().await?;
-    let judged = req.events.iter().zip(judgement.verdicts).map(|(event, verdict)| EventResult {
-        idempotency_key: event.idempotency_key.clone(),
-        outcome: verdict.outcome,
-        reason: verdict.reason.map(str::to_string),
+    for r in &req.refused {
+        crate::telemetry::verdict(Outcome::Invalid, Some(r.reason));
+    }
+    let judged = req.events.iter().zip(judgement.verdicts).map(|(event, verdict)| {
+        crate::telemetry::verdict(verdict.outcome, verdict.reason);
+        EventResult {
+            idempotency_key: event.idempotency_key.clone(),
+            outcome: verdict.outcome,
+            reason: verdict.reason.map(str::to_string),
+        }
     });
     let results = in_batch_order(judged, &req.refused);
     let sequence_receipt = state.receipt(&desk.desk_id, registry_sequence);
