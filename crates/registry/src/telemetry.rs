@@ -5,7 +5,8 @@
 //! method, route template and status with their latency; upload verdicts by
 //! outcome and reason; online allocations by the tier the number came from;
 //! lease units granted. Read from the database at each scrape: desks by
-//! standing, the feed's lag, reconciling, and the connection pool's use.
+//! standing, lease units free, bound and retired, the feed's lag,
+//! reconciling, and the connection pool's use.
 //!
 //! Labels are closed sets: a route *template* (never a raw path, which
 //! holds record IDs), a status code, a verdict's stable reason code, a
@@ -80,6 +81,7 @@ fn describe() {
         "Age of the oldest record neither registered nor refused downstream (0: none)."
     );
     metrics::describe_gauge!("registry_feed_refused", "Downstream refusals that still stand, by system.");
+    metrics::describe_gauge!("registry_lease_units", "Lease units of the block: free, bound to a desk, retired.");
     metrics::describe_gauge!("registry_reconciling", "1 while the registry waits for desks after a restore.");
     metrics::describe_gauge!("registry_db_pool_connections", "Database connections by use (in_use, idle, max).");
     metrics::describe_gauge!("registry_db_pool_waiting", "Requests waiting for a database connection.");
@@ -178,7 +180,10 @@ async fn gauges(state: &AppState) -> Result<()> {
                  FROM records WHERE state = 'received' AND refused_downstream_by IS NULL),
                 (SELECT count(*) FROM records WHERE refused_downstream_by = 'cpr'),
                 (SELECT count(*) FROM records WHERE refused_downstream_by = 'jobnet'),
-                (SELECT reconciling FROM registry_meta)",
+                (SELECT reconciling FROM registry_meta),
+                (SELECT count(*) FROM units WHERE desk_id IS NULL AND NOT retired),
+                (SELECT count(*) FROM units WHERE desk_id IS NOT NULL AND NOT retired),
+                (SELECT count(*) FROM units WHERE retired)",
             &[],
         )
         .await?;
@@ -190,5 +195,8 @@ async fn gauges(state: &AppState) -> Result<()> {
     metrics::gauge!("registry_feed_refused", "system" => "cpr").set(r.get::<_, i64>(6) as f64);
     metrics::gauge!("registry_feed_refused", "system" => "jobnet").set(r.get::<_, i64>(7) as f64);
     metrics::gauge!("registry_reconciling").set(if r.get::<_, bool>(8) { 1.0 } else { 0.0 });
+    for (i, standing) in ["free", "bound", "retired"].into_iter().enumerate() {
+        metrics::gauge!("registry_lease_units", "state" => standing).set(r.get::<_, i64>(9 + i) as f64);
+    }
     Ok(())
 }

@@ -395,6 +395,8 @@ fn metrics_are_served_to_their_token_only_by_route_template_and_no_label_names_a
         r#"registry_desks{state="revoked"} 0"#,
         r#"registry_feed_unconfirmed 2"#,
         r#"registry_reconciling 0"#,
+        r#"registry_lease_units{state="free"} 798"#,
+        r#"registry_lease_units{state="bound"} 2"#,
         r#"registry_database_up 1"#,
         r#"registry_db_pool_connections{use="max"} 8"#,
         "registry_lease_units_granted_total ",
