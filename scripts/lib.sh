@@ -21,12 +21,13 @@ TEST_PACKAGES=(
 )
 # Debian packages for the Windows build and its tests (scripts/windows.sh):
 # the MinGW-w64 C compiler for x86_64-pc-windows-gnu (Rust's linker, and the
-# C of OpenSSL, SQLCipher and ring), Wine to run the result, and what the
-# Linux side of its tests needs (the core's build, PostgreSQL for the
-# registry, pdftotext, and CUPS with the PDF queue that Wine's spooler
-# prints to).
+# C of OpenSSL, SQLCipher and ring) and its windres (the desk app's icon,
+# version and manifest), Wine to run the result, msitools' wixl and msiinfo
+# (the MSI, scripts/msi.sh), and what the Linux side of its tests needs
+# (the core's build, PostgreSQL for the registry, pdftotext, and CUPS with
+# the PDF queue that Wine's spooler prints to).
 WINDOWS_PACKAGES=(
-  gcc-mingw-w64-x86-64-win32 wine64
+  gcc-mingw-w64-x86-64-win32 binutils-mingw-w64-x86-64 wine64 wixl msitools
   build-essential pkg-config libssl-dev postgresql poppler-utils
   cups cups-client cups-bsd printer-driver-cups-pdf
 )

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Windows, part 1: cross-builds the core and the `skranke` CLI for Windows
-# (x86_64-pc-windows-gnu: SQLCipher over OpenSSL built from source, the
-# Credential Manager key store, the winspool printer), runs the unit tests
-# of the rules, the wire and the core under Wine, then tests skranke.exe
-# under Wine against the Linux expectations (tests/windows/wine.rs). Part of
-# the test command (scripts/test-inner.sh); runs alone as well:
+# Windows: cross-builds the core, the `skranke` CLI and the desk app for
+# Windows (x86_64-pc-windows-gnu: SQLCipher over OpenSSL built from source,
+# the Credential Manager key store, the winspool printer; the desk app with
+# ui/dist inside), packs both programs into an MSI (scripts/msi.sh), runs
+# the unit tests of the rules, the wire and the core under Wine, then tests
+# skranke.exe under Wine against the Linux expectations
+# (tests/windows/wine.rs), and the desk app and the MSI under Wine's
+# msiexec (tests/windows/package.rs). Part of the test command
+# (scripts/test-inner.sh); runs alone as well:
 #
 #   bash scripts/windows.sh
 #
@@ -47,10 +50,28 @@ export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$WINE"
 # state, which saves minutes of the budget (panics still name file and line).
 cross() { (cd "$ROOT" && CARGO_TARGET_DIR="$WIN_DIR" CARGO_PROFILE_DEV_DEBUG=0 CARGO_INCREMENTAL=0 cargo "$@"); }
 
-say "Cross-building skranke.exe and the core's tests for Windows"
-cross build --quiet -p skranke-cli --target "$TRIPLE"
+# The desk app serves ui/dist from the binary: build it when a UI source
+# is newer (the test command's desk build has just made it).
+if [ ! -f "$ROOT/ui/dist/index.html" ] ||
+  find "$ROOT/ui" "$ROOT/vite.config.ts" "$ROOT/package-lock.json" -path "$ROOT/ui/dist" -prune -o \
+    -type f -newer "$ROOT/ui/dist/index.html" -print | grep -q .; then
+  ensure_npm
+  say "Building the desk app's UI"
+  (cd "$ROOT" && npm run --silent build)
+fi
+
+say "Cross-building skranke.exe, skranke-desk.exe and the core's tests for Windows"
+# One build for both programs, so that the dependencies they share are
+# built once, with the features of both. The desk app is the debug build
+# with the UI embedded (custom-protocol), a GUI program like the release
+# build: a release build (thin LTO) would take most of the time budget.
+cross build --quiet -p skranke-cli -p skranke-desk --features skranke-desk/custom-protocol --target "$TRIPLE"
 cross test --quiet --no-run -p skranke-rules -p skranke-protocol -p skranke-core --lib --target "$TRIPLE"
 EXE="$WIN_DIR/$TRIPLE/debug/skranke.exe"
+DESK_EXE="$WIN_DIR/$TRIPLE/debug/skranke-desk.exe"
+
+say "Building the MSI"
+MSI="$(bash "$ROOT/scripts/msi.sh" "$WIN_DIR/$TRIPLE/debug" "$WIN_DIR")"
 
 mkdir -p "$WINE_DIR"
 DLL="$WINE_DIR/bcryptprimitives.dll"
@@ -102,5 +123,9 @@ cross test --quiet -p skranke-rules -p skranke-protocol -p skranke-core --lib --
 
 say "skranke.exe under Wine against the Linux expectations"
 (cd "$ROOT" && SKRANKE_WINE="$WINE" SKRANKE_WINDOWS_EXE="$EXE" cargo test --quiet -p skranke-cli --test windows)
+
+say "skranke-desk.exe and the MSI under Wine"
+(cd "$ROOT" && SKRANKE_WINE="$WINE" SKRANKE_WINDOWS_DESK_EXE="$DESK_EXE" SKRANKE_WINDOWS_MSI="$MSI" \
+  cargo test --quiet -p skranke-cli --test windows_package)
 
 say "Windows: done in $(((SECONDS - START) / 60)) min $(((SECONDS - START) % 60)) s"

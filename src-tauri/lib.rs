@@ -13,6 +13,8 @@ mod settings;
 mod staff;
 mod state;
 mod sync;
+#[cfg(any(windows, test))]
+mod webview;
 
 use chrono::Local;
 use serde::Serialize;
@@ -86,13 +88,18 @@ fn has_display(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
     ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|name| var(name).is_some_and(|v| !v.is_empty()))
 }
 
+/// The language of what the app says before its window exists: the one
+/// `SKRANKE_LANG` names (as for the CLI), else Danish.
+#[cfg(any(target_os = "linux", windows))]
+fn startup_lang() -> Lang {
+    std::env::var("SKRANKE_LANG").ok().and_then(|code| Lang::from_code(&code)).unwrap_or_default()
+}
+
 /// Says plainly that the desk app needs a graphical session and points to
-/// the CLI, in the language `SKRANKE_LANG` names (as for the CLI), else
-/// Danish, and ends the process with status 1.
+/// the CLI, in the start-up language, and ends the process with status 1.
 #[cfg(target_os = "linux")]
 fn exit_without_display() -> ! {
-    let lang = std::env::var("SKRANKE_LANG").ok().and_then(|code| Lang::from_code(&code)).unwrap_or_default();
-    eprintln!("{}", skranke_core::i18n::text(lang, "shell.no_display"));
+    eprintln!("{}", skranke_core::i18n::text(startup_lang(), "shell.no_display"));
     std::process::exit(1);
 }
 
@@ -102,6 +109,8 @@ pub fn run() {
     if !has_display(|name| std::env::var_os(name)) {
         exit_without_display();
     }
+    #[cfg(windows)]
+    webview::require_runtime();
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     give_back_large_blocks();
     tauri::Builder::default()
