@@ -14,10 +14,12 @@ BUILD_PACKAGES=(
 # Extra Debian packages the tests need: a WebKit WebDriver and a virtual
 # display, PDF text extraction and rasterising, HarfBuzz's hb-view (the
 # reference shaper the Arabic handout is compared with), PostgreSQL for the
-# registry, CUPS with a PDF printer for printing tests.
+# registry, CUPS with a PDF printer for printing tests, systemd-analyze
+# for the registry's unit file.
 TEST_PACKAGES=(
   webkit2gtk-driver xvfb xauth poppler-utils libharfbuzz-bin
   postgresql cups cups-client cups-bsd printer-driver-cups-pdf
+  systemd
 )
 # Debian packages for the Windows build and its tests (scripts/windows.sh):
 # the MinGW-w64 C compiler for x86_64-pc-windows-gnu (Rust's linker, and the
