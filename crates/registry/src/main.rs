@@ -579,23 +579,25 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
                     }
                 }
             });
-            // Retention runs by itself: a minute after start, then daily.
+            // Retention runs by itself: once a day for the whole deployment.
+            // Every instance asks a minute after start and then hourly; the
+            // database decides which one purges (privacy::scheduled_purge).
             let purger = state.clone();
             let retain_days = cli.retain_personal_days;
             tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(60)).await;
                 loop {
-                    tokio::time::sleep(Duration::from_secs(60)).await;
-                    match privacy::purge(&purger.pool, "skranke-registry serve", retain_days, purger.now(), false).await
-                    {
-                        Ok(s) => tracing::info!(
+                    match privacy::scheduled_purge(&purger.pool, retain_days, purger.now()).await {
+                        Ok(privacy::Scheduled::Ran(s)) => tracing::info!(
                             records = s.records,
                             conflicts = s.conflicts,
                             unconfirmed = s.unconfirmed,
                             "personal data past retention erased"
                         ),
+                        Ok(privacy::Scheduled::NotDue | privacy::Scheduled::Busy) => {}
                         Err(e) => tracing::warn!(error = %e.loggable(), "retention purge failed"),
                     }
-                    tokio::time::sleep(Duration::from_secs(24 * 3600 - 60)).await;
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
                 }
             });
             let (router, _) = api::router(state);

@@ -62,9 +62,68 @@ pub async fn purge(
     now: DateTime<Utc>,
     dry_run: bool,
 ) -> Result<PurgeSummary> {
-    let cutoff = cutoff(now, retain_days);
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    let summary = purge_in(&tx, operator, retain_days, now, dry_run).await?;
+    tx.commit().await?;
+    Ok(summary)
+}
+
+/// Who the daily purge of `serve` is recorded as in `operator_log`.
+pub const SCHEDULED_OPERATOR: &str = "skranke-registry serve";
+
+/// The advisory lock the daily purge is taken under (the migrations take 7001).
+const SCHEDULED_PURGE_LOCK: i64 = 7002;
+
+/// What one instance's turn at the daily purge came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scheduled {
+    /// This instance purged.
+    Ran(PurgeSummary),
+    /// Another instance purged within the last 23 hours.
+    NotDue,
+    /// Another instance is purging right now.
+    Busy,
+}
+
+/// The daily purge as `serve` runs it: once a day for the whole
+/// deployment, however many instances share the database. Each instance
+/// asks every hour; the one that gets the advisory lock first, and finds
+/// no scheduled purge in `operator_log` within 23 hours (the database's
+/// clock), purges and records it in the same transaction; the others are
+/// told so and do nothing.
+pub async fn scheduled_purge(pool: &Pool, retain_days: u32, now: DateTime<Utc>) -> Result<Scheduled> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let locked: bool = tx.query_one("SELECT pg_try_advisory_xact_lock($1)", &[&SCHEDULED_PURGE_LOCK]).await?.get(0);
+    if !locked {
+        return Ok(Scheduled::Busy);
+    }
+    let recent: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM operator_log
+                            WHERE action = 'purge' AND operator = $1 AND at > now() - interval '23 hours')",
+            &[&SCHEDULED_OPERATOR],
+        )
+        .await?
+        .get(0);
+    if recent {
+        return Ok(Scheduled::NotDue);
+    }
+    let summary = purge_in(&tx, SCHEDULED_OPERATOR, retain_days, now, false).await?;
+    tx.commit().await?;
+    Ok(Scheduled::Ran(summary))
+}
+
+/// The purge inside the caller's transaction, recorded in `operator_log`.
+async fn purge_in(
+    tx: &deadpool_postgres::Transaction<'_>,
+    operator: &str,
+    retain_days: u32,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<PurgeSummary> {
+    let cutoff = cutoff(now, retain_days);
     let due: Vec<String> = tx
         .query(
             "SELECT record_id FROM records
@@ -128,8 +187,7 @@ pub async fn purge(
     };
     let mut detail = serde_json::to_value(&summary).unwrap_or_default();
     detail["retain_days"] = json!(retain_days);
-    ops::record(&tx, operator, "purge", detail).await?;
-    tx.commit().await?;
+    ops::record(tx, operator, "purge", detail).await?;
     Ok(summary)
 }
 

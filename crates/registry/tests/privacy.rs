@@ -247,3 +247,48 @@ async fn correct_changes_one_field_sends_it_down_the_feed_audits_field_and_reaso
     let after = everything(&reg).await;
     assert!(!after.contains("MUELLER MISTYPED"), "the correction is erased with the rest: {after}");
 }
+
+/// Two instances behind a load balancer share one database: the daily
+/// purge runs once for both. Each asks on its own connection at the same
+/// moment; one purges under the advisory lock and records it, the other
+/// is busy or finds it done; asked again within the day, neither purges;
+/// a day after the last recorded purge, one does again.
+#[tokio::test]
+async fn the_daily_purge_runs_once_a_day_however_many_instances_ask() {
+    use skranke_registry::privacy::{scheduled_purge, Scheduled, SCHEDULED_OPERATOR};
+    let reg = Registry::start().await;
+    let pool = &reg.state.pool;
+    let now = Utc::now();
+    let runs = |outcomes: &[Scheduled]| outcomes.iter().filter(|o| matches!(o, Scheduled::Ran(_))).count();
+    let logged = || async {
+        let client = pool.get().await.unwrap();
+        let n: i64 = client
+            .query_one(
+                "SELECT count(*) FROM operator_log WHERE action = 'purge' AND operator = $1",
+                &[&SCHEDULED_OPERATOR],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        n
+    };
+
+    let (a, b) = tokio::join!(scheduled_purge(pool, 365, now), scheduled_purge(pool, 365, now));
+    let first = [a.unwrap(), b.unwrap()];
+    assert_eq!(runs(&first), 1, "{first:?}");
+    assert!(first.iter().any(|o| matches!(o, Scheduled::NotDue | Scheduled::Busy)), "{first:?}");
+    assert_eq!(logged().await, 1);
+
+    let (a, b) = tokio::join!(scheduled_purge(pool, 365, now), scheduled_purge(pool, 365, now));
+    let again = [a.unwrap(), b.unwrap()];
+    assert_eq!(runs(&again), 0, "{again:?}");
+    assert_eq!(logged().await, 1);
+
+    // A day later (the log's time is the database's).
+    let client = pool.get().await.unwrap();
+    client.execute("UPDATE operator_log SET at = at - interval '24 hours' WHERE action = 'purge'", &[]).await.unwrap();
+    let (a, b) = tokio::join!(scheduled_purge(pool, 365, now), scheduled_purge(pool, 365, now));
+    let next_day = [a.unwrap(), b.unwrap()];
+    assert_eq!(runs(&next_day), 1, "{next_day:?}");
+    assert_eq!(logged().await, 2);
+}
