@@ -527,7 +527,7 @@ async fn run(cli: Cli, lang: Lang) -> Result<ExitCode, RegistryError> {
         Command::Serve { pool_size, .. } => *pool_size,
         _ => 2,
     };
-    let pool = db::pool(&url, pool_size)?;
+    let pool = db::pool_in(&url, pool_size, lang)?;
     db::migrate(&pool, &block).await?;
     // Hashes stored before they were keyed are keyed now, once.
     if let Some(key) = &key {
