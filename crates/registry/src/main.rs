@@ -17,8 +17,14 @@ use skranke_rules::i18n::{render, render_count, Lang};
 use skranke_rules::lease::Block;
 
 #[derive(Parser)]
-#[command(name = "skranke-registry", version = env!("CARGO_PKG_VERSION"), about = "Skranke's central registry of administrative personnumre")]
+#[command(name = "skranke-registry", version = env!("CARGO_PKG_VERSION"), about = "Skranke's central registry of administrative personnumre", args_override_self = true)]
 struct Cli {
+    /// A TOML file with any of the options: the global ones at the top,
+    /// `serve`'s under `[serve]`, each named as its flag without the
+    /// dashes (`pool_size = 16`, `insecure_http = true`); a flag typed on
+    /// the command line wins over the file.
+    #[arg(long, global = true, env = "SKRANKE_CONFIG")]
+    config: Option<PathBuf>,
     /// PostgreSQL connection URL.
     #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
@@ -43,6 +49,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the service (applies pending migrations first).
+    #[command(args_override_self = true)]
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8443")]
@@ -421,7 +428,15 @@ fn os_user() -> String {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let args = match config_file::with_file(args) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("skranke-registry: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = Cli::parse_from(args);
     let lang = cli.lang.unwrap_or_default();
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     logging::install(std::io::stderr, ansi);
@@ -1070,4 +1085,122 @@ async fn list(
         }
     }
     Ok(())
+}
+
+/// `--config FILE`: a TOML file that stands for command-line options.
+mod config_file {
+    use std::ffi::OsString;
+    use std::path::PathBuf;
+
+    use clap::CommandFactory;
+    use skranke_rules::i18n::{render, Lang};
+
+    use super::Cli;
+
+    /// The language of the file's refusals: `--lang` or `SKRANKE_LANG` as typed.
+    fn lang(args: &[OsString]) -> Lang {
+        let typed = args
+            .iter()
+            .position(|a| a == "--lang")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.to_str().map(str::to_owned))
+            .or_else(|| std::env::var("SKRANKE_LANG").ok());
+        typed.as_deref().and_then(Lang::from_code).unwrap_or_default()
+    }
+
+    /// The file `--config` (or `SKRANKE_CONFIG`) names, if any.
+    fn named(args: &[OsString]) -> Option<PathBuf> {
+        for (i, a) in args.iter().enumerate() {
+            if a == "--config" {
+                return args.get(i + 1).map(PathBuf::from);
+            }
+            if let Some(path) = a.to_str().and_then(|a| a.strip_prefix("--config=")) {
+                return Some(PathBuf::from(path));
+            }
+        }
+        std::env::var_os("SKRANKE_CONFIG").map(PathBuf::from)
+    }
+
+    /// `args` with the file's options put in: the global ones after the
+    /// program's name, `[serve]`'s right after `serve`, both before what
+    /// was typed, so that a typed flag wins (clap's `args_override_self`).
+    pub fn with_file(args: Vec<OsString>) -> Result<Vec<OsString>, String> {
+        let Some(path) = named(&args) else { return Ok(args) };
+        let lang = lang(&args);
+        let shown = path.display().to_string();
+        let refuse = |key: &str, extra: &[(&str, &str)]| {
+            let mut all = vec![("file", shown.as_str())];
+            all.extend_from_slice(extra);
+            render(lang, key, &all)
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| refuse("registry.config_unreadable", &[("detail", &e.to_string())]))?;
+        let table: toml::Table =
+            text.parse().map_err(|e: toml::de::Error| refuse("registry.config_invalid", &[("detail", e.message())]))?;
+        let root = Cli::command();
+        let serve = root.find_subcommand("serve").cloned().unwrap_or_else(|| clap::Command::new("serve"));
+        let mut global = Vec::new();
+        let mut serve_args = Vec::new();
+        for (key, value) in &table {
+            match value {
+                toml::Value::Table(inner) if key == "serve" => {
+                    for (key, value) in inner {
+                        serve_args.extend(option(&serve, key, value, "serve.", &refuse)?);
+                    }
+                }
+                _ => global.extend(option(&root, key, value, "", &refuse)?),
+            }
+        }
+        let mut out = Vec::with_capacity(args.len() + global.len() + serve_args.len());
+        let mut rest = args.into_iter();
+        out.extend(rest.next());
+        out.extend(global.into_iter().map(OsString::from));
+        let mut serve_args = Some(serve_args);
+        for a in rest {
+            let is_serve = a == "serve";
+            out.push(a);
+            if is_serve {
+                out.extend(serve_args.take().unwrap_or_default().into_iter().map(OsString::from));
+            }
+        }
+        Ok(out)
+    }
+
+    /// One key of the file as the flag it names, refused naming the key
+    /// (with the keys there are) when no flag has that name or the value
+    /// cannot be one.
+    fn option(
+        command: &clap::Command,
+        key: &str,
+        value: &toml::Value,
+        prefix: &str,
+        refuse: &dyn Fn(&str, &[(&str, &str)]) -> String,
+    ) -> Result<Vec<String>, String> {
+        let flag = key.replace('_', "-");
+        let named = format!("{prefix}{key}");
+        let known = || {
+            command
+                .get_arguments()
+                .filter(|a| !a.is_global_set() || prefix.is_empty())
+                .filter_map(|a| a.get_long())
+                .filter(|l| !matches!(*l, "config" | "help" | "version"))
+                .map(|l| format!("{prefix}{}", l.replace('-', "_")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let Some(arg) = command.get_arguments().find(|a| a.get_long() == Some(flag.as_str()) && flag != "config")
+        else {
+            return Err(refuse("registry.config_unknown_key", &[("key", &named), ("known", &known())]));
+        };
+        let takes_value = arg.get_action().takes_values();
+        let wrong = || refuse("registry.config_wrong_type", &[("key", &named)]);
+        Ok(match value {
+            toml::Value::Boolean(true) if !takes_value => vec![format!("--{flag}")],
+            toml::Value::Boolean(false) if !takes_value => Vec::new(),
+            toml::Value::String(s) if takes_value => vec![format!("--{flag}"), s.clone()],
+            toml::Value::Integer(n) if takes_value => vec![format!("--{flag}"), n.to_string()],
+            toml::Value::Float(f) if takes_value => vec![format!("--{flag}"), f.to_string()],
+            _ => return Err(wrong()),
+        })
+    }
 }
