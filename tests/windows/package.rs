@@ -416,8 +416,8 @@ fn wines_msiexec_installs_silently_a_newer_msi_replaces_it_an_older_one_is_refus
     }
     // Per machine, the Windows Installer puts ProgramMenuFolder in the
     // common Start menu (ProgramData); Wine's msi always uses the user's
-    // (its package.c: "FIXME: set to AllUsers profile path if ALLUSERS is
-    // set"), so either is taken here, and the MSI's ALLUSERS is checked above.
+    // (its package.c says so as a known gap for ALLUSERS), so either is
+    // taken here, and the MSI's ALLUSERS is checked above.
     let users = prefix().join("drive_c/users");
     let mut menus = vec![prefix().join("drive_c/ProgramData/Microsoft/Windows/Start Menu/Programs")];
     for user in std::fs::read_dir(&users).unwrap() {

@@ -83,7 +83,11 @@ impl Desk {
         let code = reg.enrolment_code(municipality, number);
         let init = ["desk", "init", "--registry", url, "--enrolment-code", &code, "--admin", "Ada"];
         ok(&at_desk(dir.path(), &init, &[("SKRANKE_STAFF_PASSWORD", ADMIN_PW)], b""));
-        for (key, value) in [("privacy_controller", "Jobcenter"), ("privacy_contact", "jobcenter@example.dk"), ("privacy_dpo", "dpo@example.dk")] {
+        for (key, value) in [
+            ("privacy_controller", "Jobcenter"),
+            ("privacy_contact", "jobcenter@example.dk"),
+            ("privacy_dpo", "dpo@example.dk"),
+        ] {
             ok(&at_desk(dir.path(), &["settings", "set", key, value], &staff(), b""));
         }
         let shown = ok_json(&at_desk(dir.path(), &["desk", "show", "--json"], &[], b""));

@@ -29,7 +29,11 @@ fn the_day_report_lists_minimal_columns_for_supervisors_only() {
     let dir = tempfile::tempdir().unwrap();
     // The desk's time zone comes from the OS: TZ here, as on a counter PC in Denmark.
     let admin = [("SKRANKE_STAFF", "Ada"), ("SKRANKE_STAFF_PASSWORD", ADMIN_PW), ("TZ", "Europe/Copenhagen")];
-    let settings = [("privacy_controller", "Københavns Kommune"), ("privacy_contact", "borgerservice@example.dk"), ("privacy_dpo", "dpo@example.dk")];
+    let settings = [
+        ("privacy_controller", "Københavns Kommune"),
+        ("privacy_contact", "borgerservice@example.dk"),
+        ("privacy_dpo", "dpo@example.dk"),
+    ];
     let desk_id = training_desk(dir.path(), ADMIN_PW, &settings, &[("Carl", "clerk")], CLERK_PW);
     let pdfs = tempfile::tempdir().unwrap();
     let mut ids = Vec::new();

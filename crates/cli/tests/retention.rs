@@ -28,7 +28,17 @@ fn as_clerk() -> Vec<(&'static str, &'static str)> {
 
 /// A training desk with its privacy controller set and a clerk Carl. Returns the desk ID.
 fn desk(dir: &Path) -> String {
-    training_desk(dir, ADMIN_PW, &[("privacy_controller", "Københavns Kommune"), ("privacy_contact", "borgerservice@example.dk"), ("privacy_dpo", "dpo@example.dk")], &[("Carl", "clerk")], STAFF_PW)
+    training_desk(
+        dir,
+        ADMIN_PW,
+        &[
+            ("privacy_controller", "Københavns Kommune"),
+            ("privacy_contact", "borgerservice@example.dk"),
+            ("privacy_dpo", "dpo@example.dk"),
+        ],
+        &[("Carl", "clerk")],
+        STAFF_PW,
+    )
 }
 
 fn applicant(surname: &str, doc: &str) -> String {

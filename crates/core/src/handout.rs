@@ -738,10 +738,9 @@ impl Store {
     ) -> HandedOut {
         let Rendered { username, hash_id, page } = rendered;
         let outcome: Result<Delivered, HandoutError> = match (delivery, file) {
-            (Delivery::Print(printer), _) => printer
-                .print(&page)
-                .map(|job| Delivered::Printed { job_id: job.job_id })
-                .map_err(HandoutError::from),
+            (Delivery::Print(printer), _) => {
+                printer.print(&page).map(|job| Delivered::Printed { job_id: job.job_id }).map_err(HandoutError::from)
+            }
             (Delivery::SavePdf(path), Some(file)) => {
                 let pdf = Zeroizing::new(page.pdf());
                 write_pdf(file, path, &pdf).map(|()| Delivered::Saved { path: path.to_path_buf() })

@@ -617,10 +617,12 @@ impl Store {
     /// Reads one setting as it is in force: the value the desk's
     /// municipality set at the registry (`core::settings`), else the desk's own.
     pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.conn.prepare_cached(
-            "SELECT coalesce((SELECT value FROM municipality_setting WHERE key = ?1),
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT coalesce((SELECT value FROM municipality_setting WHERE key = ?1),
                              (SELECT value FROM setting WHERE key = ?1))",
-        )?
-        .query_row([key], |r| r.get(0))?)
+            )?
+            .query_row([key], |r| r.get(0))?)
     }
 }

@@ -73,9 +73,9 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 pub use crate::store::state::{DeskNotice, RefusedEvent};
+pub use crate::sync_error::SyncError;
 pub use allocator::HttpAllocator;
 pub use client::{check_url, Backoff, KeyChange, RegistryClient};
-pub use crate::sync_error::SyncError;
 
 use self::client::Retry;
 use crate::applicant::DuplicateKeys;
