@@ -20,27 +20,15 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use skranke_core::credentials::PasswordHash;
-use skranke_core::keystore::{KeyStore, OsKeyStore};
+use skranke_core::keystore::OsKeyStore;
 use skranke_core::protocol::EventBody;
 use skranke_registry::testing::{LiveRegistry, TestDatabase};
 use skranke_registry::Config;
 
-use common::{at_desk, feed_consumer, ok_json, password_in, pdftotext, username_on};
+use common::{at_desk, feed_consumer, ok_json, password_in, pdftotext, username_on, RestoredDesk};
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/desk-before-login-fix")
-}
-
-struct Restored {
-    dir: tempfile::TempDir,
-    desk_id: String,
-}
-
-impl Drop for Restored {
-    fn drop(&mut self) {
-        let _ = skranke_core::desk::forget_keys(&OsKeyStore, &self.desk_id);
-        let _ = skranke_core::sync::forget_signing_key(&OsKeyStore, &self.desk_id);
-    }
 }
 
 #[test]
@@ -60,14 +48,7 @@ fn a_desk_from_before_the_username_fix_sends_every_login_to_the_feed_once_upgrad
     );
 
     // The desk as it was: its folder and its key-store entries.
-    let desk = Restored { dir: tempfile::tempdir().unwrap(), desk_id: desk_id.clone() };
-    for entry in std::fs::read_dir(fixture().join("desk")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), desk.dir.path().join(entry.file_name())).unwrap();
-    }
-    for (entry, value) in keys["keys"].as_object().unwrap() {
-        OsKeyStore.set(&desk_id, entry, value.as_str().unwrap()).unwrap();
-    }
+    let desk = RestoredDesk::from_fixture(&fixture(), &keys);
 
     // The first open upgrades the store: the two synced records get their
     // login amendment queued beside the two old rows never sent.

@@ -32,7 +32,7 @@ use skranke_core::protocol::EventBody;
 use skranke_registry::testing::{LiveRegistry, TestDatabase};
 use skranke_registry::{Config, RegistryKey};
 
-use common::{at_desk, feed_consumer, ok_json, password_in, pdftotext, username_on};
+use common::{at_desk, feed_consumer, ok_json, password_in, pdftotext, username_on, RestoredDesk};
 
 /// The release the fixture was made by (`scripts/fixtures/release.sh`'s default).
 const RELEASE: &str = "release-74bd84f";
@@ -44,20 +44,6 @@ fn fixture() -> PathBuf {
 fn read_json(name: &str) -> Value {
     let text = std::fs::read_to_string(fixture().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name} is not JSON: {e}"))
-}
-
-/// The desk brought back: its folder in a temporary directory, its entries
-/// in the OS key store (removed again however the test ends).
-struct Restored {
-    dir: tempfile::TempDir,
-    desk_id: String,
-}
-
-impl Drop for Restored {
-    fn drop(&mut self) {
-        let _ = skranke_core::desk::forget_keys(&OsKeyStore, &self.desk_id);
-        let _ = skranke_core::sync::forget_signing_key(&OsKeyStore, &self.desk_id);
-    }
 }
 
 /// The fields of a record the release listed that an upgrade must keep.
@@ -130,14 +116,7 @@ fn a_desk_and_a_registry_of_the_current_release_lose_nothing_and_sync_once_upgra
     reg.restart();
 
     // The desk as the release left it: its folder and its key-store entries.
-    let desk = Restored { dir: tempfile::tempdir().unwrap(), desk_id: desk_id.clone() };
-    for entry in std::fs::read_dir(fixture().join("desk")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), desk.dir.path().join(entry.file_name())).unwrap();
-    }
-    for (entry, value) in keys["keys"].as_object().unwrap() {
-        OsKeyStore.set(&desk_id, entry, value.as_str().unwrap()).unwrap();
-    }
+    let desk = RestoredDesk::from_fixture(&fixture(), &keys);
 
     // Nothing lost: the current CLI lists every record as the release did.
     let released = read_json("records.json");

@@ -159,3 +159,36 @@ pub fn feed_consumer(args: &[&str]) -> Value {
     );
     serde_json::from_slice(&out.stdout).expect("the consumer prints JSON")
 }
+
+/// A desk brought back from a fixture made by `scripts/fixtures/*.sh`: its
+/// folder (`FIXTURE/desk`) copied into a temporary directory and its
+/// key-store entries (`keys` of `FIXTURE/keys.json`) written to the OS key
+/// store, removed again however the test ends.
+pub struct RestoredDesk {
+    pub dir: tempfile::TempDir,
+    pub desk_id: String,
+}
+
+impl RestoredDesk {
+    pub fn from_fixture(fixture: &Path, keys: &Value) -> RestoredDesk {
+        use skranke_core::keystore::{KeyStore, OsKeyStore};
+        let desk_id = keys["desk_id"].as_str().expect("keys.json names the desk").to_owned();
+        let desk = RestoredDesk { dir: tempfile::tempdir().unwrap(), desk_id };
+        for entry in std::fs::read_dir(fixture.join("desk")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), desk.dir.path().join(entry.file_name())).unwrap();
+        }
+        for (entry, value) in keys["keys"].as_object().expect("keys.json holds the key-store entries") {
+            OsKeyStore.set(&desk.desk_id, entry, value.as_str().unwrap()).unwrap();
+        }
+        desk
+    }
+}
+
+impl Drop for RestoredDesk {
+    fn drop(&mut self) {
+        use skranke_core::keystore::OsKeyStore;
+        let _ = skranke_core::desk::forget_keys(&OsKeyStore, &self.desk_id);
+        let _ = skranke_core::sync::forget_signing_key(&OsKeyStore, &self.desk_id);
+    }
+}
